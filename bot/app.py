@@ -1,0 +1,228 @@
+"""build_application(): the PTB Application with every handler, job and the error handler.
+
+This is the only module that imports everything: handlers and jobs use bot/, bot/ never imports them.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import traceback
+from collections.abc import Sequence
+
+from telegram import BotCommand, BotCommandScopeDefault, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CommandHandler,
+    ContextTypes,
+)
+
+from bot.config import Settings
+from bot.errors import NotAllowedError, StoreUnavailableError, UserError
+from bot.render.i18n import N_, current_lang, normalise_lang, tr
+from bot.render.text import split_message
+from bot.store.base import ChatSettings
+from handlers.base import Command, Reply, Request, Services, split_args
+from handlers.registry import COMMANDS, visible_commands
+
+log = logging.getLogger(__name__)
+
+APOLOGY = N_("Sorry, something went wrong on our side. The error was logged; please try again later.")
+ADMIN_ONLY = N_("This command is for the bot's operators only.")
+GROUP_ADMIN_ONLY = N_("Only the chat's administrators can change this.")
+
+# Telegram language codes for the command menu: zh covers zh-hant/zh-tw/zh-hk clients.
+MENU_LANGUAGES = {"en": None, "zh-Hant": "zh"}
+
+
+class ChatCache:
+    """Last known settings per chat, so commands keep answering (in the right language) while the
+    store is briefly unreachable."""
+
+    def __init__(self) -> None:
+        self._chats: dict[int, ChatSettings] = {}
+
+    async def get(self, services: Services, chat_id: int) -> ChatSettings | None:
+        if services.store is None:
+            return self._chats.get(chat_id)
+        try:
+            chat = await services.store.get_chat(chat_id)
+        except StoreUnavailableError:
+            return self._chats.get(chat_id)
+        if chat is not None:
+            self._chats[chat_id] = chat
+        return chat
+
+    def put(self, chat: ChatSettings) -> None:
+        self._chats[chat.chat_id] = chat
+
+
+async def resolve_lang(services: Services, cache: ChatCache, update: Update) -> str:
+    chat = update.effective_chat
+    if chat is not None:
+        settings = await cache.get(services, chat.id)
+        if settings is not None and settings.lang:
+            return settings.lang
+    user = update.effective_user
+    return normalise_lang(user.language_code if user else None)
+
+
+async def _is_chat_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None:
+        return False
+    if chat.type == ChatType.PRIVATE:
+        return True
+    member = await context.bot.get_chat_member(chat.id, user.id)
+    return member.status in ("administrator", "creator")
+
+
+def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
+    )
+
+
+async def send_reply(bot: object, chat_id: int, reply: Reply, *, reply_to: int | None = None) -> None:
+    parts = split_message(reply.text)
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        await bot.send_message(  # type: ignore[attr-defined]
+            chat_id,
+            part,
+            parse_mode=ParseMode.HTML,
+            disable_web_page_preview=True,
+            reply_markup=_markup(reply) if last and not reply.chart else None,
+            reply_to_message_id=reply_to if index == 0 else None,
+        )
+    if reply.chart is not None:
+        await bot.send_photo(  # type: ignore[attr-defined]
+            chat_id, reply.chart.png, caption=reply.chart.caption, parse_mode=ParseMode.HTML, reply_markup=_markup(reply)
+        )
+
+
+async def run_command(services: Services, command: Command, request: Request) -> Reply:
+    """Run one command and turn a UserError into its localized reply (shared with `capgap ask`)."""
+    token = current_lang.set(request.lang)
+    try:
+        if command.admin_only and not request.is_admin:
+            raise NotAllowedError(ADMIN_ONLY)
+        if command.changes_chat and not request.is_chat_admin:
+            raise NotAllowedError(GROUP_ADMIN_ONLY)
+        return await command.func(services, request)
+    except UserError as exc:
+        return Reply(text=tr(exc.msgid, request.lang, **exc.params))
+    finally:
+        current_lang.reset(token)
+
+
+def ptb_callback(command: Command):  # type: ignore[no-untyped-def]
+    async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        chat = update.effective_chat
+        if message is None or chat is None or not message.text:
+            return
+        services: Services = context.application.bot_data["services"]
+        cache: ChatCache = context.application.bot_data["chat_cache"]
+        _, args = split_args(message.text)
+        lang = await resolve_lang(services, cache, update)
+        user = update.effective_user
+        is_chat_admin = True
+        if command.changes_chat and chat.type != ChatType.PRIVATE:
+            is_chat_admin = await _is_chat_admin(update, context)
+        request = Request(
+            command=command.name,
+            args=args,
+            lang=lang,
+            chat_id=chat.id,
+            user_id=user.id if user else None,
+            chat_type=chat.type,
+            is_admin=bool(user and user.id in services.settings.admin_ids),
+            is_chat_admin=is_chat_admin,
+        )
+        reply = await run_command(services, command, request)
+        if command.name == "lang" and services.store is not None:
+            chat_settings = await cache.get(services, chat.id)
+            if chat_settings is not None:
+                cache.put(chat_settings)
+        await send_reply(context.bot, chat.id, reply)
+
+    return callback
+
+
+async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log first, then a short apology to the user and a redacted note to the ops chat."""
+    log.error("unhandled error while handling an update", exc_info=context.error)
+    services: Services | None = context.application.bot_data.get("services")
+    if isinstance(update, Update) and update.effective_chat is not None:
+        lang = normalise_lang(update.effective_user.language_code if update.effective_user else None)
+        try:
+            await context.bot.send_message(update.effective_chat.id, tr(APOLOGY, lang), parse_mode=ParseMode.HTML)
+        except TelegramError:
+            log.warning("could not send the apology")
+    if services is not None and services.settings.ops_chat_id and context.error is not None:
+        summary = "".join(traceback.format_exception_only(type(context.error), context.error)).strip()
+        try:
+            await context.bot.send_message(
+                services.settings.ops_chat_id,
+                f"<b>capgap error</b>\n<code>{html.escape(summary[:3000])}</code>",
+                parse_mode=ParseMode.HTML,
+            )
+        except TelegramError:
+            log.warning("could not notify the ops chat")
+
+
+async def set_menus(application: Application) -> None:  # type: ignore[type-arg]
+    """setMyCommands in every language, so the menu matches the user's language."""
+    for lang, code in MENU_LANGUAGES.items():
+        commands = [BotCommand(c.name, tr(c.description, lang)[:256]) for c in visible_commands(None)]
+        await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=code)
+
+
+def build_application(settings: Settings, services: Services, *, extra_post_init: Sequence[object] = ()) -> Application:  # type: ignore[type-arg]
+    if settings.telegram_token is None:
+        raise ValueError("build_application needs a token")
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token.get_secret_value())
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_url.replace("/bot", "/file/bot"))
+        .rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=settings.rate_limit_per_second,
+                overall_time_period=1,
+                group_max_rate=settings.rate_limit_per_group_minute,
+                group_time_period=60,
+                max_retries=0,
+            )
+        )
+        .concurrent_updates(True)
+    )
+
+    async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+        if services.store is not None:
+            await services.store.open()
+        try:
+            await set_menus(application)
+        except TelegramError:
+            log.warning("setMyCommands failed; the menu may be out of date")
+        for hook in extra_post_init:
+            await hook(application)  # type: ignore[operator]
+
+    async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+        if services.store is not None:
+            await services.store.close()
+
+    application = builder.post_init(post_init).post_shutdown(post_shutdown).build()
+    application.bot_data["services"] = services
+    application.bot_data["chat_cache"] = ChatCache()
+    for command in COMMANDS.values():
+        application.add_handler(CommandHandler(command.name, ptb_callback(command)))
+    application.add_error_handler(error_handler)
+    return application

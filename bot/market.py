@@ -1,0 +1,229 @@
+"""Market: the latest snapshot of every stored series plus its freshness, and the single-flight refresh.
+
+Readers (commands, jobs) take ``market.snapshot`` (or ``market.at(asof)`` for a past close) and never
+wait on the network. ``refresh()`` fetches what is missing from each series' sources in priority order,
+upserts it into history, and swaps in a new snapshot; concurrent callers share one refresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+
+from bot import calendar
+from bot.clock import Clock
+from bot.errors import NoDataError, SourceError
+from bot.history import HistoryStore, SeriesMeta
+from bot.series import SERIES, SeriesInfo
+from bot.sources.base import Fetched, Source, Strip
+
+log = logging.getLogger(__name__)
+
+# Sessions re-fetched before the last stored bar, so vendor revisions of recent closes are caught.
+OVERLAP_SESSIONS = 5
+
+
+@dataclass(frozen=True)
+class SeriesStatus:
+    name: str
+    source: str
+    last_date: date | None
+    fetched_at: datetime | None
+    stale: bool
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a command may read, as of one exchange date."""
+
+    asof: date  # the session whose close the snapshot describes
+    built_at: datetime
+    frames: Mapping[str, pd.DataFrame]
+    status: Mapping[str, SeriesStatus]
+    strips: Mapping[date, Strip] = field(default_factory=dict)
+
+    def has(self, name: str) -> bool:
+        frame = self.frames.get(name)
+        return frame is not None and not frame.empty
+
+    def frame(self, name: str) -> pd.DataFrame:
+        frame = self.frames.get(name)
+        if frame is None or frame.empty:
+            raise NoDataError(what=SERIES[name].label if name in SERIES else name)
+        return frame
+
+    def close(self, name: str) -> pd.Series:
+        """Daily closes of a bar series (or the values of a scalar series)."""
+        frame = self.frame(name)
+        column = "close" if "close" in frame.columns else "value"
+        return frame[column]
+
+    def stale(self, names: Iterable[str]) -> list[SeriesStatus]:
+        return [self.status[n] for n in names if n in self.status and self.status[n].stale]
+
+    def latest_strip(self) -> Strip | None:
+        eligible = [d for d in self.strips if d <= self.asof]
+        return self.strips[max(eligible)] if eligible else None
+
+
+def _session_on_or_before(day: date) -> date:
+    return day if calendar.is_session(day) else calendar.previous_session(day)
+
+
+def _expected_last(info: SeriesInfo, now: datetime) -> date | None:
+    """The last date a current copy of this series must have; None when we cannot say (non-market)."""
+    if info.market:
+        return calendar.last_completed_session(now)
+    return None
+
+
+def _is_stale(info: SeriesInfo, last: date | None, now: datetime) -> bool:
+    if last is None:
+        return True
+    expected = _expected_last(info, now)
+    if expected is not None:
+        return last < expected
+    # Rates and imported series: FRED publishes with a lag of a business day or two; a week is stale.
+    return (now.date() - last) > timedelta(days=7)
+
+
+class Market:
+    def __init__(
+        self,
+        history: HistoryStore,
+        clock: Clock,
+        sources: Mapping[str, Source] | None = None,
+        *,
+        fixed_asof: date | None = None,
+    ) -> None:
+        self.history = history
+        self.clock = clock
+        self.sources = dict(sources or {})
+        self.fixed_asof = fixed_asof  # `capgap ask --as-of`: answer as of that close
+        self._errors: dict[str, str] = {}
+        self._used: dict[str, str] = {}
+        self._fetched: dict[str, datetime] = {}
+        self._refreshing: asyncio.Task[Snapshot] | None = None
+        self._snapshot: Snapshot | None = None
+
+    # reading ---------------------------------------------------------------------------------------
+    @property
+    def snapshot(self) -> Snapshot:
+        if self._snapshot is None:
+            self._snapshot = self.reload()
+        return self._snapshot
+
+    def _asof(self, now: datetime) -> date:
+        if self.fixed_asof is not None:
+            return self.fixed_asof
+        return calendar.last_completed_session(now)
+
+    def reload(self) -> Snapshot:
+        """Build a snapshot from what history holds now (no network)."""
+        now = self.clock.now()
+        asof = self._asof(now)
+        frames: dict[str, pd.DataFrame] = {}
+        status: dict[str, SeriesStatus] = {}
+        for name in self.history.names():
+            frame = self.history.load(name)
+            if frame is None:
+                continue
+            frame = frame.loc[: pd.Timestamp(asof)]
+            frames[name] = frame
+            meta = self.history.meta(name)
+            status[name] = self._status(name, frame, meta, now)
+        strips = {d: s for d, s in self.history.strips().items() if d <= asof}
+        snap = Snapshot(asof=asof, built_at=now, frames=frames, status=status, strips=strips)
+        self._snapshot = snap
+        return snap
+
+    def _status(self, name: str, frame: pd.DataFrame, meta: SeriesMeta | None, now: datetime) -> SeriesStatus:
+        info = SERIES.get(name) or SeriesInfo(name, "scalar", name, (), market=False)
+        last = frame.index[-1].date() if len(frame) else None
+        if self.fixed_asof is not None:
+            # A past close is judged against the session it claims to describe.
+            stale = last is None or (info.market and last < _session_on_or_before(self.fixed_asof))
+        else:
+            stale = _is_stale(info, last, now)
+        return SeriesStatus(
+            name=name,
+            source=self._used.get(name) or (meta.source if meta else "unknown"),
+            last_date=last,
+            fetched_at=self._fetched.get(name) or (meta.fetched_at if meta else None),
+            stale=bool(stale),
+            last_error=self._errors.get(name),
+        )
+
+    # refreshing ------------------------------------------------------------------------------------
+    async def refresh(self, names: Iterable[str] | None = None, *, progress: object = None) -> Snapshot:
+        """Fetch what is missing and rebuild the snapshot; concurrent calls share one run."""
+        if self._refreshing is not None and not self._refreshing.done():
+            return await asyncio.shield(self._refreshing)
+        self._refreshing = asyncio.ensure_future(self._refresh(list(names) if names else None, progress))
+        try:
+            return await asyncio.shield(self._refreshing)
+        finally:
+            if self._refreshing is not None and self._refreshing.done():
+                self._refreshing = None
+
+    async def _refresh(self, names: list[str] | None, progress: object) -> Snapshot:
+        now = self.clock.now()
+        wanted = [SERIES[n] for n in (names or SERIES) if n in SERIES and SERIES[n].sources]
+        for info in wanted:
+            await self._refresh_one(info, now)
+            if callable(progress):
+                progress(info.name)
+        return await asyncio.to_thread(self.reload)
+
+    async def _refresh_one(self, info: SeriesInfo, now: datetime) -> None:
+        last = self.history.last_date(info.name)
+        start = None
+        if last is not None:
+            start = last - timedelta(days=OVERLAP_SESSIONS * 7 // 5 + 2)
+        errors: list[str] = []
+        for source_name in info.sources:
+            source = self.sources.get(source_name)
+            if source is None or not source.covers(info.name):
+                continue
+            try:
+                fetched = await source.fetch(info.name, start=start, end=None, now=now)
+                self._store(info, fetched)
+            except SourceError as exc:
+                errors.append(str(exc))
+                log.warning("refresh %s: %s", info.name, exc)
+                continue
+            except Exception as exc:  # a bug in a parser must not stop the other series
+                errors.append(f"{source_name}: unexpected {type(exc).__name__}")
+                log.exception("refresh %s via %s failed", info.name, source_name)
+                continue
+            self._errors.pop(info.name, None)
+            self._used[info.name] = source_name
+            self._fetched[info.name] = fetched.fetched_at
+            return
+        if errors:
+            self._errors[info.name] = "; ".join(errors)
+
+    def _store(self, info: SeriesInfo, fetched: Fetched) -> None:
+        frame = fetched.frame
+        if fetched.partial_last and len(frame):
+            # An intraday snapshot is not a close: never store it as one.
+            frame = frame.iloc[:-1]
+        if frame.empty:
+            return
+        self.history.upsert(info.name, frame, source=fetched.source, fetched_at=fetched.fetched_at)
+
+    def record_error(self, name: str, error: str) -> None:
+        self._errors[name] = error
+
+    def at(self, asof: date) -> Snapshot:
+        """A snapshot truncated to ``asof`` (for `--as-of` and backtests)."""
+        base = self.snapshot
+        frames = {n: f.loc[: pd.Timestamp(asof)] for n, f in base.frames.items()}
+        strips = {d: s for d, s in base.strips.items() if d <= asof}
+        return replace(base, asof=asof, frames=frames, strips=strips)

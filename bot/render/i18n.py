@@ -1,0 +1,91 @@
+"""Translations: gettext catalogs (``bot/locales/<locale>/LC_MESSAGES/capgap.po``) read with Babel.
+
+The catalogs are read straight from the .po files at first use (no compile step to forget). Every string
+a user sees is a msgid here with named ``{placeholders}``; ``tr`` fills them and HTML-escapes every value
+that is not already marked ``Safe`` (text the renderer itself built), so user or vendor text can never
+inject markup into an HTML-mode message.
+"""
+
+from __future__ import annotations
+
+import html
+from contextvars import ContextVar
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from babel.messages.pofile import read_po
+
+from bot.config import LANGUAGES
+
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locales"
+DOMAIN = "capgap"
+# Catalog folder per language (gettext locale names use underscores).
+CATALOG_LOCALE = {"en": "en", "zh-Hant": "zh_Hant"}
+# Babel locale for numbers and dates.
+BABEL_LOCALE = {"en": "en_US", "zh-Hant": "zh_Hant_TW"}
+
+current_lang: ContextVar[str] = ContextVar("current_lang", default="en")
+
+
+class Safe(str):
+    """Text that is already valid HTML for Telegram (built by the renderer); ``tr`` won't escape it."""
+
+
+def N_(msgid: str) -> str:
+    """Mark a msgid for extraction without translating it here."""
+    return msgid
+
+
+def po_path(lang: str) -> Path:
+    return LOCALE_DIR / CATALOG_LOCALE[lang] / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@lru_cache(maxsize=None)
+def catalog(lang: str) -> dict[str, str]:
+    """msgid -> translation for ``lang`` (empty translations fall back to the msgid)."""
+    with po_path(lang).open("rb") as handle:
+        cat = read_po(handle, locale=CATALOG_LOCALE[lang].replace("_", "-") if lang != "en" else "en")
+    out: dict[str, str] = {}
+    for message in cat:
+        if message.id and isinstance(message.id, str):
+            out[message.id] = message.string or message.id
+    return out
+
+
+def normalise_lang(code: str | None) -> str:
+    """Map a Telegram ``language_code`` or a user's /lang argument to a supported language."""
+    if not code:
+        return "en"
+    low = code.strip().lower().replace("_", "-")
+    if low in ("zh-hant", "zh-tw", "zh-hk", "zh-mo", "zh", "zh-cn", "zh-hans", "tw", "hk", "zht"):
+        # Chinese readers get Traditional Chinese; there is no Simplified catalog.
+        return "zh-Hant"
+    return "en"
+
+
+def parse_lang(arg: str) -> str | None:
+    """A /lang argument -> a supported language, or None when it is not one we offer."""
+    low = arg.strip().lower()
+    if low in ("en", "english", "eng"):
+        return "en"
+    if low in ("zh-hant", "zh_hant", "zh-tw", "zh", "tw", "繁體", "繁體中文", "中文", "繁中"):
+        return "zh-Hant"
+    return None
+
+
+def _escape(value: Any) -> Any:
+    if isinstance(value, Safe):
+        return value
+    if isinstance(value, str):
+        return html.escape(value, quote=False)
+    return value
+
+
+def tr(msgid: str, lang: str | None = None, **params: Any) -> Safe:
+    """Translate ``msgid`` into ``lang`` (default: the current context's) and fill its placeholders."""
+    language = lang if lang in LANGUAGES else current_lang.get()
+    text = catalog(language).get(msgid, msgid)
+    if params:
+        text = text.format(**{k: _escape(v) for k, v in params.items()})
+    return Safe(text)

@@ -1,0 +1,113 @@
+"""Shared pieces of every message: headers, the sources line, stale warnings, /start and /help."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+
+from bot.market import SeriesStatus
+from bot.render import format as fmt
+from bot.render.i18n import N_, Safe, tr
+
+# Telegram's limit for one message, in UTF-16 code units; we count characters and keep a margin.
+MESSAGE_LIMIT = 4096
+
+
+def join(lines: Iterable[str]) -> Safe:
+    return Safe("\n".join(line for line in lines if line is not None))
+
+
+def sources_line(statuses: Sequence[SeriesStatus], asof: date, lang: str) -> Safe:
+    """'Source: Yahoo Finance (RUT, NDX) · as of close 2026-02-20' — ends every reply with figures."""
+    by_source: dict[str, list[str]] = {}
+    for status in statuses:
+        by_source.setdefault(source_label(status.source), []).append(status.name)
+    parts = [f"{label} ({', '.join(names)})" for label, names in by_source.items()]
+    return tr(N_("<i>Source: {sources} · as of close {asof}</i>"), lang, sources=", ".join(parts), asof=fmt.day(asof, lang))
+
+
+SOURCE_LABELS = {
+    "yahoo": "Yahoo Finance",
+    "stooq": "Stooq",
+    "fred": "FRED",
+    "cme": "CME settlements",
+    "yahoo_pe": "Yahoo Finance",
+    "csv": "imported CSV",
+}
+
+
+def source_label(source: str) -> str:
+    if source.startswith("csv:"):
+        return "CSV " + source[4:]
+    return SOURCE_LABELS.get(source, source)
+
+
+def stale_lines(statuses: Sequence[SeriesStatus], lang: str) -> list[Safe]:
+    """One warning per stale series: the figure is from an older close than it should be."""
+    out = []
+    for status in statuses:
+        if status.stale:
+            last = fmt.day(status.last_date, lang) if status.last_date else "—"
+            out.append(tr(N_("⚠️ {series} data is stale: last close {last}."), lang, series=status.name, last=last))
+    return out
+
+
+def render_start(commands: Sequence[object], lang: str) -> Safe:
+    lines = [
+        tr(N_("<b>Welcome to capgap</b> — small caps vs large caps, in numbers."), lang),
+        tr(N_("Russell 2000 highs, its gap to the Nasdaq-100, the S&amp;P 500 vs S&amp;P 600 P/E gap and Fed cut odds from Fed funds futures."), lang),
+        "",
+        tr(N_("Commands:"), lang),
+    ]
+    lines += [_command_line(c, lang) for c in commands]
+    lines += ["", tr(N_("Language: /lang en | zh-Hant"), lang)]
+    return join(lines)
+
+
+def render_help(commands: Sequence[object], lang: str) -> Safe:
+    lines = [tr(N_("<b>capgap commands</b>"), lang)]
+    lines += [_command_line(c, lang) for c in commands]
+    lines += ["", tr(N_("/help COMMAND shows how to use one command."), lang)]
+    return join(lines)
+
+
+def _command_line(command: object, lang: str) -> Safe:
+    name = getattr(command, "name")
+    return Safe(f"/{name} — " + tr(getattr(command, "description"), lang))
+
+
+def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split at line breaks so each part fits one Telegram message; tags never span parts
+    because every renderer closes its tags on the line it opens them."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:  # a single monstrous line: hard cut (no tags in such lines)
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        parts.append(current)
+    return parts
+
+
+def as_terminal_text(html_text: str) -> str:
+    """What `capgap ask` prints: the message without tags, entities decoded."""
+    import html
+    import re
+
+    return html.unescape(re.sub(r"</?(b|i|u|s|code|pre|a)(\s[^>]*)?>", "", html_text))
+
+
+def fetched_note(ts: datetime | None, lang: str) -> str:
+    return fmt.instant(ts, lang) if ts else "—"

@@ -1,0 +1,117 @@
+"""The Store protocol: everything capgap remembers about chats, apart from market history.
+
+Two backends implement it, ``sqlite.py`` (embedded default, one WAL file under CAPGAP_DATA_DIR) and
+``redis.py`` (when CAPGAP_REDIS_URL is set). One contract suite (tests/test_store_contract.py) runs
+against both. All instants are timezone-aware UTC datetimes; all methods are coroutines.
+
+Outbox semantics (what makes delivery crash-safe):
+- ``enqueue`` is idempotent on ``key``: a second enqueue of the same key is a no-op returning False,
+  so a watch or digest job that reruns for the same as-of writes nothing twice.
+- ``claim`` atomically leases up to ``limit`` due items (``not_before <= now``, not sent, not dead,
+  lease free or expired) to one consumer until ``now + lease``: two senders never hold the same item.
+  An item whose holder died is claimable again when its lease expires, which is how a kill -9 in the
+  middle of a fan-out loses nothing (and duplicates at most the message that was in flight).
+- ``mark_sent`` only after Telegram's ok; ``reschedule`` after a retryable fault; ``mark_dead`` for a
+  permanent one (the chat blocked the bot, the chat does not exist).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    chat_id: int
+    lang: str | None = None  # "en" | "zh-Hant"; None = follow Telegram's language_code
+    tz: str | None = None  # IANA zone for the digest; None = default for the language
+    digest_time: str | None = None  # "HH:MM" local; None = digest off
+    kind: str = "private"  # Telegram chat type: private | group | supergroup | channel
+    active: bool = True  # False once Telegram said 403 / chat not found
+    inactive_reason: str | None = None
+    muted_until: datetime | None = None  # all alerts of the chat muted until then
+
+
+@dataclass(frozen=True)
+class Subscription:
+    chat_id: int
+    rule_id: str  # e.g. "r2k_high", "cut_odds"
+    params: Mapping[str, Any] = field(default_factory=dict)  # the chat's overrides of the rule defaults
+    created_at: datetime | None = None
+    muted_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    key: str  # idempotency key, e.g. "alert:r2k_high:2025-09-18:12345" or "digest:12345:2025-09-19"
+    chat_id: int
+    payload: Mapping[str, Any]  # {"text": html, "photo": optional path/bytes-b64, ...}; JSON-serialisable
+    created_at: datetime
+    not_before: datetime  # earliest send time (RetryAfter / backoff move it)
+    attempts: int = 0
+    last_error: str | None = None
+
+
+@runtime_checkable
+class Store(Protocol):
+    # lifecycle -----------------------------------------------------------------------------------
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def ping(self) -> bool: ...
+
+    # chats ---------------------------------------------------------------------------------------
+    async def get_chat(self, chat_id: int) -> ChatSettings | None: ...
+    async def put_chat(self, chat: ChatSettings) -> None: ...
+    async def list_chats(self, *, active_only: bool = True) -> list[ChatSettings]: ...
+    async def deactivate_chat(self, chat_id: int, reason: str) -> None: ...
+    async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Move settings, subscriptions, alert state and pending outbox items to the new id."""
+        ...
+
+    # subscriptions -------------------------------------------------------------------------------
+    async def put_subscription(self, sub: Subscription) -> None:
+        """Insert or replace the (chat_id, rule_id) subscription."""
+        ...
+
+    async def delete_subscription(self, chat_id: int, rule_id: str) -> bool: ...
+    async def list_subscriptions(
+        self, *, chat_id: int | None = None, rule_id: str | None = None
+    ) -> list[Subscription]: ...
+
+    # alert state: per (rule_id, scope) where scope is a chat id or a threshold-group key ----------
+    async def get_alert_states(self, rule_id: str) -> dict[str, dict[str, Any]]: ...
+    async def put_alert_states(self, rule_id: str, states: Mapping[str, Mapping[str, Any]]) -> None:
+        """Upsert many scopes at once (one transaction / one pipeline)."""
+        ...
+
+    # outbox --------------------------------------------------------------------------------------
+    async def enqueue(self, items: list[OutboxItem]) -> int:
+        """Add items whose key is new; return how many were added (idempotent on key)."""
+        ...
+
+    async def claim(self, consumer: str, *, now: datetime, limit: int, lease_s: float) -> list[OutboxItem]: ...
+    async def mark_sent(self, key: str, *, now: datetime) -> None: ...
+    async def reschedule(self, key: str, *, not_before: datetime, error: str) -> None:
+        """Release the lease, bump attempts, record the error, not claimable before ``not_before``."""
+        ...
+
+    async def mark_dead(self, key: str, *, error: str) -> None: ...
+    async def outbox_counts(self) -> dict[str, int]:
+        """{"pending": n, "sent": n, "dead": n}."""
+        ...
+
+    async def was_sent(self, key: str) -> bool: ...
+
+    # small key/value for job bookkeeping (last digest date, last watch as-of, ...) -----------------
+    async def get_meta(self, key: str) -> str | None: ...
+    async def set_meta(self, key: str, value: str) -> None: ...
+
+    # leadership: only one scheduler among several processes on one Redis ----------------------------
+    async def acquire_lock(self, name: str, owner: str, ttl_s: float) -> bool:
+        """Take or renew (when ``owner`` already holds it) a lock that expires after ``ttl_s``."""
+        ...
+
+    async def release_lock(self, name: str, owner: str) -> None: ...

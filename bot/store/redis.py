@@ -1,0 +1,644 @@
+"""RedisStore: the Store on Redis (CAPGAP_REDIS_URL), for several bot processes sharing one state.
+
+Layout, every key under ``prefix`` (default ``capgap:``):
+
+    schema_version               string   layout version (see SCHEMA_VERSION)
+    chats                        set      ids of all stored chats
+    chat:{chat_id}               hash     one chat's settings (absent fields = None)
+    subs:rules                   set      rule ids that have (or had) subscribers
+    subs:rule:{rule_id}          hash     chat_id -> JSON {params, created_at, muted_until}
+    subs:chat:{chat_id}          set      rule ids the chat subscribes to
+    alert:rules                  set      rule ids that have stored alert state
+    alert:state:{rule_id}        hash     scope -> JSON state
+    outbox:item:{key}            hash     one outbox item, its status and lease
+    outbox:due                   zset     pending unleased items, score = not_before (µs since epoch)
+    outbox:leased                zset     leased items, score = lease expiry (µs since epoch)
+    outbox:chat:{chat_id}        set      keys of the chat's pending items (for migrate_chat)
+    outbox:sent / outbox:dead    set      keys in each final state; an item hash is never deleted,
+                                          so a sent key can never be enqueued again
+    meta                         hash     job bookkeeping
+    lock:{name}                  string   lock owner, with a PX expiry
+
+Members of the two outbox zsets are ``{created_at µs, 20 digits}|{key}``: Redis orders equal scores by
+member, so the due set is ordered by not_before, then created_at, then key, as SQLite's index is.
+Instants are integer microseconds since the Unix epoch, exact in a zset score (< 2**53) and written by
+the scripts only as the strings Python sent, never re-formatted by Lua.
+
+Multi-key changes run as Lua scripts or MULTI/EXEC, so every method is atomic against other processes.
+The scripts touch keys they compute from the prefix, which standalone Redis allows and Redis Cluster
+does not: this store is for one Redis (or a primary with replicas), not a cluster.
+
+Connection faults are retried with jittered exponential backoff by redis-py, which reconnects after a
+server restart by itself; when the server stays unreachable for a call, the call raises
+StoreUnavailableError.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.errors import ConfigError, StoreUnavailableError
+from bot.store.base import ChatSettings, OutboxItem, Subscription
+
+SCHEMA_VERSION = 1
+"""Version of the key layout above; a Redis with a higher version was written by a newer capgap."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MEMBER_DIGITS = 20  # width of the created_at prefix of a zset member; the key starts after "|"
+
+# Lua -----------------------------------------------------------------------------------------------
+
+# KEYS: item, due, chat's pending set. ARGV: key, chat_id, payload, created_at, not_before, attempts,
+# has_error ("1"/"0"), error, member. Returns 1 if added, 0 if the key was ever seen.
+_ENQUEUE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'key', ARGV[1], 'chat_id', ARGV[2], 'payload', ARGV[3], 'created_at', ARGV[4],
+           'not_before', ARGV[5], 'attempts', ARGV[6], 'status', 'pending', 'member', ARGV[9])
+if ARGV[7] == '1' then redis.call('HSET', KEYS[1], 'last_error', ARGV[8]) end
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[9])
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1
+"""
+
+# KEYS: due, leased. ARGV: now, limit, lease_until, consumer, item key prefix.
+# First puts items whose lease ran out back into the due set at their own not_before, then leases the
+# first `limit` due items. Returns [[key, chat_id, payload, created_at, not_before, attempts, error]].
+_CLAIM = """
+local due, leased, now, limit, until_, consumer, items = KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]),
+    ARGV[3], ARGV[4], ARGV[5]
+local skip = %(skip)d
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', leased, '-inf', now)) do
+  local item = items .. string.sub(m, skip)
+  redis.call('ZADD', due, redis.call('HGET', item, 'not_before'), m)
+  redis.call('ZREM', leased, m)
+  redis.call('HDEL', item, 'lease_owner', 'lease_until')
+end
+local out = {}
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, limit)) do
+  local item = items .. string.sub(m, skip)
+  redis.call('ZREM', due, m)
+  redis.call('ZADD', leased, until_, m)
+  redis.call('HSET', item, 'lease_owner', consumer, 'lease_until', until_)
+  out[#out + 1] = redis.call('HMGET', item, 'key', 'chat_id', 'payload', 'created_at', 'not_before',
+                             'attempts', 'last_error')
+end
+return out
+""" % {"skip": _MEMBER_DIGITS + 2}
+
+# KEYS: item, due, leased, sent, dead. ARGV: key, sent_at, chat set prefix.
+# Returns -1 for an unknown key, 0 if already sent, 1 if marked now (a dead item can become sent:
+# Telegram's ok is the truth).
+_MARK_SENT = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return -1 end
+if status == 'sent' then return 0 end
+local m = redis.call('HGET', KEYS[1], 'member')
+redis.call('ZREM', KEYS[2], m)
+redis.call('ZREM', KEYS[3], m)
+redis.call('SREM', ARGV[3] .. redis.call('HGET', KEYS[1], 'chat_id'), ARGV[1])
+redis.call('SREM', KEYS[5], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('HSET', KEYS[1], 'status', 'sent', 'sent_at', ARGV[2])
+redis.call('HDEL', KEYS[1], 'lease_owner', 'lease_until')
+return 1
+"""
+
+# KEYS: item, due, leased, dead. ARGV: key, error, chat set prefix. -1 unknown, 0 not pending, 1 done.
+_MARK_DEAD = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return -1 end
+if status ~= 'pending' then return 0 end
+local m = redis.call('HGET', KEYS[1], 'member')
+redis.call('ZREM', KEYS[2], m)
+redis.call('ZREM', KEYS[3], m)
+redis.call('SREM', ARGV[3] .. redis.call('HGET', KEYS[1], 'chat_id'), ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('HSET', KEYS[1], 'status', 'dead', 'last_error', ARGV[2])
+redis.call('HDEL', KEYS[1], 'lease_owner', 'lease_until')
+return 1
+"""
+
+# KEYS: item, due, leased. ARGV: not_before, error. -1 unknown, 0 not pending, 1 done.
+_RESCHEDULE = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return -1 end
+if status ~= 'pending' then return 0 end
+local m = redis.call('HGET', KEYS[1], 'member')
+redis.call('ZREM', KEYS[3], m)
+redis.call('ZADD', KEYS[2], ARGV[1], m)
+redis.call('HSET', KEYS[1], 'not_before', ARGV[1], 'last_error', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('HDEL', KEYS[1], 'lease_owner', 'lease_until')
+return 1
+"""
+
+# KEYS: chat hash. ARGV: reason. Only a stored chat is marked.
+_DEACTIVATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'active', '0', 'inactive_reason', ARGV[1])
+return 1
+"""
+
+# KEYS: rule's subscriber hash, chat's rule set, all rules set. ARGV: chat_id, rule_id.
+_DELETE_SUB = """
+local n = redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[3], ARGV[2]) end
+return n
+"""
+
+# ARGV: prefix, old chat id, new chat id. The old chat's records replace the new id's on conflict.
+_MIGRATE = """
+local P, old, new = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('EXISTS', P .. 'chat:' .. old) == 1 then
+  redis.call('RENAME', P .. 'chat:' .. old, P .. 'chat:' .. new)
+  redis.call('HSET', P .. 'chat:' .. new, 'chat_id', new)
+  redis.call('SREM', P .. 'chats', old)
+  redis.call('SADD', P .. 'chats', new)
+end
+for _, r in ipairs(redis.call('SMEMBERS', P .. 'subs:chat:' .. old)) do
+  local h = P .. 'subs:rule:' .. r
+  local v = redis.call('HGET', h, old)
+  if v then
+    redis.call('HSET', h, new, v)
+    redis.call('HDEL', h, old)
+  end
+  redis.call('SADD', P .. 'subs:chat:' .. new, r)
+end
+redis.call('DEL', P .. 'subs:chat:' .. old)
+for _, r in ipairs(redis.call('SMEMBERS', P .. 'alert:rules')) do
+  local h = P .. 'alert:state:' .. r
+  local v = redis.call('HGET', h, old)
+  if v then
+    redis.call('HSET', h, new, v)
+    redis.call('HDEL', h, old)
+  end
+end
+for _, k in ipairs(redis.call('SMEMBERS', P .. 'outbox:chat:' .. old)) do
+  redis.call('HSET', P .. 'outbox:item:' .. k, 'chat_id', new)
+  redis.call('SADD', P .. 'outbox:chat:' .. new, k)
+end
+redis.call('DEL', P .. 'outbox:chat:' .. old)
+return 1
+"""
+
+# KEYS: lock. ARGV: owner, ttl ms. Take a free lock, or renew it for its owner.
+_ACQUIRE_LOCK = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# KEYS: lock. ARGV: owner.
+_RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+# codecs --------------------------------------------------------------------------------------------
+
+
+def _to_us(instant: datetime) -> int:
+    """Microseconds since the Unix epoch; refuses naive datetimes, which have no instant."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"naive datetime {instant.isoformat()}: the store takes timezone-aware instants")
+    return (instant - _EPOCH) // timedelta(microseconds=1)
+
+
+def _opt_to_us(instant: datetime | None) -> int | None:
+    return None if instant is None else _to_us(instant)
+
+
+def _from_us(us: str | int | None) -> datetime | None:
+    return None if us is None else _EPOCH + timedelta(microseconds=int(us))
+
+
+def _dumps(value: Mapping[str, Any]) -> str:
+    return json.dumps(dict(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _member(created_us: int, key: str) -> str:
+    if not 0 <= created_us < 10**_MEMBER_DIGITS:
+        raise ValueError(f"outbox item {key!r}: created_at must be after 1970-01-01")
+    return f"{created_us:0{_MEMBER_DIGITS}d}|{key}"
+
+
+def _chat_to_hash(chat: ChatSettings) -> dict[str, str]:
+    fields: dict[str, str | int | None] = {
+        "chat_id": chat.chat_id,
+        "lang": chat.lang,
+        "tz": chat.tz,
+        "digest_time": chat.digest_time,
+        "kind": chat.kind,
+        "active": int(chat.active),
+        "inactive_reason": chat.inactive_reason,
+        "muted_until": _opt_to_us(chat.muted_until),
+    }
+    return {name: str(value) for name, value in fields.items() if value is not None}
+
+
+def _chat_from_hash(fields: Mapping[str, str]) -> ChatSettings:
+    return ChatSettings(
+        chat_id=int(fields["chat_id"]),
+        lang=fields.get("lang"),
+        tz=fields.get("tz"),
+        digest_time=fields.get("digest_time"),
+        kind=fields["kind"],
+        active=fields["active"] == "1",
+        inactive_reason=fields.get("inactive_reason"),
+        muted_until=_from_us(fields.get("muted_until")),
+    )
+
+
+def _sub_to_json(sub: Subscription) -> str:
+    return json.dumps(
+        {
+            "params": dict(sub.params),
+            "created_at": _opt_to_us(sub.created_at),
+            "muted_until": _opt_to_us(sub.muted_until),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def _sub_from_json(chat_id: int, rule_id: str, text: str) -> Subscription:
+    value = json.loads(text)
+    return Subscription(
+        chat_id=chat_id,
+        rule_id=rule_id,
+        params=value["params"],
+        created_at=_from_us(value["created_at"]),
+        muted_until=_from_us(value["muted_until"]),
+    )
+
+
+def _item_from_fields(fields: list[str | None]) -> OutboxItem:
+    key, chat_id, payload, created_at, not_before, attempts, last_error = fields
+    assert key is not None and chat_id is not None and payload is not None and attempts is not None
+    created = _from_us(created_at)
+    due = _from_us(not_before)
+    assert created is not None and due is not None  # always written by the enqueue script
+    return OutboxItem(
+        key=key,
+        chat_id=int(chat_id),
+        payload=json.loads(payload),
+        created_at=created,
+        not_before=due,
+        attempts=int(attempts),
+        last_error=last_error,
+    )
+
+
+@contextmanager
+def _unavailable_on_connection_fault() -> Iterator[None]:
+    """Turn redis-py's connection faults (after its own retries) into StoreUnavailableError."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise StoreUnavailableError() from exc
+
+
+class RedisStore:
+    """The Store on Redis at ``url`` (``redis://host:port/db``), every key under ``prefix``.
+
+    ``retries`` connection attempts per call, with jittered exponential backoff from ``backoff_base_s``
+    up to ``backoff_cap_s``, bound how long a call waits for a restarting server before it raises
+    StoreUnavailableError; ``health_check_interval_s`` pings a connection idle that long before reuse,
+    so a connection that died quietly is replaced before a command is lost on it.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "capgap:",
+        *,
+        retries: int = 3,
+        backoff_base_s: float = 0.05,
+        backoff_cap_s: float = 1.0,
+        socket_timeout_s: float = 5.0,
+        connect_timeout_s: float = 2.0,
+        health_check_interval_s: int = 30,
+    ) -> None:
+        self.url = url
+        self.prefix = prefix
+        self._client_kwargs: dict[str, Any] = {
+            "decode_responses": True,
+            "retry": Retry(ExponentialWithJitterBackoff(cap=backoff_cap_s, base=backoff_base_s), retries),
+            "socket_timeout": socket_timeout_s,
+            "socket_connect_timeout": connect_timeout_s,
+            "health_check_interval": health_check_interval_s,
+        }
+        self._redis: Redis | None = None
+
+    # keys --------------------------------------------------------------------------------------------
+
+    def _k(self, *parts: object) -> str:
+        return self.prefix + ":".join(str(part) for part in parts)
+
+    @property
+    def _r(self) -> Redis:
+        if self._redis is None:
+            raise RuntimeError("RedisStore is not open; call open() first")
+        return self._redis
+
+    # lifecycle ---------------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect, and record or check the layout version; StoreUnavailableError if unreachable."""
+        if self._redis is not None:
+            return
+        client = Redis.from_url(self.url, **self._client_kwargs)
+        self._enqueue = client.register_script(_ENQUEUE)
+        self._claim = client.register_script(_CLAIM)
+        self._mark_sent = client.register_script(_MARK_SENT)
+        self._mark_dead = client.register_script(_MARK_DEAD)
+        self._reschedule = client.register_script(_RESCHEDULE)
+        self._deactivate = client.register_script(_DEACTIVATE)
+        self._delete_sub = client.register_script(_DELETE_SUB)
+        self._migrate = client.register_script(_MIGRATE)
+        self._acquire = client.register_script(_ACQUIRE_LOCK)
+        self._release = client.register_script(_RELEASE_LOCK)
+        try:
+            with _unavailable_on_connection_fault():
+                await client.set(self._k("schema_version"), SCHEMA_VERSION, nx=True)
+                version = int(await client.get(self._k("schema_version")))
+        except BaseException:
+            await client.aclose()
+            raise
+        if version > SCHEMA_VERSION:
+            await client.aclose()
+            raise ConfigError(
+                f"Redis keys under {self.prefix!r} have store schema version {version}, newer than this "
+                f"capgap ({SCHEMA_VERSION}); upgrade capgap or use another prefix"
+            )
+        self._redis = client
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            client, self._redis = self._redis, None
+            await client.aclose()
+
+    async def ping(self) -> bool:
+        """True when Redis answers; False when it does not (after the retries) or the store is closed."""
+        if self._redis is None:
+            return False
+        try:
+            with _unavailable_on_connection_fault():
+                return bool(await self._redis.ping())
+        except StoreUnavailableError:
+            return False
+
+    async def schema_version(self) -> int:
+        """The layout version recorded under the prefix."""
+        with _unavailable_on_connection_fault():
+            return int(await self._r.get(self._k("schema_version")))
+
+    # chats -------------------------------------------------------------------------------------------
+
+    async def get_chat(self, chat_id: int) -> ChatSettings | None:
+        with _unavailable_on_connection_fault():
+            fields = await self._r.hgetall(self._k("chat", chat_id))
+        return _chat_from_hash(fields) if fields else None
+
+    async def put_chat(self, chat: ChatSettings) -> None:
+        key = self._k("chat", chat.chat_id)
+        with _unavailable_on_connection_fault():
+            async with self._r.pipeline(transaction=True) as pipe:
+                pipe.delete(key)
+                pipe.hset(key, mapping=_chat_to_hash(chat))
+                pipe.sadd(self._k("chats"), chat.chat_id)
+                await pipe.execute()
+
+    async def list_chats(self, *, active_only: bool = True) -> list[ChatSettings]:
+        """All chats ordered by chat_id; only active ones unless ``active_only`` is False."""
+        with _unavailable_on_connection_fault():
+            ids = sorted(int(i) for i in await self._r.smembers(self._k("chats")))
+            async with self._r.pipeline(transaction=False) as pipe:
+                for chat_id in ids:
+                    pipe.hgetall(self._k("chat", chat_id))
+                rows = await pipe.execute()
+        chats = [_chat_from_hash(fields) for fields in rows if fields]
+        return [chat for chat in chats if chat.active] if active_only else chats
+
+    async def deactivate_chat(self, chat_id: int, reason: str) -> None:
+        """Mark a known chat inactive with ``reason``; an unknown chat id is left unknown."""
+        with _unavailable_on_connection_fault():
+            await self._deactivate(keys=[self._k("chat", chat_id)], args=[reason])
+
+    async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Move settings, subscriptions, alert state and pending outbox items to the new id.
+
+        Where the new id already has a record of the same kind, the old chat's record replaces it;
+        sent and dead outbox items keep the old id. One script, so atomic.
+        """
+        if old_chat_id == new_chat_id:
+            return
+        with _unavailable_on_connection_fault():
+            await self._migrate(args=[self.prefix, old_chat_id, new_chat_id])
+
+    # subscriptions -----------------------------------------------------------------------------------
+
+    async def put_subscription(self, sub: Subscription) -> None:
+        with _unavailable_on_connection_fault():
+            async with self._r.pipeline(transaction=True) as pipe:
+                pipe.hset(self._k("subs", "rule", sub.rule_id), str(sub.chat_id), _sub_to_json(sub))
+                pipe.sadd(self._k("subs", "chat", sub.chat_id), sub.rule_id)
+                pipe.sadd(self._k("subs", "rules"), sub.rule_id)
+                await pipe.execute()
+
+    async def delete_subscription(self, chat_id: int, rule_id: str) -> bool:
+        """Remove the (chat_id, rule_id) subscription; True if there was one."""
+        keys = [self._k("subs", "rule", rule_id), self._k("subs", "chat", chat_id), self._k("subs", "rules")]
+        with _unavailable_on_connection_fault():
+            return bool(await self._delete_sub(keys=keys, args=[chat_id, rule_id]))
+
+    async def list_subscriptions(
+        self, *, chat_id: int | None = None, rule_id: str | None = None
+    ) -> list[Subscription]:
+        """Subscriptions matching the given filters (none = all), ordered by (chat_id, rule_id)."""
+        subs: list[Subscription] = []
+        with _unavailable_on_connection_fault():
+            if rule_id is not None and chat_id is not None:
+                text = await self._r.hget(self._k("subs", "rule", rule_id), str(chat_id))
+                return [] if text is None else [_sub_from_json(chat_id, rule_id, text)]
+            if rule_id is not None:
+                rows = await self._r.hgetall(self._k("subs", "rule", rule_id))
+                subs = [_sub_from_json(int(c), rule_id, text) for c, text in rows.items()]
+            elif chat_id is not None:
+                rules = sorted(await self._r.smembers(self._k("subs", "chat", chat_id)))
+                async with self._r.pipeline(transaction=False) as pipe:
+                    for rule in rules:
+                        pipe.hget(self._k("subs", "rule", rule), str(chat_id))
+                    texts = await pipe.execute()
+                subs = [_sub_from_json(chat_id, r, t) for r, t in zip(rules, texts, strict=True) if t is not None]
+            else:
+                rules = sorted(await self._r.smembers(self._k("subs", "rules")))
+                async with self._r.pipeline(transaction=False) as pipe:
+                    for rule in rules:
+                        pipe.hgetall(self._k("subs", "rule", rule))
+                    tables = await pipe.execute()
+                for rule, table in zip(rules, tables, strict=True):
+                    subs.extend(_sub_from_json(int(c), rule, text) for c, text in table.items())
+        subs.sort(key=lambda s: (s.chat_id, s.rule_id))
+        return subs
+
+    # alert state -------------------------------------------------------------------------------------
+
+    async def get_alert_states(self, rule_id: str) -> dict[str, dict[str, Any]]:
+        """{scope: state} of one rule; each state is the JSON object last put for that scope."""
+        with _unavailable_on_connection_fault():
+            rows = await self._r.hgetall(self._k("alert", "state", rule_id))
+        return {scope: json.loads(text) for scope, text in rows.items()}
+
+    async def put_alert_states(self, rule_id: str, states: Mapping[str, Mapping[str, Any]]) -> None:
+        """Upsert many scopes at once in one MULTI/EXEC; each scope's state is replaced whole."""
+        if not states:
+            return
+        mapping = {str(scope): _dumps(state) for scope, state in states.items()}
+        with _unavailable_on_connection_fault():
+            async with self._r.pipeline(transaction=True) as pipe:
+                pipe.hset(self._k("alert", "state", rule_id), mapping=mapping)
+                pipe.sadd(self._k("alert", "rules"), rule_id)
+                await pipe.execute()
+
+    # outbox ------------------------------------------------------------------------------------------
+
+    async def enqueue(self, items: list[OutboxItem]) -> int:
+        """Add items whose key is new (never seen, whatever its state now); return how many were added."""
+        if not items:
+            return 0
+        calls = []
+        for item in items:
+            created_us = _to_us(item.created_at)
+            not_before_us = _to_us(item.not_before)
+            keys = [
+                self._k("outbox", "item", item.key),
+                self._k("outbox", "due"),
+                self._k("outbox", "chat", item.chat_id),
+            ]
+            args = [
+                item.key,
+                item.chat_id,
+                _dumps(item.payload),
+                created_us,
+                not_before_us,
+                item.attempts,
+                "0" if item.last_error is None else "1",
+                item.last_error or "",
+                _member(created_us, item.key),
+            ]
+            calls.append((keys, args))
+        with _unavailable_on_connection_fault():
+            # one MULTI/EXEC: a batch is added whole or not at all; each script stays idempotent per key
+            async with self._r.pipeline(transaction=True) as pipe:
+                for keys, args in calls:
+                    await self._enqueue(keys=keys, args=args, client=pipe)
+                added = await pipe.execute()
+        return sum(int(n) for n in added)
+
+    async def claim(self, consumer: str, *, now: datetime, limit: int, lease_s: float) -> list[OutboxItem]:
+        """Lease up to ``limit`` due items to ``consumer`` until ``now + lease_s`` (one Lua script).
+
+        Due = pending, ``not_before <= now`` and no lease or an expired one (``lease_until <= now``).
+        Returned in order of ``not_before``, then ``created_at``, then key.
+        """
+        if limit < 1:
+            raise ValueError(f"claim limit must be at least 1, got {limit}")
+        if lease_s <= 0:
+            raise ValueError(f"claim lease must be positive, got {lease_s} s")
+        until = now + timedelta(seconds=lease_s)
+        with _unavailable_on_connection_fault():
+            rows = await self._claim(
+                keys=[self._k("outbox", "due"), self._k("outbox", "leased")],
+                args=[_to_us(now), limit, _to_us(until), consumer, self._k("outbox", "item", "")],
+            )
+        return [_item_from_fields(row) for row in rows]
+
+    def _item_keys(self, key: str) -> list[str]:
+        return [self._k("outbox", "item", key), self._k("outbox", "due"), self._k("outbox", "leased")]
+
+    async def mark_sent(self, key: str, *, now: datetime) -> None:
+        """Record Telegram's ok for ``key`` (KeyError if unknown); the first ``now`` is kept."""
+        keys = [*self._item_keys(key), self._k("outbox", "sent"), self._k("outbox", "dead")]
+        with _unavailable_on_connection_fault():
+            done = await self._mark_sent(keys=keys, args=[key, _to_us(now), self._k("outbox", "chat", "")])
+        if done == -1:
+            raise KeyError(f"no outbox item with key {key!r}")
+
+    async def reschedule(self, key: str, *, not_before: datetime, error: str) -> None:
+        """Release the lease, bump attempts, record the error, not claimable before ``not_before``.
+
+        A sent or dead item stays as it is; an unknown key raises KeyError.
+        """
+        with _unavailable_on_connection_fault():
+            done = await self._reschedule(keys=self._item_keys(key), args=[_to_us(not_before), error])
+        if done == -1:
+            raise KeyError(f"no outbox item with key {key!r}")
+
+    async def mark_dead(self, key: str, *, error: str) -> None:
+        """Give up on a pending item for good (KeyError if unknown); a sent item stays sent."""
+        keys = [*self._item_keys(key), self._k("outbox", "dead")]
+        with _unavailable_on_connection_fault():
+            done = await self._mark_dead(keys=keys, args=[key, error, self._k("outbox", "chat", "")])
+        if done == -1:
+            raise KeyError(f"no outbox item with key {key!r}")
+
+    async def outbox_counts(self) -> dict[str, int]:
+        """{"pending": n, "sent": n, "dead": n}; pending includes leased items."""
+        with _unavailable_on_connection_fault():
+            async with self._r.pipeline(transaction=True) as pipe:
+                pipe.zcard(self._k("outbox", "due"))
+                pipe.zcard(self._k("outbox", "leased"))
+                pipe.scard(self._k("outbox", "sent"))
+                pipe.scard(self._k("outbox", "dead"))
+                due, leased, sent, dead = await pipe.execute()
+        return {"pending": int(due) + int(leased), "sent": int(sent), "dead": int(dead)}
+
+    async def was_sent(self, key: str) -> bool:
+        with _unavailable_on_connection_fault():
+            return bool(await self._r.sismember(self._k("outbox", "sent"), key))
+
+    # meta --------------------------------------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        with _unavailable_on_connection_fault():
+            value = await self._r.hget(self._k("meta"), key)
+        return None if value is None else str(value)
+
+    async def set_meta(self, key: str, value: str) -> None:
+        with _unavailable_on_connection_fault():
+            await self._r.hset(self._k("meta"), key, value)
+
+    # locks -------------------------------------------------------------------------------------------
+
+    async def acquire_lock(self, name: str, owner: str, ttl_s: float) -> bool:
+        """Take a free lock (SET NX PX), or renew it for its owner, until ``ttl_s`` seconds from now.
+
+        Expiry runs on the Redis server's clock, the one clock every process sharing the lock agrees on.
+        """
+        if ttl_s <= 0:
+            raise ValueError(f"lock ttl must be positive, got {ttl_s} s")
+        ttl_ms = max(1, round(ttl_s * 1000))
+        with _unavailable_on_connection_fault():
+            return bool(await self._acquire(keys=[self._k("lock", name)], args=[owner, ttl_ms]))
+
+    async def release_lock(self, name: str, owner: str) -> None:
+        """Free the lock if ``owner`` holds it; anyone else's release is ignored."""
+        with _unavailable_on_connection_fault():
+            await self._release(keys=[self._k("lock", name)], args=[owner])

@@ -1,0 +1,556 @@
+"""SqliteStore: the embedded Store, one WAL-mode SQLite file under CAPGAP_DATA_DIR.
+
+Every call runs on one dedicated worker thread that owns the connection, so calls from the event loop
+are serialised and never block it. Writes run in ``BEGIN IMMEDIATE`` transactions, which take SQLite's
+write lock up front: two processes sharing the file (a bot and a ``capgap`` CLI) wait for each other up
+to the busy timeout instead of failing half-way, and ``claim`` (select due, lease, return) is atomic
+across processes too.
+
+Instants are stored as integer microseconds since the Unix epoch (UTC): exact, and ordered by plain
+integer comparison, which is what the outbox's due index needs. Mappings (subscription params, alert
+state, outbox payloads) are JSON text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot.errors import ConfigError, StoreUnavailableError
+from bot.store.base import ChatSettings, OutboxItem, Subscription
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+"""Version of the layout below; a file with a higher version was written by a newer capgap."""
+
+BUSY_TIMEOUT_MS = 5_000
+"""How long a call waits for another process's write lock before the store counts as unavailable."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS chats (
+    chat_id INTEGER PRIMARY KEY,
+    lang TEXT,
+    tz TEXT,
+    digest_time TEXT,
+    kind TEXT NOT NULL,
+    active INTEGER NOT NULL,
+    inactive_reason TEXT,
+    muted_until INTEGER
+);
+CREATE TABLE IF NOT EXISTS subscriptions (
+    chat_id INTEGER NOT NULL,
+    rule_id TEXT NOT NULL,
+    params TEXT NOT NULL,
+    created_at INTEGER,
+    muted_until INTEGER,
+    PRIMARY KEY (chat_id, rule_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS subscriptions_by_rule ON subscriptions (rule_id, chat_id);
+CREATE TABLE IF NOT EXISTS alert_states (
+    rule_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (rule_id, scope)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS alert_states_by_scope ON alert_states (scope);
+CREATE TABLE IF NOT EXISTS outbox (
+    key TEXT PRIMARY KEY,
+    chat_id INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    not_before INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'dead')),
+    lease_owner TEXT,
+    lease_until INTEGER,
+    sent_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (not_before, created_at, key) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS outbox_pending_by_chat ON outbox (chat_id) WHERE status = 'pending';
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL);
+"""
+
+_OUTBOX_COLUMNS = "key, chat_id, payload, created_at, not_before, attempts, last_error"
+
+
+def _to_us(instant: datetime) -> int:
+    """Microseconds since the Unix epoch; refuses naive datetimes, which have no instant."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"naive datetime {instant.isoformat()}: the store takes timezone-aware instants")
+    return (instant - _EPOCH) // timedelta(microseconds=1)
+
+
+def _opt_to_us(instant: datetime | None) -> int | None:
+    return None if instant is None else _to_us(instant)
+
+
+def _from_us(us: int | None) -> datetime | None:
+    return None if us is None else _EPOCH + timedelta(microseconds=us)
+
+
+def _dumps(value: Mapping[str, Any]) -> str:
+    # sort_keys keeps the stored text stable for equal mappings (diffable dumps, byte-equal rows).
+    return json.dumps(dict(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _chat_from_row(row: sqlite3.Row) -> ChatSettings:
+    return ChatSettings(
+        chat_id=row["chat_id"],
+        lang=row["lang"],
+        tz=row["tz"],
+        digest_time=row["digest_time"],
+        kind=row["kind"],
+        active=bool(row["active"]),
+        inactive_reason=row["inactive_reason"],
+        muted_until=_from_us(row["muted_until"]),
+    )
+
+
+def _sub_from_row(row: sqlite3.Row) -> Subscription:
+    return Subscription(
+        chat_id=row["chat_id"],
+        rule_id=row["rule_id"],
+        params=json.loads(row["params"]),
+        created_at=_from_us(row["created_at"]),
+        muted_until=_from_us(row["muted_until"]),
+    )
+
+
+def _item_from_row(row: sqlite3.Row) -> OutboxItem:
+    created_at = _from_us(row["created_at"])
+    not_before = _from_us(row["not_before"])
+    assert created_at is not None and not_before is not None  # NOT NULL columns
+    return OutboxItem(
+        key=row["key"],
+        chat_id=row["chat_id"],
+        payload=json.loads(row["payload"]),
+        created_at=created_at,
+        not_before=not_before,
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+    )
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction; IMMEDIATE so the write lock is taken before any read inside it."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class SqliteStore:
+    """The Store on one SQLite file (created with its folder on ``open``).
+
+    ``wall_clock`` gives seconds since the epoch for lock expiry only: ``acquire_lock`` takes no ``now``,
+    and a lock shared by processes must expire on a clock they all read, as Redis's does on its own.
+    """
+
+    def __init__(self, path: Path, *, wall_clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self._wall_clock = wall_clock
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    # lifecycle ---------------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open (or create) the file, switch it to WAL and create or check the schema."""
+        if self._executor is not None:
+            return
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capgap-sqlite")
+        try:
+            await self._run(self._open_sync)
+        except BaseException:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+            raise
+
+    def _open_sync(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: no implicit transactions; writes use explicit BEGIN IMMEDIATE.
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL under WAL: a power cut can lose the last commits but never corrupts the file.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            with _transaction(conn):
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                row = conn.execute("SELECT version FROM schema_version").fetchone()
+                if row is None:
+                    conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+                elif row["version"] > SCHEMA_VERSION:
+                    raise ConfigError(
+                        f"{self.path} has store schema version {row['version']}, newer than this capgap "
+                        f"({SCHEMA_VERSION}); upgrade capgap or point CAPGAP_DATA_DIR elsewhere"
+                    )
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+        try:
+            await self._run(self._close_sync)
+        finally:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def _close_sync(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def ping(self) -> bool:
+        """True when the file answers a query; False when it does not or the store is closed."""
+        if self._executor is None:
+            return False
+        try:
+            return await self._run(lambda: self._db().execute("SELECT 1").fetchone()[0] == 1)
+        except StoreUnavailableError:
+            return False
+
+    async def schema_version(self) -> int:
+        """The layout version recorded in the file."""
+        return int(await self._run(lambda: self._db().execute("SELECT version FROM schema_version").fetchone()[0]))
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreUnavailableError()
+        return self._conn
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        if self._executor is None:
+            raise RuntimeError("SqliteStore is not open; call open() first")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn)
+        except sqlite3.OperationalError as exc:
+            # locked past the busy timeout, disk full, file gone: the store, not the caller, is at fault
+            raise StoreUnavailableError() from exc
+
+    # chats -------------------------------------------------------------------------------------------
+
+    async def get_chat(self, chat_id: int) -> ChatSettings | None:
+        def work() -> ChatSettings | None:
+            row = self._db().execute("SELECT * FROM chats WHERE chat_id = ?", (chat_id,)).fetchone()
+            return None if row is None else _chat_from_row(row)
+
+        return await self._run(work)
+
+    async def put_chat(self, chat: ChatSettings) -> None:
+        values = (
+            chat.chat_id,
+            chat.lang,
+            chat.tz,
+            chat.digest_time,
+            chat.kind,
+            int(chat.active),
+            chat.inactive_reason,
+            _opt_to_us(chat.muted_until),
+        )
+
+        def work() -> None:
+            self._db().execute("INSERT OR REPLACE INTO chats VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)
+
+        await self._run(work)
+
+    async def list_chats(self, *, active_only: bool = True) -> list[ChatSettings]:
+        """All chats ordered by chat_id; only active ones unless ``active_only`` is False."""
+        sql = "SELECT * FROM chats" + (" WHERE active = 1" if active_only else "") + " ORDER BY chat_id"
+        return await self._run(lambda: [_chat_from_row(r) for r in self._db().execute(sql)])
+
+    async def deactivate_chat(self, chat_id: int, reason: str) -> None:
+        """Mark a known chat inactive with ``reason``; an unknown chat id is left unknown."""
+
+        def work() -> None:
+            self._db().execute(
+                "UPDATE chats SET active = 0, inactive_reason = ? WHERE chat_id = ?", (reason, chat_id)
+            )
+
+        await self._run(work)
+
+    async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Move settings, subscriptions, alert state and pending outbox items to the new id.
+
+        Where the new id already has a record of the same kind (a settings row, a subscription to the
+        same rule, a state for the same rule), the old chat's record replaces it: the old chat is the one
+        its members configured. Sent and dead outbox items keep the old id, as a record of what happened.
+        """
+        if old_chat_id == new_chat_id:
+            return
+        old, new = str(old_chat_id), str(new_chat_id)
+
+        def work() -> None:
+            with _transaction(self._db()) as db:
+                db.execute("UPDATE OR REPLACE chats SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+                db.execute(
+                    "UPDATE OR REPLACE subscriptions SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
+                )
+                db.execute("UPDATE OR REPLACE alert_states SET scope = ? WHERE scope = ?", (new, old))
+                db.execute(
+                    "UPDATE outbox SET chat_id = ? WHERE chat_id = ? AND status = 'pending'",
+                    (new_chat_id, old_chat_id),
+                )
+
+        await self._run(work)
+
+    # subscriptions -----------------------------------------------------------------------------------
+
+    async def put_subscription(self, sub: Subscription) -> None:
+        values = (
+            sub.chat_id,
+            sub.rule_id,
+            _dumps(sub.params),
+            _opt_to_us(sub.created_at),
+            _opt_to_us(sub.muted_until),
+        )
+
+        def work() -> None:
+            self._db().execute("INSERT OR REPLACE INTO subscriptions VALUES (?, ?, ?, ?, ?)", values)
+
+        await self._run(work)
+
+    async def delete_subscription(self, chat_id: int, rule_id: str) -> bool:
+        """Remove the (chat_id, rule_id) subscription; True if there was one."""
+
+        def work() -> bool:
+            cur = self._db().execute(
+                "DELETE FROM subscriptions WHERE chat_id = ? AND rule_id = ?", (chat_id, rule_id)
+            )
+            return cur.rowcount > 0
+
+        return await self._run(work)
+
+    async def list_subscriptions(
+        self, *, chat_id: int | None = None, rule_id: str | None = None
+    ) -> list[Subscription]:
+        """Subscriptions matching the given filters (none = all), ordered by (chat_id, rule_id)."""
+        where: list[str] = []
+        args: list[object] = []
+        if chat_id is not None:
+            where.append("chat_id = ?")
+            args.append(chat_id)
+        if rule_id is not None:
+            where.append("rule_id = ?")
+            args.append(rule_id)
+        sql = "SELECT * FROM subscriptions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY chat_id, rule_id"
+        return await self._run(lambda: [_sub_from_row(r) for r in self._db().execute(sql, args)])
+
+    # alert state -------------------------------------------------------------------------------------
+
+    async def get_alert_states(self, rule_id: str) -> dict[str, dict[str, Any]]:
+        """{scope: state} of one rule; each state is the JSON object last put for that scope."""
+
+        def work() -> dict[str, dict[str, Any]]:
+            rows = self._db().execute("SELECT scope, state FROM alert_states WHERE rule_id = ?", (rule_id,))
+            return {row["scope"]: json.loads(row["state"]) for row in rows}
+
+        return await self._run(work)
+
+    async def put_alert_states(self, rule_id: str, states: Mapping[str, Mapping[str, Any]]) -> None:
+        """Upsert many scopes at once in one transaction; each scope's state is replaced whole."""
+        rows = [(rule_id, str(scope), _dumps(state)) for scope, state in states.items()]
+
+        def work() -> None:
+            with _transaction(self._db()) as db:
+                db.executemany("INSERT OR REPLACE INTO alert_states VALUES (?, ?, ?)", rows)
+
+        await self._run(work)
+
+    # outbox ------------------------------------------------------------------------------------------
+
+    async def enqueue(self, items: list[OutboxItem]) -> int:
+        """Add items whose key is new (never seen, whatever its state now); return how many were added."""
+        rows = [
+            (
+                item.key,
+                item.chat_id,
+                _dumps(item.payload),
+                _to_us(item.created_at),
+                _to_us(item.not_before),
+                item.attempts,
+                item.last_error,
+            )
+            for item in items
+        ]
+
+        def work() -> int:
+            with _transaction(self._db()) as db:
+                before = db.total_changes
+                db.executemany(
+                    f"INSERT OR IGNORE INTO outbox ({_OUTBOX_COLUMNS}, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                    rows,
+                )
+                return db.total_changes - before
+
+        return await self._run(work)
+
+    async def claim(self, consumer: str, *, now: datetime, limit: int, lease_s: float) -> list[OutboxItem]:
+        """Lease up to ``limit`` due items to ``consumer`` until ``now + lease_s``.
+
+        Due = pending, ``not_before <= now`` and no lease or an expired one (``lease_until <= now``).
+        Returned in order of ``not_before``, then ``created_at``, then key.
+        """
+        if limit < 1:
+            raise ValueError(f"claim limit must be at least 1, got {limit}")
+        if lease_s <= 0:
+            raise ValueError(f"claim lease must be positive, got {lease_s} s")
+        now_us = _to_us(now)
+        until_us = _to_us(now + timedelta(seconds=lease_s))
+
+        def work() -> list[OutboxItem]:
+            with _transaction(self._db()) as db:
+                rows = db.execute(
+                    f"SELECT {_OUTBOX_COLUMNS} FROM outbox INDEXED BY outbox_due"
+                    " WHERE status = 'pending' AND not_before <= ? AND (lease_until IS NULL OR lease_until <= ?)"
+                    " ORDER BY not_before, created_at, key LIMIT ?",
+                    (now_us, now_us, limit),
+                ).fetchall()
+                db.executemany(
+                    "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE key = ?",
+                    [(consumer, until_us, row["key"]) for row in rows],
+                )
+            return [_item_from_row(row) for row in rows]
+
+        return await self._run(work)
+
+    def _status_of(self, db: sqlite3.Connection, key: str) -> str:
+        row = db.execute("SELECT status FROM outbox WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            raise KeyError(f"no outbox item with key {key!r}")
+        return str(row["status"])
+
+    async def mark_sent(self, key: str, *, now: datetime) -> None:
+        """Record Telegram's ok for ``key`` (KeyError if unknown); the first ``now`` is kept."""
+        now_us = _to_us(now)
+
+        def work() -> None:
+            with _transaction(self._db()) as db:
+                if self._status_of(db, key) == "sent":
+                    return
+                db.execute(
+                    "UPDATE outbox SET status = 'sent', sent_at = ?, lease_owner = NULL, lease_until = NULL"
+                    " WHERE key = ?",
+                    (now_us, key),
+                )
+
+        await self._run(work)
+
+    async def reschedule(self, key: str, *, not_before: datetime, error: str) -> None:
+        """Release the lease, bump attempts, record the error, not claimable before ``not_before``.
+
+        A sent or dead item stays as it is; an unknown key raises KeyError.
+        """
+        nb_us = _to_us(not_before)
+
+        def work() -> None:
+            with _transaction(self._db()) as db:
+                if self._status_of(db, key) != "pending":
+                    return
+                db.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?, not_before = ?,"
+                    " lease_owner = NULL, lease_until = NULL WHERE key = ?",
+                    (error, nb_us, key),
+                )
+
+        await self._run(work)
+
+    async def mark_dead(self, key: str, *, error: str) -> None:
+        """Give up on a pending item for good (KeyError if unknown); a sent item stays sent."""
+
+        def work() -> None:
+            with _transaction(self._db()) as db:
+                if self._status_of(db, key) != "pending":
+                    return
+                db.execute(
+                    "UPDATE outbox SET status = 'dead', last_error = ?, lease_owner = NULL, lease_until = NULL"
+                    " WHERE key = ?",
+                    (error, key),
+                )
+
+        await self._run(work)
+
+    async def outbox_counts(self) -> dict[str, int]:
+        """{"pending": n, "sent": n, "dead": n}; pending includes leased items."""
+
+        def work() -> dict[str, int]:
+            counts = {"pending": 0, "sent": 0, "dead": 0}
+            for row in self._db().execute("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status"):
+                counts[row["status"]] = row["n"]
+            return counts
+
+        return await self._run(work)
+
+    async def was_sent(self, key: str) -> bool:
+        def work() -> bool:
+            row = self._db().execute("SELECT status FROM outbox WHERE key = ?", (key,)).fetchone()
+            return row is not None and row["status"] == "sent"
+
+        return await self._run(work)
+
+    # meta --------------------------------------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        def work() -> str | None:
+            row = self._db().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return None if row is None else str(row["value"])
+
+        return await self._run(work)
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self._run(lambda: self._db().execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value)))
+
+    # locks -------------------------------------------------------------------------------------------
+
+    async def acquire_lock(self, name: str, owner: str, ttl_s: float) -> bool:
+        """Take a free or expired lock, or renew it for its owner, until ``ttl_s`` seconds from now."""
+        if ttl_s <= 0:
+            raise ValueError(f"lock ttl must be positive, got {ttl_s} s")
+
+        def work() -> bool:
+            now = self._wall_clock()
+            with _transaction(self._db()) as db:
+                cur = db.execute(
+                    "INSERT INTO locks VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
+                    " SET owner = excluded.owner, expires_at = excluded.expires_at"
+                    " WHERE locks.owner = excluded.owner OR locks.expires_at <= ?",
+                    (name, owner, now + ttl_s, now),
+                )
+                return cur.rowcount > 0
+
+        return await self._run(work)
+
+    async def release_lock(self, name: str, owner: str) -> None:
+        """Free the lock if ``owner`` holds it; anyone else's release is ignored."""
+        await self._run(
+            lambda: self._db().execute("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner))
+        )

@@ -1,0 +1,86 @@
+"""The seam between Telegram and capgap: a command is a function (Services, Request) -> Reply.
+
+The same function answers a Telegram update (through ``ptb_callback`` in bot/app.py) and
+``capgap ask`` in a terminal, so what the CLI prints is what the bot would send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.history import HistoryStore
+from bot.market import Market, Snapshot
+from bot.render.i18n import Safe
+from bot.store.base import Store
+
+
+@dataclass
+class Services:
+    """What handlers and jobs may use; built once in bot/app.py (or by `capgap ask`)."""
+
+    settings: Settings
+    clock: Clock
+    history: HistoryStore
+    market: Market
+    store: Store | None  # None for `capgap ask` (no chat state)
+
+
+@dataclass(frozen=True)
+class Request:
+    command: str  # without the slash and @botname, lower case
+    args: tuple[str, ...]
+    lang: str
+    chat_id: int = 0
+    user_id: int | None = None
+    chat_type: str = "private"
+    is_admin: bool = False  # the sender is in CAPGAP_ADMIN_IDS
+    is_chat_admin: bool = True  # the sender may change this chat's settings (always true in private)
+    asof: date | None = None  # `capgap ask --as-of`
+
+    def snapshot(self, services: Services) -> Snapshot:
+        return services.market.snapshot if self.asof is None else services.market.at(self.asof)
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    data: str  # callback data, at most 64 bytes
+
+
+@dataclass(frozen=True)
+class Chart:
+    png: bytes
+    caption: Safe  # short: title and source line (Telegram captions stop at 1,024 characters)
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: Safe
+    chart: Chart | None = None
+    buttons: Sequence[Sequence[Button]] = field(default_factory=tuple)
+
+
+CommandFunc = Callable[[Services, Request], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    func: CommandFunc
+    description: str  # msgid, shown in the command menu and /help
+    usage: str  # msgid of the usage line
+    admin_only: bool = False  # CAPGAP_ADMIN_IDS only (e.g. /status)
+    changes_chat: bool = False  # in groups, only chat administrators
+
+
+def split_args(text: str) -> tuple[str, tuple[str, ...]]:
+    """'/r2k@capgap_bot chart 5y' -> ('r2k', ('chart', '5y'))."""
+    parts = text.strip().split()
+    if not parts or not parts[0].startswith("/"):
+        return "", tuple(parts)
+    head = parts[0][1:].split("@", 1)[0].lower()
+    return head, tuple(parts[1:])

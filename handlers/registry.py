@@ -1,0 +1,21 @@
+"""Every command the bot answers, in menu order. bot/app.py and `capgap ask` both read this table."""
+
+from __future__ import annotations
+
+from bot.render.i18n import N_
+from handlers import r2k, start
+from handlers.base import Command, Request
+
+_ALL: tuple[Command, ...] = (
+    Command("start", start.start_command, N_("Welcome and the list of commands"), start.START_USAGE),
+    Command("help", start.help_command, N_("How to use each command"), start.HELP_USAGE),
+    Command("r2k", r2k.r2k_command, N_("Russell 2000: last close, YTD, highs, distance to the record"), r2k.R2K_USAGE),
+    Command("lang", start.lang_command, N_("Language: English or Traditional Chinese"), start.LANG_USAGE, changes_chat=True),
+)
+
+COMMANDS: dict[str, Command] = {c.name: c for c in _ALL}
+
+
+def visible_commands(request: Request | None = None) -> list[Command]:
+    """Commands to list in /start, /help and the menu (admin commands only for admins)."""
+    return [c for c in _ALL if not c.admin_only or (request is not None and request.is_admin)]

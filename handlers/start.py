@@ -1,0 +1,50 @@
+"""/start, /help and /lang."""
+
+from __future__ import annotations
+
+from bot.errors import UsageError
+from bot.render.i18n import N_, parse_lang, tr
+from bot.render.text import render_help, render_start
+from handlers.base import Reply, Request, Services
+
+START_USAGE = N_("Usage: /start")
+HELP_USAGE = N_("Usage: /help [command]")
+LANG_USAGE = N_("Usage: /lang en | zh-Hant")
+
+
+async def start_command(services: Services, request: Request) -> Reply:
+    from handlers.registry import visible_commands
+
+    return Reply(text=render_start(visible_commands(request), request.lang))
+
+
+async def help_command(services: Services, request: Request) -> Reply:
+    from handlers.registry import COMMANDS, visible_commands
+
+    if len(request.args) > 1:
+        raise UsageError(HELP_USAGE)
+    if request.args:
+        name = request.args[0].lstrip("/").lower()
+        command = COMMANDS.get(name)
+        if command is None:
+            raise UsageError(HELP_USAGE)
+        return Reply(text=tr(command.usage, request.lang))
+    return Reply(text=render_help(visible_commands(request), request.lang))
+
+
+async def lang_command(services: Services, request: Request) -> Reply:
+    if len(request.args) != 1:
+        raise UsageError(LANG_USAGE)
+    lang = parse_lang(request.args[0])
+    if lang is None:
+        raise UsageError(LANG_USAGE)
+    if services.store is not None:
+        from dataclasses import replace
+
+        from bot.store.base import ChatSettings
+
+        chat = await services.store.get_chat(request.chat_id) or ChatSettings(
+            chat_id=request.chat_id, kind=request.chat_type
+        )
+        await services.store.put_chat(replace(chat, lang=lang))
+    return Reply(text=tr(N_("Language set to English."), lang) if lang == "en" else tr(N_("Language set to Traditional Chinese."), lang))
