@@ -181,6 +181,8 @@ def _import(args: argparse.Namespace) -> int:
     name = args.series.strip().lstrip("^").upper()
     now = datetime.now(UTC)
     try:
+        if args.file.suffix.lower() == ".json" and _is_fred_bundle(args.file):
+            return _import_fred_bundle(args.file, history, now)
         if name in ("ZQ", "ZQ_STRIP", "CME") or args.file.suffix.lower() == ".json":
             from bot.sources.cme import parse_cme_settlements
 
@@ -210,6 +212,30 @@ def _import(args: argparse.Namespace) -> int:
     dropped = fetched.meta.get("dropped_partial")
     if dropped:
         print(f"  note: the last row ({dropped}) looks like an intraday snapshot (volume 0) and was not imported")
+    return 0
+
+
+def _is_fred_bundle(path: Path) -> bool:
+    """A JSON object of FRED ids -> fredgraph.csv bodies (as saved by our fixtures recorder)."""
+    import json
+
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and bool(data) and all(isinstance(v, str) and "," in v for v in data.values())
+
+
+def _import_fred_bundle(path: Path, history, now: datetime) -> int:  # type: ignore[no-untyped-def]
+    import json
+
+    from bot.sources.fred import parse_fredgraph_csv
+
+    for series_id, body in json.loads(path.read_text()).items():
+        frame = parse_fredgraph_csv(body, series_id, origin=path.name)
+        result = history.upsert(series_id, frame, source=f"csv:{path.name}", fetched_at=now)
+        print(f"Imported {series_id} from {path.name}: {len(frame)} rows {frame.index[0].date()} .. "
+              f"{frame.index[-1].date()} ({result.added} new, {result.revised} revised)")
     return 0
 
 

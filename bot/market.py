@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # Sessions re-fetched before the last stored bar, so vendor revisions of recent closes are caught.
 OVERLAP_SESSIONS = 5
+# After a vendor answers 429, no request to it for at least this long.
+RATE_LIMIT_PAUSE_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ class Market:
         self._errors: dict[str, str] = {}
         self._used: dict[str, str] = {}
         self._fetched: dict[str, datetime] = {}
+        self._cooldown: dict[str, datetime] = {}  # source -> no requests before (after a 429)
         self._refreshing: asyncio.Task[Snapshot] | None = None
         self._snapshot: Snapshot | None = None
 
@@ -191,10 +194,18 @@ class Market:
             source = self.sources.get(source_name)
             if source is None or not source.covers(info.name):
                 continue
+            until = self._cooldown.get(source_name)
+            if until is not None and now < until:
+                errors.append(f"{source_name}: rate-limited until {until:%H:%M} UTC")
+                continue
             try:
                 fetched = await source.fetch(info.name, start=start, end=None, now=now)
                 self._store(info, fetched)
             except SourceError as exc:
+                if exc.retry_after is not None or "429" in exc.fault:
+                    # The vendor asked us to slow down: leave it alone for a while (all series).
+                    pause = max(exc.retry_after or 0.0, RATE_LIMIT_PAUSE_S)
+                    self._cooldown[source_name] = now + timedelta(seconds=pause)
                 errors.append(str(exc))
                 log.warning("refresh %s: %s", info.name, exc)
                 continue

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from bot.render.i18n import N_
-from handlers import r2k, start
+from handlers import fedodds, r2k, start
 from handlers.base import Command, Request
 
 _ALL: tuple[Command, ...] = (
     Command("start", start.start_command, N_("Welcome and the list of commands"), start.START_USAGE),
     Command("help", start.help_command, N_("How to use each command"), start.HELP_USAGE),
     Command("r2k", r2k.r2k_command, N_("Russell 2000: last close, YTD, highs, distance to the record"), r2k.R2K_USAGE),
+    Command("fedodds", fedodds.fedodds_command, N_("Fed cut odds by FOMC meeting, from Fed funds futures"), fedodds.FEDODDS_USAGE),
     Command("lang", start.lang_command, N_("Language: English or Traditional Chinese"), start.LANG_USAGE, changes_chat=True),
 )
 

@@ -45,7 +45,7 @@ def po_path(lang: str) -> Path:
 def catalog(lang: str) -> dict[str, str]:
     """msgid -> translation for ``lang`` (empty translations fall back to the msgid)."""
     with po_path(lang).open("rb") as handle:
-        cat = read_po(handle, locale=CATALOG_LOCALE[lang].replace("_", "-") if lang != "en" else "en")
+        cat = read_po(handle, locale=BABEL_LOCALE[lang])
     out: dict[str, str] = {}
     for message in cat:
         if message.id and isinstance(message.id, str):

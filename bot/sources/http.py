@@ -114,7 +114,7 @@ async def get(
     allow_status: Collection[int] = (),
     retry: RetryPolicy = DEFAULT_RETRY,
     sleep: Sleep = asyncio.sleep,
-    timeout: httpx.Timeout | float | None = None,
+    request_timeout: httpx.Timeout | float | None = None,
 ) -> httpx.Response:
     """GET ``url`` for provider ``source``; the response, or a SourceError saying what went wrong.
 
@@ -131,12 +131,14 @@ async def get(
                 url,
                 params=dict(params) if params else None,
                 headers=merged,
-                timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+                timeout=request_timeout if request_timeout is not None else DEFAULT_TIMEOUT,
             )
         except httpx.TimeoutException as exc:
             last_fault = f"timed out ({type(exc).__name__}) requesting {where}"
         except httpx.HTTPError as exc:
-            raise SourceError(source, f"network error requesting {where}: {type(exc).__name__}: {exc}") from exc
+            raise SourceError(
+                source, f"network error requesting {where}: {type(exc).__name__}: {exc}"
+            ) from exc
         else:
             status = response.status_code
             if 200 <= status < 300 or status in allow_status:
@@ -206,7 +208,9 @@ def decode_json(raw: bytes | str, *, source: str, where: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        kind = "truncated" if exc.pos >= len(text.rstrip()) else "invalid"
+        # A body cut off mid-transfer fails at its very end, or inside a string that never closes.
+        cut = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+        kind = "truncated" if cut else "invalid"
         raise SourceError(
-            source, f"{where} sent {kind} JSON ({exc.msg} at character {exc.pos} of {len(text)})"
+            source, f"{where} sent {kind} JSON ({exc.msg}: character {exc.pos} of {len(text)})"
         ) from exc

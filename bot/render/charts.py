@@ -1,0 +1,139 @@
+"""Charts: matplotlib with the Agg backend, rendered off the event loop, PNG bytes out.
+
+zh-Hant labels need a CJK font. We look for one installed on the machine (Noto Sans CJK, WenQuanYi,
+...); where there is none, charts fall back to English labels rather than draw tofu boxes. Every chart
+has a title, axis labels and a source line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+CJK_FAMILIES = (
+    "Noto Sans CJK TC",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK SC",
+    "Noto Sans TC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Droid Sans Fallback",
+    "AR PL UMing TW",
+)
+T = TypeVar("T")
+
+
+@lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """The first installed font family that covers Traditional Chinese, or None."""
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        if family in installed:
+            return family
+    return None
+
+
+def chart_lang(lang: str) -> str:
+    """The language chart labels can be drawn in: zh-Hant only with a CJK font."""
+    return lang if lang != "zh-Hant" or cjk_font() else "en"
+
+
+def _style(lang: str) -> dict[str, Any]:
+    family = ["DejaVu Sans"]
+    if lang == "zh-Hant" and cjk_font():
+        family = [cjk_font(), "DejaVu Sans"]  # type: ignore[list-item]
+    return {"font.family": family, "axes.unicode_minus": False, "figure.dpi": 110}
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _decorate(fig: Figure, ax: Any, *, title: str, xlabel: str, ylabel: str, source: str) -> None:
+    ax.set_title(title, fontsize=12, fontweight="bold")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    fig.text(0.01, -0.02, source, fontsize=7, color="#555555", ha="left", va="top")
+
+
+def line_chart(
+    series: Mapping[str, pd.Series],
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    source: str,
+    lang: str,
+    zero_line: bool = False,
+) -> bytes:
+    """One line per labelled series over a date index."""
+    with plt.rc_context(_style(lang)):
+        fig, ax = plt.subplots(figsize=(8, 4.2))
+        for label, values in series.items():
+            ax.plot(values.index, values.to_numpy(), label=label, linewidth=1.4)
+        if zero_line:
+            ax.axhline(0, color="#888888", linewidth=0.8)
+        if len(series) > 1:
+            ax.legend(loc="best", fontsize=8)
+        fig.autofmt_xdate()
+        _decorate(fig, ax, title=title, xlabel=xlabel, ylabel=ylabel, source=source)
+        return _png(fig)
+
+
+def grouped_bar_chart(
+    groups: Sequence[tuple[str, Mapping[str, float]]],
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    source: str,
+    lang: str,
+) -> bytes:
+    """Bars per category inside each group (e.g. probability by target range for each meeting)."""
+    categories: list[str] = []
+    for _, values in groups:
+        for key in values:
+            if key not in categories:
+                categories.append(key)
+    with plt.rc_context(_style(lang)):
+        fig, ax = plt.subplots(figsize=(8, 4.2))
+        width = 0.8 / max(1, len(groups))
+        for index, (label, values) in enumerate(groups):
+            xs = [c + index * width for c in range(len(categories))]
+            ax.bar(xs, [values.get(c, 0.0) for c in categories], width=width, label=label)
+        ax.set_xticks([c + width * (len(groups) - 1) / 2 for c in range(len(categories))])
+        ax.set_xticklabels(categories, rotation=30, ha="right", fontsize=8)
+        if len(groups) > 1:
+            ax.legend(loc="best", fontsize=8)
+        _decorate(fig, ax, title=title, xlabel=xlabel, ylabel=ylabel, source=source)
+        return _png(fig)
+
+
+async def render(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Render in a worker thread: matplotlib is slow and must not block the event loop."""
+
+    def locked() -> T:
+        with _RENDER_LOCK:  # pyplot's state is process-global: one chart at a time
+            return fn(*args, **kwargs)
+
+    return await asyncio.to_thread(locked)
+
+
+_RENDER_LOCK = threading.Lock()

@@ -1,0 +1,60 @@
+"""The /r2k message."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from bot.market import SeriesStatus
+from bot.metrics.r2k import R2KSnapshot
+from bot.render import format as fmt
+from bot.render.i18n import N_, Safe, tr
+from bot.render.text import join, sources_line, stale_lines
+
+
+def render_r2k(r: R2KSnapshot, statuses: Sequence[SeriesStatus], asof: date, lang: str) -> Safe:
+    lines: list[str] = [
+        tr(N_("<b>Russell 2000</b> · close {date}"), lang, date=fmt.day(r.date, lang)),
+        tr(
+            N_("Close <b>{close}</b> ({change}, {change_pct} on the day)"),
+            lang,
+            close=fmt.number(r.close, lang),
+            change=fmt.signed(r.day_change, lang),
+            change_pct=fmt.pct(r.day_change_pct, lang),
+        ),
+        tr(N_("YTD {ytd}"), lang, ytd=fmt.pct(r.ytd, lang)),
+    ]
+    if r.is_ath and r.prev_record is not None:
+        lines.append(
+            tr(
+                N_("🏁 <b>Record close</b>: the highest close since {month} (the {record_date} record of {record})."),
+                lang,
+                month=fmt.month_year(r.prev_record[0], lang),
+                record_date=fmt.day(r.prev_record[0], lang),
+                record=fmt.number(r.prev_record[1], lang),
+            )
+        )
+    elif r.is_ath:
+        lines.append(tr(N_("🏁 <b>Record close</b>: an all-time high."), lang))
+    elif r.highest_since is not None and (r.date - r.highest_since).days > 365:
+        lines.append(
+            tr(
+                N_("📈 Highest close since {month} ({since_date})."),
+                lang,
+                month=fmt.month_year(r.highest_since, lang),
+                since_date=fmt.day(r.highest_since, lang),
+            )
+        )
+    lines += [
+        tr(N_("52-week high {high} on {high_date}"), lang, high=fmt.number(r.high_52w, lang), high_date=fmt.day(r.high_52w_date, lang)),
+        tr(
+            N_("All-time high {ath} on {ath_date}; {distance} from it"),
+            lang,
+            ath=fmt.number(r.ath, lang),
+            ath_date=fmt.day(r.ath_date, lang),
+            distance=fmt.pct(r.distance_to_ath, lang),
+        ),
+    ]
+    lines += stale_lines(statuses, lang)
+    lines += ["", sources_line(statuses, asof, lang)]
+    return join(lines)

@@ -1,0 +1,562 @@
+"""Yahoo Finance: daily bars (v8 chart), ZQ contracts as a strip fallback, and ETF P/E (quoteSummary).
+
+**Chart** ``https://query2.finance.yahoo.com/v8/finance/chart/{symbol}?interval=1d&period1=&period2=``
+(``period1``/``period2`` in epoch seconds) answers ``chart.result[0]`` with ``meta``, ``timestamp[]``
+and ``indicators.quote[0].{open,high,low,close,volume}[]`` plus ``indicators.adjclose[0].adjclose[]``;
+or ``chart.error`` (``{"code": "Not Found", "description": "No data found, symbol may be delisted"}``,
+usually with HTTP 404). How the answer becomes a bar frame:
+
+- timestamps (the session's opening instant) become dates in ``meta.exchangeTimezoneName`` (falling
+  back to ``meta.gmtoffset``), so a bar is dated by its exchange session;
+- null bars (every field null: Yahoo pads halted days) are dropped; a bar with prices but a null
+  close is refused; ``close`` is never NaN, while a field Yahoo leaves null inside an otherwise
+  complete bar (volume, typically) stays NaN;
+- two bars on one session date (Yahoo sometimes appends the live quote as an extra row) are refused
+  as a duplicated date rather than merged by guesswork;
+- a range with no bars comes back without ``timestamp`` and with ``indicators.quote == [{}]`` (the
+  recorded ^VXAPL response): **refused** as ``SourceError("yahoo", "no data for ^VXAPL ...")``, like
+  every empty result, so ask with an overlap onto the last stored bar;
+- the last bar is flagged ``partial_last`` while its session is open at ``now``: its date is the
+  session of ``meta.currentTradingPeriod.regular`` and ``now`` is before that period's ``end``. It is
+  Yahoo's live snapshot, never a close.
+
+**ZQ strip** (fallback for CME): each contract ``ZQ{month code}{yy}.CBT`` through the same chart
+endpoint; the strip holds each contract's daily close on the newest completed session. Yahoo's
+daily close for a future is the exchange settlement once published (the last trade before that).
+
+**P/E** ``/v10/finance/quoteSummary/{symbol}?modules=summaryDetail&crumb=...`` needs Yahoo's cookie
+and crumb: GET https://fc.yahoo.com (any status: it only sets the cookie), GET ``/v1/test/getcrumb``
+(text), then the summary; a 401 (crumb expired) fetches a fresh crumb once. ``trailingPE`` is the
+trailing P/E of the ETF's holdings; ``forwardPE`` is passed along when present. The observation is
+dated on the New York date of ``now``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from bot.errors import SourceError
+from bot.series import SERIES
+from bot.sources.base import PRICE_COLUMNS, VALUE_COLUMN, Fetched, Strip
+from bot.sources.cme import CHICAGO, contract_month, contract_name
+from bot.sources.csvfile import normalise_index, order_fault
+from bot.sources.http import DEFAULT_RETRY, RetryPolicy, Sleep, decode_json, describe_url, get
+
+SOURCE = "yahoo"
+PE_SOURCE = "yahoo_pe"
+CHART_URL = "https://query2.finance.yahoo.com/v8/finance/chart/{symbol}"
+QUOTE_SUMMARY_URL = "https://query2.finance.yahoo.com/v10/finance/quoteSummary/{symbol}"
+CRUMB_URL = "https://query2.finance.yahoo.com/v1/test/getcrumb"
+COOKIE_URL = "https://fc.yahoo.com"
+NEW_YORK = ZoneInfo("America/New_York")
+# period1 for "all history": ^GSPC starts in 1927, so 1900-01-01 (Yahoo accepts negative epochs).
+FULL_HISTORY_START = date(1900, 1, 1)
+# Yahoo sends JSON error objects with these statuses; anything else non-2xx is an HTTP failure.
+_JSON_ERROR_STATUSES = frozenset({400, 404, 422})
+_CRUMB = re.compile(r"[^\s<>{}\"']{4,64}")
+# Contracts of a ZQ strip fetched at once: Yahoo throttles bursts with 429s.
+STRIP_CONCURRENCY = 4
+STRIP_MONTHS = 18
+
+
+def yahoo_symbol(series: str) -> str:
+    """Yahoo's symbol for a series: ``RUT`` -> ``^RUT``, ``SPX`` -> ``^GSPC``, ``ZQV26`` -> ``ZQV26.CBT``.
+
+    SourceError for a series Yahoo does not chart (FRED rates, P/E series).
+    """
+    month = contract_month(series)
+    if month is not None:
+        return f"{contract_name(month)}.CBT"
+    key = _key(series)
+    info = SERIES.get(key)
+    if info is None or info.kind != "bars" or SOURCE not in info.sources:
+        raise SourceError(SOURCE, f"no Yahoo chart symbol for {series!r}")
+    return info.symbol or info.name
+
+
+def chart_url(symbol: str) -> str:
+    """The chart URL of ``symbol`` with ``^`` and ``=`` percent-encoded in the path."""
+    return CHART_URL.format(symbol=quote(symbol, safe=""))
+
+
+def _epoch(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+@dataclass(frozen=True)
+class ChartBars:
+    """A parsed v8 chart answer: the bar frame, whether its last bar is live, and facts from ``meta``."""
+
+    symbol: str
+    frame: pd.DataFrame
+    partial_last: bool
+    meta: dict[str, object] = field(default_factory=dict)
+
+
+def parse_chart(raw: bytes | str | Mapping[str, Any], *, symbol: str, now: datetime) -> ChartBars:
+    """A v8 chart body (bytes, text or decoded JSON) for ``symbol`` as daily bars, judged at ``now``.
+
+    Raises SourceError("yahoo", ...) for a ``chart.error``, a body that is not a chart, no bars,
+    a granularity other than 1d, arrays of unequal length, a null close, or dates out of order.
+    """
+    payload = raw if isinstance(raw, Mapping) else decode_json(raw, source=SOURCE, where=f"chart of {symbol}")
+    chart = payload.get("chart") if isinstance(payload, Mapping) else None
+    if not isinstance(chart, Mapping):
+        raise SourceError(SOURCE, f"chart of {symbol}: the answer has no 'chart' object")
+    error = chart.get("error")
+    if error:
+        code = error.get("code", "error") if isinstance(error, Mapping) else "error"
+        text = error.get("description", "") if isinstance(error, Mapping) else str(error)
+        raise SourceError(SOURCE, f"chart of {symbol}: Yahoo says {code}: {text}".rstrip(": "))
+    results = chart.get("result")
+    if not isinstance(results, list) or not results or not isinstance(results[0], Mapping):
+        raise SourceError(SOURCE, f"chart of {symbol}: empty result")
+    result = results[0]
+    meta: Mapping[str, Any] = result["meta"] if isinstance(result.get("meta"), Mapping) else {}
+    granularity = meta.get("dataGranularity")
+    if granularity not in (None, "1d"):
+        raise SourceError(SOURCE, f"chart of {symbol}: {granularity} bars, expected daily (1d)")
+
+    stamps = result.get("timestamp")
+    if not stamps:
+        kind = meta.get("instrumentType") or "instrument"
+        raise SourceError(
+            SOURCE, f"no data for {symbol} in the requested range ({kind}: no timestamps in the chart)"
+        )
+    indicators: Mapping[str, Any] = (
+        result["indicators"] if isinstance(result.get("indicators"), Mapping) else {}
+    )
+    quote_block = _first_block(indicators.get("quote"))
+    columns: dict[str, Any] = {
+        k: quote_block[k] for k in ("open", "high", "low", "close", "volume") if k in quote_block
+    }
+    adj_block = _first_block(indicators.get("adjclose"))
+    if "adjclose" in adj_block:
+        columns["adjclose"] = adj_block["adjclose"]
+    if "close" not in columns:
+        raise SourceError(SOURCE, f"chart of {symbol}: {len(stamps)} timestamps but no close prices")
+
+    n = len(stamps)
+    arrays: dict[str, np.ndarray] = {}
+    for name, values in columns.items():
+        if not isinstance(values, list) or len(values) != n:
+            got = len(values) if isinstance(values, list) else type(values).__name__
+            raise SourceError(SOURCE, f"chart of {symbol}: {n} timestamps but {got} {name} values")
+        try:
+            arrays[name] = np.array(values, dtype="float64")  # JSON null -> NaN
+        except (TypeError, ValueError) as exc:
+            raise SourceError(
+                SOURCE, f"chart of {symbol}: {name} holds a value that is not a number"
+            ) from exc
+    try:
+        instants = pd.to_datetime(np.asarray(stamps, dtype="int64"), unit="s", utc=True)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise SourceError(SOURCE, f"chart of {symbol}: timestamps are not epoch seconds") from exc
+    zone = _exchange_zone(meta)
+    if zone is not None:
+        local = instants.tz_convert(zone)
+    else:
+        local = instants + pd.Timedelta(seconds=int(meta.get("gmtoffset") or 0))
+    dates = normalise_index(local)
+
+    ordered = [c for c in PRICE_COLUMNS if c in arrays]
+    frame = pd.DataFrame({c: arrays[c] for c in ordered}, index=dates)
+    prices = [c for c in ("open", "high", "low", "close", "adjclose") if c in frame]
+    null_bar = frame[prices].isna().all(axis=1).to_numpy()
+    no_close = np.isnan(frame["close"].to_numpy()) & ~null_bar
+    if no_close.any():
+        day = frame.index[int(np.flatnonzero(no_close)[0])].date().isoformat()
+        raise SourceError(SOURCE, f"chart of {symbol}: bar of {day} has prices but a null (NaN) close")
+    frame = frame.loc[~null_bar]
+    if frame.empty:
+        raise SourceError(SOURCE, f"no data for {symbol} in the requested range (every bar is null)")
+    bad_close = ~np.isfinite(frame["close"].to_numpy()) | (frame["close"].to_numpy() <= 0)
+    if bad_close.any():
+        i = int(np.flatnonzero(bad_close)[0])
+        raise SourceError(
+            SOURCE,
+            f"chart of {symbol}: close {frame['close'].iloc[i]} on {frame.index[i].date()} is not a price",
+        )
+    fault = order_fault(pd.DatetimeIndex(frame.index))
+    if fault is not None:
+        raise SourceError(SOURCE, f"chart of {symbol}: {fault[1]}")
+
+    session_end = _session_end(meta)
+    last_day = frame.index[-1].date()
+    partial = _is_live(last_day, session_end, zone, now)
+    info: dict[str, object] = {
+        "symbol": meta.get("symbol", symbol),
+        "exchange_timezone": meta.get("exchangeTimezoneName"),
+        "instrument_type": meta.get("instrumentType"),
+        "currency": meta.get("currency"),
+    }
+    if session_end is not None:
+        info["session_end"] = session_end
+    return ChartBars(symbol=symbol, frame=frame, partial_last=partial, meta=info)
+
+
+def _first_block(blocks: Any) -> Mapping[str, Any]:
+    """``indicators.quote[0]`` / ``indicators.adjclose[0]``, or {} when Yahoo sent none."""
+    if isinstance(blocks, list) and blocks and isinstance(blocks[0], Mapping):
+        return blocks[0]
+    return {}
+
+
+def _exchange_zone(meta: Mapping[str, Any]) -> ZoneInfo | None:
+    name = meta.get("exchangeTimezoneName")
+    if not name:
+        return None
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _session_end(meta: Mapping[str, Any]) -> datetime | None:
+    period = meta.get("currentTradingPeriod")
+    regular = period.get("regular") if isinstance(period, Mapping) else None
+    end = regular.get("end") if isinstance(regular, Mapping) else None
+    if not isinstance(end, int | float):
+        return None
+    return datetime.fromtimestamp(end, UTC)
+
+
+def _is_live(last_day: date, session_end: datetime | None, zone: ZoneInfo | None, now: datetime) -> bool:
+    """Whether the session of the last bar (``last_day``) is still running at ``now``."""
+    tz = zone or NEW_YORK
+    if session_end is not None:
+        # The session Yahoo describes is dated by the end of its regular period (futures periods start
+        # the evening before).
+        session_day = (session_end - timedelta(seconds=1)).astimezone(tz).date()
+        if last_day == session_day:
+            return now < session_end
+        if last_day < session_day:
+            return False
+    # No trading period, or a bar newer than the period Yahoo describes: live unless its day is past.
+    return last_day >= now.astimezone(tz).date()
+
+
+class YahooSource:
+    """Daily bars from the Yahoo v8 chart. Implements bot.sources.base.Source and cme.StripSource."""
+
+    name = SOURCE
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._client = client
+        self._retry = retry
+        self._sleep = sleep
+
+    def covers(self, series: str) -> bool:
+        try:
+            yahoo_symbol(series)
+        except SourceError:
+            return False
+        return True
+
+    async def chart(self, symbol: str, *, period1: int, period2: int, now: datetime) -> ChartBars:
+        """The daily chart of Yahoo ``symbol`` between two epoch seconds."""
+        url = chart_url(symbol)
+        response = await get(
+            self._client,
+            url,
+            source=SOURCE,
+            params={"interval": "1d", "period1": period1, "period2": period2, "includePrePost": "false"},
+            allow_status=_JSON_ERROR_STATUSES,
+            retry=self._retry,
+            sleep=self._sleep,
+        )
+        if response.status_code >= 400:
+            # Yahoo explains a 404 in a chart.error object; without one it is a plain HTTP failure.
+            try:
+                payload = decode_json(response.content, source=SOURCE, where=describe_url(url))
+            except SourceError:
+                payload = None
+            error = payload.get("chart", {}).get("error") if isinstance(payload, dict) else None
+            if not error:
+                raise SourceError(
+                    SOURCE, f"HTTP {response.status_code} {response.reason_phrase} from {describe_url(url)}"
+                )
+            return parse_chart(payload, symbol=symbol, now=now)
+        return parse_chart(response.content, symbol=symbol, now=now)
+
+    async def fetch(self, series: str, *, start: date | None, end: date | None, now: datetime) -> Fetched:
+        """Daily bars of ``series`` from ``start`` through ``end`` (None: all history / up to ``now``)."""
+        symbol = yahoo_symbol(series)
+        period1 = _epoch(start or FULL_HISTORY_START)
+        period2 = _epoch(end + timedelta(days=1)) if end is not None else int(now.timestamp())
+        bars = await self.chart(symbol, period1=period1, period2=period2, now=now)
+        frame = bars.frame
+        if start is not None:
+            frame = frame.loc[frame.index >= pd.Timestamp(start)]
+        if end is not None:
+            frame = frame.loc[frame.index <= pd.Timestamp(end)]
+        if frame.empty:
+            raise SourceError(SOURCE, f"no data for {symbol} between {start or 'start'} and {end or 'now'}")
+        partial = bars.partial_last and frame.index[-1] == bars.frame.index[-1]
+        key = series.strip().upper() if contract_month(series) else _key(series)
+        return Fetched(
+            series=key, source=SOURCE, frame=frame, fetched_at=now, partial_last=partial, meta=bars.meta
+        )
+
+    async def fetch_strip(
+        self, trade_date: date | None = None, *, now: datetime, months: int = STRIP_MONTHS
+    ) -> Strip:
+        """ZQ closes of ``months`` contracts from the trade date's month, on ``trade_date`` or the newest
+        completed session. Contracts Yahoo has no bar for on that date are absent; a missing front
+        month is an error (FedWatch cannot start without it)."""
+        anchor = trade_date or now.astimezone(CHICAGO).date()
+        front = anchor.replace(day=1)
+        contract_months = [_add_months(front, k) for k in range(months)]
+        period1 = _epoch(anchor - timedelta(days=10))
+        period2 = _epoch(anchor + timedelta(days=1)) if trade_date else int(now.timestamp())
+        gate = asyncio.Semaphore(STRIP_CONCURRENCY)
+
+        async def one(month: date) -> tuple[date, pd.Series | None]:
+            symbol = f"{contract_name(month)}.CBT"
+            async with gate:
+                try:
+                    bars = await self.chart(symbol, period1=period1, period2=period2, now=now)
+                except SourceError as exc:
+                    if exc.retryable:
+                        raise
+                    return month, None  # not listed on Yahoo, or no bars in the window
+            closes = bars.frame["close"]
+            if bars.partial_last:
+                closes = closes.iloc[:-1]
+            return month, closes.loc[closes.index <= pd.Timestamp(anchor)]
+
+        results = await asyncio.gather(*(one(m) for m in contract_months))
+        closes = {m: s for m, s in results if s is not None and not s.empty}
+        front_closes = closes.get(front)
+        if front_closes is None:
+            raise SourceError(
+                SOURCE, f"no completed Yahoo bar for the front ZQ contract {contract_name(front)}.CBT"
+            )
+        day = pd.Timestamp(trade_date) if trade_date else front_closes.index[-1]
+        if day not in front_closes.index:
+            raise SourceError(SOURCE, f"{contract_name(front)}.CBT has no close on {day.date().isoformat()}")
+        settles = {m: float(s.loc[day]) for m, s in closes.items() if day in s.index}
+        return Strip(
+            trade_date=day.date(), settles=dict(sorted(settles.items())), source=SOURCE, fetched_at=now
+        )
+
+
+async def fetch_zq_strip(
+    client: httpx.AsyncClient,
+    *,
+    now: datetime,
+    trade_date: date | None = None,
+    months: int = STRIP_MONTHS,
+    retry: RetryPolicy = DEFAULT_RETRY,
+    sleep: Sleep = asyncio.sleep,
+) -> Strip:
+    """The ZQ strip from Yahoo's per-contract charts (the CME fallback); see ``YahooSource.fetch_strip``."""
+    return await YahooSource(client, retry=retry, sleep=sleep).fetch_strip(trade_date, now=now, months=months)
+
+
+@dataclass(frozen=True)
+class PERatios:
+    """P/E ratios of an ETF's holdings from Yahoo ``summaryDetail`` (plain ratios, not percent)."""
+
+    symbol: str
+    trailing: float | None
+    forward: float | None
+
+
+def parse_summary_detail(raw: bytes | str | Mapping[str, Any], *, symbol: str) -> PERatios:
+    """``trailingPE`` and ``forwardPE`` from a quoteSummary ``summaryDetail`` answer.
+
+    Accepts raw numbers (``formatted=false``) and ``{"raw": ..., "fmt": ...}`` objects. SourceError
+    for a ``quoteSummary.error``, a missing module, or neither ratio present.
+    """
+    payload = (
+        raw
+        if isinstance(raw, Mapping)
+        else decode_json(raw, source=SOURCE, where=f"quoteSummary of {symbol}")
+    )
+    summary = payload.get("quoteSummary") if isinstance(payload, Mapping) else None
+    if not isinstance(summary, Mapping):
+        raise SourceError(SOURCE, f"quoteSummary of {symbol}: the answer has no 'quoteSummary' object")
+    error = summary.get("error")
+    if error:
+        code = error.get("code", "error") if isinstance(error, Mapping) else "error"
+        text = error.get("description", "") if isinstance(error, Mapping) else str(error)
+        raise SourceError(SOURCE, f"quoteSummary of {symbol}: Yahoo says {code}: {text}".rstrip(": "))
+    results = summary.get("result")
+    detail = (
+        results[0].get("summaryDetail")
+        if isinstance(results, list) and results and isinstance(results[0], Mapping)
+        else None
+    )
+    if not isinstance(detail, Mapping):
+        raise SourceError(SOURCE, f"quoteSummary of {symbol}: no summaryDetail module in the answer")
+    trailing = _ratio(detail.get("trailingPE"), "trailingPE", symbol)
+    forward = _ratio(detail.get("forwardPE"), "forwardPE", symbol)
+    if trailing is None and forward is None:
+        raise SourceError(
+            SOURCE, f"quoteSummary of {symbol}: summaryDetail has neither trailingPE nor forwardPE"
+        )
+    return PERatios(symbol=symbol, trailing=trailing, forward=forward)
+
+
+def _ratio(value: Any, name: str, symbol: str) -> float | None:
+    if isinstance(value, Mapping):
+        value = value.get("raw")
+    if value is None or value == {}:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SourceError(SOURCE, f"quoteSummary of {symbol}: {name} is {value!r}, not a number")
+    number = float(value)
+    if not math.isfinite(number) or number <= 0:
+        raise SourceError(SOURCE, f"quoteSummary of {symbol}: {name} {number} is not a P/E")
+    return number
+
+
+class YahooPESource:
+    """Trailing P/E of ETF holdings (PE_SPY, PE_IJR, PE_IWM, PE_QQQ). Implements bot.sources.base.Source.
+
+    Yahoo serves only today's figure, so ``fetch`` returns one row dated on the New York date of
+    ``now``; history builds up as the bot records one observation per session.
+    """
+
+    name = PE_SOURCE
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._client = client
+        self._retry = retry
+        self._sleep = sleep
+        self._crumb: str | None = None
+        self._lock = asyncio.Lock()
+
+    def covers(self, series: str) -> bool:
+        info = SERIES.get(series.strip().upper())
+        return info is not None and PE_SOURCE in info.sources
+
+    async def _fresh_crumb(self) -> str:
+        # fc.yahoo.com answers 404 (or worse) but sets the A3 cookie getcrumb needs; its status is moot.
+        await get(
+            self._client,
+            COOKIE_URL,
+            source=SOURCE,
+            allow_status=range(100, 600),
+            retry=self._retry,
+            sleep=self._sleep,
+        )
+        response = await get(self._client, CRUMB_URL, source=SOURCE, retry=self._retry, sleep=self._sleep)
+        crumb = response.text.strip()
+        if not _CRUMB.fullmatch(crumb):
+            shown = crumb[:40] if crumb else "an empty body"
+            raise SourceError(SOURCE, f"getcrumb sent {shown!r} instead of a crumb (no Yahoo cookie?)")
+        return crumb
+
+    async def crumb(self, *, refresh: bool = False) -> str:
+        """Yahoo's crumb for this client's cookie, fetched once and shared by concurrent callers."""
+        async with self._lock:
+            if self._crumb is None or refresh:
+                self._crumb = await self._fresh_crumb()
+            return self._crumb
+
+    async def fetch_ratios(self, symbol: str) -> PERatios:
+        """P/E ratios of ``symbol``'s holdings; fetches a new crumb once if Yahoo rejects the old one."""
+        url = QUOTE_SUMMARY_URL.format(symbol=quote(symbol, safe=""))
+        crumb = await self.crumb()
+        for attempt in (1, 2):
+            response = await get(
+                self._client,
+                url,
+                source=SOURCE,
+                params={"modules": "summaryDetail", "formatted": "false", "crumb": crumb},
+                allow_status={401, *_JSON_ERROR_STATUSES},
+                retry=self._retry,
+                sleep=self._sleep,
+            )
+            if response.status_code == 401:
+                if attempt == 2:
+                    raise SourceError(
+                        SOURCE, f"quoteSummary of {symbol}: HTTP 401, Yahoo refused a fresh crumb too"
+                    )
+                crumb = await self.crumb(refresh=True)
+                continue
+            if response.status_code >= 400:
+                try:
+                    payload = decode_json(response.content, source=SOURCE, where=describe_url(url))
+                except SourceError:
+                    payload = None
+                if not (
+                    isinstance(payload, dict)
+                    and isinstance(payload.get("quoteSummary"), dict)
+                    and payload["quoteSummary"].get("error")
+                ):
+                    raise SourceError(
+                        SOURCE,
+                        f"HTTP {response.status_code} {response.reason_phrase} from {describe_url(url)}",
+                    )
+                return parse_summary_detail(payload, symbol=symbol)
+            return parse_summary_detail(response.content, symbol=symbol)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def fetch(self, series: str, *, start: date | None, end: date | None, now: datetime) -> Fetched:
+        """Today's trailing P/E of the ETF behind ``series`` as a one-row ``value`` frame."""
+        key = series.strip().upper()
+        info = SERIES.get(key)
+        if info is None or PE_SOURCE not in info.sources:
+            raise SourceError(SOURCE, f"no Yahoo P/E for {series!r}")
+        symbol = info.symbol or key
+        today = now.astimezone(NEW_YORK).date()
+        if end is not None and end < today:
+            raise SourceError(
+                SOURCE, f"Yahoo gives only the current P/E of {symbol} (as of {today}), not one up to {end}"
+            )
+        ratios = await self.fetch_ratios(symbol)
+        if ratios.trailing is None:
+            raise SourceError(SOURCE, f"quoteSummary of {symbol}: no trailingPE (forwardPE {ratios.forward})")
+        frame = pd.DataFrame(
+            {VALUE_COLUMN: [ratios.trailing]},
+            index=pd.DatetimeIndex([pd.Timestamp(today)], name="date").astype("datetime64[ns]"),
+        )
+        return Fetched(
+            series=key,
+            source=PE_SOURCE,
+            frame=frame,
+            fetched_at=now,
+            partial_last=False,
+            meta={
+                "symbol": symbol,
+                "forward_pe": ratios.forward,
+                "label": f"trailing P/E of {symbol} holdings, Yahoo",
+            },
+        )
+
+
+def _add_months(month: date, k: int) -> date:
+    index = month.year * 12 + month.month - 1 + k
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _key(series: str) -> str:
+    key = series.strip().lstrip("^").upper()
+    return "SPX" if key == "GSPC" else key

@@ -1,0 +1,57 @@
+"""/fedodds [N | YYYY-MM]: FOMC meeting odds from 30-day Fed funds futures."""
+
+from __future__ import annotations
+
+import re
+
+from bot import calendar
+from bot.errors import NoDataError, UsageError
+from bot.metrics.odds import odds_view
+from bot.render import charts
+from bot.render.fedodds import fedodds_chart, render_fedodds
+from bot.render.i18n import N_, tr
+from handlers.base import Chart, Reply, Request, Services
+
+FEDODDS_USAGE = N_("Usage: /fedodds [N | YYYY-MM] — the next N meetings (1–12, default 4) or the meeting in a month, e.g. /fedodds 8 or /fedodds 2026-12")
+NO_MEETING = N_("No FOMC meeting in {month} among the meetings the futures price now. Try /fedodds 8.")
+DEFAULT_MEETINGS = 4
+MAX_MEETINGS = 12
+_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+
+
+def parse_fedodds_args(args: tuple[str, ...]) -> tuple[int, tuple[int, int] | None]:
+    """-> (how many meetings, a (year, month) filter or None)."""
+    if not args:
+        return DEFAULT_MEETINGS, None
+    if len(args) > 1:
+        raise UsageError(FEDODDS_USAGE)
+    arg = args[0].strip()
+    if arg.isdigit() and 1 <= int(arg) <= MAX_MEETINGS:
+        return int(arg), None
+    match = _MONTH.match(arg)
+    if match and 1 <= int(match.group(2)) <= 12:
+        return MAX_MEETINGS, (int(match.group(1)), int(match.group(2)))
+    raise UsageError(FEDODDS_USAGE)
+
+
+async def fedodds_command(services: Services, request: Request) -> Reply:
+    count, month = parse_fedodds_args(request.args)
+    snap = request.snapshot(services)
+    if not snap.strips:
+        raise NoDataError(what=tr(N_("30-day Fed funds futures settlements"), request.lang))
+    if not snap.has("DFEDTARL"):
+        raise NoDataError(what=tr(N_("the Fed funds target range (FRED DFEDTARL)"), request.lang))
+    view = odds_view(snap.strips, snap.close("DFEDTARL"), calendar.fomc_meetings(), snap.asof)
+    if view is None or not view.result.meetings:
+        raise NoDataError(what=tr(N_("FOMC odds on this date"), request.lang))
+    meetings = list(view.result.meetings)
+    if month is not None:
+        meetings = [m for m in meetings if (m.meeting.year, m.meeting.month) == month]
+        if not meetings:
+            raise UsageError(NO_MEETING, month=f"{month[0]:04d}-{month[1]:02d}")
+    meetings = meetings[:count]
+    statuses = [snap.status[n] for n in ("DFEDTARL",) if n in snap.status]
+    text = render_fedodds(view, meetings, statuses, request.lang)
+    png = await charts.render(fedodds_chart, view, meetings, request.lang)
+    caption = tr(N_("FOMC odds · CME settlements {trade_date}"), request.lang, trade_date=view.result.trade_date.isoformat())
+    return Reply(text=text, chart=Chart(png=png, caption=caption))

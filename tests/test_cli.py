@@ -1,0 +1,95 @@
+"""The `capgap` command line as a person uses it: real subprocesses, real files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def capgap(*args: str, data_dir: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CAPGAP_")}
+    environ.update({"CAPGAP_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)})
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=environ, cwd=cwd or data_dir, timeout=120
+    )
+
+
+def test_cli_run_without_token_explains_botfather_and_ask_then_fails(tmp_path: Path) -> None:
+    result = capgap("run", data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "@BotFather" in result.stderr and "/newbot" in result.stderr
+    assert "CAPGAP_TELEGRAM_TOKEN" in result.stderr and "capgap ask" in result.stderr
+
+
+def test_cli_run_webhook_without_secret_refuses(tmp_path: Path) -> None:
+    result = capgap("run", "--webhook", "https://example.org/hook", data_dir=tmp_path,
+                    env={"CAPGAP_TELEGRAM_TOKEN": "123456:" + "A" * 35})
+    assert result.returncode == 2 and "CAPGAP_WEBHOOK_SECRET" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "ask", "refresh", "import", "health"])
+def test_cli_each_subcommand_has_help(tmp_path: Path, command: str) -> None:
+    result = capgap(command, "--help", data_dir=tmp_path)
+    assert result.returncode == 0 and "usage: capgap " + command in result.stdout
+
+
+def test_cli_import_unknown_series_lists_the_known_ones(tmp_path: Path) -> None:
+    csv = tmp_path / "x.csv"
+    csv.write_text("date,value\n2024-01-02,1.0\n")
+    result = capgap("import", str(csv), "--series", "BANANA", data_dir=tmp_path)
+    assert result.returncode == 2 and "unknown series" in result.stderr and "RUT" in result.stderr
+
+
+def test_cli_import_missing_file_fails_clearly(tmp_path: Path) -> None:
+    result = capgap("import", str(tmp_path / "nope.csv"), "--series", "RUT", data_dir=tmp_path)
+    assert result.returncode == 2 and "no such file" in result.stderr
+
+
+def test_cli_ask_unknown_command_lists_known_commands(tmp_path: Path) -> None:
+    result = capgap("ask", "/banana", data_dir=tmp_path)
+    assert result.returncode == 2 and "/r2k" in result.stderr
+
+
+def test_cli_ask_bad_as_of_date_is_a_usage_error(tmp_path: Path) -> None:
+    result = capgap("ask", "--as-of", "2026-13-45", "/r2k", data_dir=tmp_path)
+    assert result.returncode == 2 and "not a date" in result.stderr
+
+
+def test_cli_ask_with_empty_store_says_no_data_not_a_traceback(tmp_path: Path) -> None:
+    result = capgap("ask", "/r2k", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "No data stored yet" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_cli_health_without_heartbeat_is_unhealthy(tmp_path: Path) -> None:
+    result = capgap("health", data_dir=tmp_path)
+    assert result.returncode == 1 and "no heartbeat" in result.stderr
+
+
+def test_cli_r2k_on_real_data_matches_the_2026_02_20_close(tmp_path: Path, shared_data: Path) -> None:
+    imported = capgap("import", str(shared_data / "indices" / "RUT_yahoo_alitalbi.csv"), "--series", "RUT", data_dir=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    assert "intraday snapshot" in imported.stdout  # the 2026-02-23 row (volume 0) is not a close
+    result = capgap("ask", "--as-of", "2026-02-20", "/r2k", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "2,663.78" in out and "2026-02-20" in out
+    assert "2,718.77" in out and "2026-01-22" in out and "−2.02%" in out
+    assert "Source:" in out
+    zh = capgap("ask", "--as-of", "2026-02-20", "--lang", "zh-Hant", "/r2k", data_dir=tmp_path)
+    assert zh.returncode == 0 and "2,663.78" in zh.stdout and "2,718.77" in zh.stdout and "收盤" in zh.stdout
+
+
+def test_cli_r2k_on_2025_09_18_is_the_highest_since_november_2021(tmp_path: Path, shared_data: Path) -> None:
+    capgap("import", str(shared_data / "indices" / "RUT_yahoo_alitalbi.csv"), "--series", "RUT", data_dir=tmp_path)
+    result = capgap("ask", "--as-of", "2025-09-18", "/r2k", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2,467.70" in result.stdout
+    assert "November 2021" in result.stdout and "2021-11-08" in result.stdout and "2,442.74" in result.stdout

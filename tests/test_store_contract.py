@@ -1,0 +1,572 @@
+"""One contract for every Store backend: SQLite on a real file, Redis on a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.store.base import ChatSettings, OutboxItem, Store, Subscription
+from bot.store.factory import make_store
+from bot.store.redis import RedisStore
+from bot.store.sqlite import SCHEMA_VERSION, SqliteStore
+
+T0 = datetime(2025, 9, 18, 20, 5, 0, 123456, tzinfo=UTC)  # the close that set the R2K record, + µs
+
+StoreFactory = Callable[[], Store]
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    """Makes unopened stores of one backend that all see the same data (same file / same prefix)."""
+    if request.param == "sqlite":
+        path = tmp_path / "store.sqlite3"
+        return lambda: SqliteStore(path)
+    url: str = request.getfixturevalue("redis_url")
+    prefix: str = request.getfixturevalue("redis_prefix")
+    return lambda: RedisStore(url, prefix=prefix)
+
+
+@pytest.fixture
+async def store(store_factory: StoreFactory) -> AsyncIterator[Store]:
+    s = store_factory()
+    await s.open()
+    yield s
+    await s.close()
+
+
+def item(key: str, chat_id: int = 100, *, created: timedelta = timedelta(0), due: timedelta = timedelta(0)) -> OutboxItem:
+    return OutboxItem(
+        key=key, chat_id=chat_id, payload={"text": f"<b>{key}</b>"}, created_at=T0 + created, not_before=T0 + due
+    )
+
+
+# lifecycle -----------------------------------------------------------------------------------------
+
+
+async def test_store_open_backend_satisfies_protocol_and_pings(store: Store) -> None:
+    assert isinstance(store, Store)
+    assert await store.ping() is True
+
+
+async def test_store_closed_ping_false(store_factory: StoreFactory) -> None:
+    s = store_factory()
+    await s.open()
+    await s.close()
+    assert await s.ping() is False
+
+
+async def test_store_open_records_schema_version(store: SqliteStore | RedisStore) -> None:
+    assert await store.schema_version() == SCHEMA_VERSION == 1
+
+
+async def test_store_naive_datetime_refused(store: Store) -> None:
+    naive = datetime(2025, 9, 18, 20, 0)  # noqa: DTZ001 - the point of the test
+    with pytest.raises(ValueError, match="naive datetime"):
+        await store.enqueue([OutboxItem("k", 1, {}, created_at=naive, not_before=T0)])
+    assert await store.outbox_counts() == {"pending": 0, "sent": 0, "dead": 0}
+
+
+# chats ---------------------------------------------------------------------------------------------
+
+
+async def test_chat_full_settings_round_trip_equal(store: Store) -> None:
+    chat = ChatSettings(
+        chat_id=-1001234567890,
+        lang="zh-Hant",
+        tz="Asia/Taipei",
+        digest_time="08:30",
+        kind="supergroup",
+        active=True,
+        inactive_reason=None,
+        muted_until=T0 + timedelta(hours=6),
+    )
+    await store.put_chat(chat)
+    assert await store.get_chat(-1001234567890) == chat
+
+
+async def test_chat_put_again_replaces_every_field(store: Store) -> None:
+    await store.put_chat(ChatSettings(7, lang="en", tz="America/New_York", digest_time="07:00", muted_until=T0))
+    await store.put_chat(ChatSettings(7, kind="group"))
+    assert await store.get_chat(7) == ChatSettings(7, kind="group")
+
+
+async def test_chat_unknown_id_none(store: Store) -> None:
+    assert await store.get_chat(424242) is None
+
+
+async def test_chat_deactivate_known_inactive_with_reason(store: Store) -> None:
+    await store.put_chat(ChatSettings(5, lang="en"))
+    await store.deactivate_chat(5, "403 Forbidden: bot was blocked by the user")
+    assert await store.get_chat(5) == ChatSettings(
+        5, lang="en", active=False, inactive_reason="403 Forbidden: bot was blocked by the user"
+    )
+
+
+async def test_chat_deactivate_unknown_stays_unknown(store: Store) -> None:
+    await store.deactivate_chat(6, "chat not found")
+    assert await store.get_chat(6) is None
+    assert await store.list_chats(active_only=False) == []
+
+
+async def test_chat_list_active_only_by_default_sorted_by_id(store: Store) -> None:
+    for chat_id in (30, -10, 20):
+        await store.put_chat(ChatSettings(chat_id))
+    await store.deactivate_chat(20, "chat not found")
+    assert [c.chat_id for c in await store.list_chats()] == [-10, 30]
+    assert [(c.chat_id, c.active) for c in await store.list_chats(active_only=False)] == [
+        (-10, True),
+        (20, False),
+        (30, True),
+    ]
+
+
+# migrate_chat ----------------------------------------------------------------------------------------
+
+
+async def test_migrate_chat_moves_settings_subscriptions_state_and_pending_outbox(store: Store) -> None:
+    old, new, other = -4001, -1004001, 55
+    await store.put_chat(ChatSettings(old, lang="zh-Hant", tz="Asia/Taipei", digest_time="09:00", kind="group"))
+    await store.put_subscription(Subscription(old, "r2k_high", {"window": "52w"}, created_at=T0))
+    await store.put_subscription(Subscription(old, "cut_odds", {"threshold": 70}))
+    await store.put_subscription(Subscription(other, "cut_odds", {"threshold": 60}))
+    await store.put_alert_states("r2k_high", {str(old): {"state": "firing"}, str(other): {"state": "inactive"}})
+    await store.put_alert_states("pe_gap", {"gap>=8": {"state": "pending", "sessions": 2}})
+    await store.enqueue([item("sent-before", old), item("leased", old, created=timedelta(seconds=1)),
+                         item("waiting", old, created=timedelta(seconds=2), due=timedelta(minutes=5))])
+    assert [i.key for i in await store.claim("s1", now=T0, limit=1, lease_s=60)] == ["sent-before"]
+    await store.mark_sent("sent-before", now=T0)
+    assert [i.key for i in await store.claim("s1", now=T0, limit=1, lease_s=60)] == ["leased"]
+
+    await store.migrate_chat(old, new)
+
+    assert await store.get_chat(old) is None
+    assert await store.get_chat(new) == ChatSettings(
+        new, lang="zh-Hant", tz="Asia/Taipei", digest_time="09:00", kind="group"
+    )
+    assert [c.chat_id for c in await store.list_chats()] == [new, ]
+    assert await store.list_subscriptions(chat_id=old) == []
+    assert await store.list_subscriptions(chat_id=new) == [
+        Subscription(new, "cut_odds", {"threshold": 70}),
+        Subscription(new, "r2k_high", {"window": "52w"}, created_at=T0),
+    ]
+    assert await store.list_subscriptions(rule_id="cut_odds") == [
+        Subscription(new, "cut_odds", {"threshold": 70}),
+        Subscription(other, "cut_odds", {"threshold": 60}),
+    ]
+    assert await store.get_alert_states("r2k_high") == {str(new): {"state": "firing"}, str(other): {"state": "inactive"}}
+    assert await store.get_alert_states("pe_gap") == {"gap>=8": {"state": "pending", "sessions": 2}}
+    # the in-flight item keeps its lease; both pending items now go to the new id
+    later = await store.claim("s2", now=T0 + timedelta(minutes=5), limit=10, lease_s=60)
+    assert [(i.key, i.chat_id) for i in later] == [("leased", new), ("waiting", new)]
+    assert await store.was_sent("sent-before") is True
+    assert await store.outbox_counts() == {"pending": 2, "sent": 1, "dead": 0}
+
+
+async def test_migrate_chat_new_id_has_records_old_ones_win(store: Store) -> None:
+    await store.put_chat(ChatSettings(1, lang="zh-Hant", kind="group"))
+    await store.put_chat(ChatSettings(2, lang="en", kind="supergroup", digest_time="07:00"))
+    await store.put_subscription(Subscription(1, "r2k_high", {"window": "all"}))
+    await store.put_subscription(Subscription(2, "r2k_high", {"window": "52w"}))
+    await store.put_subscription(Subscription(2, "fed_decision", {}))
+    await store.put_alert_states("r2k_high", {"1": {"state": "firing"}, "2": {"state": "inactive"}})
+
+    await store.migrate_chat(1, 2)
+
+    assert await store.get_chat(2) == ChatSettings(2, lang="zh-Hant", kind="group")
+    assert await store.list_chats(active_only=False) == [ChatSettings(2, lang="zh-Hant", kind="group")]
+    assert await store.list_subscriptions() == [
+        Subscription(2, "fed_decision", {}),
+        Subscription(2, "r2k_high", {"window": "all"}),
+    ]
+    assert await store.get_alert_states("r2k_high") == {"2": {"state": "firing"}}
+
+
+async def test_migrate_chat_same_id_changes_nothing(store: Store) -> None:
+    await store.put_chat(ChatSettings(3))
+    await store.put_subscription(Subscription(3, "r2k_high"))
+    await store.put_alert_states("r2k_high", {"3": {"state": "firing"}})
+    await store.migrate_chat(3, 3)
+    assert await store.get_chat(3) == ChatSettings(3)
+    assert await store.list_subscriptions() == [Subscription(3, "r2k_high")]
+    assert await store.get_alert_states("r2k_high") == {"3": {"state": "firing"}}
+
+
+# subscriptions ---------------------------------------------------------------------------------------
+
+
+async def test_subscription_put_same_pair_replaces(store: Store) -> None:
+    await store.put_subscription(Subscription(9, "pe_gap", {"threshold": 8.0, "sessions": 3}, created_at=T0))
+    replacement = Subscription(9, "pe_gap", {"threshold": 7.5}, created_at=T0, muted_until=T0 + timedelta(days=1))
+    await store.put_subscription(replacement)
+    assert await store.list_subscriptions(chat_id=9) == [replacement]
+
+
+async def test_subscription_lists_by_chat_by_rule_by_both_and_all(store: Store) -> None:
+    subs = [
+        Subscription(2, "r2k_high", {"window": "52w"}),
+        Subscription(1, "r2k_high", {"window": "all", "note": "歷史新高"}),
+        Subscription(1, "cut_odds", {"threshold": 70, "side": "cut"}),
+        Subscription(-3, "cut_odds", {}),
+    ]
+    for sub in subs:
+        await store.put_subscription(sub)
+    assert await store.list_subscriptions(chat_id=1) == [subs[2], subs[1]]
+    assert await store.list_subscriptions(rule_id="r2k_high") == [subs[1], subs[0]]
+    assert await store.list_subscriptions(chat_id=1, rule_id="cut_odds") == [subs[2]]
+    assert await store.list_subscriptions(chat_id=2, rule_id="cut_odds") == []
+    assert await store.list_subscriptions(rule_id="fed_decision") == []
+    assert await store.list_subscriptions() == [subs[3], subs[2], subs[1], subs[0]]
+
+
+async def test_subscription_delete_existing_true_then_false(store: Store) -> None:
+    await store.put_subscription(Subscription(4, "r2k_high"))
+    await store.put_subscription(Subscription(4, "cut_odds"))
+    assert await store.delete_subscription(4, "r2k_high") is True
+    assert await store.delete_subscription(4, "r2k_high") is False
+    assert await store.delete_subscription(5, "cut_odds") is False
+    assert await store.list_subscriptions(chat_id=4) == [Subscription(4, "cut_odds")]
+    assert await store.list_subscriptions(rule_id="r2k_high") == []
+    assert await store.list_subscriptions() == [Subscription(4, "cut_odds")]
+
+
+# alert state -------------------------------------------------------------------------------------------
+
+
+async def test_alert_states_bulk_put_get_upserts_per_scope(store: Store) -> None:
+    await store.put_alert_states(
+        "pe_gap",
+        {"100": {"state": "pending", "since": "2025-09-15", "sessions": 1}, "gap>=8": {"state": "inactive"}},
+    )
+    await store.put_alert_states("pe_gap", {"100": {"state": "firing", "since": "2025-09-17"}, "200": {"state": "x"}})
+    await store.put_alert_states("pe_gap", {})
+    assert await store.get_alert_states("pe_gap") == {
+        "100": {"state": "firing", "since": "2025-09-17"},
+        "gap>=8": {"state": "inactive"},
+        "200": {"state": "x"},
+    }
+    assert await store.get_alert_states("cut_odds") == {}
+
+
+# outbox ------------------------------------------------------------------------------------------------
+
+
+async def test_outbox_enqueue_same_key_twice_adds_once(store: Store) -> None:
+    assert await store.enqueue([item("alert:r2k_high:2025-09-18:100"), item("alert:r2k_high:2025-09-18:100")]) == 1
+    assert await store.enqueue([item("alert:r2k_high:2025-09-18:100"), item("digest:100:2025-09-19")]) == 1
+    assert await store.outbox_counts() == {"pending": 2, "sent": 0, "dead": 0}
+
+
+async def test_outbox_enqueue_after_sent_or_dead_adds_nothing(store: Store) -> None:
+    await store.enqueue([item("a"), item("b")])
+    await store.mark_sent("a", now=T0)
+    await store.mark_dead("b", error="403 Forbidden")
+    assert await store.enqueue([item("a"), item("b")]) == 0
+    assert await store.claim("s", now=T0 + timedelta(days=1), limit=10, lease_s=30) == []
+    assert await store.outbox_counts() == {"pending": 0, "sent": 1, "dead": 1}
+
+
+async def test_outbox_enqueue_empty_list_zero(store: Store) -> None:
+    assert await store.enqueue([]) == 0
+
+
+async def test_outbox_claim_returns_items_as_enqueued(store: Store) -> None:
+    original = OutboxItem(
+        key="digest:-100:2025-09-19",
+        chat_id=-100,
+        payload={"text": "<b>羅素2000</b> & NDX", "photo": None, "parts": [1, 2]},
+        created_at=T0,
+        not_before=T0,
+        attempts=2,
+        last_error="timed out",
+    )
+    await store.enqueue([original])
+    assert await store.claim("s", now=T0, limit=1, lease_s=30) == [original]
+
+
+async def test_outbox_two_consumers_never_share_an_item(store: Store) -> None:
+    await store.enqueue([item(f"k{i}", created=timedelta(seconds=i)) for i in range(3)])
+    first = await store.claim("a", now=T0, limit=2, lease_s=60)
+    second = await store.claim("b", now=T0, limit=2, lease_s=60)
+    assert [i.key for i in first] == ["k0", "k1"]
+    assert [i.key for i in second] == ["k2"]
+    assert await store.claim("b", now=T0 + timedelta(seconds=59), limit=5, lease_s=60) == []
+
+
+async def test_outbox_expired_lease_claimable_again(store: Store) -> None:
+    await store.enqueue([item("k")])
+    assert [i.key for i in await store.claim("dead-sender", now=T0, limit=1, lease_s=30)] == ["k"]
+    assert await store.claim("b", now=T0 + timedelta(seconds=29, microseconds=999999), limit=1, lease_s=30) == []
+    retaken = await store.claim("b", now=T0 + timedelta(seconds=30), limit=1, lease_s=30)
+    assert [(i.key, i.attempts) for i in retaken] == [("k", 0)]
+    assert await store.claim("c", now=T0 + timedelta(seconds=59), limit=1, lease_s=30) == []
+
+
+async def test_outbox_not_before_in_future_not_claimed_until_then(store: Store) -> None:
+    await store.enqueue([item("later", due=timedelta(minutes=1))])
+    assert await store.claim("s", now=T0, limit=1, lease_s=30) == []
+    assert await store.claim("s", now=T0 + timedelta(seconds=59), limit=1, lease_s=30) == []
+    assert [i.key for i in await store.claim("s", now=T0 + timedelta(minutes=1), limit=1, lease_s=30)] == ["later"]
+
+
+async def test_outbox_claim_ordered_by_not_before_then_created_at(store: Store) -> None:
+    await store.enqueue(
+        [
+            item("z-late-due", created=timedelta(seconds=0), due=timedelta(seconds=20)),
+            item("y-second-created", created=timedelta(seconds=2), due=timedelta(seconds=10)),
+            item("x-first-created", created=timedelta(seconds=1), due=timedelta(seconds=10)),
+            item("w-earliest-due", created=timedelta(seconds=9), due=timedelta(seconds=5)),
+            item("b-tie", created=timedelta(seconds=3), due=timedelta(seconds=10)),
+            item("a-tie", created=timedelta(seconds=3), due=timedelta(seconds=10)),
+        ]
+    )
+    claimed = await store.claim("s", now=T0 + timedelta(minutes=1), limit=10, lease_s=30)
+    assert [i.key for i in claimed] == [
+        "w-earliest-due",
+        "x-first-created",
+        "y-second-created",
+        "a-tie",
+        "b-tie",
+        "z-late-due",
+    ]
+
+
+async def test_outbox_expired_lease_returns_in_not_before_order(store: Store) -> None:
+    await store.enqueue([item("first", created=timedelta(seconds=1)), item("second", created=timedelta(seconds=2))])
+    await store.claim("a", now=T0, limit=1, lease_s=30)  # leases "first"
+    again = await store.claim("b", now=T0 + timedelta(seconds=30), limit=2, lease_s=30)
+    assert [i.key for i in again] == ["first", "second"]
+
+
+async def test_outbox_claim_bad_limit_or_lease_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        await store.claim("s", now=T0, limit=0, lease_s=30)
+    with pytest.raises(ValueError, match="lease"):
+        await store.claim("s", now=T0, limit=1, lease_s=0)
+
+
+async def test_outbox_reschedule_bumps_attempts_and_delays(store: Store) -> None:
+    await store.enqueue([item("k")])
+    await store.claim("s", now=T0, limit=1, lease_s=30)
+    await store.reschedule("k", not_before=T0 + timedelta(seconds=42), error="429 Too Many Requests: retry after 42")
+    assert await store.claim("s", now=T0 + timedelta(seconds=41), limit=1, lease_s=30) == []
+    [again] = await store.claim("s", now=T0 + timedelta(seconds=42), limit=1, lease_s=30)
+    assert (again.attempts, again.last_error, again.not_before) == (
+        1,
+        "429 Too Many Requests: retry after 42",
+        T0 + timedelta(seconds=42),
+    )
+    await store.reschedule("k", not_before=T0 + timedelta(seconds=50), error="timed out")
+    [third] = await store.claim("s", now=T0 + timedelta(seconds=50), limit=1, lease_s=30)
+    assert (third.attempts, third.last_error) == (2, "timed out")
+    assert await store.outbox_counts() == {"pending": 1, "sent": 0, "dead": 0}
+
+
+async def test_outbox_reschedule_unleased_item_moves_its_due_time(store: Store) -> None:
+    await store.enqueue([item("k")])
+    await store.reschedule("k", not_before=T0 + timedelta(seconds=5), error="chat busy")
+    assert await store.claim("s", now=T0, limit=1, lease_s=30) == []
+    assert [i.attempts for i in await store.claim("s", now=T0 + timedelta(seconds=5), limit=1, lease_s=30)] == [1]
+
+
+async def test_outbox_mark_dead_never_claimed_again(store: Store) -> None:
+    await store.enqueue([item("k"), item("other", created=timedelta(seconds=1))])
+    await store.claim("s", now=T0, limit=1, lease_s=30)
+    await store.mark_dead("k", error="403 Forbidden: bot was kicked")
+    await store.reschedule("k", not_before=T0, error="ignored: dead is final")
+    assert [i.key for i in await store.claim("s", now=T0 + timedelta(hours=1), limit=5, lease_s=30)] == ["other"]
+    assert await store.was_sent("k") is False
+    assert await store.outbox_counts() == {"pending": 1, "sent": 0, "dead": 1}
+
+
+async def test_outbox_mark_sent_final_and_counted(store: Store) -> None:
+    await store.enqueue([item("k"), item("j", created=timedelta(seconds=1))])
+    await store.claim("s", now=T0, limit=1, lease_s=30)
+    assert await store.was_sent("k") is False
+    await store.mark_sent("k", now=T0 + timedelta(seconds=1))
+    await store.mark_sent("k", now=T0 + timedelta(seconds=2))
+    await store.mark_dead("k", error="ignored: sent is final")
+    await store.reschedule("k", not_before=T0, error="ignored: sent is final")
+    assert await store.was_sent("k") is True
+    assert await store.was_sent("j") is False
+    assert await store.was_sent("never-enqueued") is False
+    assert [i.key for i in await store.claim("s", now=T0 + timedelta(hours=1), limit=5, lease_s=30)] == ["j"]
+    assert await store.outbox_counts() == {"pending": 1, "sent": 1, "dead": 0}
+
+
+async def test_outbox_dead_item_later_marked_sent_counts_as_sent(store: Store) -> None:
+    await store.enqueue([item("k")])
+    await store.mark_dead("k", error="400 Bad Request")
+    await store.mark_sent("k", now=T0)
+    assert await store.was_sent("k") is True
+    assert await store.outbox_counts() == {"pending": 0, "sent": 1, "dead": 0}
+
+
+async def test_outbox_unknown_key_raises_key_error(store: Store) -> None:
+    with pytest.raises(KeyError, match="nope"):
+        await store.mark_sent("nope", now=T0)
+    with pytest.raises(KeyError, match="nope"):
+        await store.reschedule("nope", not_before=T0, error="x")
+    with pytest.raises(KeyError, match="nope"):
+        await store.mark_dead("nope", error="x")
+
+
+async def test_outbox_counts_empty_all_zero(store: Store) -> None:
+    assert await store.outbox_counts() == {"pending": 0, "sent": 0, "dead": 0}
+
+
+async def test_outbox_four_concurrent_claimers_each_item_once(store_factory: StoreFactory) -> None:
+    keys = [f"alert:r2k_high:2025-09-18:{n}" for n in range(500)]
+    seed = store_factory()
+    await seed.open()
+    assert await seed.enqueue([item(k, created=timedelta(microseconds=n)) for n, k in enumerate(keys)]) == 500
+    claimers = [store_factory() for _ in range(4)]  # separate connections, as separate processes have
+    for claimer in claimers:
+        await claimer.open()
+
+    async def drain(claimer: Store, name: str) -> list[str]:
+        got: list[str] = []
+        while batch := await claimer.claim(name, now=T0, limit=7, lease_s=300):
+            got += [i.key for i in batch]
+            await asyncio.sleep(0)
+        return got
+
+    try:
+        results = await asyncio.gather(*(drain(c, f"sender-{n}") for n, c in enumerate(claimers)))
+    finally:
+        for claimer in claimers:
+            await claimer.close()
+    claimed = [key for result in results for key in result]
+    assert len(claimed) == 500
+    assert sorted(claimed) == sorted(keys)
+    assert sum(1 for result in results if result) >= 2  # the claimers really did interleave
+    assert await seed.outbox_counts() == {"pending": 500, "sent": 0, "dead": 0}
+    await seed.close()
+
+
+# meta --------------------------------------------------------------------------------------------------
+
+
+async def test_meta_set_get_overwrite(store: Store) -> None:
+    assert await store.get_meta("last_digest:100") is None
+    await store.set_meta("last_digest:100", "2025-09-18")
+    await store.set_meta("last_digest:100", "2025-09-19")
+    await store.set_meta("watch_asof", "2025-09-18T20:00:00+00:00")
+    assert await store.get_meta("last_digest:100") == "2025-09-19"
+    assert await store.get_meta("watch_asof") == "2025-09-18T20:00:00+00:00"
+
+
+# locks -------------------------------------------------------------------------------------------------
+
+
+async def test_lock_second_owner_refused_owner_renews(store: Store) -> None:
+    assert await store.acquire_lock("scheduler", "proc-a", 30) is True
+    assert await store.acquire_lock("scheduler", "proc-b", 30) is False
+    assert await store.acquire_lock("scheduler", "proc-a", 30) is True
+    assert await store.acquire_lock("other-job", "proc-b", 30) is True
+
+
+async def test_lock_release_by_non_owner_ignored(store: Store) -> None:
+    await store.acquire_lock("scheduler", "proc-a", 30)
+    await store.release_lock("scheduler", "proc-b")
+    assert await store.acquire_lock("scheduler", "proc-b", 30) is False
+    await store.release_lock("scheduler", "proc-a")
+    assert await store.acquire_lock("scheduler", "proc-b", 30) is True
+
+
+async def test_lock_expiry_frees_it_and_renewal_extends_it(store: Store) -> None:
+    # Redis expires locks on its own clock, so this test waits in real time (0.5 s in all)
+    assert await store.acquire_lock("scheduler", "proc-a", 0.3) is True
+    await asyncio.sleep(0.2)
+    assert await store.acquire_lock("scheduler", "proc-a", 0.3) is True  # renewed: now ~0.3 s from here
+    await asyncio.sleep(0.2)
+    assert await store.acquire_lock("scheduler", "proc-b", 0.3) is False  # would be free without the renewal
+    await asyncio.sleep(0.15)
+    assert await store.acquire_lock("scheduler", "proc-b", 0.3) is True
+    assert await store.acquire_lock("scheduler", "proc-a", 0.3) is False
+
+
+# persistence -------------------------------------------------------------------------------------------
+
+
+async def test_store_reopened_keeps_everything(store_factory: StoreFactory) -> None:
+    first = store_factory()
+    await first.open()
+    chat = ChatSettings(100, lang="zh-Hant", tz="Asia/Taipei", digest_time="08:00", muted_until=T0)
+    sub = Subscription(100, "cut_odds", {"threshold": 70}, created_at=T0)
+    await first.put_chat(chat)
+    await first.put_subscription(sub)
+    await first.put_alert_states("cut_odds", {"100": {"state": "firing", "value": 71.5}})
+    await first.enqueue([item("sent"), item("leased", created=timedelta(seconds=1)),
+                         item("later", created=timedelta(seconds=2), due=timedelta(hours=1))])
+    await first.claim("s", now=T0, limit=1, lease_s=30)
+    await first.mark_sent("sent", now=T0)
+    await first.claim("s", now=T0, limit=1, lease_s=30)
+    await first.set_meta("watch_asof", "2025-09-18")
+    await first.close()
+
+    second = store_factory()
+    await second.open()
+    try:
+        assert await second.get_chat(100) == chat
+        assert await second.list_subscriptions() == [sub]
+        assert await second.get_alert_states("cut_odds") == {"100": {"state": "firing", "value": 71.5}}
+        assert await second.outbox_counts() == {"pending": 2, "sent": 1, "dead": 0}
+        assert await second.was_sent("sent") is True
+        assert await second.enqueue([item("sent")]) == 0
+        assert await second.claim("s2", now=T0 + timedelta(seconds=29), limit=5, lease_s=30) == []
+        reclaimed = await second.claim("s2", now=T0 + timedelta(hours=1), limit=5, lease_s=30)
+        assert [i.key for i in reclaimed] == ["leased", "later"]
+        assert await second.get_meta("watch_asof") == "2025-09-18"
+    finally:
+        await second.close()
+
+
+# factory -----------------------------------------------------------------------------------------------
+
+
+def test_make_store_without_url_sqlite_in_data_dir(tmp_path: Path) -> None:
+    store = make_store(data_dir=tmp_path, redis_url=None)
+    assert isinstance(store, SqliteStore)
+    assert store.path == tmp_path / "capgap.sqlite3"
+    assert not store.path.exists()  # nothing touched before open()
+
+
+def test_make_store_with_url_redis() -> None:
+    store = make_store(data_dir=Path("unused"), redis_url="redis://127.0.0.1:6399/2")
+    assert isinstance(store, RedisStore)
+    assert (store.url, store.prefix) == ("redis://127.0.0.1:6399/2", "capgap:")
+
+
+async def test_sqlite_store_open_creates_folder_and_wal_file(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "sub" / "capgap.sqlite3")
+    await store.open()
+    try:
+        await store.set_meta("k", "v")
+        assert (tmp_path / "sub" / "capgap.sqlite3-wal").exists()
+        conn = sqlite3.connect(tmp_path / "sub" / "capgap.sqlite3")
+        try:
+            assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        finally:
+            conn.close()
+    finally:
+        await store.close()
+
+
+async def test_sqlite_store_newer_schema_refused_with_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "capgap.sqlite3"
+    store = SqliteStore(path)
+    await store.open()
+    await store.close()
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE schema_version SET version = 2")
+    conn.close()
+    with pytest.raises(ConfigError, match="schema version 2, newer than this capgap"):
+        await SqliteStore(path).open()
