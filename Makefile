@@ -1,10 +1,11 @@
 # capgap: two commands do everything on a fresh machine.
 #   make run    create the virtualenv, install, start the bot (needs CAPGAP_TELEGRAM_TOKEN or .env)
 #   make test   create the virtualenv with test extras and run the whole suite
+#   make bench  the benchmarks (installs the bench extras: pyfedwatch, psutil)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HASH := $(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: run test bench lint clean
 
@@ -12,22 +13,31 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test,bench]'
-	rm -f $(VENV)/.installed-* && touch $(STAMP)
+$(VENV)/.run-$(HASH): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
 
-run: $(STAMP)
+$(VENV)/.test-$(HASH): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+$(VENV)/.bench-$(HASH): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	touch $@
+
+run: $(VENV)/.run-$(HASH)
 	$(BIN)/capgap run
 
-test: $(STAMP)
+test: $(VENV)/.test-$(HASH)
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing on purpose" >&2; exit 1; fi; \
 	exit $$status
 
-bench: $(STAMP)
+bench: $(VENV)/.bench-$(HASH)
 	$(BIN)/python -m bench
 
-lint: $(STAMP)
+lint: $(VENV)/.test-$(HASH)
+	$(BIN)/python -m pip install -q ruff
 	$(BIN)/python -m ruff check bot handlers jobs tests bench
 
 clean:

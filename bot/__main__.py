@@ -149,7 +149,8 @@ async def _refresh(args: argparse.Namespace) -> int:
     settings = _settings()
     services = _services(settings, asof=None, with_store=False)
     names = [n.upper().lstrip("^") for n in args.series] or None
-    async with open_sources() as sources:
+    apikey = settings.stooq_apikey.get_secret_value() if settings.stooq_apikey else None
+    async with open_sources(stooq_apikey=apikey) as sources:
         services.market.sources = sources
         done: list[str] = []
 
@@ -188,6 +189,9 @@ def _import(args: argparse.Namespace) -> int:
 
             strip = parse_cme_settlements(args.file.read_bytes(), source="cme")
             history.put_strip(strip)
+            from bot.market import record_odds
+
+            record_odds(history)
             months = ", ".join(f"{m:%b %y} {p:.4f}" for m, p in sorted(strip.settles.items())[:6])
             print(f"Imported the ZQ strip of {strip.trade_date}: {len(strip.settles)} contract months ({months} ...)")
             return 0
@@ -236,6 +240,9 @@ def _import_fred_bundle(path: Path, history, now: datetime) -> int:  # type: ign
         result = history.upsert(series_id, frame, source=f"csv:{path.name}", fetched_at=now)
         print(f"Imported {series_id} from {path.name}: {len(frame)} rows {frame.index[0].date()} .. "
               f"{frame.index[-1].date()} ({result.added} new, {result.revised} revised)")
+    from bot.market import record_odds
+
+    record_odds(history)
     return 0
 
 

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     telegram_base_url: str = Field(
         default="https://api.telegram.org/bot", description="Bot API base URL (tests point it at a local peer)"
     )
+    stooq_apikey: SecretStr | None = Field(default=None, description="Stooq download key (Stooq requires one since 2026)")
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
     refresh_enabled: bool = Field(default=True, description="Run the scheduled market-data refresh jobs")

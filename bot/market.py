@@ -18,7 +18,7 @@ import pandas as pd
 from bot import calendar
 from bot.clock import Clock
 from bot.errors import NoDataError, SourceError
-from bot.history import HistoryStore, SeriesMeta
+from bot.history import STRIPS, HistoryStore, SeriesMeta
 from bot.series import SERIES, SeriesInfo
 from bot.sources.base import Fetched, Source, Strip
 
@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 # Sessions re-fetched before the last stored bar, so vendor revisions of recent closes are caught.
 OVERLAP_SESSIONS = 5
+STRIP_SOURCES = ("cme", "yahoo")
+# The daily history of FedWatch odds for the next meeting (cut probability, a fraction).
+CUT_ODDS_SERIES = "CUTPROB_NEXT"
 # After a vendor answers 429, no request to it for at least this long.
 RATE_LIMIT_PAUSE_S = 600.0
 
@@ -142,6 +145,19 @@ class Market:
             meta = self.history.meta(name)
             status[name] = self._status(name, frame, meta, now)
         strips = {d: s for d, s in self.history.strips().items() if d <= asof}
+        if strips or STRIPS in self._errors:
+            last_strip = max(strips) if strips else None
+            status[STRIPS] = SeriesStatus(
+                name=STRIPS,
+                source=self._used.get(STRIPS) or (strips[last_strip].source if last_strip else "cme"),
+                last_date=last_strip,
+                fetched_at=self._fetched.get(STRIPS),
+                stale=last_strip is None or last_strip < _session_on_or_before(asof),
+                last_error=self._errors.get(STRIPS),
+            )
+        for name, error in self._errors.items():
+            if name not in status:  # a series that has never been fetched successfully
+                status[name] = SeriesStatus(name, "none", None, None, stale=True, last_error=error)
         snap = Snapshot(asof=asof, built_at=now, frames=frames, status=status, strips=strips)
         self._snapshot = snap
         return snap
@@ -182,7 +198,38 @@ class Market:
             await self._refresh_one(info, now)
             if callable(progress):
                 progress(info.name)
+        if names is None or STRIPS in names:
+            await self._refresh_strip(now)
+            if callable(progress):
+                progress(STRIPS)
         return await asyncio.to_thread(self.reload)
+
+    async def _refresh_strip(self, now: datetime) -> None:
+        """The ZQ strip of the last settled day: CME first, Yahoo's contract closes as the fallback."""
+        errors: list[str] = []
+        for source_name in STRIP_SOURCES:
+            source = self.sources.get(source_name)
+            fetch_strip = getattr(source, "fetch_strip", None)
+            if fetch_strip is None:
+                continue
+            try:
+                strip = await fetch_strip(None, now=now)
+            except SourceError as exc:
+                errors.append(str(exc))
+                log.warning("refresh ZQ strip: %s", exc)
+                continue
+            except Exception as exc:
+                errors.append(f"{source_name}: unexpected {type(exc).__name__}")
+                log.exception("refresh ZQ strip via %s failed", source_name)
+                continue
+            self.history.put_strip(strip)
+            record_odds(self.history)
+            self._errors.pop(STRIPS, None)
+            self._used[STRIPS] = source_name
+            self._fetched[STRIPS] = now
+            return
+        if errors:
+            self._errors[STRIPS] = "; ".join(errors)
 
     async def _refresh_one(self, info: SeriesInfo, now: datetime) -> None:
         last = self.history.last_date(info.name)
@@ -238,3 +285,20 @@ class Market:
         frames = {n: f.loc[: pd.Timestamp(asof)] for n, f in base.frames.items()}
         strips = {d: s for d, s in base.strips.items() if d <= asof}
         return replace(base, asof=asof, frames=frames, strips=strips)
+
+
+def record_odds(history: HistoryStore) -> int:
+    """Recompute the next meeting's cut probability for every stored strip and store it as a series,
+    so odds changes can be shown and alerted on. Returns the rows stored."""
+    from bot.metrics.odds import odds_history
+
+    lower = history.load("DFEDTARL")
+    strips = history.strips()
+    if lower is None or not strips:
+        return 0
+    odds = odds_history(strips, lower["value"], calendar.fomc_meetings())
+    if odds.empty:
+        return 0
+    frame = odds[["cut", "hold", "hike"]].rename(columns={"cut": "value"})
+    history.write(CUT_ODDS_SERIES, frame, source="cme", fetched_at=None)
+    return len(frame)

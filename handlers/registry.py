@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.render.i18n import N_
-from handlers import fedodds, r2k, start
+from handlers import fedodds, r2k, start, status
 from handlers.base import Command, Request
 
 _ALL: tuple[Command, ...] = (
@@ -11,6 +11,7 @@ _ALL: tuple[Command, ...] = (
     Command("help", start.help_command, N_("How to use each command"), start.HELP_USAGE),
     Command("r2k", r2k.r2k_command, N_("Russell 2000: last close, YTD, highs, distance to the record"), r2k.R2K_USAGE),
     Command("fedodds", fedodds.fedodds_command, N_("Fed cut odds by FOMC meeting, from Fed funds futures"), fedodds.FEDODDS_USAGE),
+    Command("status", status.status_command, N_("Data freshness per series (operators)"), status.STATUS_USAGE, admin_only=True),
     Command("lang", start.lang_command, N_("Language: English or Traditional Chinese"), start.LANG_USAGE, changes_chat=True),
 )
 

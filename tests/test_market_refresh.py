@@ -1,0 +1,120 @@
+"""Market refresh over replayed recorded responses: incremental fetches, fallbacks, freshness."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+import respx
+
+from bot.clock import FixedClock
+from bot.history import HistoryStore
+from bot.market import Market
+from bot.sources.csvfile import read_series_csv
+from bot.sources.registry import build_sources
+from bot.sources.yahoo import CHART_URL
+
+QQQ_CHART = "nyf2_chart-QQQ-2020-01-01-to-2020-01-03.json"
+AFTER_CLOSE_2020_01_02 = datetime(2020, 1, 3, 1, 0, tzinfo=UTC)
+
+
+def recorded_body(shared_data: Path, name: str) -> dict[str, object]:
+    response = json.loads((shared_data / "fixtures" / "yahoo" / name).read_text())["response"]
+    return response["bodyJson"] if "bodyJson" in response else json.loads(response["body"])
+
+
+def import_qqq_until(shared_data: Path, history: HistoryStore, last: str) -> None:
+    fetched = read_series_csv(shared_data / "indices" / "QQQ_yahoo_alitalbi.csv", "QQQ")
+    history.write("QQQ", fetched.frame.loc[:last], source="csv:QQQ", fetched_at=None)
+
+
+def market_with(history: HistoryStore, client: httpx.AsyncClient, now: datetime) -> Market:
+    sources = build_sources(client)
+    for source in sources.values():  # no real backoff waits in tests
+        if hasattr(source, "_sleep"):
+            source._sleep = lambda s: asyncio.sleep(0)  # type: ignore[attr-defined]
+    return Market(history, FixedClock(now), sources)
+
+
+@respx.mock(assert_all_mocked=True)
+async def test_refresh_fetches_only_the_missing_range_and_appends_without_duplicates(
+    respx_mock: respx.MockRouter, shared_data: Path, tmp_path: Path
+) -> None:
+    history = HistoryStore(tmp_path)
+    import_qqq_until(shared_data, history, "2019-12-31")
+    route = respx_mock.get(url__startswith=CHART_URL.format(symbol="QQQ")).mock(
+        return_value=httpx.Response(200, json=recorded_body(shared_data, QQQ_CHART))
+    )
+    async with httpx.AsyncClient() as client:
+        market = market_with(history, client, AFTER_CLOSE_2020_01_02)
+        snap = await market.refresh(["QQQ"])
+    assert route.call_count == 1
+    period1 = int(route.calls[0].request.url.params["period1"])
+    start = datetime.fromtimestamp(period1, UTC).date()
+    # Incremental: from a few sessions before the last stored bar, never the full 1999- history.
+    assert date(2019, 12, 18) <= start <= date(2019, 12, 31)
+    frame = history.load("QQQ")
+    assert frame is not None and not frame.index.has_duplicates and frame.index.is_monotonic_increasing
+    assert frame.index[-1] == pd.Timestamp("2020-01-02")
+    assert snap.status["QQQ"].source == "yahoo" and not snap.status["QQQ"].stale
+
+
+@respx.mock(assert_all_mocked=True)
+async def test_refresh_with_every_source_failing_keeps_history_and_marks_it_stale(
+    respx_mock: respx.MockRouter, shared_data: Path, tmp_path: Path
+) -> None:
+    history = HistoryStore(tmp_path)
+    import_qqq_until(shared_data, history, "2019-12-31")
+    before = history.load("QQQ")
+    respx_mock.get(url__startswith=CHART_URL.format(symbol="QQQ")).mock(return_value=httpx.Response(503, text="down"))
+    respx_mock.get(url__regex=r"https://stooq\.com/.*").mock(return_value=httpx.Response(200, text="No data"))
+    async with httpx.AsyncClient() as client:
+        market = market_with(history, client, AFTER_CLOSE_2020_01_02)
+        snap = await market.refresh(["QQQ"])
+    status = snap.status["QQQ"]
+    assert status.stale and status.last_date == date(2019, 12, 31)
+    assert status.last_error is not None and "yahoo" in status.last_error and "stooq" in status.last_error
+    after = history.load("QQQ")
+    assert after is not None and before is not None and after.equals(before)
+
+
+async def test_refresh_is_single_flight(tmp_path: Path) -> None:
+    calls = 0
+    gate = asyncio.Event()
+
+    class SlowSource:
+        name = "yahoo"
+
+        def covers(self, series: str) -> bool:
+            return series == "RUT"
+
+        async def fetch(self, series: str, *, start: object, end: object, now: datetime):  # type: ignore[no-untyped-def]
+            nonlocal calls
+            calls += 1
+            await gate.wait()
+            from bot.sources.base import Fetched
+
+            frame = pd.DataFrame({"close": [1.0]}, index=pd.DatetimeIndex([pd.Timestamp("2020-01-02")], name="date"))
+            return Fetched(series, "yahoo", frame, now)
+
+    market = Market(HistoryStore(tmp_path), FixedClock(AFTER_CLOSE_2020_01_02), {"yahoo": SlowSource()})  # type: ignore[dict-item]
+    first = asyncio.create_task(market.refresh(["RUT"]))
+    second = asyncio.create_task(market.refresh(["RUT"]))
+    await asyncio.sleep(0.05)
+    gate.set()
+    a, b = await asyncio.gather(first, second)
+    assert calls == 1 and a is b
+
+
+def test_snapshot_readers_never_touch_the_network(tmp_path: Path, shared_data: Path) -> None:
+    history = HistoryStore(tmp_path)
+    import_qqq_until(shared_data, history, "2019-12-31")
+    market = Market(history, FixedClock(AFTER_CLOSE_2020_01_02), sources={})
+    snap = market.snapshot
+    assert snap.close("QQQ").index[-1] == pd.Timestamp("2019-12-31")
+    assert snap.status["QQQ"].stale  # 2020-01-02's close is missing at 2020-01-03 01:00 UTC
