@@ -5,6 +5,7 @@ This is the only module that imports everything: handlers and jobs use bot/, bot
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
 import traceback
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from telegram import BotCommand, BotCommandScopeDefault, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
+from telegram.request import BaseRequest
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -35,6 +37,7 @@ APOLOGY = N_("Sorry, something went wrong on our side. The error was logged; ple
 ADMIN_ONLY = N_("This command is for the bot's operators only.")
 GROUP_ADMIN_ONLY = N_("Only the chat's administrators can change this.")
 
+REPLY_MEMO_MAX = 512
 # Telegram language codes for the command menu: zh covers zh-hant/zh-tw/zh-hk clients.
 MENU_LANGUAGES = {"en": None, "zh-Hant": "zh"}
 
@@ -89,7 +92,11 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
     )
 
 
-async def send_reply(bot: object, chat_id: int, reply: Reply, *, reply_to: int | None = None) -> None:
+async def send_reply(
+    bot: object, chat_id: int, reply: Reply, *, reply_to: int | None = None, photo_ids: dict[str, str] | None = None
+) -> None:
+    """Send a reply: text split at Telegram's limit, then the chart. A chart already uploaded once is
+    sent again by its Telegram file_id (``photo_ids``), not re-uploaded."""
     parts = split_message(reply.text)
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
@@ -102,9 +109,16 @@ async def send_reply(bot: object, chat_id: int, reply: Reply, *, reply_to: int |
             reply_to_message_id=reply_to if index == 0 else None,
         )
     if reply.chart is not None:
-        await bot.send_photo(  # type: ignore[attr-defined]
-            chat_id, reply.chart.png, caption=reply.chart.caption, parse_mode=ParseMode.HTML, reply_markup=_markup(reply)
+        key = hashlib.sha256(reply.chart.png).hexdigest()
+        known = photo_ids.get(key) if photo_ids is not None else None
+        message = await bot.send_photo(  # type: ignore[attr-defined]
+            chat_id, known or reply.chart.png, caption=reply.chart.caption, parse_mode=ParseMode.HTML,
+            reply_markup=_markup(reply),
         )
+        if photo_ids is not None and known is None and getattr(message, "photo", None):
+            if len(photo_ids) > REPLY_MEMO_MAX:
+                photo_ids.clear()
+            photo_ids[key] = message.photo[-1].file_id
 
 
 async def run_command(services: Services, command: Command, request: Request) -> Reply:
@@ -115,7 +129,19 @@ async def run_command(services: Services, command: Command, request: Request) ->
             raise NotAllowedError(ADMIN_ONLY)
         if command.changes_chat and not request.is_chat_admin:
             raise NotAllowedError(GROUP_ADMIN_ONLY)
-        return await command.func(services, request)
+        if not command.cacheable or request.asof is not None:
+            return await command.func(services, request)
+        # The same question on the same snapshot has the same answer: compute it once per refresh.
+        memo = services.market.snapshot.memo
+        key = ("reply", command.name, request.args, request.lang)
+        cached = memo.get(key)
+        if isinstance(cached, Reply):
+            return cached
+        reply = await command.func(services, request)
+        if len(memo) >= REPLY_MEMO_MAX:
+            memo.clear()
+        memo[key] = reply
+        return reply
     except UserError as exc:
         return Reply(text=tr(exc.msgid, request.lang, **exc.params))
     finally:
@@ -151,7 +177,7 @@ def ptb_callback(command: Command):  # type: ignore[no-untyped-def]
             chat_settings = await cache.get(services, chat.id)
             if chat_settings is not None:
                 cache.put(chat_settings)
-        await send_reply(context.bot, chat.id, reply)
+        await send_reply(context.bot, chat.id, reply, photo_ids=context.application.bot_data["photo_ids"])
 
     return callback
 
@@ -185,7 +211,15 @@ async def set_menus(application: Application) -> None:  # type: ignore[type-arg]
         await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=code)
 
 
-def build_application(settings: Settings, services: Services, *, extra_post_init: Sequence[object] = ()) -> Application:  # type: ignore[type-arg]
+def build_application(
+    settings: Settings,
+    services: Services,
+    *,
+    extra_post_init: Sequence[object] = (),
+    request: BaseRequest | None = None,
+) -> Application:  # type: ignore[type-arg]
+    """The Application. ``request`` replaces PTB's HTTP transport (benchmarks use one that answers
+    at once, to measure capgap's own cost per update)."""
     if settings.telegram_token is None:
         raise ValueError("build_application needs a token")
     builder = (
@@ -204,6 +238,8 @@ def build_application(settings: Settings, services: Services, *, extra_post_init
         )
         .concurrent_updates(True)
     )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         if services.store is not None:
@@ -222,6 +258,7 @@ def build_application(settings: Settings, services: Services, *, extra_post_init
     application = builder.post_init(post_init).post_shutdown(post_shutdown).build()
     application.bot_data["services"] = services
     application.bot_data["chat_cache"] = ChatCache()
+    application.bot_data["photo_ids"] = {}
     for command in COMMANDS.values():
         application.add_handler(CommandHandler(command.name, ptb_callback(command)))
     application.add_error_handler(error_handler)

@@ -52,6 +52,8 @@ class Snapshot:
     frames: Mapping[str, pd.DataFrame]
     status: Mapping[str, SeriesStatus]
     strips: Mapping[date, Strip] = field(default_factory=dict)
+    # Results computed from this snapshot (replies, metrics): valid as long as the snapshot is.
+    memo: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
     def has(self, name: str) -> bool:
         frame = self.frames.get(name)
@@ -284,7 +286,7 @@ class Market:
         base = self.snapshot
         frames = {n: f.loc[: pd.Timestamp(asof)] for n, f in base.frames.items()}
         strips = {d: s for d, s in base.strips.items() if d <= asof}
-        return replace(base, asof=asof, frames=frames, strips=strips)
+        return replace(base, asof=asof, frames=frames, strips=strips, memo={})
 
 
 def record_odds(history: HistoryStore) -> int:

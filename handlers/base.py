@@ -75,6 +75,7 @@ class Command:
     usage: str  # msgid of the usage line
     admin_only: bool = False  # CAPGAP_ADMIN_IDS only (e.g. /status)
     changes_chat: bool = False  # in groups, only chat administrators
+    cacheable: bool = False  # the reply depends only on (snapshot, args, language): memoised per snapshot
 
 
 def split_args(text: str) -> tuple[str, tuple[str, ...]]:

@@ -9,8 +9,8 @@ from handlers.base import Command, Request
 _ALL: tuple[Command, ...] = (
     Command("start", start.start_command, N_("Welcome and the list of commands"), start.START_USAGE),
     Command("help", start.help_command, N_("How to use each command"), start.HELP_USAGE),
-    Command("r2k", r2k.r2k_command, N_("Russell 2000: last close, YTD, highs, distance to the record"), r2k.R2K_USAGE),
-    Command("fedodds", fedodds.fedodds_command, N_("Fed cut odds by FOMC meeting, from Fed funds futures"), fedodds.FEDODDS_USAGE),
+    Command("r2k", r2k.r2k_command, N_("Russell 2000: last close, YTD, highs, distance to the record"), r2k.R2K_USAGE, cacheable=True),
+    Command("fedodds", fedodds.fedodds_command, N_("Fed cut odds by FOMC meeting, from Fed funds futures"), fedodds.FEDODDS_USAGE, cacheable=True),
     Command("status", status.status_command, N_("Data freshness per series (operators)"), status.STATUS_USAGE, admin_only=True),
     Command("lang", start.lang_command, N_("Language: English or Traditional Chinese"), start.LANG_USAGE, changes_chat=True),
 )

@@ -120,14 +120,27 @@ def _chat_from_row(row: sqlite3.Row) -> ChatSettings:
     )
 
 
-def _sub_from_row(row: sqlite3.Row) -> Subscription:
-    return Subscription(
-        chat_id=row["chat_id"],
-        rule_id=row["rule_id"],
-        params=json.loads(row["params"]),
-        created_at=_from_us(row["created_at"]),
-        muted_until=_from_us(row["muted_until"]),
-    )
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _params_decoder() -> Callable[[str], dict[str, Any]]:
+    """json.loads for subscription params, memoised per listing: most subscribers of a rule share the
+    same few override texts, and decoding each of 100k rows was a third of a listing's time. Flat
+    objects are handed out as fresh shallow copies (no caller can alter another's); nested ones are
+    decoded anew."""
+    flat: dict[str, dict[str, Any]] = {}
+
+    def decode(text: str) -> dict[str, Any]:
+        cached = flat.get(text)
+        if cached is not None:
+            return dict(cached)
+        value: dict[str, Any] = json.loads(text)
+        if all(isinstance(v, _SCALARS) for v in value.values()):
+            flat[text] = value
+            return dict(value)
+        return value
+
+    return decode
 
 
 def _item_from_row(row: sqlite3.Row) -> OutboxItem:
@@ -359,11 +372,21 @@ class SqliteStore:
         if rule_id is not None:
             where.append("rule_id = ?")
             args.append(rule_id)
-        sql = "SELECT * FROM subscriptions"
+        sql = "SELECT chat_id, rule_id, params, created_at, muted_until FROM subscriptions"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY chat_id, rule_id"
-        return await self._run(lambda: [_sub_from_row(r) for r in self._db().execute(sql, args)])
+
+        def work() -> list[Subscription]:
+            cursor = self._db().cursor()
+            cursor.row_factory = None  # plain tuples: a listing can be 100k rows, sqlite3.Row costs ~30 %
+            decode = _params_decoder()
+            return [
+                Subscription(chat, rule, decode(params), _from_us(created), _from_us(muted))
+                for chat, rule, params, created, muted in cursor.execute(sql, args)
+            ]
+
+        return await self._run(work)
 
     # alert state -------------------------------------------------------------------------------------
 

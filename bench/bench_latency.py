@@ -1,0 +1,103 @@
+"""Command latency: the real PTB Application processing updates in-process, warm snapshot.
+
+The Application is capgap's own (bot/app.py build_application), with PTB's HTTP transport replaced by a
+request object that answers every Bot API call at once, so what is measured is capgap's cost per update
+(parse, snapshot, metric, render, reply) against an echo handler registered in the same application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+from telegram.ext import CommandHandler, ContextTypes
+
+from bench.common import require_shared_data, row
+from bot import calendar
+from bot.app import build_application
+from bot.clock import FixedClock
+from bot.config import Settings
+from bot.history import HistoryStore
+from bot.market import Market, record_odds
+from bot.sources.cme import parse_cme_settlements
+from bot.sources.csvfile import read_series_csv
+from bot.sources.fred import parse_fredgraph_csv
+from bot.store.factory import make_store
+from handlers.base import Services
+from tests.instant import InstantRequest, update_for
+
+UPDATES = 2000
+COMMANDS = ("/r2k", "/spread", "/fedodds", "/pe")
+def load_real_history(data: Path, history: HistoryStore) -> None:
+    for name, rel in {
+        "RUT": "indices/RUT_yahoo_alitalbi.csv",
+        "NDX": "indices/NDX_yahoo_hjyssg.csv",
+        "SPX": "indices/SPX_yahoo_hjyssg.csv",
+    }.items():
+        history.write(name, read_series_csv(data / rel, name).frame, source="csv", fetched_at=None)
+    history.put_strip(parse_cme_settlements((data / "fixtures/cme/settlements_ZQ_20260917.json").read_bytes()))
+    bundle = json.loads((data / "fixtures/cme/fred_target_range_202609.json").read_text())
+    for series_id, body in bundle.items():
+        history.write(series_id, parse_fredgraph_csv(body, series_id), source="fred", fetched_at=None)
+    record_odds(history)
+
+
+async def measure(tmp: Path) -> dict[str, list[float]]:
+    data = require_shared_data()
+    history = HistoryStore(tmp / "history")
+    load_real_history(data, history)
+    asof = date(2026, 2, 20)
+    clock = FixedClock(calendar.session_close(asof))
+    settings = Settings(telegram_token="123456:" + "A" * 35, data_dir=tmp, refresh_enabled=False, _env_file=None)  # type: ignore[call-arg]
+    store = make_store(data_dir=tmp, redis_url=None)
+    services = Services(settings=settings, clock=clock, history=history, market=Market(history, clock), store=store)
+    application = build_application(settings, services, request=InstantRequest())
+
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_chat is not None and update.effective_message is not None
+        await context.bot.send_message(update.effective_chat.id, update.effective_message.text or "")
+
+    application.add_handler(CommandHandler("echo", echo))
+    timings: dict[str, list[float]] = {}
+    async with application:
+        assert application.post_init is not None
+        await application.post_init(application)
+        services.market.reload()
+        update_id = 0
+        for text in ("/echo hi", *COMMANDS):
+            samples: list[float] = []
+            for _ in range(UPDATES + 20):  # the first 20 warm the snapshot's caches
+                update_id += 1
+                update = Update.de_json(update_for(text, update_id), application.bot)
+                started = time.perf_counter()
+                await application.process_update(update)
+                samples.append(time.perf_counter() - started)
+            timings[text] = samples[20:]
+    return timings
+
+
+def run() -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        timings = asyncio.run(measure(Path(tmp)))
+    echo = statistics.median(timings["/echo hi"])
+    rows = [row("echo handler median ms", echo * 1000, "reference")]
+    for text in COMMANDS:
+        samples = sorted(timings[text])
+        median = statistics.median(samples)
+        p99 = samples[int(len(samples) * 0.99) - 1]
+        rows.append(row(f"{text} median ms (p99 {p99 * 1000:.2f})", median * 1000, "reference"))
+        rows.append(row(f"{text} median / echo", median / echo, "<= 1.3", median / echo <= 1.3))
+    return rows
+
+
+if __name__ == "__main__":
+    from bench.common import print_table
+
+    print_table(run())
