@@ -62,7 +62,7 @@ async def test_e2e_lang_in_a_group_needs_a_chat_admin(tmp_path: Path) -> None:
     async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)) as bot:
         peer.set_admins(-5001, [77])
         peer.inject_message(-5001, "/lang zh-Hant", user_id=88, chat_type="group")
-        call = await peer.wait_for(lambda c: c.chat_id == -5001, timeout=10)
+        call = await peer.wait_for(lambda c: c.chat_id == -5001 and c.method == "sendMessage", timeout=10)
         assert "administrators" in call.text
         assert await bot.services.store.get_chat(-5001) is None  # type: ignore[union-attr]
         peer.inject_message(-5001, "/lang zh-Hant", user_id=77, chat_type="group")
@@ -85,7 +85,7 @@ async def test_e2e_unexpected_error_gets_an_apology_and_a_logged_traceback_witho
 ) -> None:
     import handlers.start as start
 
-    async def broken(*args: object) -> None:
+    def broken(*args: object) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(start, "render_help", broken)
@@ -95,3 +95,18 @@ async def test_e2e_unexpected_error_gets_an_apology_and_a_logged_traceback_witho
         assert call.text.startswith("Sorry, something went wrong")
     assert any("boom" in (r.exc_text or "") or (r.exc_info and "boom" in str(r.exc_info[1])) for r in caplog.records)
     assert peer.token not in caplog.text
+
+
+async def test_e2e_r2k_replies_with_the_real_close_of_2026_02_20(tmp_path: Path, shared_data: Path) -> None:
+    from bot.sources.csvfile import read_series_csv
+
+    history = HistoryStore(tmp_path / "history")
+    history.write("RUT", read_series_csv(shared_data / "indices/RUT_yahoo_alitalbi.csv", "RUT").frame, source="yahoo", fetched_at=None)
+    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(date(2026, 2, 20))):
+        peer.inject_message(1006, "/r2k")
+        call = await peer.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == 1006, timeout=10)
+        assert call.ok and "2,663.78" in call.text and "2,718.77" in call.text and "−2.02%" in call.text
+        assert "Source: Yahoo Finance (RUT) · as of close 2026-02-20" in call.result["text"]
+        peer.inject_message(1006, "/r2k banana")
+        usage = await peer.wait_for(lambda c: c.chat_id == 1006 and (c.text or "").startswith("Usage: /r2k"), timeout=10)
+        assert usage.ok

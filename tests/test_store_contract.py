@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,9 +40,15 @@ async def store(store_factory: StoreFactory) -> AsyncIterator[Store]:
     await s.close()
 
 
-def item(key: str, chat_id: int = 100, *, created: timedelta = timedelta(0), due: timedelta = timedelta(0)) -> OutboxItem:
+def item(
+    key: str, chat_id: int = 100, *, created: timedelta = timedelta(0), due: timedelta = timedelta(0)
+) -> OutboxItem:
     return OutboxItem(
-        key=key, chat_id=chat_id, payload={"text": f"<b>{key}</b>"}, created_at=T0 + created, not_before=T0 + due
+        key=key,
+        chat_id=chat_id,
+        payload={"text": f"<b>{key}</b>"},
+        created_at=T0 + created,
+        not_before=T0 + due,
     )
 
 
@@ -92,7 +97,9 @@ async def test_chat_full_settings_round_trip_equal(store: Store) -> None:
 
 
 async def test_chat_put_again_replaces_every_field(store: Store) -> None:
-    await store.put_chat(ChatSettings(7, lang="en", tz="America/New_York", digest_time="07:00", muted_until=T0))
+    await store.put_chat(
+        ChatSettings(7, lang="en", tz="America/New_York", digest_time="07:00", muted_until=T0)
+    )
     await store.put_chat(ChatSettings(7, kind="group"))
     assert await store.get_chat(7) == ChatSettings(7, kind="group")
 
@@ -132,14 +139,23 @@ async def test_chat_list_active_only_by_default_sorted_by_id(store: Store) -> No
 
 async def test_migrate_chat_moves_settings_subscriptions_state_and_pending_outbox(store: Store) -> None:
     old, new, other = -4001, -1004001, 55
-    await store.put_chat(ChatSettings(old, lang="zh-Hant", tz="Asia/Taipei", digest_time="09:00", kind="group"))
+    await store.put_chat(
+        ChatSettings(old, lang="zh-Hant", tz="Asia/Taipei", digest_time="09:00", kind="group")
+    )
     await store.put_subscription(Subscription(old, "r2k_high", {"window": "52w"}, created_at=T0))
     await store.put_subscription(Subscription(old, "cut_odds", {"threshold": 70}))
     await store.put_subscription(Subscription(other, "cut_odds", {"threshold": 60}))
-    await store.put_alert_states("r2k_high", {str(old): {"state": "firing"}, str(other): {"state": "inactive"}})
+    await store.put_alert_states(
+        "r2k_high", {str(old): {"state": "firing"}, str(other): {"state": "inactive"}}
+    )
     await store.put_alert_states("pe_gap", {"gap>=8": {"state": "pending", "sessions": 2}})
-    await store.enqueue([item("sent-before", old), item("leased", old, created=timedelta(seconds=1)),
-                         item("waiting", old, created=timedelta(seconds=2), due=timedelta(minutes=5))])
+    await store.enqueue(
+        [
+            item("sent-before", old),
+            item("leased", old, created=timedelta(seconds=1)),
+            item("waiting", old, created=timedelta(seconds=2), due=timedelta(minutes=5)),
+        ]
+    )
     assert [i.key for i in await store.claim("s1", now=T0, limit=1, lease_s=60)] == ["sent-before"]
     await store.mark_sent("sent-before", now=T0)
     assert [i.key for i in await store.claim("s1", now=T0, limit=1, lease_s=60)] == ["leased"]
@@ -150,7 +166,9 @@ async def test_migrate_chat_moves_settings_subscriptions_state_and_pending_outbo
     assert await store.get_chat(new) == ChatSettings(
         new, lang="zh-Hant", tz="Asia/Taipei", digest_time="09:00", kind="group"
     )
-    assert [c.chat_id for c in await store.list_chats()] == [new, ]
+    assert [c.chat_id for c in await store.list_chats()] == [
+        new,
+    ]
     assert await store.list_subscriptions(chat_id=old) == []
     assert await store.list_subscriptions(chat_id=new) == [
         Subscription(new, "cut_odds", {"threshold": 70}),
@@ -160,7 +178,10 @@ async def test_migrate_chat_moves_settings_subscriptions_state_and_pending_outbo
         Subscription(new, "cut_odds", {"threshold": 70}),
         Subscription(other, "cut_odds", {"threshold": 60}),
     ]
-    assert await store.get_alert_states("r2k_high") == {str(new): {"state": "firing"}, str(other): {"state": "inactive"}}
+    assert await store.get_alert_states("r2k_high") == {
+        str(new): {"state": "firing"},
+        str(other): {"state": "inactive"},
+    }
     assert await store.get_alert_states("pe_gap") == {"gap>=8": {"state": "pending", "sessions": 2}}
     # the in-flight item keeps its lease; both pending items now go to the new id
     later = await store.claim("s2", now=T0 + timedelta(minutes=5), limit=10, lease_s=60)
@@ -203,7 +224,9 @@ async def test_migrate_chat_same_id_changes_nothing(store: Store) -> None:
 
 async def test_subscription_put_same_pair_replaces(store: Store) -> None:
     await store.put_subscription(Subscription(9, "pe_gap", {"threshold": 8.0, "sessions": 3}, created_at=T0))
-    replacement = Subscription(9, "pe_gap", {"threshold": 7.5}, created_at=T0, muted_until=T0 + timedelta(days=1))
+    replacement = Subscription(
+        9, "pe_gap", {"threshold": 7.5}, created_at=T0, muted_until=T0 + timedelta(days=1)
+    )
     await store.put_subscription(replacement)
     assert await store.list_subscriptions(chat_id=9) == [replacement]
 
@@ -244,7 +267,9 @@ async def test_alert_states_bulk_put_get_upserts_per_scope(store: Store) -> None
         "pe_gap",
         {"100": {"state": "pending", "since": "2025-09-15", "sessions": 1}, "gap>=8": {"state": "inactive"}},
     )
-    await store.put_alert_states("pe_gap", {"100": {"state": "firing", "since": "2025-09-17"}, "200": {"state": "x"}})
+    await store.put_alert_states(
+        "pe_gap", {"100": {"state": "firing", "since": "2025-09-17"}, "200": {"state": "x"}}
+    )
     await store.put_alert_states("pe_gap", {})
     assert await store.get_alert_states("pe_gap") == {
         "100": {"state": "firing", "since": "2025-09-17"},
@@ -258,7 +283,10 @@ async def test_alert_states_bulk_put_get_upserts_per_scope(store: Store) -> None
 
 
 async def test_outbox_enqueue_same_key_twice_adds_once(store: Store) -> None:
-    assert await store.enqueue([item("alert:r2k_high:2025-09-18:100"), item("alert:r2k_high:2025-09-18:100")]) == 1
+    assert (
+        await store.enqueue([item("alert:r2k_high:2025-09-18:100"), item("alert:r2k_high:2025-09-18:100")])
+        == 1
+    )
     assert await store.enqueue([item("alert:r2k_high:2025-09-18:100"), item("digest:100:2025-09-19")]) == 1
     assert await store.outbox_counts() == {"pending": 2, "sent": 0, "dead": 0}
 
@@ -302,7 +330,9 @@ async def test_outbox_two_consumers_never_share_an_item(store: Store) -> None:
 async def test_outbox_expired_lease_claimable_again(store: Store) -> None:
     await store.enqueue([item("k")])
     assert [i.key for i in await store.claim("dead-sender", now=T0, limit=1, lease_s=30)] == ["k"]
-    assert await store.claim("b", now=T0 + timedelta(seconds=29, microseconds=999999), limit=1, lease_s=30) == []
+    assert (
+        await store.claim("b", now=T0 + timedelta(seconds=29, microseconds=999999), limit=1, lease_s=30) == []
+    )
     retaken = await store.claim("b", now=T0 + timedelta(seconds=30), limit=1, lease_s=30)
     assert [(i.key, i.attempts) for i in retaken] == [("k", 0)]
     assert await store.claim("c", now=T0 + timedelta(seconds=59), limit=1, lease_s=30) == []
@@ -312,7 +342,9 @@ async def test_outbox_not_before_in_future_not_claimed_until_then(store: Store) 
     await store.enqueue([item("later", due=timedelta(minutes=1))])
     assert await store.claim("s", now=T0, limit=1, lease_s=30) == []
     assert await store.claim("s", now=T0 + timedelta(seconds=59), limit=1, lease_s=30) == []
-    assert [i.key for i in await store.claim("s", now=T0 + timedelta(minutes=1), limit=1, lease_s=30)] == ["later"]
+    assert [i.key for i in await store.claim("s", now=T0 + timedelta(minutes=1), limit=1, lease_s=30)] == [
+        "later"
+    ]
 
 
 async def test_outbox_claim_ordered_by_not_before_then_created_at(store: Store) -> None:
@@ -338,7 +370,9 @@ async def test_outbox_claim_ordered_by_not_before_then_created_at(store: Store) 
 
 
 async def test_outbox_expired_lease_returns_in_not_before_order(store: Store) -> None:
-    await store.enqueue([item("first", created=timedelta(seconds=1)), item("second", created=timedelta(seconds=2))])
+    await store.enqueue(
+        [item("first", created=timedelta(seconds=1)), item("second", created=timedelta(seconds=2))]
+    )
     await store.claim("a", now=T0, limit=1, lease_s=30)  # leases "first"
     again = await store.claim("b", now=T0 + timedelta(seconds=30), limit=2, lease_s=30)
     assert [i.key for i in again] == ["first", "second"]
@@ -354,7 +388,9 @@ async def test_outbox_claim_bad_limit_or_lease_refused(store: Store) -> None:
 async def test_outbox_reschedule_bumps_attempts_and_delays(store: Store) -> None:
     await store.enqueue([item("k")])
     await store.claim("s", now=T0, limit=1, lease_s=30)
-    await store.reschedule("k", not_before=T0 + timedelta(seconds=42), error="429 Too Many Requests: retry after 42")
+    await store.reschedule(
+        "k", not_before=T0 + timedelta(seconds=42), error="429 Too Many Requests: retry after 42"
+    )
     assert await store.claim("s", now=T0 + timedelta(seconds=41), limit=1, lease_s=30) == []
     [again] = await store.claim("s", now=T0 + timedelta(seconds=42), limit=1, lease_s=30)
     assert (again.attempts, again.last_error, again.not_before) == (
@@ -372,7 +408,9 @@ async def test_outbox_reschedule_unleased_item_moves_its_due_time(store: Store) 
     await store.enqueue([item("k")])
     await store.reschedule("k", not_before=T0 + timedelta(seconds=5), error="chat busy")
     assert await store.claim("s", now=T0, limit=1, lease_s=30) == []
-    assert [i.attempts for i in await store.claim("s", now=T0 + timedelta(seconds=5), limit=1, lease_s=30)] == [1]
+    assert [
+        i.attempts for i in await store.claim("s", now=T0 + timedelta(seconds=5), limit=1, lease_s=30)
+    ] == [1]
 
 
 async def test_outbox_mark_dead_never_claimed_again(store: Store) -> None:
@@ -380,7 +418,9 @@ async def test_outbox_mark_dead_never_claimed_again(store: Store) -> None:
     await store.claim("s", now=T0, limit=1, lease_s=30)
     await store.mark_dead("k", error="403 Forbidden: bot was kicked")
     await store.reschedule("k", not_before=T0, error="ignored: dead is final")
-    assert [i.key for i in await store.claim("s", now=T0 + timedelta(hours=1), limit=5, lease_s=30)] == ["other"]
+    assert [i.key for i in await store.claim("s", now=T0 + timedelta(hours=1), limit=5, lease_s=30)] == [
+        "other"
+    ]
     assert await store.was_sent("k") is False
     assert await store.outbox_counts() == {"pending": 1, "sent": 0, "dead": 1}
 
@@ -504,8 +544,13 @@ async def test_store_reopened_keeps_everything(store_factory: StoreFactory) -> N
     await first.put_chat(chat)
     await first.put_subscription(sub)
     await first.put_alert_states("cut_odds", {"100": {"state": "firing", "value": 71.5}})
-    await first.enqueue([item("sent"), item("leased", created=timedelta(seconds=1)),
-                         item("later", created=timedelta(seconds=2), due=timedelta(hours=1))])
+    await first.enqueue(
+        [
+            item("sent"),
+            item("leased", created=timedelta(seconds=1)),
+            item("later", created=timedelta(seconds=2), due=timedelta(hours=1)),
+        ]
+    )
     await first.claim("s", now=T0, limit=1, lease_s=30)
     await first.mark_sent("sent", now=T0)
     await first.claim("s", now=T0, limit=1, lease_s=30)

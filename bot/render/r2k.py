@@ -24,6 +24,10 @@ def render_r2k(r: R2KSnapshot, statuses: Sequence[SeriesStatus], asof: date, lan
         ),
         tr(N_("YTD {ytd}"), lang, ytd=fmt.pct(r.ytd, lang)),
     ]
+    periods = [(N_("1M {value}"), r.ret_1m), (N_("3M {value}"), r.ret_3m), (N_("1Y {value}"), r.ret_1y)]
+    shown = [tr(msgid, lang, value=fmt.pct(value, lang)) for msgid, value in periods if value is not None]
+    if shown:
+        lines.append(Safe(" · ".join(shown)))
     if r.is_ath and r.prev_record is not None:
         lines.append(
             tr(
@@ -55,6 +59,10 @@ def render_r2k(r: R2KSnapshot, statuses: Sequence[SeriesStatus], asof: date, lan
             distance=fmt.pct(r.distance_to_ath, lang),
         ),
     ]
+    if r.ratio_ndx is not None:
+        change = fmt.pct(r.ratio_ndx_52w_change, lang) if r.ratio_ndx_52w_change is not None else "—"
+        lines.append(tr(N_("R2K/NDX ratio {ratio} ({change} over 52 weeks)"), lang,
+                        ratio=fmt.number(r.ratio_ndx, lang, 4), change=change))
     lines += stale_lines(statuses, lang)
     lines += ["", sources_line(statuses, asof, lang)]
     return join(lines)

@@ -6,7 +6,7 @@ Layout, every key under ``prefix`` (default ``capgap:``):
     chats                        set      ids of all stored chats
     chat:{chat_id}               hash     one chat's settings (absent fields = None)
     subs:rules                   set      rule ids that have (or had) subscribers
-    subs:rule:{rule_id}          hash     chat_id -> JSON {params, created_at, muted_until}
+    subs:rule:{rule_id}          hash     chat_id -> JSON [params, created_at µs, muted_until µs]
     subs:chat:{chat_id}          set      rule ids the chat subscribes to
     alert:rules                  set      rule ids that have stored alert state
     alert:state:{rule_id}        hash     scope -> JSON state
@@ -39,13 +39,15 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from operator import itemgetter
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.typing import EncodableT, FieldT, KeyT
 
 from bot.errors import ConfigError, StoreUnavailableError
 from bot.store.base import ChatSettings, OutboxItem, Subscription
@@ -76,7 +78,7 @@ return 1
 _CLAIM = """
 local due, leased, now, limit, until_, consumer, items = KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]),
     ARGV[3], ARGV[4], ARGV[5]
-local skip = %(skip)d
+local skip = {skip}
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', leased, '-inf', now)) do
   local item = items .. string.sub(m, skip)
   redis.call('ZADD', due, redis.call('HGET', item, 'not_before'), m)
@@ -93,7 +95,7 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, lim
                              'attempts', 'last_error')
 end
 return out
-""" % {"skip": _MEMBER_DIGITS + 2}
+""".replace("{skip}", str(_MEMBER_DIGITS + 2))
 
 # KEYS: item, due, leased, sent, dead. ARGV: key, sent_at, chat set prefix.
 # Returns -1 for an unknown key, 0 if already sent, 1 if marked now (a dead item can become sent:
@@ -192,7 +194,7 @@ redis.call('DEL', P .. 'outbox:chat:' .. old)
 return 1
 """
 
-# KEYS: a subs:rule hash. Returns it as one JSON text [[chat_id, {sub}], ...]: one bulk reply decoded by
+# KEYS: a subs:rule hash. Returns it as one JSON text [[chat_id, [sub]], ...]: one bulk reply decoded by
 # one json.loads, where HGETALL of 100k fields cost a second of pure-Python reply parsing.
 _SUBS_OF_RULE_JSON = """
 local t = redis.call('HGETALL', KEYS[1])
@@ -246,7 +248,7 @@ def _member(created_us: int, key: str) -> str:
     return f"{created_us:0{_MEMBER_DIGITS}d}|{key}"
 
 
-def _chat_to_hash(chat: ChatSettings) -> dict[str, str]:
+def _chat_to_hash(chat: ChatSettings) -> dict[FieldT, EncodableT]:
     fields: dict[str, str | int | None] = {
         "chat_id": chat.chat_id,
         "lang": chat.lang,
@@ -274,12 +276,9 @@ def _chat_from_hash(fields: Mapping[str, str]) -> ChatSettings:
 
 
 def _sub_to_json(sub: Subscription) -> str:
+    # a compact array, not an object: listing 100k subscribers of a rule is mostly decoding these
     return json.dumps(
-        {
-            "params": dict(sub.params),
-            "created_at": _opt_to_us(sub.created_at),
-            "muted_until": _opt_to_us(sub.muted_until),
-        },
+        [dict(sub.params), _opt_to_us(sub.created_at), _opt_to_us(sub.muted_until)],
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -287,17 +286,8 @@ def _sub_to_json(sub: Subscription) -> str:
 
 
 def _sub_from_json(chat_id: int, rule_id: str, text: str) -> Subscription:
-    return _sub_from_value(chat_id, rule_id, json.loads(text))
-
-
-def _sub_from_value(chat_id: int, rule_id: str, value: Mapping[str, Any]) -> Subscription:
-    return Subscription(
-        chat_id=chat_id,
-        rule_id=rule_id,
-        params=value["params"],
-        created_at=_from_us(value["created_at"]),
-        muted_until=_from_us(value["muted_until"]),
-    )
+    params, created_us, muted_us = json.loads(text)
+    return Subscription(chat_id, rule_id, params, _from_us(created_us), _from_us(muted_us))
 
 
 def _item_from_fields(fields: list[str | None]) -> OutboxItem:
@@ -317,6 +307,23 @@ def _item_from_fields(fields: list[str | None]) -> OutboxItem:
     )
 
 
+class _Scripts:
+    """The Lua scripts above, registered on one client (redis-py reloads them after a server restart)."""
+
+    def __init__(self, client: Redis) -> None:
+        self.enqueue = client.register_script(_ENQUEUE)
+        self.claim = client.register_script(_CLAIM)
+        self.mark_sent = client.register_script(_MARK_SENT)
+        self.mark_dead = client.register_script(_MARK_DEAD)
+        self.reschedule = client.register_script(_RESCHEDULE)
+        self.deactivate = client.register_script(_DEACTIVATE)
+        self.delete_sub = client.register_script(_DELETE_SUB)
+        self.migrate = client.register_script(_MIGRATE)
+        self.subs_of_rule = client.register_script(_SUBS_OF_RULE_JSON)
+        self.acquire = client.register_script(_ACQUIRE_LOCK)
+        self.release = client.register_script(_RELEASE_LOCK)
+
+
 @contextmanager
 def _unavailable_on_connection_fault() -> Iterator[None]:
     """Turn redis-py's connection faults (after its own retries) into StoreUnavailableError."""
@@ -329,10 +336,11 @@ def _unavailable_on_connection_fault() -> Iterator[None]:
 class RedisStore:
     """The Store on Redis at ``url`` (``redis://host:port/db``), every key under ``prefix``.
 
-    ``retries`` connection attempts per call, with jittered exponential backoff from ``backoff_base_s``
-    up to ``backoff_cap_s``, bound how long a call waits for a restarting server before it raises
-    StoreUnavailableError; ``health_check_interval_s`` pings a connection idle that long before reuse,
-    so a connection that died quietly is replaced before a command is lost on it.
+    ``retries`` further attempts per call after a connection fault, with jittered exponential backoff
+    from ``backoff_base_s`` up to ``backoff_cap_s``, bound how long a call waits for a restarting server
+    before it raises StoreUnavailableError (with the defaults and a refused connection, under a
+    second); ``health_check_interval_s`` pings a connection idle that long before reuse, so a
+    connection that died quietly is replaced before a command is lost on it.
     """
 
     def __init__(
@@ -357,6 +365,7 @@ class RedisStore:
             "health_check_interval": health_check_interval_s,
         }
         self._redis: Redis | None = None
+        self._scripts: _Scripts | None = None
 
     # keys --------------------------------------------------------------------------------------------
 
@@ -369,6 +378,12 @@ class RedisStore:
             raise RuntimeError("RedisStore is not open; call open() first")
         return self._redis
 
+    @property
+    def _lua(self) -> _Scripts:
+        if self._scripts is None:
+            raise RuntimeError("RedisStore is not open; call open() first")
+        return self._scripts
+
     # lifecycle ---------------------------------------------------------------------------------------
 
     async def open(self) -> None:
@@ -376,21 +391,11 @@ class RedisStore:
         if self._redis is not None:
             return
         client = Redis.from_url(self.url, **self._client_kwargs)
-        self._enqueue = client.register_script(_ENQUEUE)
-        self._claim = client.register_script(_CLAIM)
-        self._mark_sent = client.register_script(_MARK_SENT)
-        self._mark_dead = client.register_script(_MARK_DEAD)
-        self._reschedule = client.register_script(_RESCHEDULE)
-        self._deactivate = client.register_script(_DEACTIVATE)
-        self._delete_sub = client.register_script(_DELETE_SUB)
-        self._subs_of_rule = client.register_script(_SUBS_OF_RULE_JSON)
-        self._migrate = client.register_script(_MIGRATE)
-        self._acquire = client.register_script(_ACQUIRE_LOCK)
-        self._release = client.register_script(_RELEASE_LOCK)
+        scripts = _Scripts(client)
         try:
             with _unavailable_on_connection_fault():
                 await client.set(self._k("schema_version"), SCHEMA_VERSION, nx=True)
-                version = int(await client.get(self._k("schema_version")))
+                version = int(cast(str, await client.get(self._k("schema_version"))))
         except BaseException:
             await client.aclose()
             raise
@@ -400,11 +405,11 @@ class RedisStore:
                 f"Redis keys under {self.prefix!r} have store schema version {version}, newer than this "
                 f"capgap ({SCHEMA_VERSION}); upgrade capgap or use another prefix"
             )
-        self._redis = client
+        self._redis, self._scripts = client, scripts
 
     async def close(self) -> None:
         if self._redis is not None:
-            client, self._redis = self._redis, None
+            client, self._redis, self._scripts = self._redis, None, None
             await client.aclose()
 
     async def ping(self) -> bool:
@@ -420,13 +425,13 @@ class RedisStore:
     async def schema_version(self) -> int:
         """The layout version recorded under the prefix."""
         with _unavailable_on_connection_fault():
-            return int(await self._r.get(self._k("schema_version")))
+            return int(cast(str, await self._r.get(self._k("schema_version"))))
 
     # chats -------------------------------------------------------------------------------------------
 
     async def get_chat(self, chat_id: int) -> ChatSettings | None:
         with _unavailable_on_connection_fault():
-            fields = await self._r.hgetall(self._k("chat", chat_id))
+            fields = cast(dict[str, str], await self._r.hgetall(self._k("chat", chat_id)))
         return _chat_from_hash(fields) if fields else None
 
     async def put_chat(self, chat: ChatSettings) -> None:
@@ -441,7 +446,7 @@ class RedisStore:
     async def list_chats(self, *, active_only: bool = True) -> list[ChatSettings]:
         """All chats ordered by chat_id; only active ones unless ``active_only`` is False."""
         with _unavailable_on_connection_fault():
-            ids = sorted(int(i) for i in await self._r.smembers(self._k("chats")))
+            ids = sorted(int(i) for i in cast(set[str], await self._r.smembers(self._k("chats"))))
             async with self._r.pipeline(transaction=False) as pipe:
                 for chat_id in ids:
                     pipe.hgetall(self._k("chat", chat_id))
@@ -452,7 +457,7 @@ class RedisStore:
     async def deactivate_chat(self, chat_id: int, reason: str) -> None:
         """Mark a known chat inactive with ``reason``; an unknown chat id is left unknown."""
         with _unavailable_on_connection_fault():
-            await self._deactivate(keys=[self._k("chat", chat_id)], args=[reason])
+            await self._lua.deactivate(keys=[self._k("chat", chat_id)], args=[reason])
 
     async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         """Move settings, subscriptions, alert state and pending outbox items to the new id.
@@ -463,7 +468,7 @@ class RedisStore:
         if old_chat_id == new_chat_id:
             return
         with _unavailable_on_connection_fault():
-            await self._migrate(args=[self.prefix, old_chat_id, new_chat_id])
+            await self._lua.migrate(args=[self.prefix, old_chat_id, new_chat_id])
 
     # subscriptions -----------------------------------------------------------------------------------
 
@@ -479,7 +484,7 @@ class RedisStore:
         """Remove the (chat_id, rule_id) subscription; True if there was one."""
         keys = [self._k("subs", "rule", rule_id), self._k("subs", "chat", chat_id), self._k("subs", "rules")]
         with _unavailable_on_connection_fault():
-            return bool(await self._delete_sub(keys=keys, args=[chat_id, rule_id]))
+            return bool(await self._lua.delete_sub(keys=keys, args=[chat_id, rule_id]))
 
     async def list_subscriptions(
         self, *, chat_id: int | None = None, rule_id: str | None = None
@@ -488,24 +493,31 @@ class RedisStore:
         subs: list[Subscription] = []
         with _unavailable_on_connection_fault():
             if rule_id is not None and chat_id is not None:
-                text = await self._r.hget(self._k("subs", "rule", rule_id), str(chat_id))
+                text = cast(str | None, await self._r.hget(self._k("subs", "rule", rule_id), str(chat_id)))
                 return [] if text is None else [_sub_from_json(chat_id, rule_id, text)]
             if rule_id is not None:
-                text = await self._subs_of_rule(keys=[self._k("subs", "rule", rule_id)])
-                subs = [_sub_from_value(c, rule_id, value) for c, value in json.loads(text)]
+                text = await self._lua.subs_of_rule(keys=[self._k("subs", "rule", rule_id)])
+                pairs = json.loads(text)
+                pairs.sort(key=itemgetter(0))
+                return [
+                    Subscription(chat, rule_id, params, _from_us(created_us), _from_us(muted_us))
+                    for chat, (params, created_us, muted_us) in pairs
+                ]
             elif chat_id is not None:
-                rules = sorted(await self._r.smembers(self._k("subs", "chat", chat_id)))
+                rules = sorted(cast(set[str], await self._r.smembers(self._k("subs", "chat", chat_id))))
                 async with self._r.pipeline(transaction=False) as pipe:
                     for rule in rules:
                         pipe.hget(self._k("subs", "rule", rule), str(chat_id))
-                    texts = await pipe.execute()
-                subs = [_sub_from_json(chat_id, r, t) for r, t in zip(rules, texts, strict=True) if t is not None]
+                    texts = cast(list[str | None], await pipe.execute())
+                subs = [
+                    _sub_from_json(chat_id, r, t) for r, t in zip(rules, texts, strict=True) if t is not None
+                ]
             else:
-                rules = sorted(await self._r.smembers(self._k("subs", "rules")))
+                rules = sorted(cast(set[str], await self._r.smembers(self._k("subs", "rules"))))
                 async with self._r.pipeline(transaction=False) as pipe:
                     for rule in rules:
                         pipe.hgetall(self._k("subs", "rule", rule))
-                    tables = await pipe.execute()
+                    tables = cast(list[dict[str, str]], await pipe.execute())
                 for rule, table in zip(rules, tables, strict=True):
                     subs.extend(_sub_from_json(int(c), rule, text) for c, text in table.items())
         subs.sort(key=lambda s: (s.chat_id, s.rule_id))
@@ -516,14 +528,14 @@ class RedisStore:
     async def get_alert_states(self, rule_id: str) -> dict[str, dict[str, Any]]:
         """{scope: state} of one rule; each state is the JSON object last put for that scope."""
         with _unavailable_on_connection_fault():
-            rows = await self._r.hgetall(self._k("alert", "state", rule_id))
+            rows = cast(dict[str, str], await self._r.hgetall(self._k("alert", "state", rule_id)))
         return {scope: json.loads(text) for scope, text in rows.items()}
 
     async def put_alert_states(self, rule_id: str, states: Mapping[str, Mapping[str, Any]]) -> None:
         """Upsert many scopes at once in one MULTI/EXEC; each scope's state is replaced whole."""
         if not states:
             return
-        mapping = {str(scope): _dumps(state) for scope, state in states.items()}
+        mapping: dict[FieldT, EncodableT] = {str(scope): _dumps(state) for scope, state in states.items()}
         with _unavailable_on_connection_fault():
             async with self._r.pipeline(transaction=True) as pipe:
                 pipe.hset(self._k("alert", "state", rule_id), mapping=mapping)
@@ -536,16 +548,16 @@ class RedisStore:
         """Add items whose key is new (never seen, whatever its state now); return how many were added."""
         if not items:
             return 0
-        calls = []
+        calls: list[tuple[list[KeyT], list[EncodableT]]] = []
         for item in items:
             created_us = _to_us(item.created_at)
             not_before_us = _to_us(item.not_before)
-            keys = [
+            keys: list[KeyT] = [
                 self._k("outbox", "item", item.key),
                 self._k("outbox", "due"),
                 self._k("outbox", "chat", item.chat_id),
             ]
-            args = [
+            args: list[EncodableT] = [
                 item.key,
                 item.chat_id,
                 _dumps(item.payload),
@@ -561,7 +573,7 @@ class RedisStore:
             # one MULTI/EXEC: a batch is added whole or not at all; each script stays idempotent per key
             async with self._r.pipeline(transaction=True) as pipe:
                 for keys, args in calls:
-                    await self._enqueue(keys=keys, args=args, client=pipe)
+                    await self._lua.enqueue(keys=keys, args=args, client=pipe)
                 added = await pipe.execute()
         return sum(int(n) for n in added)
 
@@ -577,7 +589,7 @@ class RedisStore:
             raise ValueError(f"claim lease must be positive, got {lease_s} s")
         until = now + timedelta(seconds=lease_s)
         with _unavailable_on_connection_fault():
-            rows = await self._claim(
+            rows = await self._lua.claim(
                 keys=[self._k("outbox", "due"), self._k("outbox", "leased")],
                 args=[_to_us(now), limit, _to_us(until), consumer, self._k("outbox", "item", "")],
             )
@@ -590,7 +602,9 @@ class RedisStore:
         """Record Telegram's ok for ``key`` (KeyError if unknown); the first ``now`` is kept."""
         keys = [*self._item_keys(key), self._k("outbox", "sent"), self._k("outbox", "dead")]
         with _unavailable_on_connection_fault():
-            done = await self._mark_sent(keys=keys, args=[key, _to_us(now), self._k("outbox", "chat", "")])
+            done = await self._lua.mark_sent(
+                keys=keys, args=[key, _to_us(now), self._k("outbox", "chat", "")]
+            )
         if done == -1:
             raise KeyError(f"no outbox item with key {key!r}")
 
@@ -600,7 +614,7 @@ class RedisStore:
         A sent or dead item stays as it is; an unknown key raises KeyError.
         """
         with _unavailable_on_connection_fault():
-            done = await self._reschedule(keys=self._item_keys(key), args=[_to_us(not_before), error])
+            done = await self._lua.reschedule(keys=self._item_keys(key), args=[_to_us(not_before), error])
         if done == -1:
             raise KeyError(f"no outbox item with key {key!r}")
 
@@ -608,7 +622,7 @@ class RedisStore:
         """Give up on a pending item for good (KeyError if unknown); a sent item stays sent."""
         keys = [*self._item_keys(key), self._k("outbox", "dead")]
         with _unavailable_on_connection_fault():
-            done = await self._mark_dead(keys=keys, args=[key, error, self._k("outbox", "chat", "")])
+            done = await self._lua.mark_dead(keys=keys, args=[key, error, self._k("outbox", "chat", "")])
         if done == -1:
             raise KeyError(f"no outbox item with key {key!r}")
 
@@ -649,9 +663,9 @@ class RedisStore:
             raise ValueError(f"lock ttl must be positive, got {ttl_s} s")
         ttl_ms = max(1, round(ttl_s * 1000))
         with _unavailable_on_connection_fault():
-            return bool(await self._acquire(keys=[self._k("lock", name)], args=[owner, ttl_ms]))
+            return bool(await self._lua.acquire(keys=[self._k("lock", name)], args=[owner, ttl_ms]))
 
     async def release_lock(self, name: str, owner: str) -> None:
         """Free the lock if ``owner`` holds it; anyone else's release is ignored."""
         with _unavailable_on_connection_fault():
-            await self._release(keys=[self._k("lock", name)], args=[owner])
+            await self._lua.release(keys=[self._k("lock", name)], args=[owner])

@@ -250,7 +250,9 @@ class SqliteStore:
 
     async def schema_version(self) -> int:
         """The layout version recorded in the file."""
-        return int(await self._run(lambda: self._db().execute("SELECT version FROM schema_version").fetchone()[0]))
+        return int(
+            await self._run(lambda: self._db().execute("SELECT version FROM schema_version").fetchone()[0])
+        )
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -321,9 +323,12 @@ class SqliteStore:
 
         def work() -> None:
             with _transaction(self._db()) as db:
-                db.execute("UPDATE OR REPLACE chats SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
                 db.execute(
-                    "UPDATE OR REPLACE subscriptions SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
+                    "UPDATE OR REPLACE chats SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
+                )
+                db.execute(
+                    "UPDATE OR REPLACE subscriptions SET chat_id = ? WHERE chat_id = ?",
+                    (new_chat_id, old_chat_id),
                 )
                 db.execute("UPDATE OR REPLACE alert_states SET scope = ? WHERE scope = ?", (new, old))
                 db.execute(
@@ -430,7 +435,8 @@ class SqliteStore:
             with _transaction(self._db()) as db:
                 before = db.total_changes
                 db.executemany(
-                    f"INSERT OR IGNORE INTO outbox ({_OUTBOX_COLUMNS}, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                    f"INSERT OR IGNORE INTO outbox ({_OUTBOX_COLUMNS}, status)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
                     rows,
                 )
                 return db.total_changes - before
@@ -454,7 +460,8 @@ class SqliteStore:
             with _transaction(self._db()) as db:
                 rows = db.execute(
                     f"SELECT {_OUTBOX_COLUMNS} FROM outbox INDEXED BY outbox_due"
-                    " WHERE status = 'pending' AND not_before <= ? AND (lease_until IS NULL OR lease_until <= ?)"
+                    " WHERE status = 'pending' AND not_before <= ?"
+                    " AND (lease_until IS NULL OR lease_until <= ?)"
                     " ORDER BY not_before, created_at, key LIMIT ?",
                     (now_us, now_us, limit),
                 ).fetchall()
@@ -515,8 +522,8 @@ class SqliteStore:
                 if self._status_of(db, key) != "pending":
                     return
                 db.execute(
-                    "UPDATE outbox SET status = 'dead', last_error = ?, lease_owner = NULL, lease_until = NULL"
-                    " WHERE key = ?",
+                    "UPDATE outbox SET status = 'dead', last_error = ?,"
+                    " lease_owner = NULL, lease_until = NULL WHERE key = ?",
                     (error, key),
                 )
 
