@@ -63,3 +63,24 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+
+
+_REDIS_TESTS: set[str] = set()
+_REDIS_OUTCOMES: dict[str, int] = {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "redis_url" in getattr(item, "fixturenames", ()) or "own_redis" in getattr(item, "fixturenames", ()) or "redis" in item.nodeid.lower():
+            _REDIS_TESTS.add(item.nodeid)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.nodeid in _REDIS_TESTS and (report.when == "call" or report.outcome == "skipped"):
+        _REDIS_OUTCOMES[report.outcome] = _REDIS_OUTCOMES.get(report.outcome, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: object, exitstatus: int, config: pytest.Config) -> None:
+    """CI's log shows that the tests against a real Redis ran rather than skipped."""
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(_REDIS_OUTCOMES.items())) or "none ran"
+    terminalreporter.write_line(f"Redis backend tests (real redis-server): {counts}")  # type: ignore[attr-defined]
