@@ -19,13 +19,14 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
 )
 
 from bot.config import Settings
 from bot.errors import NotAllowedError, StoreUnavailableError, UserError
-from bot.render.i18n import N_, current_lang, normalise_lang, tr
+from bot.render.i18n import N_, current_lang, localise_params, normalise_lang, tr
 from bot.render.text import split_message
 from bot.store.base import ChatSettings
 from handlers.base import Command, Reply, Request, Services, split_args
@@ -143,9 +144,32 @@ async def run_command(services: Services, command: Command, request: Request) ->
         memo[key] = reply
         return reply
     except UserError as exc:
-        return Reply(text=tr(exc.msgid, request.lang, **exc.params))
+        return Reply(text=tr(exc.msgid, request.lang, **localise_params(exc.params, request.lang)))
     finally:
         current_lang.reset(token)
+
+
+async def build_request(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, command: Command, args: tuple[str, ...]
+) -> Request:
+    """Who asks what, in which language, with which rights."""
+    services: Services = context.application.bot_data["services"]
+    cache: ChatCache = context.application.bot_data["chat_cache"]
+    chat, user = update.effective_chat, update.effective_user
+    assert chat is not None
+    is_chat_admin = True
+    if command.changes_chat and chat.type != ChatType.PRIVATE:
+        is_chat_admin = await _is_chat_admin(update, context)
+    return Request(
+        command=command.name,
+        args=args,
+        lang=await resolve_lang(services, cache, update),
+        chat_id=chat.id,
+        user_id=user.id if user else None,
+        chat_type=chat.type,
+        is_admin=bool(user and user.id in services.settings.admin_ids),
+        is_chat_admin=is_chat_admin,
+    )
 
 
 def ptb_callback(command: Command):  # type: ignore[no-untyped-def]
@@ -155,28 +179,33 @@ def ptb_callback(command: Command):  # type: ignore[no-untyped-def]
         if message is None or chat is None or not message.text:
             return
         services: Services = context.application.bot_data["services"]
-        cache: ChatCache = context.application.bot_data["chat_cache"]
         _, args = split_args(message.text)
-        lang = await resolve_lang(services, cache, update)
-        user = update.effective_user
-        is_chat_admin = True
-        if command.changes_chat and chat.type != ChatType.PRIVATE:
-            is_chat_admin = await _is_chat_admin(update, context)
-        request = Request(
-            command=command.name,
-            args=args,
-            lang=lang,
-            chat_id=chat.id,
-            user_id=user.id if user else None,
-            chat_type=chat.type,
-            is_admin=bool(user and user.id in services.settings.admin_ids),
-            is_chat_admin=is_chat_admin,
-        )
+        request = await build_request(update, context, command, args)
         reply = await run_command(services, command, request)
-        if command.name == "lang" and services.store is not None:
-            chat_settings = await cache.get(services, chat.id)
-            if chat_settings is not None:
-                cache.put(chat_settings)
+        if command.changes_chat:  # remember the chat's new settings for when the store is down
+            await context.application.bot_data["chat_cache"].get(services, chat.id)
+        await send_reply(context.bot, chat.id, reply, photo_ids=context.application.bot_data["photo_ids"])
+
+    return callback
+
+
+def callback_router():  # type: ignore[no-untyped-def]
+    """Inline buttons carry "<command>:<arg>:<arg>..." and run that command like a typed message."""
+
+    async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        parts = (query.data or "").split(":")
+        command = COMMANDS.get(parts[0]) if parts and parts[0] else None
+        chat = update.effective_chat
+        if command is None or chat is None:
+            await query.answer()
+            return
+        services: Services = context.application.bot_data["services"]
+        request = await build_request(update, context, command, tuple(p for p in parts[1:] if p))
+        reply = await run_command(services, command, request)
+        await query.answer()
         await send_reply(context.bot, chat.id, reply, photo_ids=context.application.bot_data["photo_ids"])
 
     return callback
@@ -207,7 +236,8 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
 async def set_menus(application: Application) -> None:  # type: ignore[type-arg]
     """setMyCommands in every language, so the menu matches the user's language."""
     for lang, code in MENU_LANGUAGES.items():
-        commands = [BotCommand(c.name, tr(c.description, lang)[:256]) for c in visible_commands(None)]
+        # The menu is plain text: descriptions are HTML msgids, so entities are decoded here.
+        commands = [BotCommand(c.name, html.unescape(tr(c.description, lang))[:256]) for c in visible_commands(None)]
         await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=code)
 
 
@@ -261,5 +291,6 @@ def build_application(
     application.bot_data["photo_ids"] = {}
     for command in COMMANDS.values():
         application.add_handler(CommandHandler(command.name, ptb_callback(command)))
+    application.add_handler(CallbackQueryHandler(callback_router()))
     application.add_error_handler(error_handler)
     return application

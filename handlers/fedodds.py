@@ -38,12 +38,12 @@ async def fedodds_command(services: Services, request: Request) -> Reply:
     count, month = parse_fedodds_args(request.args)
     snap = request.snapshot(services)
     if not snap.strips:
-        raise NoDataError(what=tr(N_("30-day Fed funds futures settlements"), request.lang))
+        raise NoDataError(what=N_("30-day Fed funds futures settlements"))
     if not snap.has("DFEDTARL"):
-        raise NoDataError(what=tr(N_("the Fed funds target range (FRED DFEDTARL)"), request.lang))
+        raise NoDataError(what=N_("the Fed funds target range (FRED DFEDTARL)"))
     view = odds_view(snap.strips, snap.close("DFEDTARL"), calendar.fomc_meetings(), snap.asof)
     if view is None or not view.result.meetings:
-        raise NoDataError(what=tr(N_("FOMC odds on this date"), request.lang))
+        raise NoDataError(what=N_("FOMC odds on this date"))
     meetings = list(view.result.meetings)
     if month is not None:
         meetings = [m for m in meetings if (m.meeting.year, m.meeting.month) == month]

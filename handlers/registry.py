@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from bot.render.i18n import N_
-from handlers import fedodds, r2k, start, status
+from handlers import cuts, fedodds, pe, r2k, risk, spread, start, status
 from handlers.base import Command, Request
 
 _ALL: tuple[Command, ...] = (
     Command("start", start.start_command, N_("Welcome and the list of commands"), start.START_USAGE),
     Command("help", start.help_command, N_("How to use each command"), start.HELP_USAGE),
     Command("r2k", r2k.r2k_command, N_("Russell 2000: last close, YTD, highs, distance to the record"), r2k.R2K_USAGE, cacheable=True),
+    Command("spread", spread.spread_command, N_("Small caps minus large caps over a period, with a chart"), spread.SPREAD_USAGE, cacheable=True),
+    Command("pe", pe.pe_command, N_("S&amp;P 500 vs S&amp;P 600 P/E gap"), pe.PE_USAGE, cacheable=True),
+    Command("risk", risk.risk_command, N_("Volatility and drawdowns: small vs large caps"), risk.RISK_USAGE, cacheable=True),
+    Command("cuts", cuts.cuts_command, N_("Small vs large caps after the first Fed cut of each cycle"), cuts.CUTS_USAGE, cacheable=True),
     Command("fedodds", fedodds.fedodds_command, N_("Fed cut odds by FOMC meeting, from Fed funds futures"), fedodds.FEDODDS_USAGE, cacheable=True),
     Command("status", status.status_command, N_("Data freshness per series (operators)"), status.STATUS_USAGE, admin_only=True),
     Command("lang", start.lang_command, N_("Language: English or Traditional Chinese"), start.LANG_USAGE, changes_chat=True),

@@ -66,7 +66,7 @@ def _png(fig: Figure) -> bytes:
 
 
 def _decorate(fig: Figure, ax: Any, *, title: str, xlabel: str, ylabel: str, source: str) -> None:
-    ax.set_title(title, fontsize=12, fontweight="bold")
+    ax.set_title(title, fontsize=12)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)

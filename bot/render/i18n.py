@@ -89,3 +89,15 @@ def tr(msgid: str, lang: str | None = None, **params: Any) -> Safe:
     if params:
         text = text.format(**{k: _escape(v) for k, v in params.items()})
     return Safe(text)
+
+
+def tr_text(msgid: str, lang: str | None = None) -> Safe:
+    """Translate a plain-text msgid (a series label, a name with "&") and escape it for HTML."""
+    language = lang if lang in LANGUAGES else current_lang.get()
+    return Safe(html.escape(catalog(language).get(msgid, msgid), quote=False))
+
+
+def localise_params(params: dict[str, Any], lang: str) -> dict[str, Any]:
+    """Error parameters that are themselves msgids (e.g. a series label) in the reader's language."""
+    known = catalog(lang)
+    return {k: (tr_text(v, lang) if isinstance(v, str) and not isinstance(v, Safe) and v in known else v) for k, v in params.items()}

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+import pandas as pd
+
 from bot.market import SeriesStatus
 from bot.metrics.r2k import R2KSnapshot
+from bot.render import charts
 from bot.render import format as fmt
 from bot.render.i18n import N_, Safe, tr
 from bot.render.text import join, sources_line, stale_lines
@@ -66,3 +69,32 @@ def render_r2k(r: R2KSnapshot, statuses: Sequence[SeriesStatus], asof: date, lan
     lines += stale_lines(statuses, lang)
     lines += ["", sources_line(statuses, asof, lang)]
     return join(lines)
+
+
+CHART_PERIODS = {"ytd": N_("year to date"), "1y": N_("1 year"), "5y": N_("5 years")}
+
+
+def r2k_chart(rut: pd.Series, ndx: pd.Series | None, asof: date, period: str, statuses: Sequence[SeriesStatus], lang: str) -> bytes:
+    from bot.metrics.spread import period_start
+    from bot.render.spread import charts_source
+
+    clang = charts.chart_lang(lang)
+    last = rut.loc[: pd.Timestamp(asof)].index[-1]
+    start = period_start(last, period)
+    lines = {}
+    for label, series in ((tr(N_("Russell 2000"), clang), rut), (tr(N_("Nasdaq-100"), clang), ndx)):
+        if series is None:
+            continue
+        window = series.loc[: pd.Timestamp(asof)]
+        base = window.loc[:start]
+        if base.empty:
+            continue
+        lines[label] = window.loc[base.index[-1] :] / base.iloc[-1] * 100.0
+    return charts.line_chart(
+        lines,
+        title=tr(N_("Russell 2000 vs Nasdaq-100, {period}"), clang, period=tr(CHART_PERIODS[period], clang)),
+        xlabel=tr(N_("Date"), clang),
+        ylabel=tr(N_("Rebased to 100"), clang),
+        source=charts_source(statuses, asof, clang),
+        lang=clang,
+    )
