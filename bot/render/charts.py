@@ -12,6 +12,7 @@ import io
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, TypeVar
 
 import matplotlib
@@ -33,6 +34,7 @@ CJK_FAMILIES = (
     "Droid Sans Fallback",
     "AR PL UMing TW",
 )
+FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts")
 T = TypeVar("T")
 
 
@@ -40,6 +42,13 @@ T = TypeVar("T")
 def cjk_font() -> str | None:
     """The first installed font family that covers Traditional Chinese, or None."""
     installed = {f.name for f in font_manager.fontManager.ttflist}
+    if not installed.intersection(CJK_FAMILIES):
+        # matplotlib's font cache predates a font installed later (CI installs one): add it by path.
+        for folder in FONT_DIRS:
+            for path in sorted(Path(folder).glob("**/*")):
+                if path.suffix.lower() in (".ttf", ".ttc", ".otf") and any(k in path.name.lower() for k in ("wqy", "cjk", "droidsansfallback")):
+                    font_manager.fontManager.addfont(str(path))
+        installed = {f.name for f in font_manager.fontManager.ttflist}
     for family in CJK_FAMILIES:
         if family in installed:
             return family

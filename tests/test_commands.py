@@ -1,0 +1,137 @@
+"""Each command on the real data: the numbers, the zh-Hant rendering, and bad arguments."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.history import HistoryStore
+from handlers.base import Services
+from tests.commands_data import ask, import_real_data, services_for
+
+END_2025 = date(2025, 12, 31)
+
+
+@pytest.fixture(scope="module")
+def history(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> HistoryStore:
+    return import_real_data(shared_data, tmp_path_factory.mktemp("history"))
+
+
+@pytest.fixture
+def services(history: HistoryStore, tmp_path: Path) -> Services:
+    return services_for(history, END_2025, tmp_path)
+
+
+async def test_spread_ytd_2025_prints_the_anchor_figures(services: Services) -> None:
+    text, reply = await ask(services, "/spread", asof=END_2025)
+    assert "Russell 2000 +11.29%" in text and "Nasdaq-100 +20.17%" in text and "R2K − NDX: −8.88 pp" in text
+    assert "as of close 2025-12-31" in text
+    assert reply.chart is not None and reply.chart.png[:4] == b"\x89PNG"
+
+
+async def test_spread_2024_prints_the_2024_anchors(history: HistoryStore, tmp_path: Path) -> None:
+    services = services_for(history, date(2024, 12, 31), tmp_path)
+    text, _ = await ask(services, "/spread ytd", asof=date(2024, 12, 31))
+    assert "+10.02%" in text and "+24.88%" in text
+
+
+async def test_spread_in_zh_hant(services: Services) -> None:
+    text, _ = await ask(services, "/spread", lang="zh-Hant", asof=END_2025)
+    assert "小型股對比大型股" in text and "+11.29%" in text and "資料來源" in text
+
+
+@pytest.mark.parametrize("bad", ["/spread banana", "/spread 2y", "/spread ytd 1y", "/spread -3"])
+async def test_spread_bad_arguments_get_usage(services: Services, bad: str) -> None:
+    text, reply = await ask(services, bad, asof=END_2025)
+    assert text.startswith("Usage: /spread") and reply.chart is None
+
+
+async def test_risk_lists_three_indices_and_the_crisis_years(services: Services) -> None:
+    text, _ = await ask(services, "/risk", asof=END_2025)
+    for needle in ("Russell 2000", "S&P 500", "Nasdaq-100", "2008:", "2020:", "2022:", "32.5% (2021-11-08 → 2022-06-16)"):
+        assert needle in text
+
+
+async def test_risk_in_zh_hant_and_bad_argument(services: Services) -> None:
+    text, _ = await ask(services, "/risk", lang="zh-Hant", asof=END_2025)
+    assert "波動率" in text and "羅素 2000" in text and "標普 500" in text
+    usage, _ = await ask(services, "/risk now", lang="zh-Hant", asof=END_2025)
+    assert usage.startswith("用法：/risk")
+
+
+async def test_cuts_lists_cycles_with_dates_and_averages(services: Services) -> None:
+    text, _ = await ask(services, "/cuts", asof=END_2025)
+    for cycle in ("2001-01-03", "2007-09-18", "2019-07-31", "2024-09-18"):
+        assert cycle in text
+    assert "Average 12M" in text and "18.7%" in text
+
+
+async def test_cuts_in_zh_hant_and_bad_argument(services: Services) -> None:
+    text, _ = await ask(services, "/cuts", lang="zh-Hant", asof=END_2025)
+    assert "首次降息" in text and "2024-09-18" in text
+    usage, _ = await ask(services, "/cuts 2001", asof=END_2025)
+    assert usage.startswith("Usage: /cuts")
+
+
+async def test_pe_without_pe_history_says_no_data(services: Services) -> None:
+    text, _ = await ask(services, "/pe", asof=END_2025)
+    assert text.startswith("No data stored yet for S&P 500 and S&P 600 P/E")
+    zh, _ = await ask(services, "/pe", lang="zh-Hant", asof=END_2025)
+    assert "本益比" in zh
+
+
+async def test_pe_with_recorded_proxies_labels_them_trailing(history: HistoryStore, tmp_path: Path) -> None:
+    import pandas as pd
+
+    days = pd.bdate_range("2025-12-22", "2025-12-31")
+    history.write("PE_SPY", pd.DataFrame({"value": [27.0] * len(days)}, index=days), source="yahoo_pe", fetched_at=None)
+    history.write("PE_IJR", pd.DataFrame({"value": [17.5] * len(days)}, index=days), source="yahoo_pe", fetched_at=None)
+    try:
+        services = services_for(history, END_2025, tmp_path)
+        text, _ = await ask(services, "/pe", asof=END_2025)
+        assert "S&P 500 trailing P/E (SPY holdings): 27.0 (trailing, 2025-12-31)" in text
+        assert "Gap: +9.5 turns" in text and "too short for a percentile" in text
+        zh, _ = await ask(services, "/pe", lang="zh-Hant", asof=END_2025)
+        assert "標普 500 追蹤本益比" in zh and "+9.5" in zh
+        usage, _ = await ask(services, "/pe 3", asof=END_2025)
+        assert usage.startswith("Usage: /pe")
+    finally:
+        (history.directory / "PE_SPY.parquet").unlink()
+        (history.directory / "PE_IJR.parquet").unlink()
+
+
+async def test_r2k_chart_sends_a_png_and_bad_period_gets_usage(services: Services) -> None:
+    text, reply = await ask(services, "/r2k chart 5y", asof=END_2025)
+    assert reply.chart is not None and reply.chart.png[:4] == b"\x89PNG" and "2,481.91" in text
+    usage, _ = await ask(services, "/r2k chart 10y", asof=END_2025)
+    assert usage.startswith("Usage: /r2k")
+
+
+async def test_fedodds_worked_example_from_files(history: HistoryStore, tmp_path: Path) -> None:
+    day = date(2026, 9, 17)
+    services = services_for(history, day, tmp_path)
+    text, reply = await ask(services, "/fedodds", asof=day)
+    assert "FOMC 2026-10-28: most likely 4.00–4.25 (55.4%)" in text
+    assert "3.75–4.00 44.6%" in text and "3.75–4.00 11.0%, 4.00–4.25 47.3%, 4.25–4.50 41.7%" in text
+    assert "Oct 26 96.1050" in text and "settlements of 2026-09-17" in text
+    assert reply.chart is not None
+
+
+@pytest.mark.parametrize("bad", ["/fedodds -3", "/fedodds 0", "/fedodds 13", "/fedodds x", "/fedodds 2026-13"])
+async def test_fedodds_bad_arguments_get_usage(history: HistoryStore, tmp_path: Path, bad: str) -> None:
+    services = services_for(history, date(2026, 9, 17), tmp_path)
+    text, _ = await ask(services, bad, asof=date(2026, 9, 17))
+    assert text.startswith("Usage: /fedodds")
+
+
+async def test_fedodds_month_without_meeting_and_no_strip(history: HistoryStore, tmp_path: Path) -> None:
+    services = services_for(history, date(2026, 9, 17), tmp_path)
+    text, _ = await ask(services, "/fedodds 1999-01", asof=date(2026, 9, 17))
+    assert "No FOMC meeting in 1999-01" in text
+    early = services_for(history, date(2025, 1, 2), tmp_path)
+    none, _ = await ask(early, "/fedodds", asof=date(2025, 1, 2))
+    assert none.startswith("No data stored yet for 30-day Fed funds futures settlements")
+    zh, _ = await ask(services, "/fedodds 2026-12", lang="zh-Hant", asof=date(2026, 9, 17))
+    assert "最可能區間" in zh and "47.3%" in zh
