@@ -128,7 +128,7 @@ async def run_command(services: Services, command: Command, request: Request) ->
     try:
         if command.admin_only and not request.is_admin:
             raise NotAllowedError(ADMIN_ONLY)
-        if command.changes_chat and not request.is_chat_admin:
+        if command.needs_chat_admin(request.args) and not request.is_chat_admin:
             raise NotAllowedError(GROUP_ADMIN_ONLY)
         if not command.cacheable or request.asof is not None:
             return await command.func(services, request)
@@ -158,7 +158,7 @@ async def build_request(
     chat, user = update.effective_chat, update.effective_user
     assert chat is not None
     is_chat_admin = True
-    if command.changes_chat and chat.type != ChatType.PRIVATE:
+    if command.needs_chat_admin(args) and chat.type != ChatType.PRIVATE:
         is_chat_admin = await _is_chat_admin(update, context)
     return Request(
         command=command.name,
@@ -182,7 +182,7 @@ def ptb_callback(command: Command):  # type: ignore[no-untyped-def]
         _, args = split_args(message.text)
         request = await build_request(update, context, command, args)
         reply = await run_command(services, command, request)
-        if command.changes_chat:  # remember the chat's new settings for when the store is down
+        if command.needs_chat_admin(args):  # remember the chat's new settings for when the store is down
             await context.application.bot_data["chat_cache"].get(services, chat.id)
         await send_reply(context.bot, chat.id, reply, photo_ids=context.application.bot_data["photo_ids"])
 

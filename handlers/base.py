@@ -75,6 +75,10 @@ class Command:
     usage: str  # msgid of the usage line
     admin_only: bool = False  # CAPGAP_ADMIN_IDS only (e.g. /status)
     changes_chat: bool = False  # in groups, only chat administrators
+    changes_chat_with_args: bool = False  # the same, only when given arguments (/alerts mute X)
+
+    def needs_chat_admin(self, args: tuple[str, ...]) -> bool:
+        return self.changes_chat or (self.changes_chat_with_args and bool(args))
     cacheable: bool = False  # the reply depends only on (snapshot, args, language): memoised per snapshot
 
 

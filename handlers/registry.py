@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.render.i18n import N_
-from handlers import cuts, fedodds, pe, r2k, risk, spread, start, status
+from handlers import alerts, cuts, digest, fedodds, pe, r2k, risk, spread, start, status
 from handlers.base import Command, Request
 
 _ALL: tuple[Command, ...] = (
@@ -15,6 +15,12 @@ _ALL: tuple[Command, ...] = (
     Command("risk", risk.risk_command, N_("Volatility and drawdowns: small vs large caps"), risk.RISK_USAGE, cacheable=True),
     Command("cuts", cuts.cuts_command, N_("Small vs large caps after the first Fed cut of each cycle"), cuts.CUTS_USAGE, cacheable=True),
     Command("fedodds", fedodds.fedodds_command, N_("Fed cut odds by FOMC meeting, from Fed funds futures"), fedodds.FEDODDS_USAGE, cacheable=True),
+    Command("digest", digest.digest_command, N_("Today's digest; /digest on HH:MM Area/City for a daily one"), digest.DIGEST_USAGE, changes_chat_with_args=True),
+    Command("subscribe", alerts.subscribe_command, N_("Subscribe to an alert, with your own threshold"), alerts.SUBSCRIBE_USAGE, changes_chat=True),
+    Command("unsubscribe", alerts.unsubscribe_command, N_("Stop an alert"), alerts.UNSUBSCRIBE_USAGE, changes_chat=True),
+    Command("alerts", alerts.alerts_command, N_("Your alerts, with mute and delete buttons"), alerts.ALERTS_USAGE, changes_chat_with_args=True),
+    Command("mute", alerts.mute_command, N_("Mute all alerts of this chat for a while"), alerts.MUTE_USAGE, changes_chat=True),
+    Command("backtest", alerts.backtest_command, N_("When an alert would have fired, and what followed"), alerts.BACKTEST_USAGE),
     Command("status", status.status_command, N_("Data freshness per series (operators)"), status.STATUS_USAGE, admin_only=True),
     Command("lang", start.lang_command, N_("Language: English or Traditional Chinese"), start.LANG_USAGE, changes_chat=True),
 )

@@ -70,10 +70,7 @@ async def enqueue_due_digests(services: Services, now: datetime) -> int:
             if (session, lang) not in rendered:
                 snapshot = services.market.at(session)
                 digest = await build_digest(snapshot, lang)
-                rendered[(session, lang)] = payload_for(
-                    digest.text, png=digest.chart.png if digest.chart else None,
-                    caption=digest.chart.caption if digest.chart else None,
-                )
+                rendered[(session, lang)] = payload_for(digest.text, png=digest.png, caption=digest.caption)
             items.append(
                 OutboxItem(
                     key=f"digest:{chat.chat_id}:{session.isoformat()}",

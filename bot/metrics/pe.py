@@ -8,7 +8,7 @@ and a percentile is only quoted with at least a year of it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -89,3 +89,30 @@ def compute_pe_gap(large: PESeries, small: PESeries, asof: date) -> PEGap:
         history_start=both.index[0].date(),
         comparable=large.kind == small.kind,
     )
+
+
+# Per role: the imported forward series first, then the ETF proxy the bot records each session.
+CANDIDATES: dict[str, tuple[str, ...]] = {
+    "large": ("PE_SPX_FWD", "PE_SPY"),
+    "small": ("PE_SP600_FWD", "PE_IJR"),
+    "r2k": ("PE_RUT_FWD", "PE_IWM"),
+    "ndx": ("PE_NDX_FWD", "PE_QQQ"),
+}
+
+
+def best_pe(values: Mapping[str, pd.Series], role: str, labels: Mapping[str, str]) -> PESeries | None:
+    """The best P/E series held for ``role`` ("large", "small", "r2k", "ndx") among ``values`` by name."""
+    return choose_pe_series([
+        PESeries(name, values[name], "forward" if name.endswith("_FWD") else "trailing", labels.get(name, name))
+        for name in CANDIDATES[role] if name in values
+    ])
+
+
+def pe_gap_series(values: Mapping[str, pd.Series], labels: Mapping[str, str]) -> pd.Series:
+    """The large-minus-small P/E gap (turns) on every common date, from the best series held."""
+    large, small = best_pe(values, "large", labels), best_pe(values, "small", labels)
+    if large is None or small is None:
+        return pd.Series(dtype="float64")
+    both = pd.concat([large.values.rename("l"), small.values.rename("s")], axis=1, join="inner").dropna()
+    both = both[(both["l"] > 0) & (both["s"] > 0)]
+    return both["l"] - both["s"]

@@ -1,0 +1,114 @@
+"""Alert messages: every event due for one chat in one message, in the chat's language."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from bot.alerts.backtest import HORIZONS, BacktestResult
+from bot.alerts.evaluator import AlertEvent
+from bot.alerts.rules import RULES, Rule
+from bot.market import SeriesStatus, Snapshot
+from bot.render import format as fmt
+from bot.render.i18n import N_, Safe, tr, tr_text
+from bot.render.text import join, sources_line
+from bot.store.base import ChatSettings, Subscription
+
+METRIC_SERIES = {
+    "r2k_high": ("RUT",), "r2k_drawdown": ("RUT",), "spread_flip": ("RUT", "NDX"),
+    "cut_odds": ("CUTPROB_NEXT",), "cut_odds_move": ("CUTPROB_NEXT",), "fed_decision": ("DFEDTARU",), "pe_gap": (),
+}
+
+
+def render_event(e: AlertEvent, lang: str) -> Safe:
+    rule = RULES[e.rule_id]
+    if e.kind == "resolved":
+        return tr(N_("✅ Resolved ({date}): {title}"), lang, date=fmt.day(e.bar, lang), title=tr_text(rule.title, lang))
+    day = fmt.day(e.bar, lang)
+    if e.rule_id == "r2k_high":
+        return tr(N_("🏁 <b>Russell 2000 new high</b>: closed at {value} on {date}, above the highest close of the window ({reference})."),
+                  lang, value=fmt.number(e.value, lang), date=day, reference=fmt.number(e.reference or 0.0, lang))
+    if e.rule_id == "pe_gap":
+        return tr(N_("📊 <b>P/E gap</b> S&amp;P 500 − S&amp;P 600 is {value} turns on {date} (your level {threshold})."),
+                  lang, value=fmt.number(e.value, lang, 1), date=day, threshold=fmt.number(e.threshold, lang, 1))
+    if e.rule_id == "cut_odds":
+        return tr(N_("🏦 <b>Cut odds</b> for the next FOMC meeting reached {value} on {date} (your level {threshold})."),
+                  lang, value=fmt.pct(e.value / 100, lang, 1, sign=False), date=day, threshold=fmt.pct(e.threshold / 100, lang, 0, sign=False))
+    if e.rule_id == "cut_odds_move":
+        return tr(N_("🏦 <b>Cut odds moved</b> {change} to {value} on {date}."), lang,
+                  change=fmt.pp(e.value - (e.reference or 0.0), lang, 1), value=fmt.pct(e.value / 100, lang, 1, sign=False), date=day)
+    if e.rule_id == "fed_decision":
+        return tr(N_("🏦 <b>The Fed changed its target</b>: upper bound {before}% → {after}% (effective {date})."),
+                  lang, before=fmt.number(e.reference or 0.0, lang), after=fmt.number(e.value, lang), date=day)
+    if e.rule_id == "r2k_drawdown":
+        return tr(N_("📉 <b>Russell 2000</b> closed {value} below its record on {date} (your level {threshold})."),
+                  lang, value=fmt.pct(e.value / 100, lang, 1, sign=False), date=day, threshold=fmt.pct(e.threshold / 100, lang, 0, sign=False))
+    if e.value >= 0:
+        return tr(N_("🔁 <b>Russell 2000 overtook the Nasdaq-100</b> year to date: {value} on {date}."), lang, value=fmt.pp(e.value, lang), date=day)
+    return tr(N_("🔁 <b>Russell 2000 fell behind the Nasdaq-100</b> year to date: {value} on {date}."), lang, value=fmt.pp(e.value, lang), date=day)
+
+
+def render_alerts(chat: ChatSettings, events: Sequence[AlertEvent], snap: Snapshot) -> dict[str, Any]:
+    """The outbox payload for one chat."""
+    lang = chat.lang or "en"
+    names = sorted({n for e in events for n in METRIC_SERIES.get(e.rule_id, ())})
+    statuses = [snap.status[n] for n in names if n in snap.status]
+    lines = [tr(N_("<b>capgap alert</b>"), lang)] + [render_event(e, lang) for e in events]
+    lines += ["", tr(N_("Manage your alerts with /alerts."), lang), sources_line(statuses, snap.asof, lang)]
+    return {"text": join(lines)}
+
+
+def describe_rule(rule: Rule, lang: str) -> Safe:
+    """A subscription's rule with its parameters, in words."""
+    title = tr_text(rule.title, lang)
+    if rule.id == "r2k_high":
+        window = rule.window or "all"
+        detail = (tr(N_("above every close of the last 52 weeks"), lang) if window == "52w"
+                  else tr(N_("above every earlier close"), lang) if window == "all"
+                  else tr(N_("above every close since {date}"), lang, date=window[6:]))
+    elif rule.id in ("cut_odds", "r2k_drawdown"):
+        detail = tr(N_("level {threshold}%"), lang, threshold=fmt.number(rule.threshold, lang, 0))
+    elif rule.id == "pe_gap":
+        detail = tr(N_("≥ {threshold} turns for {sessions} sessions"), lang, threshold=fmt.number(rule.threshold, lang, 1), sessions=rule.for_sessions)
+    elif rule.id == "cut_odds_move":
+        detail = tr(N_("a move of {threshold} pp in {window}"), lang, threshold=fmt.number(rule.threshold, lang, 0), window=rule.window or "1d")
+    else:
+        return title
+    return Safe(f"{title} ({detail})")
+
+
+def render_subscribed(rule: Rule, lang: str) -> Safe:
+    return join([
+        tr(N_("✅ Subscribed: {rule}"), lang, rule=describe_rule(rule, lang)),
+        tr(N_("You will get one message when it happens (a condition already true now waits for the next crossing). /alerts lists your subscriptions."), lang),
+    ])
+
+
+def render_alert_list(subs: Sequence[Subscription], chat: ChatSettings | None, now: datetime, lang: str) -> Safe:
+    if not subs:
+        return tr(N_("No alert subscriptions in this chat. Try /subscribe r2k_high or /subscribe cut_odds 75."), lang)
+    lines = [tr(N_("<b>Your alerts</b>"), lang)]
+    for sub in subs:
+        muted = sub.muted_until is not None and sub.muted_until > now
+        line = Safe(f"• <code>{sub.rule_id}</code> — " + describe_rule(RULES[sub.rule_id].with_params(sub.params), lang))
+        lines.append(Safe(line + " " + tr(N_("(muted)"), lang)) if muted else line)
+    if chat is not None and chat.muted_until and chat.muted_until > now:
+        lines.append(tr(N_("All alerts of this chat are muted until {until} (UTC)."), lang, until=chat.muted_until.strftime("%Y-%m-%d %H:%M")))
+    return join(lines)
+
+
+def render_backtest(rule: Rule, result: BacktestResult, statuses: Sequence[SeriesStatus], asof: date, lang: str) -> Safe:
+    lines = [
+        tr(N_("<b>Backtest</b>: {rule}"), lang, rule=describe_rule(rule, lang)),
+        tr(N_("From {start} to {end} it would have fired {count} times."), lang,
+           start=fmt.day(result.start, lang), end=fmt.day(result.end, lang), count=len(result.firings)),
+    ]
+    if result.firings:
+        lines.append(tr(N_("Last firings: {dates}"), lang, dates=", ".join(d.isoformat() for d in result.last_five)))
+        for months in HORIZONS:
+            median = result.median_rut_return[months]
+            lines.append(tr(N_("Median Russell 2000 return {months} months later: {value} ({count} firings)"), lang, months=months,
+                            value=fmt.pct(median, lang, 1) if median is not None else "—", count=result.counted[months]))
+    lines += ["", sources_line(statuses, asof, lang)]
+    return join(lines)

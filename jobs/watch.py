@@ -1,0 +1,25 @@
+"""The watch job: evaluate alert rules on the latest snapshot (after every refresh, on the leader)."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.alerts.watcher import WatchReport, watch_once as evaluate_rules
+from bot.render.alerts import render_alerts
+from handlers.base import Services
+
+log = logging.getLogger(__name__)
+
+
+async def watch_once(services: Services) -> WatchReport | None:
+    if services.store is None:
+        return None
+    try:
+        report = await evaluate_rules(services.store, services.market.snapshot, services.clock.now(), render_alerts)
+    except Exception:
+        log.exception("watch failed; the next refresh runs it again (events are idempotent)")
+        return None
+    if report.held:
+        log.warning("alert rules held: %s", "; ".join(f"{k} ({v})" for k, v in report.held.items()))
+    log.info("watch: %s bars, %d events, %d new messages", report.evaluated, report.events, report.messages)
+    return report
