@@ -1,4 +1,4 @@
-"""The `capgap` command line (also `python -m bot`): run | ask | refresh | import."""
+"""The `capgap` command line (also `python -m bot`): run | ask | refresh | import | backtest | health."""
 
 from __future__ import annotations
 
@@ -66,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
                          "PE_SP600_FWD ...), or ZQ for a CME settlements JSON.")
     imp.add_argument("file", type=Path, help="the CSV or JSON file")
     imp.add_argument("--series", required=True, metavar="NAME", help="series name (e.g. RUT, DFEDTARU, ZQ)")
+    bt = sub.add_parser("backtest", help="run an alert rule over stored history: when it fired and what followed",
+                        description="Same as the bot's /backtest: e.g. `capgap backtest r2k_high 52w`.")
+    bt.add_argument("rule", help="r2k_high, pe_gap, cut_odds, cut_odds_move, fed_decision, r2k_drawdown, spread_flip")
+    bt.add_argument("params", nargs="*", help="the rule's parameters, as in /subscribe")
+    bt.add_argument("--lang", choices=LANGUAGES, default="en")
+    bt.add_argument("--as-of", type=_parse_date, metavar="YYYY-MM-DD", help="use history up to this date only")
+
     sub.add_parser("health", help="exit 0 when the running bot's heartbeat is recent (container health check)",
                    description="Check the heartbeat file the running bot refreshes every minute.")
     return parser
@@ -276,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_refresh(args))
     if args.command == "import":
         return _import(args)
+    if args.command == "backtest":
+        text = " ".join(["/backtest", args.rule, *args.params])
+        return asyncio.run(_ask(argparse.Namespace(text=text, lang=args.lang, as_of=args.as_of, chart_out=None)))
     if args.command == "health":
         return _health()
     return 2

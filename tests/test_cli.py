@@ -34,7 +34,7 @@ def test_cli_run_webhook_without_secret_refuses(tmp_path: Path) -> None:
     assert result.returncode == 2 and "CAPGAP_WEBHOOK_SECRET" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["run", "ask", "refresh", "import", "health"])
+@pytest.mark.parametrize("command", ["run", "ask", "refresh", "import", "backtest", "health"])
 def test_cli_each_subcommand_has_help(tmp_path: Path, command: str) -> None:
     result = capgap(command, "--help", data_dir=tmp_path)
     assert result.returncode == 0 and "usage: capgap " + command in result.stdout
@@ -93,3 +93,12 @@ def test_cli_r2k_on_2025_09_18_is_the_highest_since_november_2021(tmp_path: Path
     assert result.returncode == 0, result.stderr
     assert "2,467.70" in result.stdout
     assert "November 2021" in result.stdout and "2021-11-08" in result.stdout and "2,442.74" in result.stdout
+
+
+def test_cli_backtest_r2k_high_prints_the_first_firing_after_the_2021_record(tmp_path: Path, shared_data: Path) -> None:
+    capgap("import", str(shared_data / "indices" / "RUT_yahoo_alitalbi.csv"), "--series", "RUT", data_dir=tmp_path)
+    result = capgap("backtest", "r2k_high", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2025-09-18" in result.stdout and "would have fired 4 times" in result.stdout
+    bad = capgap("backtest", "r2k_high", "banana", data_dir=tmp_path)
+    assert bad.returncode == 0 and bad.stdout.startswith("Usage: /subscribe r2k_high")

@@ -8,8 +8,8 @@ whose state changed become Python objects (events and states to store).
 States go inactive -> pending (condition true, ``for_sessions`` not yet met) -> firing -> inactive
 (resolved). A level rule (``above``/``below``) fires when its condition starts to hold and resolves
 only when the value is back past ``threshold ∓ recovery`` (hysteresis: no flapping around the line).
-An event rule (``new_high``, ``change_by``, ``crosses_zero``) fires on the bar where the event happens
-and resolves on the next bar without it. A bar is evaluated once: re-evaluating the bar a state last
+An event rule (``new_high``, ``change_by``, ``crosses_zero``) fires on each bar where the event
+happens and is inactive again right after. A bar is evaluated once: re-evaluating the bar a state last
 saw changes nothing and emits nothing, so a rerun or a restart never repeats an alert. A firing within
 ``cooldown_days`` of the previous one is recorded but not announced; a rule with ``repeat_days``
 announces a condition that still holds again every that many days.
@@ -30,6 +30,7 @@ from bot.alerts.rules import Rule
 INACTIVE, PENDING, FIRING = 0, 1, 2
 STATUS_NAMES = ("inactive", "pending", "firing")
 NEVER = -(10**9)  # ordinal of "no such bar"
+LEVEL_KINDS = ("above", "below")
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,10 @@ def step(rule: Rule, thresholds: np.ndarray, states: GroupStates, obs: Observati
     quiet = bar - states.last_fired < rule.cooldown_days if rule.cooldown_days else np.zeros(len(status), dtype=bool)
     fired = start & ~quiet
     states.last_fired[fired] = bar
+    if rule.kind not in LEVEL_KINDS:
+        # An event (a new high, a move, a flip) is over once it is announced: the next one starts afresh.
+        status[start] = INACTIVE
+        count[start] = 0
 
     firing = live & (status == FIRING) & ~start
     resolve = firing & clear
@@ -216,7 +221,7 @@ def initial_states(rule: Rule, thresholds: np.ndarray, obs: Observation | None) 
     n = len(thresholds)
     states = GroupStates(np.zeros(n, np.int8), np.zeros(n, np.int32), np.full(n, NEVER, np.int64), np.full(n, NEVER, np.int64))
     if obs is not None:
-        if rule.kind in ("above", "below"):
+        if rule.kind in LEVEL_KINDS:
             cond, _ = _conditions(rule, obs, thresholds)
             states.status[cond] = FIRING
         states.last_bar[:] = obs.bar.toordinal()

@@ -52,9 +52,9 @@ async def build_digest(snap: Snapshot, lang: str) -> Digest:
                                     trend=tr(N_("closing"), lang) if s.closing else tr(N_("widening"), lang)))
                 except InsufficientData:
                     pass
-                png = await charts.render(r2k_chart, snap.close("RUT"), ndx, snap.asof, "ytd",
-                                          [snap.status[n] for n in ("RUT", "NDX") if n in snap.status], lang)
-                caption = tr(N_("Russell 2000 vs Nasdaq-100, rebased to 100 · {asof}"), lang, asof=snap.asof.isoformat())
+            png = await charts.render(r2k_chart, snap.close("RUT"), ndx, snap.asof, "ytd",
+                                      [snap.status[n] for n in ("RUT", "NDX") if n in snap.status], lang)
+            caption = tr(N_("Russell 2000 vs Nasdaq-100, rebased to 100 · {asof}"), lang, asof=snap.asof.isoformat())
     values = {n: snap.close(n) for names in CANDIDATES.values() for n in names if snap.has(n)}
     labels = {n: SERIES[n].label for n in values}
     large, small = best_pe(values, "large", labels), best_pe(values, "small", labels)
