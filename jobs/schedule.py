@@ -94,7 +94,8 @@ async def schedule_jobs(application: Application) -> None:  # type: ignore[type-
         per_group_per_min=services.settings.rate_limit_per_group_minute,
     )
     if services.store is not None:
-        sender = Sender(services.store, application.bot, services.clock, consumer=application.bot_data["owner"], limits=limits)
+        sender = Sender(services.store, application.bot, services.clock, consumer=application.bot_data["owner"], limits=limits,
+                        max_in_flight=services.settings.send_concurrency)
         stop = asyncio.Event()
         application.bot_data["sender_stop"] = stop
         application.create_task(sender.run(stop), name="outbox-sender")
