@@ -1,112 +1,154 @@
-"""/r2k's numbers: the Russell 2000 at a close, its highs, and its ratio to the Nasdaq-100.
+"""The Russell 2000 snapshot: level, returns, highs, and the R2K/NDX ratio.
 
-Pure: closes in, a frozen dataclass out. A "new high" is a daily close above every earlier close
-(the 2021 record fell on the close of 2025-09-18; intraday highs would say 2024-11-25).
+Source: daily closes of ^RUT (and optionally ^NDX), as stored in history. "High" always means a daily
+*close* above earlier closes, never an intraday high (DESIGN.md: the 2021 record fell on the close of
+2025-09-18; intraday highs would say 2024-11-25).
+
+Record semantics, for the last close L on date T:
+
+* ``is_ath``: L is strictly above every earlier close (true for a series' first close).
+* ``prev_record``: when ``is_ath``, the highest close before T — the record L broke (date, close). On
+  2025-09-18 (2467.70) that is 2021-11-08 (2442.74): no close in between was above it, so the reply can
+  say "highest close since November 2021 (the 2021-11-08 record of 2442.74)". On a run of records it is
+  the previous day's record. None when there is no earlier close.
+* ``highest_since``: when not ``is_ath``, the most recent earlier close strictly above L (date, close);
+  L is the highest close of every session after that date. On 2026-02-20 (2663.78) this is 2026-02-19.
+  None when ``is_ath``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
-
-class InsufficientData(ValueError):
-    """Not enough history up to the as-of date for the metric asked."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        super().__init__(what)
+from bot.metrics.returns import (
+    DatedClose,
+    InsufficientData,
+    PeriodReturn,
+    add_months,
+    as_timestamp,
+    check_closes,
+    close_on_or_before,
+    day,
+    period_return_held,
+    truncate,
+)
 
 
 @dataclass(frozen=True)
 class R2KSnapshot:
-    date: date  # the close described (last session on or before asof)
-    close: float
-    day_change: float  # points vs the previous close
+    """Russell 2000 as of its last close on or before ``asof``.
+
+    Returns are fractions; ``None`` marks a period longer than the history held (never NaN).
+    ``high_52w`` is the highest close dated after (last date − 1 calendar year). ``distance_to_ath`` is
+    last / ATH − 1 (0.0 at a record, negative below it). The ratio is RUT close / NDX close on their last
+    common date; ``ratio_change_52w`` compares it with the ratio on the last common date on or before one
+    calendar year earlier. Ratio fields are None without an NDX series (or without enough overlap).
+    """
+
+    last: DatedClose
+    prev: DatedClose
+    day_change: float  # index points
     day_change_pct: float  # fraction
-    ytd: float  # fraction, base = last close of the previous year
-    ret_1m: float | None
-    ret_3m: float | None
-    ret_1y: float | None
-    high_52w: float
-    high_52w_date: date
-    ath: float  # highest close up to and including ``date``
-    ath_date: date
+    ytd: PeriodReturn | None
+    m1: PeriodReturn | None
+    m3: PeriodReturn | None
+    y1: PeriodReturn | None
+    high_52w: DatedClose
+    ath: DatedClose
     distance_to_ath: float  # fraction, <= 0
-    is_ath: bool  # this close is above every earlier close
-    prev_record: tuple[date, float] | None  # when is_ath: the previous record close it beat
-    highest_since: date | None  # when not is_ath: the date of the last higher close before this one
-    ratio_ndx: float | None  # R2K / NDX on ``date``
-    ratio_ndx_52w_change: float | None  # fraction change of the ratio over 52 weeks
+    is_ath: bool
+    prev_record: DatedClose | None
+    highest_since: DatedClose | None
+    ratio: float | None = None
+    ratio_date: date | None = None
+    ratio_change_52w: float | None = None  # fraction
 
 
-def truncate(closes: pd.Series, asof: date) -> pd.Series:
-    return closes.loc[: pd.Timestamp(asof)]
-
-
-def period_return(closes: pd.Series, start: pd.Timestamp) -> float | None:
-    """Return from the last close on or before ``start`` to the last close; None without a base."""
-    base = closes.loc[:start]
-    if base.empty:
+def _maybe(held: pd.Series, period: str) -> PeriodReturn | None:
+    try:
+        return period_return_held(held, period, "RUT")  # type: ignore[arg-type]
+    except InsufficientData:
         return None
-    return float(closes.iloc[-1] / base.iloc[-1] - 1.0)
+
+
+def _ratio(rut: pd.Series, ndx: pd.Series, asof: date) -> tuple[float, date, float | None] | None:
+    held_ndx = truncate(ndx, asof, "NDX")
+    end = min(rut.index[-1], held_ndx.index[-1])
+    # Only the last year (plus slack for holidays) is aligned: cheap on 40 years of closes.
+    start = as_timestamp(add_months(day(end), -12)) - timedelta(days=10)
+    a = rut.loc[start:end]
+    b = held_ndx.loc[start:end]
+    common = a.index.intersection(b.index)
+    if len(common) == 0:
+        return None
+    ratio = a.reindex(common) / b.reindex(common)
+    now_date = day(common[-1])
+    now = float(ratio.iat[-1])
+    before = close_on_or_before(ratio, add_months(now_date, -12))
+    change = now / before.close - 1.0 if before is not None and before.date < now_date else None
+    return now, now_date, change
 
 
 def compute_r2k(rut: pd.Series, ndx: pd.Series | None, asof: date) -> R2KSnapshot:
-    closes = truncate(rut, asof)
-    if len(closes) < 2:
-        raise InsufficientData("Russell 2000 closes")
-    values = closes.to_numpy()
-    last_ts = closes.index[-1]
-    close = float(values[-1])
-    prev = float(values[-2])
-    year_base = closes.loc[: pd.Timestamp(last_ts.year - 1, 12, 31)]
-    ytd = close / float(year_base.iloc[-1]) - 1.0 if len(year_base) else close / float(values[0]) - 1.0
+    """The Russell 2000 snapshot from ^RUT closes (and ^NDX closes for the ratio) up to ``asof``.
 
-    window = closes.loc[last_ts - pd.DateOffset(weeks=52) :]
-    high_52w_pos = int(np.argmax(window.to_numpy()))
-    ath_pos = int(np.argmax(values))  # first occurrence of the highest close
-    ath = float(values[ath_pos])
+    Raises InsufficientData when fewer than two RUT closes are dated on or before ``asof``.
+    """
+    held = truncate(rut, asof, "RUT")
+    if len(held) < 2:
+        raise InsufficientData("RUT: at least two closes are needed for a day change")
+    values = held.to_numpy()
+    index = held.index
+    last_value = float(values[-1])
+    last = DatedClose(day(index[-1]), last_value)
+    prev = DatedClose(day(index[-2]), float(values[-2]))
+
+    year_ago = as_timestamp(add_months(last.date, -12))
+    first_in_window = int(index.searchsorted(year_ago, side="right"))
+    window = values[first_in_window:]
+    i52 = first_in_window + int(np.argmax(window))
+    iath = int(np.argmax(values))
+
     earlier = values[:-1]
-    is_ath = bool(close > earlier.max())
-    prev_record: tuple[date, float] | None = None
-    highest_since: date | None = None
-    if is_ath:
-        pos = int(np.argmax(earlier))
-        prev_record = (closes.index[pos].date(), float(earlier[pos]))
-    else:
-        higher = np.flatnonzero(earlier >= close)
-        highest_since = closes.index[higher[-1]].date()
+    i_prev_max = int(np.argmax(earlier))
+    is_ath = bool(last_value > earlier[i_prev_max])
+    prev_record = DatedClose(day(index[i_prev_max]), float(earlier[i_prev_max])) if is_ath else None
+    highest_since = None
+    if not is_ath:
+        i_higher = int(np.flatnonzero(earlier > last_value)[-1])
+        highest_since = DatedClose(day(index[i_higher]), float(values[i_higher]))
 
-    ratio = ratio_change = None
+    ratio = ratio_date = ratio_change = None
     if ndx is not None:
-        aligned = pd.concat([closes, truncate(ndx, asof)], axis=1, join="inner").dropna()
-        if len(aligned):
-            ratios = aligned.iloc[:, 0] / aligned.iloc[:, 1]
-            ratio = float(ratios.iloc[-1])
-            base = ratios.loc[: ratios.index[-1] - pd.DateOffset(weeks=52)]
-            ratio_change = float(ratio / base.iloc[-1] - 1.0) if len(base) else None
+        check_closes(ndx, "NDX")
+        try:
+            found = _ratio(held, ndx, asof)
+        except InsufficientData:
+            found = None
+        if found is not None:
+            ratio, ratio_date, ratio_change = found
 
+    ath = DatedClose(day(index[iath]), float(values[iath]))
     return R2KSnapshot(
-        date=last_ts.date(),
-        close=close,
-        day_change=close - prev,
-        day_change_pct=close / prev - 1.0,
-        ytd=ytd,
-        ret_1m=period_return(closes, last_ts - pd.DateOffset(months=1)),
-        ret_3m=period_return(closes, last_ts - pd.DateOffset(months=3)),
-        ret_1y=period_return(closes, last_ts - pd.DateOffset(years=1)),
-        high_52w=float(window.iloc[high_52w_pos]),
-        high_52w_date=window.index[high_52w_pos].date(),
+        last=last,
+        prev=prev,
+        day_change=last.close - prev.close,
+        day_change_pct=last.close / prev.close - 1.0,
+        ytd=_maybe(held, "ytd"),
+        m1=_maybe(held, "1m"),
+        m3=_maybe(held, "3m"),
+        y1=_maybe(held, "1y"),
+        high_52w=DatedClose(day(index[i52]), float(values[i52])),
         ath=ath,
-        ath_date=closes.index[ath_pos].date(),
-        distance_to_ath=close / ath - 1.0,
+        distance_to_ath=last.close / ath.close - 1.0,
         is_ath=is_ath,
         prev_record=prev_record,
         highest_since=highest_since,
-        ratio_ndx=ratio,
-        ratio_ndx_52w_change=ratio_change,
+        ratio=ratio,
+        ratio_date=ratio_date,
+        ratio_change_52w=ratio_change,
     )
