@@ -1,10 +1,14 @@
-"""Fan-out: one alert to 5,000 subscribed chats through the Telegram Bot API peer, which enforces
-Telegram's limits (30 messages/s overall, 1/s per chat) and answers 429 beyond them.
+"""Fan-out: one alert to 5,000 chats through the Telegram Bot API peer, which enforces Telegram's limits
+(30 messages/s overall, 1/s per chat, 20/min per group) and answers 429 beyond them.
 
-The run is scaled to stay short: the peer's clock runs ``SCALE`` times faster (its limits become
-SCALE × 30/s) and the sender is configured with the same scaled limit, so the ratio achieved / limit is
-what it would be at Telegram's real limits. Reported: that ratio (goal ≥ 0.95), the 429s received,
-messages lost and duplicated (both must be 0).
+The run is scaled to stay short: the peer's clock runs ``SCALE`` times faster (30 messages per 1/SCALE s,
+i.e. SCALE × 30/s) and the sender is configured with the same scaled rates and window, so the ratio
+achieved / limit is what it would be at Telegram's real limits with the same round trip. The store is
+the embedded SQLite file; the sender runs with the production default of one message in flight.
+
+Reported: that ratio (goal ≥ 0.95; the sender may send a whole window's 30 messages at once, so over
+5,000 messages the ratio can reach 1 + 30/5,000), the 429s received, messages lost and duplicated (both
+must be 0), the scale and the elapsed time. ``python -m bench.bench_fanout`` prints the table.
 """
 
 from __future__ import annotations
@@ -29,55 +33,84 @@ from tests.telegram_peer import Limits as PeerLimits
 from tests.telegram_peer import TelegramPeer
 
 CHATS = 5000
-TELEGRAM_LIMIT = 30.0
-SCALE = 2.0
+TELEGRAM_PER_S = 30.0  # Telegram's overall limit, messages/s
+SCALE = 10.0  # 300 messages/s at the peer and the sender: 5,000 chats in ~17 s
+IN_FLIGHT = 1  # the default of CAPGAP_SEND_CONCURRENCY
 
 
-async def fan_out(tmp: Path, in_flight: int) -> dict[str, Any]:
-    store = SqliteStore(tmp / f"fanout-{in_flight}.sqlite3")
+async def fan_out(
+    tmp: Path, *, chats: int = CHATS, scale: float = SCALE, in_flight: int = IN_FLIGHT
+) -> dict[str, Any]:
+    """Deliver one alert to each of ``chats`` chats; the figures of the run."""
+    store = SqliteStore(tmp / "fanout.sqlite3")
     await store.open()
     now = datetime.now(UTC)
-    for chat_id in range(1, CHATS + 1):
+    for chat_id in range(1, chats + 1):
         await store.put_chat(ChatSettings(chat_id=chat_id))
-    await store.enqueue([OutboxItem(f"alert:bench:{c}", c, {"text": f"<b>R2K</b> new high · chat {c}"}, now, now)
-                         for c in range(1, CHATS + 1)])
-    limit = TELEGRAM_LIMIT * SCALE
-    async with TelegramPeer(limits=PeerLimits(global_per_second=30, per_chat_per_second=1, scale=SCALE)) as peer:
-        bot = Bot(peer.token, base_url=peer.base_url, request=HTTPXRequest(connection_pool_size=max(8, in_flight * 2)))
-        async with bot:
-            sender = Sender(store, bot, SystemClock(), limits=Limits(overall_per_s=limit, per_chat_per_s=SCALE),
-                            batch=200, max_in_flight=in_flight)
-            started = time.perf_counter()
-            while (await store.outbox_counts())["pending"]:
-                stats = await sender.drain_once()
-                if stats.claimed == 0:
-                    await asyncio.sleep(0.05)
-            elapsed = time.perf_counter() - started
-        counts = Counter(c.chat_id for c in peer.sent if c.method == "sendMessage" and c.ok)
-        too_many = peer.stats().too_many_requests
-    await store.close()
+    added = await store.enqueue(
+        [
+            OutboxItem(f"alert:bench:{c}", c, {"text": f"<b>R2K</b> new high · chat {c}"}, now, now)
+            for c in range(1, chats + 1)
+        ]
+    )
+    assert added == chats
+    limit = TELEGRAM_PER_S * scale
+    limits = Limits(
+        overall_per_s=limit, per_chat_per_s=scale, per_group_per_min=20 * scale, window_s=1 / scale
+    )
+    try:
+        async with TelegramPeer(limits=PeerLimits(scale=scale)) as peer:
+            bot = Bot(
+                peer.token,
+                base_url=peer.base_url,
+                request=HTTPXRequest(connection_pool_size=max(8, 2 * in_flight)),
+            )
+            async with bot:
+                sender = Sender(store, bot, SystemClock(), limits=limits, batch=200, max_in_flight=in_flight)
+                started = time.perf_counter()
+                while (await store.outbox_counts())["pending"]:
+                    stats = await sender.drain_once()
+                    if stats.claimed == 0:  # only after a 429: its item is due when retry_after ends
+                        await asyncio.sleep(0.01)
+                elapsed = time.perf_counter() - started
+            received = Counter(c.chat_id for c in peer.sent if c.method == "sendMessage" and c.ok)
+            peer_stats = peer.stats()
+        counts = await store.outbox_counts()
+    finally:
+        await store.close()
     return {
-        "rate_ratio": CHATS / elapsed / limit,
-        "too_many": too_many,
-        "lost": CHATS - len(counts),
-        "duplicates": sum(n - 1 for n in counts.values() if n > 1),
+        "rate": chats / elapsed,
+        "ratio": chats / elapsed / limit,
+        "too_many": peer_stats.too_many_requests,
+        "lost": sum(1 for c in range(1, chats + 1) if received[c] == 0),
+        "duplicates": sum(n - 1 for n in received.values() if n > 1),
         "elapsed": elapsed,
+        "sent": counts["sent"],
     }
 
 
 def run() -> list[dict[str, Any]]:
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for in_flight in (1, 4):
-            r = asyncio.run(fan_out(Path(tmp), in_flight))
-            tag = f"fan-out 5,000 chats, {in_flight} in flight (scale {SCALE:g}: limit {TELEGRAM_LIMIT * SCALE:g}/s, {r['elapsed']:.0f} s)"
-            rows += [
-                row(f"{tag}: achieved / limit", r["rate_ratio"], ">= 0.95", r["rate_ratio"] >= 0.95),
-                row(f"{tag}: 429s received", r["too_many"], "reported"),
-                row(f"{tag}: messages lost", r["lost"], "0", r["lost"] == 0),
-                row(f"{tag}: duplicates", r["duplicates"], "0", r["duplicates"] == 0),
-            ]
-    return rows
+        r = asyncio.run(fan_out(Path(tmp)))
+    limit = TELEGRAM_PER_S * SCALE
+    tag = f"fan-out {CHATS:,} chats"
+    return [
+        row(
+            f"{tag}: achieved / limit ({r['rate']:.1f} of {limit:g} msg/s)",
+            r["ratio"],
+            ">= 0.95",
+            r["ratio"] >= 0.95,
+        ),
+        row(f"{tag}: 429s received", r["too_many"], "0", r["too_many"] == 0),
+        row(f"{tag}: messages lost", r["lost"], "0", r["lost"] == 0 and r["sent"] == CHATS),
+        row(f"{tag}: duplicates", r["duplicates"], "0", r["duplicates"] == 0),
+        row(
+            f"{tag}: scale (Telegram's 30/s, 1/s per chat, x{SCALE:g}), {IN_FLIGHT} in flight",
+            SCALE,
+            "reported",
+        ),
+        row(f"{tag}: elapsed s", r["elapsed"], "< 30", r["elapsed"] < 30),
+    ]
 
 
 if __name__ == "__main__":

@@ -14,7 +14,20 @@ this module is the only one that sends them. Per item:
 - any other BadRequest        -> mark_dead with the reason (a rendering bug; retrying cannot help)
 
 Limits (Telegram's published guidance): about 30 messages/s overall, 1 message/s per chat, 20/min per
-group. All three are enforced here; the rates are settings so a benchmark can run a scaled mode.
+group. All three are enforced here; the rates are settings so a benchmark can run a scaled mode. Each
+send counts from the moment Telegram answered it, so however late the request reached Telegram, the
+spacing Telegram sees is never shorter than the limit; the overall rate is counted over a sliding
+window (Telegram's second) rather than as a fixed interval, so time lost to a slow round trip or a
+store write is made up within the window instead of lowering the rate.
+
+An item whose payload makes several messages (a chart and its text, a text over 4,096 characters)
+sends one part per claim and goes back to the queue between parts, due after the chat's interval; the
+parts already acknowledged are recorded with the item (its ``last_error`` note), so neither a retry
+nor a crash sends a part twice, apart from the one in flight.
+
+A claimed batch is held under a lease: past it another process may claim the same items. Items the
+sender could not start well within the lease (a long RetryAfter pause) are handed back, due when the
+pause ends, instead of being sent late.
 """
 
 from __future__ import annotations
@@ -22,15 +35,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import math
+import re
 import time
+import warnings
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.clock import Clock
 from bot.store.base import OutboxItem, Store
@@ -42,6 +59,11 @@ BACKOFF_BASE_S = 2.0
 BACKOFF_MAX_S = 300.0
 # Waits up to this long for a chat's turn are slept inside the lease; longer ones go back to the queue.
 SHORT_WAIT_S = 5.0
+# Nothing is started in the last fifth of a lease: a send begun then could outlive it.
+LEASE_RESERVE = 0.2
+# Telegram's limit for one message, in characters of the HTML source (render/text.py splits there).
+MESSAGE_LIMIT = 4096
+_PROGRESS = re.compile(r" ?\[parts sent: (\d+)/(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -49,6 +71,9 @@ class Limits:
     overall_per_s: float = 30.0
     per_chat_per_s: float = 1.0
     per_group_per_min: float = 20.0
+    # The overall rate is counted over sliding windows this long (Telegram's second): a burst of
+    # overall_per_s × window_s may go at once. A scaled run shortens it with the rates.
+    window_s: float = 1.0
 
 
 @dataclass
@@ -59,22 +84,34 @@ class DrainStats:
     dead: int = 0
     migrated: int = 0
     rate_limited: int = 0
-    deferred: int = 0  # a group over its per-minute limit: back to the queue with its time
+    deferred: int = 0  # back to the queue unsent: a group over its per-minute limit, or a lease running out
+    partial: int = 0  # one part of a several-message item sent; the rest follows after the chat's interval
 
 
 class _Pacer:
-    """Spaces sends: an overall minimum interval, per-chat intervals, per-group windows, global pauses."""
+    """Spaces sends: overall sliding windows, per-chat intervals, per-group windows, global pauses.
+
+    Times recorded are when a send ended (Telegram answered): a request reaches Telegram between its
+    start and its end, so spacing counted from ends is at least as wide at Telegram's side.
+    """
 
     def __init__(self, limits: Limits, monotonic: Callable[[], float]) -> None:
         self.limits = limits
         self.monotonic = monotonic
-        self._next_overall = 0.0
+        self.capacity = max(1, math.floor(limits.overall_per_s * limits.window_s + 1e-9))
+        self.window_s = self.capacity / limits.overall_per_s  # exact rate when the product is not whole
+        self._ended: deque[float] = deque()  # ends of the sends inside the current window
+        self._open = 0  # sends started and not yet answered
         self._next_chat: dict[int, float] = {}
         self._group_sends: dict[int, deque[float]] = {}
         self._paused_until = 0.0
 
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self.monotonic() + seconds)
+
+    def paused_for(self) -> float:
+        """Seconds until a RetryAfter pause ends (0 = not paused)."""
+        return max(0.0, self._paused_until - self.monotonic())
 
     def chat_ready_in(self, chat_id: int) -> float:
         """Seconds until this chat may receive another message (0 = now)."""
@@ -89,22 +126,47 @@ class _Pacer:
                     wait = max(wait, window[0] + 60.0 - now)
         return wait
 
-    async def take_overall(self) -> None:
+    async def take_overall(self, deadline: float) -> bool:
+        """Take a send slot in the overall window, waiting for it; False if that would pass ``deadline``."""
         while True:
             now = self.monotonic()
-            start = max(self._next_overall, self._paused_until)
-            if start <= now:
-                self._next_overall = max(now, self._next_overall) + 1.0 / self.limits.overall_per_s
-                return
-            await asyncio.sleep(start - now)
+            wait = self._paused_until - now
+            if wait <= 0:
+                while self._ended and self._ended[0] <= now - self.window_s:
+                    self._ended.popleft()
+                if len(self._ended) + self._open < self.capacity:
+                    self._open += 1
+                    return True
+                # Every slot is taken by a send still open: poll until one ends.
+                wait = self._ended[0] + self.window_s - now if self._ended else self.window_s / self.capacity
+            if now + wait >= deadline:
+                return False
+            await asyncio.sleep(wait)
 
-    def record(self, chat_id: int) -> None:
+    def ended(self, chat_id: int) -> None:
+        """Record the end of a send taken with ``take_overall``."""
         now = self.monotonic()
+        self._open -= 1
+        self._ended.append(now)
         self._next_chat[chat_id] = now + 1.0 / self.limits.per_chat_per_s
         if chat_id < 0:
             self._group_sends.setdefault(chat_id, deque()).append(now)
         if len(self._next_chat) > 100_000:  # forget chats whose interval has long passed
             self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
+
+
+class _Slot:
+    """One send taken from the pacer, ended exactly once: when Telegram answers, or when the attempt fails."""
+
+    def __init__(self, pacer: _Pacer, chat_id: int) -> None:
+        self._pacer = pacer
+        self._chat_id = chat_id
+        self._open = True
+
+    def end(self) -> None:
+        if self._open:
+            self._open = False
+            self._pacer.ended(self._chat_id)
 
 
 @dataclass
@@ -134,59 +196,111 @@ class Sender:
     async def drain_once(self) -> DrainStats:
         """Claim one batch of due items and settle every one of them (sent, rescheduled or dead)."""
         stats = DrainStats()
-        now = self.clock.now()
-        items = await self.store.claim(self.consumer, now=now, limit=self.batch, lease_s=self.lease_s)
+        items = await self.store.claim(
+            self.consumer, now=self.clock.now(), limit=self.batch, lease_s=self.lease_s
+        )
         stats.claimed = len(items)
+        last_start = self.monotonic() + self.lease_s * (1.0 - LEASE_RESERVE)
         semaphore = asyncio.Semaphore(self.max_in_flight)
         tasks: list[asyncio.Task[None]] = []
-        for item in items:
+        try:
+            for index, item in enumerate(items):
+                # The slot first, the pacing after: a 429 answered to the send before this one must
+                # be known (as a pause) before this one starts.
+                await semaphore.acquire()
+                try:
+                    verdict = await self._turn(item, last_start, stats)
+                except BaseException:
+                    semaphore.release()
+                    raise
+                if verdict == "deferred":
+                    semaphore.release()
+                    continue
+                if verdict == "hand_back":
+                    semaphore.release()
+                    await self._hand_back(items[index:], stats)
+                    break
+                self._inflight.add(item.chat_id)
+                tasks.append(asyncio.create_task(self._settle(item, stats, semaphore)))
+        finally:
+            # Every send started is settled (marked or rescheduled) before the batch ends, even when
+            # the loop above failed; the first failure is raised after that.
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return stats
+
+    async def _turn(self, item: OutboxItem, last_start: float, stats: DrainStats) -> str:
+        """Wait for this item's turn: "send" (an overall slot is taken), "deferred" or "hand_back"."""
+        while True:
+            if self.monotonic() + self._pacer.paused_for() >= last_start:
+                return "hand_back"
             wait = self._pacer.chat_ready_in(item.chat_id)
             if wait > SHORT_WAIT_S:
                 # A group past 20/min: give the item back with the time it becomes sendable.
                 stats.deferred += 1
                 await self.store.reschedule(
-                    item.key, not_before=self.clock.now() + timedelta(seconds=wait), error="deferred by the group limit"
+                    item.key,
+                    not_before=self.clock.now() + timedelta(seconds=wait),
+                    error=_keep_progress("deferred by the group limit", item),
                 )
-                continue
-            if wait > 0 or item.chat_id in self._inflight:
-                # Two items for one chat in a batch: the later one waits its turn inside the lease.
-                await asyncio.sleep(max(wait, 1.0 / self.limits.per_chat_per_s))
-            await self._pacer.take_overall()
-            await semaphore.acquire()
-            self._inflight.add(item.chat_id)
-            self._pacer.record(item.chat_id)
-            tasks.append(asyncio.create_task(self._settle(item, stats, semaphore)))
-        if tasks:
-            await asyncio.gather(*tasks)
-        return stats
+                return "deferred"
+            if wait <= 0 and item.chat_id not in self._inflight:
+                break
+            # Two items for one chat in a batch: the later one waits its turn inside the lease.
+            await asyncio.sleep(wait if wait > 0 else 0.005)
+        if not await self._pacer.take_overall(last_start):
+            return "hand_back"
+        return "send"
+
+    async def _hand_back(self, items: list[OutboxItem], stats: DrainStats) -> None:
+        """Release items this batch will not start in time, due when the current pause ends."""
+        due = self.clock.now() + timedelta(seconds=self._pacer.paused_for())
+        for item in items:
+            await self.store.reschedule(
+                item.key, not_before=due, error=_keep_progress("handed back before its lease ran out", item)
+            )
+        stats.deferred += len(items)
+        log.info("handed %d outbox items back (RetryAfter pause or lease running out)", len(items))
 
     async def _settle(self, item: OutboxItem, stats: DrainStats, semaphore: asyncio.Semaphore) -> None:
+        slot = _Slot(self._pacer, item.chat_id)
         try:
-            await self._deliver(item, stats)
+            await self._deliver(item, stats, slot)
         finally:
+            slot.end()
             self._inflight.discard(item.chat_id)
+            # Only now, after the store recorded the outcome, may the next send take this place.
             semaphore.release()
 
-    async def _deliver(self, item: OutboxItem, stats: DrainStats) -> None:
+    async def _deliver(self, item: OutboxItem, stats: DrainStats, slot: _Slot) -> None:
+        parts = _parts(item.payload)
+        done = _progress(item, len(parts))
         chat_id = item.chat_id
         try:
             try:
-                await self._send(chat_id, item.payload)
-            except ChatMigrated as exc:
-                new_id = int(exc.new_chat_id)
-                log.info("chat %s migrated to %s", chat_id, new_id)
-                await self.store.migrate_chat(chat_id, new_id)
-                stats.migrated += 1
-                self._note("migrated", chat_id, str(new_id))
-                chat_id = new_id
-                await self._send(chat_id, item.payload)
+                try:
+                    await self._send(chat_id, item.payload, parts[done], last=done == len(parts) - 1)
+                except ChatMigrated as exc:
+                    new_id = int(exc.new_chat_id)
+                    log.info("chat %s migrated to %s", chat_id, new_id)
+                    await self.store.migrate_chat(chat_id, new_id)
+                    stats.migrated += 1
+                    self._note("migrated", chat_id, str(new_id))
+                    chat_id = new_id
+                    await self._send(chat_id, item.payload, parts[done], last=done == len(parts) - 1)
+            finally:
+                slot.end()  # Telegram answered: the pacer counts from here, not from the store write
         except RetryAfter as exc:
-            delay = _seconds(exc.retry_after)
+            delay = _retry_after(exc)
             self._pacer.pause(delay)
             stats.rate_limited += 1
             self._note("retry_after", chat_id, str(delay))
             await self.store.reschedule(
-                item.key, not_before=self.clock.now() + timedelta(seconds=delay), error=f"429 retry after {delay:g}s"
+                item.key,
+                not_before=self.clock.now() + timedelta(seconds=delay),
+                error=_with_progress(f"429 retry after {delay:g}s", done, len(parts)),
             )
             return
         except Forbidden as exc:
@@ -197,22 +311,39 @@ class Sender:
             await self._give_up(item, chat_id, f"bad request: {exc.message}", stats, deactivate=gone)
             return
         except (TimedOut, NetworkError) as exc:
-            await self._retry(item, f"{type(exc).__name__}: {exc.message}", stats)
+            await self._retry(item, f"{type(exc).__name__}: {exc.message}", stats, done, len(parts))
+            return
+        done += 1
+        if done < len(parts):
+            stats.partial += 1
+            await self.store.reschedule(
+                item.key,
+                not_before=self.clock.now() + timedelta(seconds=1.0 / self.limits.per_chat_per_s),
+                error=_with_progress("next part after the chat's interval", done, len(parts)),
+            )
             return
         await self.store.mark_sent(item.key, now=self.clock.now())
         stats.sent += 1
         self._note("sent", chat_id, item.key)
 
-    async def _retry(self, item: OutboxItem, error: str, stats: DrainStats) -> None:
+    async def _retry(self, item: OutboxItem, error: str, stats: DrainStats, done: int, total: int) -> None:
         if item.attempts + 1 >= MAX_ATTEMPTS:
-            await self._give_up(item, item.chat_id, f"gave up after {MAX_ATTEMPTS} attempts: {error}", stats, deactivate=False)
+            await self._give_up(
+                item, item.chat_id, f"gave up after {MAX_ATTEMPTS} attempts: {error}", stats, deactivate=False
+            )
             return
         delay = min(BACKOFF_MAX_S, BACKOFF_BASE_S * (2**item.attempts))
         stats.retried += 1
         self._note("retry", item.chat_id, error)
-        await self.store.reschedule(item.key, not_before=self.clock.now() + timedelta(seconds=delay), error=error)
+        await self.store.reschedule(
+            item.key,
+            not_before=self.clock.now() + timedelta(seconds=delay),
+            error=_with_progress(error, done, total),
+        )
 
-    async def _give_up(self, item: OutboxItem, chat_id: int, error: str, stats: DrainStats, *, deactivate: bool) -> None:
+    async def _give_up(
+        self, item: OutboxItem, chat_id: int, error: str, stats: DrainStats, *, deactivate: bool
+    ) -> None:
         log.warning("outbox item %s for chat %s dropped: %s", item.key, chat_id, error)
         await self.store.mark_dead(item.key, error=error)
         if deactivate:
@@ -220,25 +351,27 @@ class Sender:
             self._note("deactivated", chat_id, error)
         stats.dead += 1
 
-    async def _send(self, chat_id: int, payload: Any) -> None:
-        text = payload.get("text", "")
-        photo = payload.get("photo_b64")
-        markup = payload.get("reply_markup")
-        if photo:
+    async def _send(
+        self, chat_id: int, payload: Mapping[str, Any], part: tuple[str, str], *, last: bool
+    ) -> None:
+        """Send one part: ("photo", "") is the payload's chart with its caption, ("text", html) a message.
+
+        The payload's reply_markup goes with its last part.
+        """
+        kind, text = part
+        markup = payload.get("reply_markup") if last else None
+        if kind == "photo":
             digest = payload.get("photo_sha", "")
             cached = self._photo_ids.get(digest)
             message = await self.bot.send_photo(
                 chat_id,
-                cached or base64.b64decode(photo),
+                cached or base64.b64decode(payload["photo_b64"]),
                 caption=payload.get("caption"),
                 parse_mode=ParseMode.HTML,
+                reply_markup=markup,
             )
             if digest and not cached and getattr(message, "photo", None):
                 self._photo_ids[digest] = message.photo[-1].file_id
-            if text:
-                await self.bot.send_message(
-                    chat_id, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True, reply_markup=markup
-                )
             return
         await self.bot.send_message(
             chat_id, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True, reply_markup=markup
@@ -257,6 +390,45 @@ class Sender:
                     await asyncio.wait_for(stop.wait(), timeout=idle_s)
                 except TimeoutError:
                     pass
+
+
+def _parts(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The messages a payload makes, in order: its chart (if any), then its text in parts that fit."""
+    parts: list[tuple[str, str]] = []
+    if payload.get("photo_b64"):
+        parts.append(("photo", ""))
+    text = str(payload.get("text") or "")
+    if len(text) > MESSAGE_LIMIT:
+        from bot.render.text import split_message  # only for the rare long text: it loads the renderers
+
+        parts += [("text", chunk) for chunk in split_message(text, MESSAGE_LIMIT)]
+    elif text or not parts:
+        parts.append(("text", text))  # an empty text alone: Telegram's 400 says what is wrong
+    return parts
+
+
+def _progress(item: OutboxItem, total: int) -> int:
+    """How many of the item's ``total`` parts Telegram already acknowledged (recorded by _with_progress)."""
+    match = _PROGRESS.search(item.last_error or "")
+    if match is None or int(match.group(2)) != total:
+        return 0
+    return min(int(match.group(1)), total - 1)
+
+
+def _with_progress(error: str, done: int, total: int) -> str:
+    return f"{error} [parts sent: {done}/{total}]" if done else error
+
+
+def _keep_progress(error: str, item: OutboxItem) -> str:
+    match = _PROGRESS.search(item.last_error or "")
+    return error + match.group(0) if match else error
+
+
+def _retry_after(exc: RetryAfter) -> float:
+    """RetryAfter's wait in seconds; PTB 22 warns that the attribute will become a timedelta."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        return _seconds(exc.retry_after)
 
 
 def _seconds(value: object) -> float:

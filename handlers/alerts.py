@@ -133,7 +133,7 @@ async def backtest_command(services: Services, request: Request) -> Reply:
     history = METRICS[rule.metric](snap)
     if history.empty:
         raise NoDataError(what=rule.title)
-    result = await asyncio.to_thread(backtest, rule, history, snap.close("RUT"))
+    result = await asyncio.to_thread(backtest, RULES[rule_id], params, history, snap.close("RUT"))
     statuses = [snap.status[n] for n in ("RUT",) if n in snap.status]
     return Reply(text=render_backtest(rule, result, statuses, snap.asof, request.lang))
 

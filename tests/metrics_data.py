@@ -110,7 +110,9 @@ def fomc_announcements(data: Path) -> list[date]:
     replaced by the 2021-2025 list.
     """
     old = pd.read_csv(data / "fomc" / "fomc_meetings_1982_2024_pyfedwatch.csv", parse_dates=["FOMCDate"])
-    new = pd.read_csv(data / "fomc" / "fomc_dates_2021_2025_HuseynliGulara.csv", parse_dates=["decision_date"])
+    new = pd.read_csv(
+        data / "fomc" / "fomc_dates_2021_2025_HuseynliGulara.csv", parse_dates=["decision_date"]
+    )
     early = {d.date() for d in old["FOMCDate"] if d.year < 2021}
     late = {d.date() for d in new["decision_date"]}
     return sorted(early | late)

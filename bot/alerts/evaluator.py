@@ -1,53 +1,113 @@
-"""The pure evaluator: (rule, thresholds, states, metric history, bar) -> (states, events).
+"""The pure evaluator: (rule, params, metric history, state, as-of) -> (state, events). No I/O, no clock.
 
-Each rule is evaluated once per bar for all of its subscribers at once: the subscribers of one rule
-that share every parameter but the threshold form a group, whose thresholds and states are numpy
-arrays, and one step is a handful of vector operations whatever the group's size. Only the subscribers
-whose state changed become Python objects (events and states to store).
+One subscription's state machine (``evaluate``)::
 
-States go inactive -> pending (condition true, ``for_sessions`` not yet met) -> firing -> inactive
-(resolved). A level rule (``above``/``below``) fires when its condition starts to hold and resolves
-only when the value is back past ``threshold ∓ recovery`` (hysteresis: no flapping around the line).
-An event rule (``new_high``, ``change_by``, ``crosses_zero``) fires on each bar where the event
-happens and is inactive again right after. A bar is evaluated once: re-evaluating the bar a state last
-saw changes nothing and emits nothing, so a rerun or a restart never repeats an alert. A firing within
-``cooldown_days`` of the previous one is recorded but not announced; a rule with ``repeat_days``
-announces a condition that still holds again every that many days.
+    inactive --condition--> pending --held for_sessions bars--> firing --past the recovery line--> inactive
+        (for_sessions=1 goes straight to firing)                 |  "firing" event on entry;
+                                                                 |  "repeat" once per cooldown while firing;
+                                                                 |  "resolved" on exit when notify_resolved
+
+Events are transitions, never levels: a rule fires once when its condition starts to hold, not on every
+bar while it holds. Daily rules (``evaluate_on="close"``) look at closed bars only, each bar once: the state
+remembers the last bar it evaluated, so a rerun or a restart for the same bar emits nothing. Intraday rules
+may also look at the open bar (the session has not closed at ``asof``); such a bar is evaluated again on
+every later tick but announces each kind of event at most once.
+
+A first evaluation (``state=None``) is quiet: it takes the state the rule would be in had it watched the
+whole history silently (``implied_state``) at the latest closed bar and announces nothing; the next
+transition is news, a condition that already held when someone subscribed is not. Pending sessions count
+(``pe_gap`` held 2 of 3 sessions: the 3rd fires). For ``crosses_*`` rules the unknown past before the first
+bar counts as "already past the line" (nothing fires, and nothing resolves aloud, until the value has been
+on the other side), for the others as "not". A resolved notice follows a firing that was announced or,
+for a subscription that found its rule firing, would have been.
+
+Many subscriptions at once (``evaluate_group``): subscriptions whose params differ only in the threshold
+share a group. The state of a threshold in a group is a function of the history alone (the implied state
+above), so a group stores one small record (its watermark) instead of a state per subscription, and a tick
+touches only the thresholds the latest bars could have moved: those in the band of values spanned by the
+last ``for_sessions + 1`` bars, widened by the recovery margin. Everything else provably keeps its state.
+``tests/test_alerts_evaluator.py`` checks by hypothesis that this equals running ``evaluate`` per
+subscription. One difference is by design: a subscription added to an existing group hears of the bars
+the group has not evaluated yet (closed since its last tick), while a lone first ``evaluate`` is quiet;
+and an intraday group announces an open bar's event once per threshold, not once per newcomer.
+
+Everything happens in "signal space" ``x`` where every kind reads ``x >= tau`` (condition) and
+``x < tau - band`` (resolve): ``x = value`` for above, ``-value`` for below, ``|change|`` for change_by, and
+for new_high a three-valued signal (1 = new high, -1 = within the recovery margin, -inf = resolved).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
-from typing import Any
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from typing import Any, overload
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
-from bot.alerts.rules import Rule
+from bot.alerts.rules import CROSSING_KINDS, Rule, RuleParamError, change_window_days, validate_param
 
-INACTIVE, PENDING, FIRING = 0, 1, 2
-STATUS_NAMES = ("inactive", "pending", "firing")
-NEVER = -(10**9)  # ordinal of "no such bar"
-LEVEL_KINDS = ("above", "below")
+NEW_YORK = ZoneInfo("America/New_York")
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+# Bars of series without an NYSE session (FRED values on weekends) count as closed at this New York time.
+_DEFAULT_CLOSE = time(16, 0)
+
+STATUSES = ("inactive", "pending", "firing", "expired")
+EVENT_KINDS = ("firing", "resolved", "repeat")
+
+
+# --- values ----------------------------------------------------------------------------------------------
+
+
+def _day(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True)
 class AlertState:
-    """What is remembered per (rule, chat) between bars; stored as JSON."""
+    """What is remembered between ticks, stored as JSON per (rule, scope).
+
+    For one subscription (``evaluate``): ``status`` (one of STATUSES), ``count`` (consecutive bars the
+    condition has held while pending), ``since`` (the bar it fired, or would have for a subscription
+    that found it firing; None while not firing, and for a crossing rule's unknown past).
+
+    For a group record (``evaluate_group``, scope ``group:<digest>``): per-threshold statuses are implied
+    by the history, so only the bookkeeping fields are used and ``status`` is "inactive" or "expired".
+
+    Bookkeeping: ``last_bar`` the last closed bar evaluated (the watermark), ``started`` the first bar
+    evaluated (a duration expiry counts from it), ``open_bar``/``emitted`` the open bar an intraday rule
+    looked at and which events it already announced for it.
+    """
 
     status: str = "inactive"
-    count: int = 0  # consecutive bars the condition held (for ``for_sessions``)
-    last_bar: date | None = None  # the last bar evaluated
-    last_fired: date | None = None  # the last bar a firing was announced
+    count: int = 0
+    since: date | None = None
+    last_bar: date | None = None
+    started: date | None = None
+    open_bar: date | None = None
+    emitted: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown alert status {self.status!r}")
+
+    @property
+    def expired(self) -> bool:
+        return self.status == "expired"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status,
             "count": self.count,
+            "since": self.since.isoformat() if self.since else None,
             "last_bar": self.last_bar.isoformat() if self.last_bar else None,
-            "last_fired": self.last_fired.isoformat() if self.last_fired else None,
+            "started": self.started.isoformat() if self.started else None,
+            "open_bar": self.open_bar.isoformat() if self.open_bar else None,
+            "emitted": list(self.emitted),
         }
 
     @classmethod
@@ -57,184 +117,663 @@ class AlertState:
         return cls(
             status=str(data.get("status", "inactive")),
             count=int(data.get("count", 0)),
-            last_bar=date.fromisoformat(data["last_bar"]) if data.get("last_bar") else None,
-            last_fired=date.fromisoformat(data["last_fired"]) if data.get("last_fired") else None,
+            since=_day(data.get("since")),
+            last_bar=_day(data.get("last_bar")),
+            started=_day(data.get("started")),
+            open_bar=_day(data.get("open_bar")),
+            emitted=tuple(str(e) for e in data.get("emitted", ())),
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AlertEvent:
+    """One announcement. ``value`` is the metric at ``bar``; ``threshold`` the subscription's level
+    (new_high: the window's high that was beaten); ``reference`` what the value is compared with where
+    that is not the threshold (new_high: that high; change_by: the value the move started from)."""
+
     rule_id: str
-    scope: str  # the chat id, as a string
     kind: str  # "firing" | "resolved" | "repeat"
     bar: date
     value: float
     threshold: float
-    reference: float | None  # new_high: the high it beat; change_by: the value it moved from
+    reference: float | None
+    params: Mapping[str, Any]  # the subscription's effective params (what a subscription could override)
+    params_key: str  # "<digest of the shared params>@<threshold>": stable across processes
 
     @property
     def key(self) -> str:
-        """Stable across reruns: the outbox's idempotency key is built from it."""
-        return f"{self.rule_id}:{self.scope}:{self.bar.isoformat()}:{self.kind}"
+        """Idempotency key (rule, params, bar, kind): equal for every rerun, every process, every scope
+        with the same params; the outbox adds the chat."""
+        return f"{self.rule_id}:{self.params_key}:{self.bar.isoformat()}:{self.kind}"
 
 
-@dataclass
-class GroupStates:
-    """The states of a group of subscribers as arrays (one slot per subscriber)."""
-
-    status: np.ndarray  # int8
-    count: np.ndarray  # int32
-    last_bar: np.ndarray  # int64 ordinal
-    last_fired: np.ndarray  # int64 ordinal
-
-    @classmethod
-    def from_states(cls, states: Sequence[AlertState]) -> GroupStates:
-        return cls(
-            status=np.array([STATUS_NAMES.index(s.status) if s.status in STATUS_NAMES else 0 for s in states], dtype=np.int8),
-            count=np.array([s.count for s in states], dtype=np.int32),
-            last_bar=np.array([s.last_bar.toordinal() if s.last_bar else NEVER for s in states], dtype=np.int64),
-            last_fired=np.array([s.last_fired.toordinal() if s.last_fired else NEVER for s in states], dtype=np.int64),
-        )
-
-    def state(self, i: int) -> AlertState:
-        return AlertState(
-            status=STATUS_NAMES[int(self.status[i])],
-            count=int(self.count[i]),
-            last_bar=date.fromordinal(int(self.last_bar[i])) if self.last_bar[i] > 0 else None,
-            last_fired=date.fromordinal(int(self.last_fired[i])) if self.last_fired[i] > 0 else None,
-        )
+def _digest(params: Mapping[str, Any]) -> str:
+    text = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=5).hexdigest()
 
 
-@dataclass(frozen=True)
-class Observation:
-    """What a rule sees at one bar: the value, and the reference it compares with (scalar rules)."""
-
-    bar: date
-    value: float
-    reference: float | None  # new_high: highest close of the window before the bar; change_by: earlier value
-    event: bool | None  # crosses_zero: whether the sign flipped at this bar
+def _params_key(group_digest: str, threshold: float | None) -> str:
+    return group_digest if threshold is None else f"{group_digest}@{threshold!r}"
 
 
-def observe(rule: Rule, history: pd.Series, bar: date) -> Observation | None:
-    """The rule's inputs at ``bar`` from the metric history (None when ``bar`` is not in it)."""
-    ts = pd.Timestamp(bar)
-    upto = history.loc[:ts]
-    if upto.empty or upto.index[-1] != ts:
-        return None
-    value = float(upto.iloc[-1])
-    before = upto.iloc[:-1]
-    if rule.kind == "new_high":
-        window = rule.window or "all"
-        if window == "52w":
-            before = before.loc[ts - pd.DateOffset(weeks=52) :]
-        elif window.startswith("since:"):
-            before = before.loc[pd.Timestamp(window[6:]) :]
-        return Observation(bar, value, float(before.max()) if len(before) else None, None)
-    if rule.kind == "change_by":
-        if rule.window == "1w":
-            base = before.loc[: ts - pd.Timedelta(days=7)]
-        else:
-            base = before
-        return Observation(bar, value, float(base.iloc[-1]) if len(base) else None, None)
-    if rule.kind == "crosses_zero":
-        if before.empty:
-            return Observation(bar, value, None, False)
-        prev = float(before.iloc[-1])
-        return Observation(bar, value, prev, (prev < 0 <= value) or (prev >= 0 > value))
-    return Observation(bar, value, None, None)
+def group_params(rule: Rule) -> dict[str, Any]:
+    """An effective rule's params except the threshold: what subscriptions of one group share."""
+    params = rule.effective_params()
+    params.pop("threshold", None)
+    return params
 
 
-def _conditions(rule: Rule, obs: Observation, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(condition holds, level rules: value is back past the recovery line) per subscriber."""
-    v = obs.value
-    if rule.kind == "above":
-        return thresholds <= v, v < thresholds - rule.recovery
-    if rule.kind == "below":
-        return thresholds >= v, v > thresholds + rule.recovery
-    if rule.kind == "new_high":
-        holds = obs.reference is not None and v > obs.reference
-    elif rule.kind == "change_by":
-        if obs.reference is None:
-            cond = np.zeros(len(thresholds), dtype=bool)
-        else:
-            cond = abs(v - obs.reference) >= thresholds - 1e-9
-        return cond, ~cond
-    else:  # crosses_zero
-        holds = bool(obs.event)
-    cond = np.full(len(thresholds), holds, dtype=bool)
-    return cond, ~cond
+def group_scope(rule: Rule) -> str:
+    """The state scope of an effective rule's group record."""
+    return "group:" + _digest(group_params(rule))
 
 
-def step(rule: Rule, thresholds: np.ndarray, states: GroupStates, obs: Observation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Advance every subscriber of the group to ``obs.bar``; returns index arrays (fired, resolved, repeat).
-
-    ``states`` is updated in place. Subscribers whose last bar is this one or later, or whose rule has
-    expired, are left as they are.
-    """
-    bar = obs.bar.toordinal()
-    live = states.last_bar < bar
-    if rule.expires is not None and obs.bar > rule.expires:
-        live[:] = False
-    cond, clear = _conditions(rule, obs, thresholds)
-    status, count = states.status, states.count
-
-    idle = live & (status != FIRING)
-    count[idle] = np.where(cond[idle], count[idle] + 1, 0)
-    start = idle & cond & (count >= rule.for_sessions)
-    status[idle] = np.where(cond[idle], PENDING, INACTIVE)
-    status[start] = FIRING
-    quiet = bar - states.last_fired < rule.cooldown_days if rule.cooldown_days else np.zeros(len(status), dtype=bool)
-    fired = start & ~quiet
-    states.last_fired[fired] = bar
-    if rule.kind not in LEVEL_KINDS:
-        # An event (a new high, a move, a flip) is over once it is announced: the next one starts afresh.
-        status[start] = INACTIVE
-        count[start] = 0
-
-    firing = live & (status == FIRING) & ~start
-    resolve = firing & clear
-    status[resolve] = INACTIVE
-    count[resolve] = 0
-    resolved = resolve if rule.notify_resolved else np.zeros(len(status), dtype=bool)
-    if rule.repeat_days:
-        repeat = firing & ~resolve & (bar - states.last_fired >= rule.repeat_days)
-        states.last_fired[repeat] = bar
-    else:
-        repeat = np.zeros(len(status), dtype=bool)
-
-    states.last_bar[live] = bar
-    return np.flatnonzero(fired), np.flatnonzero(resolved), np.flatnonzero(repeat)
+def params_key(rule: Rule) -> str:
+    """The digest of an effective rule's params, as used in event keys."""
+    return _params_key(
+        _digest(group_params(rule)), rule.threshold if "threshold" in rule.overridable else None
+    )
 
 
-def events_of(rule: Rule, scopes: Sequence[str], thresholds: np.ndarray, obs: Observation,
-              fired: np.ndarray, resolved: np.ndarray, repeat: np.ndarray) -> list[AlertEvent]:
-    out = []
-    for kind, idx in (("firing", fired), ("resolved", resolved), ("repeat", repeat)):
-        for i in idx.tolist():
-            out.append(AlertEvent(rule.id, scopes[i], kind, obs.bar, obs.value, float(thresholds[i]), obs.reference))
+# --- the metric, in signal space -------------------------------------------------------------------------
+
+
+def _sparse_max(a: np.ndarray) -> list[np.ndarray]:
+    """levels[j][i] = max(a[i : i + 2**j]) for every i where that slice is whole."""
+    levels = [a]
+    size = 1
+    while 2 * size <= len(a):
+        prev = levels[-1]
+        levels.append(np.maximum(prev[:-size], prev[size:]))
+        size *= 2
+    return levels
+
+
+def _range_max(levels: list[np.ndarray], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """max(a[lo:hi]) per pair (NaN where the range is empty)."""
+    out = np.full(len(lo), np.nan)
+    ok = hi > lo
+    if ok.any():
+        length = (hi - lo)[ok]
+        j = np.floor(np.log2(length)).astype(np.int64)
+        a_lo, a_hi = lo[ok], hi[ok] - (1 << j)
+        vals = np.empty(len(j))
+        for level in np.unique(j):
+            sel = j == level
+            vals[sel] = np.maximum(levels[level][a_lo[sel]], levels[level][a_hi[sel]])
+        out[ok] = vals
     return out
 
 
-def initial_states(rule: Rule, thresholds: np.ndarray, obs: Observation | None) -> GroupStates:
-    """States for new subscribers at ``obs``: a level condition already true counts as firing (without
-    an announcement), so a subscription alerts on the next crossing, not on the state it found."""
-    n = len(thresholds)
-    states = GroupStates(np.zeros(n, np.int8), np.zeros(n, np.int32), np.full(n, NEVER, np.int64), np.full(n, NEVER, np.int64))
-    if obs is not None:
-        if rule.kind in LEVEL_KINDS:
-            cond, _ = _conditions(rule, obs, thresholds)
-            states.status[cond] = FIRING
-        states.last_bar[:] = obs.bar.toordinal()
-    return states
+def _first_at_least(levels: list[np.ndarray], start: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """For each query, the first index i >= start with a[i] >= tau, or -1 (binary lifting over levels)."""
+    a = levels[0]
+    n = len(a)
+    pos = start.astype(np.int64).copy()
+    for j in range(len(levels) - 1, -1, -1):
+        size = 1 << j
+        fits = pos + size <= n
+        block = np.where(fits, levels[j][np.minimum(pos, len(levels[j]) - 1)], np.inf)
+        pos += np.where(fits & (block < tau), size, 0)
+    inside = pos < n
+    hit = inside & (a[np.minimum(pos, n - 1)] >= tau)
+    return np.where(hit, pos, -1)
 
 
-def evaluate(rule: Rule, history: pd.Series, state: AlertState | None, bar: date, threshold: float | None = None,
-             scope: str = "0") -> tuple[AlertState, list[AlertEvent]]:
-    """One subscriber, one bar: the step above on a group of one (tests and backtests use this)."""
-    thresholds = np.array([rule.threshold if threshold is None else threshold], dtype=float)
-    states = GroupStates.from_states([state or AlertState()])
-    obs = observe(rule, history, bar)
-    if obs is None:
+@dataclass(frozen=True)
+class Signal:
+    """A metric history prepared for one effective rule: everything per bar, as numpy arrays."""
+
+    days: np.ndarray  # int64 date ordinals, strictly increasing
+    value: np.ndarray  # the metric
+    x: np.ndarray  # the signal: condition x >= tau, resolve x < tau - band
+    w: np.ndarray  # min of x over the last for_sessions bars (-inf before there are that many)
+    reference: np.ndarray | None  # new_high: the window high; change_by: the earlier value (NaN = none)
+    sign: float  # tau = sign * threshold
+    band: float  # the recovery margin in signal space
+
+    def day(self, position: int) -> date:
+        return date.fromordinal(int(self.days[position]))
+
+    def ref(self, position: int) -> float | None:
+        if self.reference is None:
+            return None
+        value = float(self.reference[position])
+        return None if np.isnan(value) else value
+
+
+def _window_high(days: np.ndarray, value: np.ndarray, window: str) -> np.ndarray:
+    """The highest value of the window before each bar (the bar excluded); NaN where the window is empty."""
+    n = len(value)
+    high = np.full(n, np.nan)
+    if window.startswith("since:"):
+        # Inclusive of the since date: its own value is part of the high every later bar must beat.
+        start = int(np.searchsorted(days, date.fromisoformat(window[6:]).toordinal(), side="left"))
+        if start < n - 1:
+            high[start + 1 :] = np.maximum.accumulate(value[start:])[:-1]
+        return high
+    if window == "all":
+        if n > 1:
+            high[1:] = np.maximum.accumulate(value)[:-1]
+        return high
+    weeks = int(window[:-1])
+    lo = np.searchsorted(days, days - 7 * weeks, side="left")
+    return _range_max(_sparse_max(value), lo, np.arange(n))
+
+
+def prepare(rule: Rule, history: pd.Series) -> Signal:
+    """The history of ``rule.metric`` (a float Series on a DatetimeIndex of exchange dates) in signal
+    space for ``rule`` (an effective rule: params applied). NaN observations are dropped."""
+    series = history.dropna()
+    index = pd.DatetimeIndex(series.index)
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    days = index.normalize().values.astype("datetime64[D]").astype(np.int64) + _EPOCH_ORDINAL
+    value = series.to_numpy(dtype=np.float64, copy=True)
+    if len(days) and not (np.diff(days) > 0).all():
+        order = np.argsort(days, kind="stable")
+        days, value = days[order], value[order]
+        keep = np.append(np.diff(days) > 0, True)  # a duplicated date keeps its last value
+        days, value = days[keep], value[keep]
+    reference: np.ndarray | None = None
+    sign, band = 1.0, rule.recovery
+    if rule.kind in ("above", "crosses_above"):
+        x = value
+    elif rule.kind in ("below", "crosses_below"):
+        x, sign = -value, -1.0
+    elif rule.kind == "change_by":
+        back = np.searchsorted(days, days - change_window_days(rule.window or "1d"), side="right") - 1
+        reference = np.where(back >= 0, value[np.maximum(back, 0)], np.nan)
+        x = np.abs(value - reference)
+        x[np.isnan(x)] = -np.inf  # no earlier value: no move, and nothing to resolve
+    else:  # new_high
+        reference = _window_high(days, value, rule.window or "all")
+        with np.errstate(invalid="ignore"):
+            resolved = np.isnan(reference) | (value < reference * (1.0 - rule.recovery / 100.0))
+            x = np.where(value > reference, 1.0, np.where(resolved, -np.inf, -1.0))
+        band = 1.0
+    f = rule.for_sessions
+    if f == 1:
+        w = x
+    else:
+        w = np.full(len(x), -np.inf)
+        if len(x) >= f:
+            w[f - 1 :] = np.lib.stride_tricks.sliding_window_view(x, f).min(axis=1)
+    return Signal(days, value, x, w, reference, sign, band)
+
+
+# --- which bars an as-of covers ---------------------------------------------------------------------------
+
+
+def _close_instant(day: date) -> datetime:
+    from bot import calendar  # the NYSE calendar, for early closes; loaded on first use
+
+    try:
+        if calendar.is_session(day):
+            return calendar.session_close(day)
+    except ValueError:  # outside the calendar's years
+        pass
+    return datetime.combine(day, _DEFAULT_CLOSE, NEW_YORK)
+
+
+def _cover(days: np.ndarray, asof: date | datetime, intraday: bool) -> tuple[int, int | None, int]:
+    """(number of closed bars at ``asof``, position of the open bar for an intraday rule, as-of date).
+
+    A ``date`` as-of means "after that day's close". A ``datetime`` (timezone-aware) counts a bar dated
+    on its New York date as closed only from that session's close on; later-dated bars are ignored.
+    """
+    if isinstance(asof, datetime):
+        if asof.tzinfo is None:
+            raise ValueError("asof must be timezone-aware")
+        today = asof.astimezone(NEW_YORK).date()
+        before = int(np.searchsorted(days, today.toordinal(), side="left"))
+        if before < len(days) and days[before] == today.toordinal():
+            if asof >= _close_instant(today):
+                return before + 1, None, today.toordinal()
+            return before, (before if intraday else None), today.toordinal()
+        return before, None, today.toordinal()
+    return int(np.searchsorted(days, asof.toordinal(), side="right")), None, asof.toordinal()
+
+
+def _expiry(rule: Rule, started: date | None) -> int | None:
+    """Ordinal of the last date the rule may fire, or None."""
+    if rule.expires is None:
+        return None
+    if isinstance(rule.expires, timedelta):
+        return None if started is None else (started + rule.expires).toordinal()
+    return rule.expires.toordinal()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The positions one tick evaluates, and the bookkeeping it leaves behind."""
+
+    closed: list[int]  # closed bars to commit, in order
+    quiet: bool  # a first evaluation: the closed bars only set the state, they announce nothing
+    open: int | None  # intraday: the open bar, evaluated provisionally
+    started: date | None
+    expired: bool
+
+
+def _plan(rule: Rule, sig: Signal, state: AlertState | None, asof: date | datetime) -> _Plan | None:
+    if state is not None and state.expired:
+        return None
+    closed_end, open_pos, today = _cover(sig.days, asof, rule.evaluate_on == "intraday")
+    last_bar = state.last_bar if state is not None else None
+    fresh = last_bar is None
+    if last_bar is None:
+        closed = [closed_end - 1] if closed_end > 0 else []  # a new watch starts at the latest bar
+    else:
+        closed = list(range(int(np.searchsorted(sig.days, last_bar.toordinal(), side="right")), closed_end))
+    first = closed[0] if closed else open_pos
+    started = (
+        state.started
+        if state is not None and state.started
+        else (sig.day(first) if first is not None else None)
+    )
+    last = _expiry(rule, started)
+    if last is not None:
+        closed = [p for p in closed if sig.days[p] <= last]
+        if open_pos is not None and sig.days[open_pos] > last:
+            open_pos = None
+    return _Plan(closed, fresh, open_pos, started, last is not None and today > last)
+
+
+# --- one subscription -----------------------------------------------------------------------------------
+
+
+def _tau(rule: Rule, sig: Signal, threshold: float) -> float:
+    """A threshold in signal space (new_high's signal has its own level, 0)."""
+    return sig.sign * threshold if rule.has_threshold else 0.0
+
+
+def implied_state(rule: Rule, sig: Signal, threshold: float, position: int) -> AlertState:
+    """The state after bar ``position`` of a rule that watched the whole history silently (bookkeeping
+    fields unset). ``position`` -1 is the state before the first bar."""
+    tau, band = _tau(rule, sig, threshold), sig.band
+    x, w = sig.x[: position + 1], sig.w[: position + 1]
+    clears = np.flatnonzero(x < tau - band)
+    completions = np.flatnonzero(w >= tau)
+    last_clear = int(clears[-1]) if len(clears) else -1
+    unarmed = rule.kind in CROSSING_KINDS and last_clear == -1
+    if unarmed or (len(completions) and completions[-1] > last_clear):
+        since = None if unarmed else sig.day(int(completions[completions > last_clear][0]))
+        return AlertState("firing", 0, since)
+    below = np.flatnonzero(x < tau)
+    count = position - (int(below[-1]) if len(below) else -1)
+    return AlertState("pending" if count > 0 else "inactive", count)
+
+
+def advance(
+    rule: Rule, sig: Signal, threshold: float, state: AlertState, p: int
+) -> tuple[AlertState, str | None]:
+    """The state machine on bar ``p``: the next (status, count, since) and the event it announces."""
+    x = sig.x[p]
+    tau = _tau(rule, sig, threshold)
+    day = sig.day(p)
+    if state.status == "firing":
+        if x < tau - sig.band:
+            # since=None: a crossing rule's unknown past, never announced, so nothing to resolve aloud.
+            notice = "resolved" if rule.notify_resolved and state.since is not None else None
+            return replace(state, status="inactive", count=0, since=None), notice
+        if rule.cooldown is not None and state.since is not None and p > 0:
+            every = rule.cooldown.days
+            start = state.since.toordinal()
+            # A fixed cadence from the firing bar: the first bar of each cooldown period repeats it.
+            if (int(sig.days[p]) - start) // every > (int(sig.days[p - 1]) - start) // every:
+                return state, "repeat"
+        return state, None
+    if x >= tau:
+        count = state.count + 1
+        if count >= rule.for_sessions:
+            return replace(state, status="firing", count=0, since=day), "firing"
+        return replace(state, status="pending", count=count), None
+    return replace(state, status="inactive", count=0), None
+
+
+def _event(
+    rule: Rule, sig: Signal, p: int, kind: str, threshold: float, params: Mapping[str, Any], key: str
+) -> AlertEvent:
+    reference = sig.ref(p)
+    level = reference if rule.kind == "new_high" and reference is not None else threshold
+    return AlertEvent(rule.id, kind, sig.day(p), float(sig.value[p]), level, reference, params, key)
+
+
+def evaluate(
+    rule: Rule,
+    params: Mapping[str, Any],
+    history: pd.Series,
+    state: AlertState | None,
+    asof: date | datetime,
+) -> tuple[AlertState, list[AlertEvent]]:
+    """One subscription, one tick: step every bar closed since ``state.last_bar`` up to ``asof``, plus the
+    open bar for an intraday rule. A new subscription (``state=None``) starts quietly at the latest closed
+    bar, in the state implied by the history. Returns the new state and the events, oldest first; an
+    expired subscription returns a state whose status is "expired" and no events.
+
+    Raises RuleParamError for params the rule does not accept.
+    """
+    eff = rule.with_params(params)
+    return _evaluate_signal(eff, prepare(eff, history), state, asof)
+
+
+def _evaluate_signal(
+    eff: Rule, sig: Signal, state: AlertState | None, asof: date | datetime
+) -> tuple[AlertState, list[AlertEvent]]:
+    plan = _plan(eff, sig, state, asof)
+    if plan is None:
+        return state or AlertState(status="expired"), []
+    first = plan.closed[0] if plan.closed else plan.open
+    if first is None:  # nothing new to look at
+        if plan.expired:
+            return replace(state or AlertState(), status="expired"), []
         return state or AlertState(), []
-    fired, resolved, repeat = step(rule, thresholds, states, obs)
-    return states.state(0), events_of(rule, [scope], thresholds, obs, fired, resolved, repeat)
+    gp = group_params(eff)
+    threshold = eff.threshold
+    event_params = eff.effective_params()
+    key = _params_key(_digest(gp), threshold if "threshold" in eff.overridable else None)
+    current = (
+        state
+        if state is not None and state.last_bar is not None
+        else implied_state(eff, sig, threshold, first - 1)
+    )
+    current = replace(current, started=plan.started)
+    open_bar, emitted = (state.open_bar, state.emitted) if state is not None else (None, ())
+    events: list[AlertEvent] = []
+    for p in plan.closed:
+        current, kind = advance(eff, sig, threshold, current, p)
+        day = sig.day(p)
+        if kind is not None and not plan.quiet and not (day == open_bar and kind in emitted):
+            events.append(_event(eff, sig, p, kind, threshold, event_params, key))
+        current = replace(current, last_bar=day)
+        if day == open_bar:
+            open_bar, emitted = None, ()
+    if plan.open is not None:
+        # The open bar: announce what it shows now, commit nothing; the bar is committed once closed.
+        day = sig.day(plan.open)
+        if day != open_bar:
+            open_bar, emitted = day, ()
+        _, kind = advance(eff, sig, threshold, current, plan.open)
+        if kind is not None and kind not in emitted:
+            events.append(_event(eff, sig, plan.open, kind, threshold, event_params, key))
+            emitted = (*emitted, kind)
+    current = replace(current, open_bar=open_bar, emitted=emitted)
+    if plan.expired:
+        current = replace(current, status="expired", count=0, since=None)
+    return current, events
+
+
+# --- many subscriptions -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubscriptionGroup:
+    """Subscriptions of one rule whose params agree except for the threshold, sorted by threshold."""
+
+    scope: str  # the scope of the group's record in the state mapping: "group:<digest>"
+    digest: str
+    rule: Rule  # the effective rule (its threshold is the first member's; members carry their own)
+    params: Mapping[str, Any]  # the shared params (JSON-ready)
+    tau: np.ndarray  # thresholds in signal space, ascending
+    thresholds: np.ndarray  # the members' thresholds, same order
+    scopes: tuple[str, ...]  # the members' scope keys, same order
+
+
+@dataclass(frozen=True)
+class SubscriptionIndex(Sequence[tuple[str, Mapping[str, Any]]]):
+    """All subscriptions of one rule, grouped and sorted for ``evaluate_group``.
+
+    Building it is O(n log n); keep it between ticks and rebuild it when subscriptions change (it is the
+    ``subs`` argument itself: a sequence of (scope, params)). ``invalid`` lists subscriptions whose stored
+    params the rule rejects, with the error; they are left out instead of stopping everyone's alerts.
+    """
+
+    rule: Rule
+    subs: tuple[tuple[str, Mapping[str, Any]], ...]
+    groups: tuple[SubscriptionGroup, ...]
+    invalid: tuple[tuple[str, RuleParamError], ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.subs)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[str, Mapping[str, Any]]: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[tuple[str, Mapping[str, Any]], ...]: ...
+    def __getitem__(
+        self, i: int | slice
+    ) -> tuple[str, Mapping[str, Any]] | tuple[tuple[str, Mapping[str, Any]], ...]:
+        return self.subs[i]
+
+    def __iter__(self) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        return iter(self.subs)
+
+    def group(self, scope: str) -> SubscriptionGroup | None:
+        return next((g for g in self.groups if g.scope == scope), None)
+
+
+def index_subscriptions(rule: Rule, subs: Sequence[tuple[str, Mapping[str, Any]]]) -> SubscriptionIndex:
+    """Group ``subs`` (scope key, params) by everything but the threshold; sort each group by threshold."""
+    if isinstance(subs, SubscriptionIndex) and subs.rule == rule:
+        return subs
+    by_rest: dict[str, tuple[Rule, list[float], list[str]]] = {}
+    rest_rules: dict[tuple[tuple[str, str], ...], tuple[Rule, str]] = {}
+    invalid: list[tuple[str, RuleParamError]] = []
+    thresholded = "threshold" in rule.overridable
+    for scope, params in subs:
+        try:
+            rest = {k: v for k, v in params.items() if k != "threshold"} if thresholded else dict(params)
+            marker = tuple(sorted((k, repr(v)) for k, v in rest.items()))
+            known = rest_rules.get(marker)
+            if known is None:
+                eff = rule.with_params(rest)
+                known = rest_rules[marker] = (eff, _digest(group_params(eff)))
+            eff, digest = known
+            threshold = eff.threshold
+            if thresholded and "threshold" in params:
+                threshold = validate_param(eff, "threshold", params["threshold"])
+        except RuleParamError as exc:
+            invalid.append((scope, exc))
+            continue
+        entry = by_rest.setdefault(digest, (eff, [], []))
+        entry[1].append(threshold)
+        entry[2].append(scope)
+    groups = []
+    for digest, (eff, thresholds, scopes) in by_rest.items():
+        values = np.asarray(thresholds, dtype=np.float64)
+        sign = -1.0 if eff.kind in ("below", "crosses_below") else 1.0
+        tau = sign * values if eff.has_threshold else np.zeros(len(values))
+        order = np.argsort(tau, kind="stable")
+        groups.append(
+            SubscriptionGroup(
+                "group:" + digest,
+                digest,
+                eff,
+                group_params(eff),
+                tau[order],
+                values[order],
+                tuple(scopes[i] for i in order),
+            )
+        )
+    return SubscriptionIndex(rule, tuple(subs), tuple(groups), tuple(invalid))
+
+
+def _candidates(group: SubscriptionGroup, sig: Signal, first: int, last: int) -> slice:
+    """The members whose state bars first..last could change: thresholds in the band of signal values of
+    the last for_sessions bars before ``first`` through ``last``, widened by the recovery margin.
+
+    Why that suffices: with tau <= the band's low, every window of for_sessions bars ending in the span
+    completes and none resolves, so the threshold is firing before and after; with tau above the band's
+    high plus the margin, every bar of the span resolves, so it is inactive throughout.
+    """
+    f = group.rule.for_sessions
+    if group.rule.cooldown is not None or first < f:
+        return slice(0, len(group.tau))  # repeats need every firing member; a short history has no band
+    span = sig.x[first - f : last + 1]
+    lo, hi = float(span.min()), float(span.max())
+    return slice(
+        int(np.searchsorted(group.tau, lo, side="left")),
+        int(np.searchsorted(group.tau, hi + sig.band, side="right")),
+    )
+
+
+def _implied_group(sig: Signal, tau: np.ndarray, position: int) -> tuple[np.ndarray, np.ndarray]:
+    """(last resolving bar, last bar completing for_sessions) at ``position`` for each tau, -1 for none.
+
+    Suffix minima of x are non-decreasing and suffix maxima of w non-increasing, so both "last index
+    with ..." questions are one searchsorted each, whatever the number of thresholds.
+    """
+    if position < 0:
+        none = np.full(len(tau), -1, dtype=np.int64)
+        return none, none.copy()
+    suffix_min = np.minimum.accumulate(sig.x[position::-1])[::-1]
+    last_clear = np.searchsorted(suffix_min, tau - sig.band, side="left") - 1
+    suffix_max = np.maximum.accumulate(sig.w[position::-1])[::-1]
+    last_completion = np.searchsorted(-suffix_max, -tau, side="right") - 1
+    return last_clear.astype(np.int64), last_completion.astype(np.int64)
+
+
+def _evaluate_members(
+    group: SubscriptionGroup, sig: Signal, record: AlertState | None, asof: date | datetime
+) -> tuple[AlertState | None, list[tuple[int, AlertEvent]]]:
+    """One group, one tick -> (its new record, [(member position, event)])."""
+    rule = group.rule
+    plan = _plan(rule, sig, record, asof)
+    if plan is None:
+        return record, []
+    first = plan.closed[0] if plan.closed else plan.open
+    if first is None:
+        return (replace(record or AlertState(), status="expired") if plan.expired else record), []
+    last = plan.open if plan.open is not None else plan.closed[-1]
+    members = _candidates(group, sig, first, last)
+    tau = group.tau[members]
+    crossing = rule.kind in CROSSING_KINDS
+    last_clear, last_completion = _implied_group(sig, tau, first - 1)
+    firing = (last_completion > last_clear) | (crossing & (last_clear == -1))
+    since = np.full(len(tau), -1, dtype=np.int64)
+    levels: list[np.ndarray] | None = None
+    if rule.cooldown is not None:
+        levels = _sparse_max(sig.w[:first]) if first > 0 else None
+        armed = firing & ~(crossing & (last_clear == -1))
+        if levels is not None and armed.any():
+            since[armed] = _first_at_least(levels, last_clear[armed] + 1, tau[armed])
+    every = rule.cooldown.days if rule.cooldown is not None else 0
+    open_bar, emitted = (record.open_bar, set(record.emitted)) if record is not None else (None, set())
+    out: list[tuple[int, AlertEvent]] = []
+    cache: dict[tuple[str, float], AlertEvent] = {}
+    base = members.start
+    thresholded = "threshold" in rule.overridable
+
+    def announce(p: int, kind: str, idx: np.ndarray, skip: set[str]) -> list[str]:
+        if not len(idx):
+            return []
+        said = []
+        day, value, reference = sig.day(p), float(sig.value[p]), sig.ref(p)
+        high = rule.kind == "new_high"
+        for i, threshold in zip((base + idx).tolist(), group.thresholds[base + idx].tolist(), strict=True):
+            mark = f"{kind}@{threshold!r}"
+            if skip and mark in skip:
+                continue
+            event = cache.get((kind, threshold))
+            if event is None:
+                params = {**group.params, "threshold": threshold} if thresholded else group.params
+                key = _params_key(group.digest, threshold if thresholded else None)
+                level = reference if high and reference is not None else threshold
+                event = AlertEvent(rule.id, kind, day, value, level, reference, params, key)
+                cache[(kind, threshold)] = event
+            out.append((i, event))
+            said.append(mark)
+        return said
+
+    def step(p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Bar ``p`` from the current arrays: (last clear, last completion, firing, since, repeat due)."""
+        clear = np.where(sig.x[p] < tau - sig.band, p, last_clear)
+        completion = np.where(sig.w[p] >= tau, p, last_completion)
+        now = (completion > clear) | (crossing & (clear == -1))
+        new_since = np.where(now & ~firing, p, np.where(now, since, -1))
+        if every and p > 0:
+            anchor = sig.days[np.maximum(since, 0)]
+            due = (
+                firing
+                & now
+                & (since >= 0)
+                & ((sig.days[p] - anchor) // every > (sig.days[p - 1] - anchor) // every)
+            )
+        else:
+            due = np.zeros(len(tau), dtype=bool)
+        return clear, completion, now, new_since, due
+
+    for p in plan.closed:
+        cache.clear()
+        armed = ~(crossing & (last_clear == -1))
+        last_clear, last_completion, now, new_since, due = step(p)
+        day = sig.day(p)
+        if not plan.quiet:
+            skip = emitted if day == open_bar else set()
+            announce(p, "firing", np.flatnonzero(now & ~firing), skip)
+            if rule.notify_resolved:
+                announce(p, "resolved", np.flatnonzero(firing & ~now & armed), skip)
+            announce(p, "repeat", np.flatnonzero(due), skip)
+        firing, since = now, new_since
+        if day == open_bar:
+            open_bar, emitted = None, set()
+    if plan.open is not None:
+        # The open bar: announce what it shows now, commit nothing; the bar is committed once closed.
+        cache.clear()
+        day = sig.day(plan.open)
+        if day != open_bar:
+            open_bar, emitted = day, set()
+        armed = ~(crossing & (last_clear == -1))
+        _, _, now, _, due = step(plan.open)
+        emitted.update(announce(plan.open, "firing", np.flatnonzero(now & ~firing), emitted))
+        if rule.notify_resolved:
+            emitted.update(announce(plan.open, "resolved", np.flatnonzero(firing & ~now & armed), emitted))
+        emitted.update(announce(plan.open, "repeat", np.flatnonzero(due), emitted))
+    new_record = AlertState(
+        status="expired" if plan.expired else "inactive",
+        last_bar=sig.day(plan.closed[-1]) if plan.closed else (record.last_bar if record else None),
+        started=plan.started,
+        open_bar=open_bar,
+        emitted=tuple(sorted(emitted)),
+    )
+    return new_record, out
+
+
+def evaluate_group(
+    rule: Rule,
+    subs: Sequence[tuple[str, Mapping[str, Any]]],
+    history: pd.Series,
+    states: Mapping[str, AlertState],
+    asof: date | datetime,
+) -> tuple[dict[str, AlertState], dict[str, list[AlertEvent]]]:
+    """Every subscription of ``rule`` in one tick: ``subs`` are (scope key, params) pairs, best a
+    ``SubscriptionIndex`` kept between ticks. ``states`` holds the group records by their scope
+    ("group:<digest>", see ``SubscriptionGroup.scope``); the per-subscription states are implied by the
+    history, so nothing per subscription is read or written.
+
+    Returns (the group records that changed, events per subscription scope, oldest first). Same events
+    as ``evaluate`` run once per subscription; an expired group's record says ``expired`` and its members
+    get nothing.
+    """
+    index = index_subscriptions(rule, subs)
+    changed: dict[str, AlertState] = {}
+    events: dict[str, list[AlertEvent]] = {}
+    signals: dict[tuple[Any, ...], Signal] = {}
+    for group in index.groups:
+        eff = group.rule
+        shape = (eff.kind, eff.window, eff.for_sessions, eff.recovery if eff.kind == "new_high" else None)
+        sig = signals.get(shape)
+        if sig is None:
+            sig = signals[shape] = prepare(eff, history)
+        record = states.get(group.scope)
+        new_record, fired = _evaluate_members(group, sig, record, asof)
+        if new_record is not None and new_record != record:
+            changed[group.scope] = new_record
+        scopes = group.scopes
+        for member, event in fired:
+            bucket = events.get(scopes[member])
+            if bucket is None:
+                events[scopes[member]] = [event]
+            else:
+                bucket.append(event)
+    return changed, events

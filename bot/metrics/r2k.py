@@ -1,23 +1,29 @@
-"""The Russell 2000 snapshot: level, returns, highs, and the R2K/NDX ratio.
+"""/r2k's numbers: the Russell 2000 at a close, its returns and highs, and its ratio to the Nasdaq-100.
 
-Source: daily closes of ^RUT (and optionally ^NDX), as stored in history. "High" always means a daily
-*close* above earlier closes, never an intraday high (DESIGN.md: the 2021 record fell on the close of
-2025-09-18; intraday highs would say 2024-11-25).
+Source: daily closes of ^RUT (and optionally ^NDX) as stored in history. Pure: closes and an ``asof`` in,
+a frozen dataclass out; only closes dated on or before ``asof`` are read, so an ``asof`` on a holiday
+describes the session before it.
 
-Record semantics, for the last close L on date T:
+"High" always means a daily *close* above earlier closes, never an intraday high (DESIGN.md: the 2021
+record fell on the close of 2025-09-18; intraday highs would say 2024-11-25). For the last close C on
+date T:
 
-* ``is_ath``: L is strictly above every earlier close (true for a series' first close).
-* ``prev_record``: when ``is_ath``, the highest close before T — the record L broke (date, close). On
-  2025-09-18 (2467.70) that is 2021-11-08 (2442.74): no close in between was above it, so the reply can
-  say "highest close since November 2021 (the 2021-11-08 record of 2442.74)". On a run of records it is
-  the previous day's record. None when there is no earlier close.
-* ``highest_since``: when not ``is_ath``, the most recent earlier close strictly above L (date, close);
-  L is the highest close of every session after that date. On 2026-02-20 (2663.78) this is 2026-02-19.
-  None when ``is_ath``.
+* ``is_ath``: C is strictly above every earlier close (a close that only ties the record is not one).
+* ``prev_record`` (only when ``is_ath``): ``(date, close)`` of the highest close before T, i.e. the
+  record C broke. On 2025-09-18 (2467.70) it is ``(2021-11-08, 2442.74)`` and no close in between was
+  above it, so a reply can say "highest close since November 2021 (the 2021-11-08 record of 2442.74)".
+  During a run of records it is the previous session's record.
+* ``highest_since`` (only when not ``is_ath``): the date D of the most recent earlier close at or above
+  C. Every close strictly between D and T is below C, so C is "the highest close since D"; how far back
+  D lies is the news (the /r2k reply mentions it beyond a year).
+
+``InsufficientData`` and ``truncate`` are re-exported from bot.metrics.returns for callers that import
+them from here.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -25,130 +31,151 @@ import numpy as np
 import pandas as pd
 
 from bot.metrics.returns import (
-    DatedClose,
     InsufficientData,
-    PeriodReturn,
-    add_months,
     as_timestamp,
     check_closes,
-    close_on_or_before,
     day,
     period_return_held,
     truncate,
 )
 
+__all__ = ["InsufficientData", "R2KSnapshot", "compute_r2k", "truncate"]
+
+# "52 weeks" is taken literally (364 days), as quote pages do; period returns use calendar months.
+WEEKS_52 = timedelta(weeks=52)
+
 
 @dataclass(frozen=True)
 class R2KSnapshot:
-    """Russell 2000 as of its last close on or before ``asof``.
+    """The Russell 2000 at its last close on or before the as-of date.
 
-    Returns are fractions; ``None`` marks a period longer than the history held (never NaN).
-    ``high_52w`` is the highest close dated after (last date − 1 calendar year). ``distance_to_ath`` is
-    last / ATH − 1 (0.0 at a record, negative below it). The ratio is RUT close / NDX close on their last
-    common date; ``ratio_change_52w`` compares it with the ratio on the last common date on or before one
-    calendar year earlier. Ratio fields are None without an NDX series (or without enough overlap).
+    Levels are index points; returns and changes are fractions (0.0733 = +7.33 %). ``ytd`` is based on
+    the last close of the previous calendar year; ``ret_1m/3m/1y`` on the last close on or before one,
+    three and twelve calendar months before ``date`` (None when the history held is shorter).
+    ``high_52w`` is the highest close dated within the 52 weeks ending on ``date`` (both ends included);
+    ``ath`` the highest close up to ``date`` (its first date when tied). ``distance_to_ath`` is
+    close / ath − 1 (0.0 at a record). See the module docstring for ``is_ath``, ``prev_record`` and
+    ``highest_since``.
+
+    The ratio is RUT close / NDX close on their last common date (``ratio_date``), and
+    ``ratio_ndx_52w_change`` its change since the last common date on or before 52 weeks earlier. Ratio
+    fields are None without an NDX series, or without a common close to compare with.
     """
 
-    last: DatedClose
-    prev: DatedClose
-    day_change: float  # index points
+    date: dt.date  # the close described (last RUT session on or before asof)
+    close: float
+    day_change: float  # points vs the previous close
     day_change_pct: float  # fraction
-    ytd: PeriodReturn | None
-    m1: PeriodReturn | None
-    m3: PeriodReturn | None
-    y1: PeriodReturn | None
-    high_52w: DatedClose
-    ath: DatedClose
+    ytd: float  # fraction, base = last close of the previous year
+    ret_1m: float | None
+    ret_3m: float | None
+    ret_1y: float | None
+    high_52w: float
+    high_52w_date: dt.date
+    ath: float
+    ath_date: dt.date
     distance_to_ath: float  # fraction, <= 0
     is_ath: bool
-    prev_record: DatedClose | None
-    highest_since: DatedClose | None
-    ratio: float | None = None
-    ratio_date: date | None = None
-    ratio_change_52w: float | None = None  # fraction
+    prev_record: tuple[dt.date, float] | None  # when is_ath: the record close it broke
+    highest_since: dt.date | None  # when not is_ath: the last earlier close at or above this one
+    ratio_ndx: float | None
+    ratio_ndx_52w_change: float | None  # fraction
+    prev_date: dt.date | None = None  # the previous close, base of the day change
+    prev_close: float | None = None
+    highest_since_close: float | None = None  # the close on ``highest_since``
+    ratio_date: dt.date | None = None  # the common close the ratio describes
 
 
-def _maybe(held: pd.Series, period: str) -> PeriodReturn | None:
+def _optional(held: pd.Series, period: str) -> float | None:
     try:
-        return period_return_held(held, period, "RUT")  # type: ignore[arg-type]
+        return period_return_held(held, period, "RUT").value  # type: ignore[arg-type]
     except InsufficientData:
         return None
 
 
 def _ratio(rut: pd.Series, ndx: pd.Series, asof: date) -> tuple[float, date, float | None] | None:
-    held_ndx = truncate(ndx, asof, "NDX")
-    end = min(rut.index[-1], held_ndx.index[-1])
-    # Only the last year (plus slack for holidays) is aligned: cheap on 40 years of closes.
-    start = as_timestamp(add_months(day(end), -12)) - timedelta(days=10)
+    """(ratio, its date, 52-week change) on the last common close; None when the two never overlap."""
+    check_closes(ndx, "NDX")
+    cut = int(ndx.index.searchsorted(as_timestamp(asof), side="right"))
+    if cut == 0:
+        return None
+    end = min(rut.index[-1], ndx.index[cut - 1])
+    # Aligning only the last 52 weeks (plus slack for holidays) keeps this cheap on 40 years of closes.
+    start = end - WEEKS_52 - timedelta(days=10)
     a = rut.loc[start:end]
-    b = held_ndx.loc[start:end]
+    b = ndx.iloc[:cut].loc[start:end]
     common = a.index.intersection(b.index)
     if len(common) == 0:
         return None
-    ratio = a.reindex(common) / b.reindex(common)
-    now_date = day(common[-1])
-    now = float(ratio.iat[-1])
-    before = close_on_or_before(ratio, add_months(now_date, -12))
-    change = now / before.close - 1.0 if before is not None and before.date < now_date else None
-    return now, now_date, change
+    ratios = a.reindex(common).to_numpy() / b.reindex(common).to_numpy()
+    now_ts = common[-1]
+    i_before = int(common.searchsorted(now_ts - WEEKS_52, side="right")) - 1
+    change = float(ratios[-1] / ratios[i_before] - 1.0) if i_before >= 0 else None
+    return float(ratios[-1]), day(now_ts), change
 
 
 def compute_r2k(rut: pd.Series, ndx: pd.Series | None, asof: date) -> R2KSnapshot:
     """The Russell 2000 snapshot from ^RUT closes (and ^NDX closes for the ratio) up to ``asof``.
 
-    Raises InsufficientData when fewer than two RUT closes are dated on or before ``asof``.
+    Raises InsufficientData with fewer than two RUT closes on or before ``asof``, or without a close at
+    or before the previous year's end (the YTD base).
     """
     held = truncate(rut, asof, "RUT")
     if len(held) < 2:
-        raise InsufficientData("RUT: at least two closes are needed for a day change")
-    values = held.to_numpy()
+        raise InsufficientData("Russell 2000: at least two closes are needed for a day change")
+    values = held.to_numpy(dtype="float64")
     index = held.index
-    last_value = float(values[-1])
-    last = DatedClose(day(index[-1]), last_value)
-    prev = DatedClose(day(index[-2]), float(values[-2]))
+    close = float(values[-1])
+    prev = float(values[-2])
+    last_ts = index[-1]
 
-    year_ago = as_timestamp(add_months(last.date, -12))
-    first_in_window = int(index.searchsorted(year_ago, side="right"))
-    window = values[first_in_window:]
-    i52 = first_in_window + int(np.argmax(window))
-    iath = int(np.argmax(values))
+    ytd = period_return_held(held, "ytd", "Russell 2000").value
+
+    first_52w = int(index.searchsorted(last_ts - WEEKS_52, side="left"))
+    i52 = first_52w + int(np.argmax(values[first_52w:]))
+    iath = int(np.argmax(values))  # first occurrence of the highest close
 
     earlier = values[:-1]
     i_prev_max = int(np.argmax(earlier))
-    is_ath = bool(last_value > earlier[i_prev_max])
-    prev_record = DatedClose(day(index[i_prev_max]), float(earlier[i_prev_max])) if is_ath else None
-    highest_since = None
-    if not is_ath:
-        i_higher = int(np.flatnonzero(earlier > last_value)[-1])
-        highest_since = DatedClose(day(index[i_higher]), float(values[i_higher]))
+    is_ath = bool(close > earlier[i_prev_max])
+    prev_record: tuple[date, float] | None = None
+    highest_since: date | None = None
+    highest_since_close: float | None = None
+    if is_ath:
+        prev_record = (day(index[i_prev_max]), float(earlier[i_prev_max]))
+    else:
+        i_higher = int(np.flatnonzero(earlier >= close)[-1])
+        highest_since = day(index[i_higher])
+        highest_since_close = float(values[i_higher])
 
-    ratio = ratio_date = ratio_change = None
+    ratio = ratio_change = None
+    ratio_date = None
     if ndx is not None:
-        check_closes(ndx, "NDX")
-        try:
-            found = _ratio(held, ndx, asof)
-        except InsufficientData:
-            found = None
+        found = _ratio(held, ndx, asof)
         if found is not None:
             ratio, ratio_date, ratio_change = found
 
-    ath = DatedClose(day(index[iath]), float(values[iath]))
     return R2KSnapshot(
-        last=last,
-        prev=prev,
-        day_change=last.close - prev.close,
-        day_change_pct=last.close / prev.close - 1.0,
-        ytd=_maybe(held, "ytd"),
-        m1=_maybe(held, "1m"),
-        m3=_maybe(held, "3m"),
-        y1=_maybe(held, "1y"),
-        high_52w=DatedClose(day(index[i52]), float(values[i52])),
-        ath=ath,
-        distance_to_ath=last.close / ath.close - 1.0,
+        date=day(last_ts),
+        close=close,
+        day_change=close - prev,
+        day_change_pct=close / prev - 1.0,
+        ytd=ytd,
+        ret_1m=_optional(held, "1m"),
+        ret_3m=_optional(held, "3m"),
+        ret_1y=_optional(held, "1y"),
+        high_52w=float(values[i52]),
+        high_52w_date=day(index[i52]),
+        ath=float(values[iath]),
+        ath_date=day(index[iath]),
+        distance_to_ath=close / float(values[iath]) - 1.0,
         is_ath=is_ath,
         prev_record=prev_record,
         highest_since=highest_since,
-        ratio=ratio,
+        ratio_ndx=ratio,
+        ratio_ndx_52w_change=ratio_change,
+        prev_date=day(index[-2]),
+        prev_close=prev,
+        highest_since_close=highest_since_close,
         ratio_date=ratio_date,
-        ratio_change_52w=ratio_change,
     )

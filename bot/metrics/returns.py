@@ -17,6 +17,7 @@ start; its end is the last close on or before ``asof``:
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 from dataclasses import dataclass
 from datetime import date
 from typing import Final, Literal, get_args
@@ -31,10 +32,10 @@ PERIODS: Final[tuple[Period, ...]] = get_args(Period)
 _MONTHS: Final[dict[str, int]] = {"1m": 1, "3m": 3, "1y": 12, "5y": 60}
 
 
-class InsufficientData(CapgapError):
+class InsufficientData(CapgapError, ValueError):
     """The data held cannot answer: too short, nothing on or before ``asof``, an empty series.
 
-    ``what`` says in plain words what is missing (for logs; handlers map it to NoDataError).
+    ``what`` says in plain words what is missing; handlers turn it into ``NoDataError(what=...)``.
     """
 
     def __init__(self, what: str) -> None:
@@ -46,7 +47,7 @@ class InsufficientData(CapgapError):
 class DatedClose:
     """One close and its exchange date."""
 
-    date: date
+    date: dt.date
     close: float
 
 
@@ -85,9 +86,9 @@ def check_closes(closes: pd.Series, name: str = "series") -> None:
         raise ValueError(f"{name}: index must be a naive DatetimeIndex")
     if not (index.is_monotonic_increasing and index.is_unique):
         raise ValueError(f"{name}: dates must be strictly increasing")
-    if closes.dtype != np.float64:
-        raise ValueError(f"{name}: values must be float64, got {closes.dtype}")
-    if np.isnan(closes.to_numpy()).any():
+    if closes.dtype.kind not in "fiu":
+        raise ValueError(f"{name}: values must be numbers (float64), got {closes.dtype}")
+    if closes.dtype.kind == "f" and np.isnan(closes.to_numpy()).any():
         raise ValueError(f"{name}: NaN values (missing observations must be dropped)")
 
 
@@ -102,12 +103,17 @@ def truncate(closes: pd.Series, asof: date, name: str = "series") -> pd.Series:
     return closes.iloc[:end]
 
 
+def value_at(closes: pd.Series, i: int) -> float:
+    """The ``i``-th value of ``closes`` as a plain float (negative ``i`` counts from the end)."""
+    return float(closes.to_numpy(dtype="float64")[i])
+
+
 def close_on_or_before(closes: pd.Series, when: date) -> DatedClose | None:
     """The last close dated on or before ``when`` (``closes`` already validated), or None."""
     i = int(closes.index.searchsorted(as_timestamp(when), side="right")) - 1
     if i < 0:
         return None
-    return DatedClose(day(closes.index[i]), float(closes.iat[i]))
+    return DatedClose(day(closes.index[i]), value_at(closes, i))
 
 
 def period_start(period: Period, end: date) -> date:
@@ -132,16 +138,18 @@ def period_return(closes: pd.Series, period: Period, asof: date, name: str = "se
 
 def period_return_held(held: pd.Series, period: Period, name: str = "series") -> PeriodReturn:
     """As :func:`period_return` on a series already truncated and validated."""
-    end = DatedClose(day(held.index[-1]), float(held.iat[-1]))
+    end = DatedClose(day(held.index[-1]), value_at(held, -1))
     if period == "1d":
         if len(held) < 2:
             raise InsufficientData(f"{name}: no close before {end.date.isoformat()} for the 1d return")
-        base = DatedClose(day(held.index[-2]), float(held.iat[-2]))
+        base = DatedClose(day(held.index[-2]), value_at(held, -2))
     else:
         start = period_start(period, end.date)
         found = close_on_or_before(held, start)
         if found is None:
-            raise InsufficientData(f"{name}: no close on or before {start.isoformat()} for the {period} return")
+            raise InsufficientData(
+                f"{name}: no close on or before {start.isoformat()} for the {period} return"
+            )
         base = found
     return PeriodReturn(period=period, base=base, end=end, value=end.close / base.close - 1.0)
 
@@ -162,4 +170,5 @@ def rebase(closes: pd.Series, base: date | None = None, name: str = "series") ->
         if start < 0:
             raise InsufficientData(f"{name}: no close on or before {base.isoformat()} to rebase on")
     window = closes.iloc[start:]
-    return window * (100.0 / float(window.iat[0]))
+    rebased: pd.Series = window * (100.0 / value_at(window, 0))
+    return rebased
