@@ -42,14 +42,19 @@ def _rule_id(arg: str, usage: str) -> str:
     return rule_id
 
 
-async def subscribe_command(services: Services, request: Request) -> Reply:
-    if not request.args:
-        raise UsageError(SUBSCRIBE_USAGE)
-    rule_id = _rule_id(request.args[0], SUBSCRIBE_USAGE)
+def _rule_and_params(args: tuple[str, ...], usage: str) -> tuple[str, dict[str, object]]:
+    """``RULE [params]`` -> the rule id and the subscription's params; a bad one gets its usage line."""
+    if not args:
+        raise UsageError(usage)
+    rule_id = _rule_id(args[0], usage)
     try:
-        params = parse_params(rule_id, request.args[1:])
+        return rule_id, parse_params(rule_id, args[1:])
     except RuleParamError as exc:
         raise UsageError(exc.msgid) from exc
+
+
+async def subscribe_command(services: Services, request: Request) -> Reply:
+    rule_id, params = _rule_and_params(request.args, SUBSCRIBE_USAGE)
     store = _store(services)
     chat = await store.get_chat(request.chat_id)
     if chat is None:
@@ -121,13 +126,7 @@ async def mute_command(services: Services, request: Request) -> Reply:
 
 
 async def backtest_command(services: Services, request: Request) -> Reply:
-    if not request.args:
-        raise UsageError(BACKTEST_USAGE)
-    rule_id = _rule_id(request.args[0], BACKTEST_USAGE)
-    try:
-        params = parse_params(rule_id, request.args[1:])
-    except RuleParamError as exc:
-        raise UsageError(exc.msgid) from exc
+    rule_id, params = _rule_and_params(request.args, BACKTEST_USAGE)
     rule = RULES[rule_id].with_params(params)
     snap = request.snapshot(services)
     history = METRICS[rule.metric](snap)
