@@ -37,11 +37,10 @@ from typing import Any
 
 import pandas as pd
 
+from bench.common import SHARED_DATA, print_table, row
 from bot.calendar import fomc_meetings
 from bot.metrics.fedwatch import FedWatchResult, compute_fedwatch
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
 FIXTURE = SHARED_DATA / "fixtures" / "cme" / "settlements_ZQ_20260917.json"
 ZQ_FILE = SHARED_DATA / "zq" / "ZQ_contracts_daily_1990_2025_pyfedwatch.csv"
 DFEDTARL = SHARED_DATA / "fred" / "DFEDTARL_jonsflow.csv"
@@ -288,36 +287,16 @@ def run(*, verbose: bool = False) -> list[dict[str, object]]:
         diff_aligned, compared_aligned = _max_diff_pp(result, aligned, 1)
 
         label = case.source
-        rows.append(
-            {
-                "name": f"{label}: µs per strip ({len(result.meetings)} vs {n_peer} meetings)",
-                "capgap": round(t_ours * 1e6, 1),
-                "peer": round(t_peer * 1e6, 1),
-                "ratio": round(ratio, 1),
-                "goal": f">= {SPEED_GOAL:g}x",
-                "pass": ratio >= SPEED_GOAL,
-            }
-        )
-        rows.append(
-            {
-                "name": f"{label}: max |dp| pp vs pyfedwatch as published ({compared} meetings)",
-                "capgap": round(diff, 2),
-                "peer": None,
-                "ratio": None,
-                "goal": f"<= {AGREEMENT_GOAL_PP:g} pp",
-                "pass": diff <= AGREEMENT_GOAL_PP,
-            }
-        )
-        rows.append(
-            {
-                "name": f"{label}: max |dp| pp vs pyfedwatch, aligned ({compared_aligned} meetings)",
-                "capgap": round(diff_aligned, 4),
-                "peer": None,
-                "ratio": None,
-                "goal": f"<= {AGREEMENT_GOAL_PP:g} pp",
-                "pass": diff_aligned <= AGREEMENT_GOAL_PP,
-            }
-        )
+        rows.append(row(
+            f"{label}: pyfedwatch / capgap time per strip ({t_peer * 1e6:,.0f} vs {t_ours * 1e6:,.1f} µs;"
+            f" {len(result.meetings)} vs {n_peer} meetings)",
+            ratio, f">= {SPEED_GOAL:g}x", ratio >= SPEED_GOAL,
+        ))
+        # As published the two differ by the decision-day convention (module docstring): a reference figure.
+        rows.append(row(f"{label}: max |dp| pp vs pyfedwatch as published ({compared} meetings)",
+                        diff, "reference (day count)"))
+        rows.append(row(f"{label}: max |dp| pp vs pyfedwatch, day count aligned ({compared_aligned} meetings)",
+                        diff_aligned, f"<= {AGREEMENT_GOAL_PP:g} pp", diff_aligned <= AGREEMENT_GOAL_PP))
         if verbose:
             _print_side_by_side(case, result, peer)
     return rows
@@ -342,17 +321,7 @@ def _print_side_by_side(case: Case, result: FedWatchResult, peer: dict[date, dic
 
 
 def main() -> None:
-    rows = run(verbose=True)
-    print()
-    width = max(len(str(row["name"])) for row in rows)
-    print(f"{'benchmark':<{width}}  {'capgap':>10} {'peer':>10} {'ratio':>7}  {'goal':<10} pass")
-    for row in rows:
-        peer = "" if row["peer"] is None else row["peer"]
-        ratio = "" if row["ratio"] is None else row["ratio"]
-        print(
-            f"{row['name']:<{width}}  {row['capgap']!s:>10} {peer!s:>10} {ratio!s:>7}"
-            f"  {row['goal']!s:<10} {row['pass']}"
-        )
+    print_table(run(verbose=True))
 
 
 if __name__ == "__main__":
