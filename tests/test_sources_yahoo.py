@@ -105,6 +105,30 @@ def test_parse_chart_future_midnight_timestamp_stays_on_its_day(shared_data: Pat
     assert frame["close"].iloc[0] == 1524.5
 
 
+def _midnight_chart(stamps: list[int], meta: dict[str, Any]) -> dict[str, Any]:
+    closes = [100.0 + i for i in range(len(stamps))]
+    return {"chart": {"result": [{"meta": meta, "timestamp": stamps,
+                                  "indicators": {"quote": [{"close": closes}]}}], "error": None}}
+
+
+def test_parse_chart_midnight_bars_either_side_of_dst_keep_their_days() -> None:
+    # 00:00 New York is 04:00 UTC in summer and 05:00 UTC in winter (2020-11-01 ends DST): each bar
+    # must be dated by its own offset, or the winter bar would slip to the day before.
+    stamps = [int(datetime(2020, 10, 30, 4, tzinfo=UTC).timestamp()),
+              int(datetime(2020, 11, 2, 5, tzinfo=UTC).timestamp())]
+    frame = parse_chart(_midnight_chart(stamps, {"exchangeTimezoneName": "America/New_York"}),
+                        symbol="GC=F", now=NOW).frame
+    assert list(frame.index) == [pd.Timestamp("2020-10-30"), pd.Timestamp("2020-11-02")]
+
+
+def test_parse_chart_without_zone_uses_gmtoffset_and_rejects_garbage_offset() -> None:
+    stamps = [int(datetime(2020, 1, 3, 3, tzinfo=UTC).timestamp())]  # 22:00 on the 2nd at UTC-5
+    frame = parse_chart(_midnight_chart(stamps, {"gmtoffset": -18000}), symbol="X", now=NOW).frame
+    assert list(frame.index) == [pd.Timestamp("2020-01-02")]
+    with pytest.raises(SourceError, match="gmtoffset"):
+        parse_chart(_midnight_chart(stamps, {"gmtoffset": "soon"}), symbol="X", now=NOW)
+
+
 def test_parse_chart_no_data_shape_raises_no_data(shared_data: Path) -> None:
     body = body_json(shared_data, "nyf2_chart-IDX_VXAPL-2020-01-01-to-2020-01-03.json")
     with pytest.raises(SourceError) as err:

@@ -51,7 +51,7 @@ from bot.errors import SourceError
 from bot.series import SERIES
 from bot.sources.base import PRICE_COLUMNS, VALUE_COLUMN, Fetched, Strip
 from bot.sources.cme import CHICAGO, contract_month, contract_name
-from bot.sources.csvfile import normalise_index, order_fault
+from bot.sources.csvfile import order_fault
 from bot.sources.http import DEFAULT_RETRY, RetryPolicy, Sleep, decode_json, describe_url, get
 
 SOURCE = "yahoo"
@@ -161,37 +161,36 @@ def parse_chart(raw: bytes | str | Mapping[str, Any], *, symbol: str, now: datet
                 SOURCE, f"chart of {symbol}: {name} holds a value that is not a number"
             ) from exc
     try:
-        instants = pd.to_datetime(np.asarray(stamps, dtype="int64"), unit="s", utc=True)
+        seconds = np.asarray(stamps, dtype="int64")
     except (TypeError, ValueError, OverflowError) as exc:
         raise SourceError(SOURCE, f"chart of {symbol}: timestamps are not epoch seconds") from exc
     zone = _exchange_zone(meta)
-    if zone is not None:
-        local = instants.tz_convert(zone)
-    else:
-        local = instants + pd.Timedelta(seconds=int(meta.get("gmtoffset") or 0))
-    dates = normalise_index(local)
+    days = _local_days(seconds, zone, meta.get("gmtoffset"))
 
+    # Plain numpy until the one DataFrame at the end: an incremental refresh parses a handful of bars,
+    # where pandas' per-call overhead would be most of the cost.
     ordered = [c for c in PRICE_COLUMNS if c in arrays]
-    frame = pd.DataFrame({c: arrays[c] for c in ordered}, index=dates)
-    prices = [c for c in ("open", "high", "low", "close", "adjclose") if c in frame]
-    null_bar = frame[prices].isna().all(axis=1).to_numpy()
-    no_close = np.isnan(frame["close"].to_numpy()) & ~null_bar
+    prices = [arrays[c] for c in ("open", "high", "low", "close", "adjclose") if c in arrays]
+    close = arrays["close"]
+    null_bar = np.logical_and.reduce([np.isnan(a) for a in prices])
+    no_close = np.isnan(close) & ~null_bar
     if no_close.any():
-        day = frame.index[int(np.flatnonzero(no_close)[0])].date().isoformat()
+        day = _iso_day(days[int(np.flatnonzero(no_close)[0])])
         raise SourceError(SOURCE, f"chart of {symbol}: bar of {day} has prices but a null (NaN) close")
-    frame = frame.loc[~null_bar]
-    if frame.empty:
+    keep = ~null_bar
+    if not keep.any():
         raise SourceError(SOURCE, f"no data for {symbol} in the requested range (every bar is null)")
-    bad_close = ~np.isfinite(frame["close"].to_numpy()) | (frame["close"].to_numpy() <= 0)
+    days, close = days[keep], close[keep]
+    bad_close = ~np.isfinite(close) | (close <= 0)
     if bad_close.any():
         i = int(np.flatnonzero(bad_close)[0])
-        raise SourceError(
-            SOURCE,
-            f"chart of {symbol}: close {frame['close'].iloc[i]} on {frame.index[i].date()} is not a price",
-        )
-    fault = order_fault(pd.DatetimeIndex(frame.index))
+        raise SourceError(SOURCE, f"chart of {symbol}: close {close[i]} on {_iso_day(days[i])} is not a price")
+    index = pd.DatetimeIndex(days, name="date")
+    fault = order_fault(index)
     if fault is not None:
         raise SourceError(SOURCE, f"chart of {symbol}: {fault[1]}")
+    values = np.column_stack([arrays[c][keep] for c in ordered])
+    frame = pd.DataFrame(values, index=index, columns=ordered, copy=False)
 
     session_end = _session_end(meta)
     last_day = frame.index[-1].date()
@@ -205,6 +204,31 @@ def parse_chart(raw: bytes | str | Mapping[str, Any], *, symbol: str, now: datet
     if session_end is not None:
         info["session_end"] = session_end
     return ChartBars(symbol=symbol, frame=frame, partial_last=partial, meta=info)
+
+
+_NS_PER_DAY = 86_400 * 10**9
+
+
+def _local_days(seconds: np.ndarray, zone: ZoneInfo | None, gmtoffset: Any) -> np.ndarray:
+    """Epoch seconds as the exchange's local dates (naive midnight, datetime64[ns]).
+
+    With the exchange's zone, each bar's own UTC offset (DST included); without one, Yahoo's fixed
+    ``gmtoffset``.
+    """
+    if len(seconds) and (seconds.min() < -(2**33) or seconds.max() > 2**33):
+        raise SourceError(SOURCE, "chart timestamps are not epoch seconds (out of range)")
+    nanos = seconds * 10**9
+    if zone is None:
+        if not isinstance(gmtoffset, int | float | None) or not math.isfinite(gmtoffset or 0):
+            raise SourceError(SOURCE, f"chart gmtoffset {gmtoffset!r} is not a number of seconds")
+        local = nanos + int(gmtoffset or 0) * 10**9
+    else:
+        local = pd.DatetimeIndex(nanos.view("datetime64[ns]"), tz=UTC).tz_convert(zone).tz_localize(None).asi8
+    return (local // _NS_PER_DAY * _NS_PER_DAY).view("datetime64[ns]")
+
+
+def _iso_day(day: np.datetime64) -> str:
+    return str(day.astype("datetime64[D]"))
 
 
 def _first_block(blocks: Any) -> Mapping[str, Any]:
