@@ -88,6 +88,7 @@ goes to 1985. Years ahead are computed from NYSE's holiday rules (future special
 @dataclass(frozen=True)
 class _Sessions:
     ordinals: tuple[int, ...]  # date.toordinal() of each session, ascending
+    opens_s: tuple[int, ...]  # each session's open, whole seconds since the epoch
     closes_s: tuple[int, ...]  # each session's close, whole seconds since the epoch (closes fall on minutes)
     index: dict[int, int]  # ordinal -> position
 
@@ -106,8 +107,9 @@ def _sessions() -> _Sessions:
         cal = xcals.get_calendar("XNYS", start=NYSE_FIRST.isoformat(), end=NYSE_LAST.isoformat())
     ordinals = tuple(ts.date().toordinal() for ts in cal.sessions)
     epoch = pd.Timestamp(0, tz="UTC")
+    opens_s = tuple(int(v) for v in (cal.opens - epoch) // pd.Timedelta(seconds=1))
     closes_s = tuple(int(v) for v in (cal.closes - epoch) // pd.Timedelta(seconds=1))
-    return _Sessions(ordinals, closes_s, {o: i for i, o in enumerate(ordinals)})
+    return _Sessions(ordinals, opens_s, closes_s, {o: i for i, o in enumerate(ordinals)})
 
 
 def _check_covered(d: date) -> None:
@@ -166,3 +168,16 @@ def last_completed_session(now: datetime) -> date:
     if i == 0:
         raise ValueError(f"no NYSE session closed by {now.isoformat()} in the calendar")
     return date.fromordinal(s.ordinals[i - 1])
+
+
+def session_in_progress(now: datetime) -> date | None:
+    """The NYSE session trading at ``now`` (open <= now < close, early closes included), else None."""
+    if now.tzinfo is None:
+        raise ValueError("session_in_progress needs a timezone-aware datetime")
+    now_utc = now.astimezone(UTC)
+    _check_covered(now_utc.date())
+    s = _sessions()
+    i = bisect.bisect_right(s.opens_s, now_utc.timestamp()) - 1
+    if i < 0 or now_utc.timestamp() >= s.closes_s[i]:
+        return None
+    return date.fromordinal(s.ordinals[i])

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
     refresh_enabled: bool = Field(default=True, description="Run the scheduled market-data refresh jobs")
+    intraday_refresh_minutes: int = Field(
+        default=5, ge=0, le=60, description="Minutes between index refreshes while NYSE trades (0 = no intraday quotes)"
+    )
     rate_limit_per_second: float = Field(default=30.0, description="Overall Telegram send rate (msg/s)")
     rate_limit_per_chat: float = Field(default=1.0, description="Per-chat send rate (msg/s)")
     rate_limit_per_group_minute: float = Field(default=20.0, description="Per-group send rate (msg/min)")

@@ -31,6 +31,21 @@ STRIP_SOURCES = ("cme", "yahoo")
 CUT_ODDS_SERIES = "CUTPROB_NEXT"
 # After a vendor answers 429, no request to it for at least this long.
 RATE_LIMIT_PAUSE_S = 600.0
+# Refreshed every few minutes while NYSE trades, for the intraday views (jobs/schedule.py).
+INTRADAY_SERIES = ("RUT", "NDX", "SPX", "SP600")
+# An intraday quote older than this is not shown: the bot says nothing rather than an old "live" price.
+LIVE_MAX_AGE = timedelta(minutes=20)
+
+
+@dataclass(frozen=True)
+class LiveQuote:
+    """The last price of a session still trading: never stored as a close, never fed to alerts."""
+
+    name: str
+    session: date
+    price: float
+    source: str
+    fetched_at: datetime
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,8 @@ class Snapshot:
     frames: Mapping[str, pd.DataFrame]
     status: Mapping[str, SeriesStatus]
     strips: Mapping[date, Strip] = field(default_factory=dict)
+    # Intraday quotes of the session trading after ``asof`` (only fresh ones; empty outside sessions).
+    live: Mapping[str, LiveQuote] = field(default_factory=dict)
     # Results computed from this snapshot (replies, metrics): valid as long as the snapshot is.
     memo: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
@@ -117,6 +134,7 @@ class Market:
         self._used: dict[str, str] = {}
         self._fetched: dict[str, datetime] = {}
         self._cooldown: dict[str, datetime] = {}  # source -> no requests before (after a 429)
+        self._live: dict[str, LiveQuote] = {}
         self._refreshing: asyncio.Task[Snapshot] | None = None
         self._snapshot: Snapshot | None = None
 
@@ -160,9 +178,21 @@ class Market:
         for name, error in self._errors.items():
             if name not in status:  # a series that has never been fetched successfully
                 status[name] = SeriesStatus(name, "none", None, None, stale=True, last_error=error)
-        snap = Snapshot(asof=asof, built_at=now, frames=frames, status=status, strips=strips)
+        snap = Snapshot(asof=asof, built_at=now, frames=frames, status=status, strips=strips,
+                        live=self._current_live(asof, now))
         self._snapshot = snap
         return snap
+
+    def _current_live(self, asof: date, now: datetime) -> dict[str, LiveQuote]:
+        """Quotes of the session in progress, fetched within LIVE_MAX_AGE; none for a past as-of."""
+        if self.fixed_asof is not None:
+            return {}
+        session = calendar.session_in_progress(now)
+        return {
+            name: quote
+            for name, quote in self._live.items()
+            if quote.session == session and quote.session > asof and now - quote.fetched_at <= LIVE_MAX_AGE
+        }
 
     def _status(self, name: str, frame: pd.DataFrame, meta: SeriesMeta | None, now: datetime) -> SeriesStatus:
         info = SERIES.get(name) or SeriesInfo(name, "scalar", name, (), market=False)
@@ -272,11 +302,21 @@ class Market:
     def _store(self, info: SeriesInfo, fetched: Fetched) -> None:
         frame = fetched.frame
         if fetched.partial_last and len(frame):
-            # An intraday snapshot is not a close: never store it as one.
+            # An intraday snapshot is not a close: never store it as one; keep it as a live quote.
+            column = "close" if "close" in frame.columns else "value"
+            self._live[info.name] = LiveQuote(
+                info.name, frame.index[-1].date(), float(frame[column].iloc[-1]), fetched.source, fetched.fetched_at
+            )
             frame = frame.iloc[:-1]
+        else:
+            self._live.pop(info.name, None)
         if frame.empty:
             return
         self.history.upsert(info.name, frame, source=fetched.source, fetched_at=fetched.fetched_at)
+
+    async def refresh_intraday(self) -> Snapshot:
+        """The last prices of the index series while NYSE trades (the incremental fetch is a few bars)."""
+        return await self.refresh(INTRADAY_SERIES)
 
     def record_error(self, name: str, error: str) -> None:
         self._errors[name] = error
@@ -286,7 +326,7 @@ class Market:
         base = self.snapshot
         frames = {n: f.loc[: pd.Timestamp(asof)] for n, f in base.frames.items()}
         strips = {d: s for d, s in base.strips.items() if d <= asof}
-        return replace(base, asof=asof, frames=frames, strips=strips, memo={})
+        return replace(base, asof=asof, frames=frames, strips=strips, live={}, memo={})
 
 
 def record_odds(history: HistoryStore) -> int:

@@ -26,7 +26,7 @@ async def r2k_command(services: Services, request: Request) -> Reply:
         raise NoDataError(what=exc.what) from exc
     if not args:
         buttons = ((Button(tr(N_("📈 Chart vs Nasdaq-100"), request.lang), "r2k:chart:ytd"),),)
-        return Reply(text=render_r2k(result, used, snap.asof, request.lang), buttons=buttons)
+        return Reply(text=render_r2k(result, used, snap.asof, request.lang, snap.live.get("RUT")), buttons=buttons)
     period = args[1] if len(args) == 2 else "ytd"
     png = await charts.render(r2k_chart, rut, ndx, snap.asof, period, used, request.lang)
     caption = tr(N_("Russell 2000 vs Nasdaq-100, rebased to 100 · {asof}"), request.lang, asof=result.date.isoformat())

@@ -6,6 +6,8 @@ import logging
 
 from telegram.ext import ContextTypes
 
+from bot import calendar
+
 from jobs.schedule import is_leader, services_of
 
 log = logging.getLogger(__name__)
@@ -27,3 +29,19 @@ async def refresh_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
     if is_leader(context):
         await watch_once(services)
+
+
+async def intraday_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """While NYSE trades, fetch the indices' last prices for the intraday views (no alerts: those wait
+    for final closes). Leader only; never raises."""
+    if not is_leader(context):
+        return
+    services = services_of(context)
+    if calendar.session_in_progress(services.clock.now()) is None:
+        return
+    try:
+        snapshot = await services.market.refresh_intraday()
+    except Exception:
+        log.exception("intraday refresh failed; keeping the previous snapshot")
+        return
+    log.info("intraday: %s", ", ".join(f"{q.name} {q.price:g}" for q in snapshot.live.values()) or "no live quotes")

@@ -66,7 +66,7 @@ async def heartbeat_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def schedule_jobs(application: Application) -> None:  # type: ignore[type-arg]
     from jobs.digest import schedule_digests
-    from jobs.refresh import refresh_job
+    from jobs.refresh import intraday_job, refresh_job
 
     services: Services = application.bot_data["services"]
     application.bot_data["owner"] = f"{socket.gethostname()}:{os.getpid()}"
@@ -86,6 +86,9 @@ async def schedule_jobs(application: Application) -> None:  # type: ignore[type-
             # PTB counts days from Sunday = 0: Monday..Friday. Holidays are skipped inside the job.
             jq.run_daily(refresh_job, when, days=(1, 2, 3, 4, 5), name=f"refresh-{at:%H%M}")
         jq.run_once(refresh_job, when=5, name="refresh-startup")
+        minutes = services.settings.intraday_refresh_minutes
+        if minutes:
+            jq.run_repeating(intraday_job, interval=60 * minutes, first=30 + random.randint(0, 60), name="refresh-intraday")
     await schedule_digests(application)
 
     limits = Limits(

@@ -183,3 +183,16 @@ def test_nyse_calendar_covers_1985_through_2027_and_beyond() -> None:
 
 def test_nyse_calendar_is_built_once() -> None:
     assert calendar._sessions() is calendar._sessions()
+
+
+def test_session_in_progress_from_open_until_close_early_close_and_holiday() -> None:
+    def at(iso: str) -> date | None:
+        return calendar.session_in_progress(datetime.fromisoformat(iso).replace(tzinfo=UTC))
+
+    assert at("2026-11-25T14:29:59") is None  # 09:29:59 New York
+    assert at("2026-11-25T14:30:00") == date(2026, 11, 25)
+    assert at("2026-11-25T20:59:59") == date(2026, 11, 25)
+    assert at("2026-11-25T21:00:00") is None  # the 16:00 close
+    assert at("2026-11-26T16:00:00") is None  # Thanksgiving
+    assert at("2026-11-27T17:59:00") == date(2026, 11, 27)
+    assert at("2026-11-27T18:00:00") is None  # Black Friday closes at 13:00

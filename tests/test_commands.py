@@ -135,3 +135,47 @@ async def test_fedodds_month_without_meeting_and_no_strip(history: HistoryStore,
     assert none.startswith("No data stored yet for 30-day Fed funds futures settlements")
     zh, _ = await ask(services, "/fedodds 2026-12", lang="zh-Hant", asof=date(2026, 9, 17))
     assert "最可能區間" in zh and "47.3%" in zh
+
+
+class LiveRUT:
+    """A source answering RUT with one closed session and the session still trading (a live bar)."""
+
+    name = "yahoo"
+
+    def covers(self, series: str) -> bool:
+        return series == "RUT"
+
+    async def fetch(self, series: str, *, start: object, end: object, now: object) -> object:
+        import pandas as pd
+
+        from bot.sources.base import Fetched
+
+        frame = pd.DataFrame({"close": [2650.0, 2703.0]}, index=pd.DatetimeIndex(["2026-02-23", "2026-02-24"], name="date"))
+        return Fetched(series="RUT", source="yahoo", frame=frame, fetched_at=now, partial_last=True)  # type: ignore[arg-type]
+
+
+async def test_r2k_during_a_session_shows_the_intraday_price_as_not_a_close(history: HistoryStore, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bot.clock import FixedClock
+    from bot.market import Market
+
+    clock = FixedClock(datetime(2026, 2, 24, 16, 0, tzinfo=UTC))  # Tuesday 11:00 New York
+    services = services_for(history, END_2025, tmp_path)
+    services.market = Market(history, clock, {"yahoo": LiveRUT()})  # type: ignore[dict-item]
+    services.clock = clock
+    original, meta = history.load("RUT"), history.meta("RUT")
+    assert original is not None and meta is not None
+    try:
+        await services.market.refresh(["RUT"])
+        text, _ = await ask(services, "/r2k")
+        assert "close 2026-02-23" in text
+        assert "⏱ Intraday 2,703.00 (+2.00% on the day) · Yahoo Finance, 2026-02-24 11:00 EST — not a close" in text
+        zh, _ = await ask(services, "/r2k", lang="zh-Hant")
+        assert "盤中 2,703.00" in zh and "非收盤價" in zh
+        clock.advance(minutes=30)  # no fresher quote: the line goes rather than show an old price
+        services.market.reload()
+        later, _ = await ask(services, "/r2k")
+        assert "Intraday" not in later
+    finally:  # the history fixture is shared by the module
+        history.write("RUT", original, source=meta.source, fetched_at=None)

@@ -118,3 +118,81 @@ def test_snapshot_readers_never_touch_the_network(tmp_path: Path, shared_data: P
     snap = market.snapshot
     assert snap.close("QQQ").index[-1] == pd.Timestamp("2019-12-31")
     assert snap.status["QQQ"].stale  # 2020-01-02's close is missing at 2020-01-03 01:00 UTC
+
+
+# --- intraday quotes --------------------------------------------------------------------------------
+
+# 2020-01-02: regular session 09:30-16:00 New York = 14:30-21:00 UTC.
+SESSION_2020_01_02 = (1577975400, 1577998800)
+DURING_2020_01_02 = datetime(2020, 1, 2, 18, 0, tzinfo=UTC)
+
+
+def chart_during_session(shared_data: Path) -> dict[str, object]:
+    body = recorded_body(shared_data, QQQ_CHART)
+    meta = body["chart"]["result"][0]["meta"]  # type: ignore[index]
+    meta["currentTradingPeriod"]["regular"].update(start=SESSION_2020_01_02[0], end=SESSION_2020_01_02[1])
+    return body
+
+
+@respx.mock(assert_all_mocked=True)
+async def test_intraday_bar_is_a_live_quote_never_a_stored_close(
+    respx_mock: respx.MockRouter, shared_data: Path, tmp_path: Path
+) -> None:
+    history = HistoryStore(tmp_path)
+    import_qqq_until(shared_data, history, "2019-12-31")
+    respx_mock.get(url__startswith=CHART_URL.format(symbol="QQQ")).mock(
+        return_value=httpx.Response(200, json=chart_during_session(shared_data))
+    )
+    async with httpx.AsyncClient() as client:
+        market = market_with(history, client, DURING_2020_01_02)
+        snap = await market.refresh(["QQQ"])
+    frame = history.load("QQQ")
+    assert frame is not None and frame.index[-1] == pd.Timestamp("2019-12-31")  # not stored as a close
+    assert snap.asof == date(2019, 12, 31)
+    quote = snap.live["QQQ"]
+    assert (quote.session, quote.source, quote.fetched_at) == (date(2020, 1, 2), "yahoo", DURING_2020_01_02)
+    assert quote.price == pytest.approx(float(recorded_body(shared_data, QQQ_CHART)["chart"]["result"][0]  # type: ignore[index]
+                                               ["indicators"]["quote"][0]["close"][-1]))
+    assert snap.frames["QQQ"].index[-1] == pd.Timestamp("2019-12-31")
+
+
+@respx.mock(assert_all_mocked=True)
+async def test_live_quote_is_dropped_when_old_and_after_the_close(
+    respx_mock: respx.MockRouter, shared_data: Path, tmp_path: Path
+) -> None:
+    history = HistoryStore(tmp_path)
+    import_qqq_until(shared_data, history, "2019-12-31")
+    route = respx_mock.get(url__startswith=CHART_URL.format(symbol="QQQ")).mock(
+        return_value=httpx.Response(200, json=chart_during_session(shared_data))
+    )
+    async with httpx.AsyncClient() as client:
+        market = market_with(history, client, DURING_2020_01_02)
+        await market.refresh(["QQQ"])
+        clock = market.clock
+        assert isinstance(clock, FixedClock)
+        clock.advance(minutes=21)  # no newer quote within LIVE_MAX_AGE: say nothing rather than an old price
+        assert "QQQ" not in market.reload().live
+        clock.instant = AFTER_CLOSE_2020_01_02
+        route.mock(return_value=httpx.Response(200, json=recorded_body(shared_data, QQQ_CHART)))
+        snap = await market.refresh(["QQQ"])
+    assert snap.live == {} and snap.asof == date(2020, 1, 2)
+    frame = history.load("QQQ")
+    assert frame is not None and frame.index[-1] == pd.Timestamp("2020-01-02")
+
+
+@respx.mock(assert_all_mocked=True)
+async def test_past_as_of_snapshot_has_no_live_quotes(
+    respx_mock: respx.MockRouter, shared_data: Path, tmp_path: Path
+) -> None:
+    history = HistoryStore(tmp_path)
+    import_qqq_until(shared_data, history, "2019-12-31")
+    respx_mock.get(url__startswith=CHART_URL.format(symbol="QQQ")).mock(
+        return_value=httpx.Response(200, json=chart_during_session(shared_data))
+    )
+    async with httpx.AsyncClient() as client:
+        market = market_with(history, client, DURING_2020_01_02)
+        await market.refresh(["QQQ"])
+    assert "QQQ" in market.snapshot.live
+    assert market.at(date(2019, 12, 30)).live == {}
+    market.fixed_asof = date(2019, 12, 31)
+    assert market.reload().live == {}

@@ -7,15 +7,17 @@ from datetime import date
 
 import pandas as pd
 
-from bot.market import SeriesStatus
+from bot.market import LiveQuote, SeriesStatus
 from bot.metrics.r2k import R2KSnapshot
 from bot.render import charts
 from bot.render import format as fmt
 from bot.render.i18n import N_, Safe, tr
-from bot.render.text import join, sources_line, stale_lines
+from bot.render.text import join, live_line, sources_line, stale_lines
 
 
-def render_r2k(r: R2KSnapshot, statuses: Sequence[SeriesStatus], asof: date, lang: str) -> Safe:
+def render_r2k(
+    r: R2KSnapshot, statuses: Sequence[SeriesStatus], asof: date, lang: str, live: LiveQuote | None = None
+) -> Safe:
     lines: list[str] = [
         tr(N_("<b>Russell 2000</b> · close {date}"), lang, date=fmt.day(r.date, lang)),
         tr(
@@ -27,6 +29,8 @@ def render_r2k(r: R2KSnapshot, statuses: Sequence[SeriesStatus], asof: date, lan
         ),
         tr(N_("YTD {ytd}"), lang, ytd=fmt.pct(r.ytd, lang)),
     ]
+    if live is not None and live.session > r.date:
+        lines.append(live_line(live, r.close, lang))
     periods = [(N_("1M {value}"), r.ret_1m), (N_("3M {value}"), r.ret_3m), (N_("1Y {value}"), r.ret_1y)]
     shown = [tr(msgid, lang, value=fmt.pct(value, lang)) for msgid, value in periods if value is not None]
     if shown:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
-from bot.market import SeriesStatus
+from bot.market import LiveQuote, SeriesStatus
 from bot.render import format as fmt
 from bot.render.i18n import N_, Safe, tr
 
@@ -50,6 +50,18 @@ def stale_lines(statuses: Sequence[SeriesStatus], lang: str) -> list[Safe]:
             last = fmt.day(status.last_date, lang) if status.last_date else "—"
             out.append(tr(N_("⚠️ {series} data is stale: last close {last}."), lang, series=status.name, last=last))
     return out
+
+
+def live_line(quote: LiveQuote, last_close: float, lang: str) -> Safe:
+    """The intraday price of a session still trading, marked as not a close, with source and time."""
+    return tr(
+        N_("⏱ Intraday {price} ({change_pct} on the day) · {source}, {time} — not a close"),
+        lang,
+        price=fmt.number(quote.price, lang),
+        change_pct=fmt.pct(quote.price / last_close - 1.0, lang),
+        source=source_label(quote.source),
+        time=fmt.instant(quote.fetched_at, lang),
+    )
 
 
 def render_start(commands: Sequence[object], lang: str) -> Safe:
