@@ -246,6 +246,7 @@ def build_application(
     services: Services,
     *,
     extra_post_init: Sequence[object] = (),
+    extra_post_stop: Sequence[object] = (),
     request: BaseRequest | None = None,
 ) -> Application:  # type: ignore[type-arg]
     """The Application. ``request`` replaces PTB's HTTP transport (benchmarks use one that answers
@@ -281,11 +282,15 @@ def build_application(
         for hook in extra_post_init:
             await hook(application)  # type: ignore[operator]
 
+    async def post_stop(application: Application) -> None:  # type: ignore[type-arg]
+        for hook in extra_post_stop:
+            await hook(application)  # type: ignore[operator]
+
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
         if services.store is not None:
             await services.store.close()
 
-    application = builder.post_init(post_init).post_shutdown(post_shutdown).build()
+    application = builder.post_init(post_init).post_stop(post_stop).post_shutdown(post_shutdown).build()
     application.bot_data["services"] = services
     application.bot_data["chat_cache"] = ChatCache()
     application.bot_data["photo_ids"] = {}

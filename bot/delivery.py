@@ -193,8 +193,11 @@ class Sender:
         if self.on_event is not None:
             self.on_event(what, chat_id, detail)
 
-    async def drain_once(self) -> DrainStats:
-        """Claim one batch of due items and settle every one of them (sent, rescheduled or dead)."""
+    async def drain_once(self, stop: asyncio.Event | None = None) -> DrainStats:
+        """Claim one batch of due items and settle every one of them (sent, rescheduled or dead).
+
+        Once ``stop`` is set, the items not yet started are handed back, due at once, so a restarted
+        bot sends them without waiting for this lease to run out."""
         stats = DrainStats()
         items = await self.store.claim(
             self.consumer, now=self.clock.now(), limit=self.batch, lease_s=self.lease_s
@@ -205,6 +208,9 @@ class Sender:
         tasks: list[asyncio.Task[None]] = []
         try:
             for index, item in enumerate(items):
+                if stop is not None and stop.is_set():
+                    await self._hand_back(items[index:], stats)
+                    break
                 # The slot first, the pacing after: a 429 answered to the send before this one must
                 # be known (as a pause) before this one starts.
                 await semaphore.acquire()
@@ -262,7 +268,7 @@ class Sender:
                 item.key, not_before=due, error=_keep_progress("handed back before its lease ran out", item)
             )
         stats.deferred += len(items)
-        log.info("handed %d outbox items back (RetryAfter pause or lease running out)", len(items))
+        log.info("handed %d outbox items back (stopping, a RetryAfter pause or the lease running out)", len(items))
 
     async def _settle(self, item: OutboxItem, stats: DrainStats, semaphore: asyncio.Semaphore) -> None:
         slot = _Slot(self._pacer, item.chat_id)
@@ -381,7 +387,7 @@ class Sender:
         """Drain until ``stop`` is set; sleep ``idle_s`` when nothing is due."""
         while not stop.is_set():
             try:
-                stats = await self.drain_once()
+                stats = await self.drain_once(stop)
             except Exception:  # the store may be briefly unreachable: keep the sender alive
                 log.exception("outbox drain failed; retrying")
                 stats = DrainStats()

@@ -14,9 +14,9 @@ log = logging.getLogger(__name__)
 
 
 def run_bot(settings: Settings, services: Services, *, webhook_url: str | None) -> int:
-    from jobs.schedule import schedule_jobs
+    from jobs.schedule import schedule_jobs, stop_sender
 
-    application = build_application(settings, services, extra_post_init=[schedule_jobs])
+    application = build_application(settings, services, extra_post_init=[schedule_jobs], extra_post_stop=[stop_sender])
     if webhook_url:
         from urllib.parse import urlparse
 

@@ -100,5 +100,26 @@ async def schedule_jobs(application: Application) -> None:  # type: ignore[type-
         sender = Sender(services.store, application.bot, services.clock, consumer=application.bot_data["owner"], limits=limits,
                         max_in_flight=services.settings.send_concurrency)
         stop = asyncio.Event()
-        application.bot_data["sender_stop"] = stop
-        application.create_task(sender.run(stop), name="outbox-sender")
+        # A plain task, stopped by stop_sender (post_stop): PTB would not await one created before it runs.
+        application.bot_data["sender"] = (stop, asyncio.create_task(sender.run(stop), name="outbox-sender"))
+
+
+SENDER_STOP_S = 30.0
+
+
+async def stop_sender(application: Application) -> None:  # type: ignore[type-arg]
+    """Let the sender finish the message in flight and hand its unstarted items back (post_stop), so a
+    restart neither resends nor waits out the lease of what this process had claimed."""
+    running = application.bot_data.pop("sender", None)
+    if running is None:
+        return
+    stop, task = running
+    stop.set()
+    try:
+        await asyncio.wait_for(task, SENDER_STOP_S)
+    except TimeoutError:
+        log.warning("the outbox sender did not stop within %.0f s; its claimed items wait out their lease", SENDER_STOP_S)
+    except Exception:
+        log.exception("the outbox sender failed while stopping")
+    else:
+        log.info("outbox sender stopped")

@@ -264,3 +264,52 @@ async def test_fanout_sigkill_three_times_loses_nothing_and_duplicates_at_most_o
             proc.wait(10)
         peer.stop()
         await store.close()
+
+
+@pytest.mark.slow
+async def test_sigterm_mid_fanout_stops_cleanly_and_the_restart_resends_nothing_and_waits_for_no_lease(
+    backend: Backend, tmp_path: Path
+) -> None:
+    store = backend.open_store()
+    await store.open()
+    log = tmp_path / "bot.log"
+    peer = TelegramPeer.start_in_thread(
+        limits=Limits(global_per_second=RATE_PER_S, per_chat_per_second=1, scale=1.0)
+    )
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        await prepare(store)
+        proc = start_bot(peer, tmp_path, backend)
+        await wait_for_messages(peer, CHATS // 3, proc, log)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 15) == 0, tail(log)
+        proc = None
+        first = len(served(await asyncio.to_thread(lambda: peer.sent)))
+        await settled(peer)
+        assert "outbox sender stopped" in log.read_text(), tail(log)  # noqa: ASYNC240 -- a small file
+
+        # No lease to wait out: what the stopped sender had claimed and not started was handed back.
+        proc = start_bot(peer, tmp_path, backend)
+        deadline = time.monotonic() + LEASE_S / 3
+        while (await store.outbox_counts())["pending"]:
+            assert proc.poll() is None, tail(log)
+            assert time.monotonic() < deadline, f"pending items held past {LEASE_S / 3:.0f} s: {tail(log)}"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 15) == 0, tail(log)
+        proc = None
+
+        counts = Counter(served(peer.sent))
+        print(f"\nSIGTERM mid fan-out ({backend.name}): {first} sent before the stop, "
+              f"{sum(counts.values())} in all, {sum(n - 1 for n in counts.values())} duplicates")
+        assert set(counts) == set(range(1, CHATS + 1))
+        assert all(n == 1 for n in counts.values())
+        assert await store.outbox_counts() == {"pending": 0, "sent": CHATS, "dead": 0}
+        assert "Traceback" not in log.read_text(), tail(log)  # noqa: ASYNC240 -- a small file, once
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        peer.stop()
+        await store.close()
