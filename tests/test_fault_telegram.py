@@ -34,6 +34,10 @@ SUPERGROUP = {g: -1_000_000_000_000 + g for g in GROUPS}  # -100… ids, as Tele
 BLOCKED = [7, 19, 33, 88, 120, 121, 200, 240, 255, 260, 280, 294]
 MISSING = [2, 50, 99, 150, 151, 199, 250, 290]
 SLOW = [10, 60, 110, 160, 210]  # answered after the client's read timeout, and delivered all the same
+# Wide enough apart that a busy CI machine does not time out an ordinary request (which would make a
+# legitimate duplicate of a chat the test expects exactly one message for): 0.3 s was not.
+READ_TIMEOUT_S = 1.5
+SLOW_DELAY_S = 2.5
 BAD_GATEWAY = [11, 61, 111, 161]
 STORM = 8  # requests answered 429 per storm
 MID_STORM_AFTER = 150  # messages sent before the second storm
@@ -74,7 +78,7 @@ async def test_fault_telegram_every_fault_at_once_loses_nothing(tmp_path: Path) 
         for group in GROUPS:
             peer.migrate(group, SUPERGROUP[group])
         for chat_id in SLOW:
-            peer.delay(chat_id, 0.6, times=1)
+            peer.delay(chat_id, SLOW_DELAY_S, times=1)
         for chat_id in BAD_GATEWAY:
             peer.server_error(chat_id, 502)
         storm(peer)
@@ -88,7 +92,7 @@ async def test_fault_telegram_every_fault_at_once_loses_nothing(tmp_path: Path) 
                 if sent_so_far == MID_STORM_AFTER:
                     storm(peer)
 
-        request = HTTPXRequest(connection_pool_size=8, read_timeout=0.3)
+        request = HTTPXRequest(connection_pool_size=8, read_timeout=READ_TIMEOUT_S)
         async with Bot(peer.token, base_url=peer.base_url, request=request) as bot:
             limits = Limits(
                 overall_per_s=30 * SCALE,
@@ -108,9 +112,9 @@ async def test_fault_telegram_every_fault_at_once_loses_nothing(tmp_path: Path) 
                     clock.advance(seconds=1)  # backoff and retry_after come due without real waiting
             else:
                 raise AssertionError(f"outbox not drained: {await store.outbox_counts()}")
-            # The timed-out requests land at the peer 0.6 s after they were made.
+            # The timed-out requests land at the peer SLOW_DELAY_S after they were made.
             await peer.wait_until(
-                lambda: all(len(peer.calls("sendMessage", chat_id=c)) >= 2 for c in SLOW), timeout=5
+                lambda: all(len(peer.calls("sendMessage", chat_id=c)) >= 2 for c in SLOW), timeout=10
             )
 
         unreachable = set(BLOCKED) | set(MISSING)
