@@ -64,3 +64,16 @@ class Strip:
     settles: dict[date, float]
     source: str
     fetched_at: datetime | None = None
+
+
+def within(frame: pd.DataFrame, start: date | None, end: date | None) -> pd.DataFrame:
+    """The rows of ``frame`` from ``start`` through ``end`` (None: unbounded); a vendor's answer that
+    strays outside the range asked for is trimmed rather than trusted."""
+    index = frame.index
+    keep = None
+    if start is not None:
+        keep = index >= pd.Timestamp(start)
+    if end is not None:
+        upper = index <= pd.Timestamp(end)
+        keep = upper if keep is None else keep & upper
+    return frame if keep is None or keep.all() else frame.loc[keep]

@@ -33,7 +33,7 @@ import pandas as pd
 
 from bot.errors import SourceError
 from bot.sources.base import Fetched, Strip
-from bot.sources.http import DEFAULT_RETRY, RetryPolicy, Sleep, decode_json, describe_url, get
+from bot.sources.http import DEFAULT_RETRY, HttpSource, RetryPolicy, Sleep, decode_json, describe_url
 
 SOURCE = "cme"
 SETTLEMENTS_URL = "https://www.cmegroup.com/CmeWS/mvc/Settlements/Futures/Settlements/305/FUT"
@@ -182,7 +182,7 @@ def parse_cme_settlements(
     )
 
 
-class CmeSource:
+class CmeSource(HttpSource):
     """CME ZQ settlements over HTTP.
 
     ``fetch_strip`` is the main use (a ``StripSource``). As a ``bot.sources.base.Source`` it covers ZQ
@@ -190,7 +190,7 @@ class CmeSource:
     settled trade date up to ``end``, with ``close`` = settle (CME keeps no longer history here).
     """
 
-    name = SOURCE
+    name = vendor = SOURCE
 
     def __init__(
         self,
@@ -200,9 +200,7 @@ class CmeSource:
         sleep: Sleep = asyncio.sleep,
         url: str = SETTLEMENTS_URL,
     ) -> None:
-        self._client = client
-        self._retry = retry
-        self._sleep = sleep
+        super().__init__(client, retry=retry, sleep=sleep)
         self._url = url
 
     def covers(self, series: str) -> bool:
@@ -210,15 +208,11 @@ class CmeSource:
 
     async def fetch_payload(self, trade_date: date) -> Any:
         """The decoded settlements JSON for ``trade_date`` (may be ``empty``)."""
-        response = await get(
-            self._client,
+        response = await self._get(
             self._url,
-            source=SOURCE,
             params={"tradeDate": trade_date.strftime("%m/%d/%Y")},
             # CME's edge wants the request to look like its own settlements page asking.
             headers={"Accept": "application/json, text/plain, */*", "Referer": "https://www.cmegroup.com/"},
-            retry=self._retry,
-            sleep=self._sleep,
         )
         return decode_json(response.content, source=SOURCE, where=describe_url(response.request.url))
 

@@ -25,9 +25,17 @@ import httpx
 import pandas as pd
 
 from bot.errors import SourceError
-from bot.sources.base import Fetched
+from bot.sources.base import Fetched, within
 from bot.sources.csvfile import parse_series_csv
-from bot.sources.http import DEFAULT_RETRY, RetryPolicy, Sleep, describe_url, get, html_fault, looks_like_html
+from bot.sources.http import (
+    DEFAULT_RETRY,
+    HttpSource,
+    RetryPolicy,
+    Sleep,
+    describe_url,
+    html_fault,
+    looks_like_html,
+)
 
 SOURCE = "fred"
 FREDGRAPH_URL = "https://fred.stlouisfed.org/graph/fredgraph.csv"
@@ -77,10 +85,10 @@ def parse_fredgraph_csv(text: str, series_id: str, *, origin: str = "fredgraph.c
     return parse_series_csv(body, series_id, source=SOURCE, origin=origin, kind="scalar").frame
 
 
-class FredSource:
+class FredSource(HttpSource):
     """FRED series over fredgraph.csv (keyless). Implements bot.sources.base.Source."""
 
-    name = SOURCE
+    name = vendor = SOURCE
 
     def __init__(
         self,
@@ -90,9 +98,7 @@ class FredSource:
         sleep: Sleep = asyncio.sleep,
         url: str = FREDGRAPH_URL,
     ) -> None:
-        self._client = client
-        self._retry = retry
-        self._sleep = sleep
+        super().__init__(client, retry=retry, sleep=sleep)
         self._url = url
 
     def covers(self, series: str) -> bool:
@@ -109,16 +115,9 @@ class FredSource:
             params["cosd"] = start.isoformat()
         if end is not None:
             params["coed"] = end.isoformat()
-        response = await get(
-            self._client, self._url, source=SOURCE, params=params, retry=self._retry, sleep=self._sleep
-        )
+        response = await self._get(self._url, params=params)
         origin = f"{describe_url(response.request.url)}?id={series_id}"
-        frame = parse_fredgraph_csv(response.text, series_id, origin=origin)
-        # FRED honours cosd/coed, but a body that strays outside them is trimmed rather than trusted.
-        if start is not None:
-            frame = frame.loc[frame.index >= pd.Timestamp(start)]
-        if end is not None:
-            frame = frame.loc[frame.index <= pd.Timestamp(end)]
+        frame = within(parse_fredgraph_csv(response.text, series_id, origin=origin), start, end)
         if frame.empty:
             raise SourceError(
                 SOURCE, f"no observations of {series_id} between {start or 'start'} and {end or 'now'}"

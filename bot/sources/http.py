@@ -214,3 +214,22 @@ def decode_json(raw: bytes | str, *, source: str, where: str) -> Any:
         raise SourceError(
             source, f"{where} sent {kind} JSON ({exc.msg}: character {exc.pos} of {len(text)})"
         ) from exc
+
+
+class HttpSource:
+    """What every HTTP source holds: the shared client, its retry policy and an injectable sleep."""
+
+    vendor: str  # the provider SourceErrors name ("yahoo", "fred", ...)
+
+    def __init__(
+        self, client: httpx.AsyncClient, *, retry: RetryPolicy = DEFAULT_RETRY, sleep: Sleep = asyncio.sleep
+    ) -> None:
+        self._client = client
+        self._retry = retry
+        self._sleep = sleep
+
+    async def _get(self, url: str, **kwargs: Any) -> httpx.Response:
+        """``get`` with this source's client, vendor, retry policy and sleep."""
+        return await get(
+            self._client, url, source=self.vendor, retry=self._retry, sleep=self._sleep, **kwargs
+        )

@@ -27,12 +27,19 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import httpx
-import pandas as pd
 
 from bot.errors import SourceError
-from bot.sources.base import Fetched
+from bot.sources.base import Fetched, within
 from bot.sources.csvfile import ParsedCsv, parse_series_csv
-from bot.sources.http import DEFAULT_RETRY, RetryPolicy, Sleep, describe_url, get, html_fault, looks_like_html
+from bot.sources.http import (
+    DEFAULT_RETRY,
+    HttpSource,
+    RetryPolicy,
+    Sleep,
+    describe_url,
+    html_fault,
+    looks_like_html,
+)
 
 SOURCE = "stooq"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -80,14 +87,14 @@ def parse_stooq_csv(text: str, series: str, *, origin: str = "stooq.com/q/d/l/")
     return parse_series_csv(body, series, source=SOURCE, origin=origin, kind="bars")
 
 
-class StooqSource:
+class StooqSource(HttpSource):
     """Daily bars from Stooq. Implements bot.sources.base.Source.
 
     ``apikey`` is Stooq's download key (required by Stooq since 2026); it is sent as a query parameter
     and never appears in error messages.
     """
 
-    name = SOURCE
+    name = vendor = SOURCE
 
     def __init__(
         self,
@@ -98,10 +105,8 @@ class StooqSource:
         sleep: Sleep = asyncio.sleep,
         url: str = DAILY_URL,
     ) -> None:
-        self._client = client
+        super().__init__(client, retry=retry, sleep=sleep)
         self._apikey = apikey
-        self._retry = retry
-        self._sleep = sleep
         self._url = url
 
     def covers(self, series: str) -> bool:
@@ -125,16 +130,10 @@ class StooqSource:
             params["d2"] = end.strftime("%Y%m%d")
         if self._apikey:
             params["apikey"] = self._apikey
-        response = await get(
-            self._client, self._url, source=SOURCE, params=params, retry=self._retry, sleep=self._sleep
-        )
+        response = await self._get(self._url, params=params)
         origin = f"{describe_url(response.request.url)} ({symbol})"
         parsed = parse_stooq_csv(response.text, key, origin=origin)
-        frame = parsed.frame
-        if start is not None:
-            frame = frame.loc[frame.index >= pd.Timestamp(start)]
-        if end is not None:
-            frame = frame.loc[frame.index <= pd.Timestamp(end)]
+        frame = within(parsed.frame, start, end)
         if frame.empty:
             raise SourceError(SOURCE, f"no {symbol} bars between {start or 'start'} and {end or 'now'}")
         meta: dict[str, object] = {"symbol": symbol}

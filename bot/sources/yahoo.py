@@ -49,10 +49,10 @@ import pandas as pd
 
 from bot.errors import SourceError
 from bot.series import SERIES
-from bot.sources.base import PRICE_COLUMNS, VALUE_COLUMN, Fetched, Strip
+from bot.sources.base import PRICE_COLUMNS, VALUE_COLUMN, Fetched, Strip, within
 from bot.sources.cme import CHICAGO, contract_month, contract_name
 from bot.sources.csvfile import order_fault
-from bot.sources.http import DEFAULT_RETRY, RetryPolicy, Sleep, decode_json, describe_url, get
+from bot.sources.http import DEFAULT_RETRY, HttpSource, RetryPolicy, Sleep, decode_json, describe_url
 
 SOURCE = "yahoo"
 PE_SOURCE = "yahoo_pe"
@@ -184,7 +184,9 @@ def parse_chart(raw: bytes | str | Mapping[str, Any], *, symbol: str, now: datet
     bad_close = ~np.isfinite(close) | (close <= 0)
     if bad_close.any():
         i = int(np.flatnonzero(bad_close)[0])
-        raise SourceError(SOURCE, f"chart of {symbol}: close {close[i]} on {_iso_day(days[i])} is not a price")
+        raise SourceError(
+            SOURCE, f"chart of {symbol}: close {close[i]} on {_iso_day(days[i])} is not a price"
+        )
     index = pd.DatetimeIndex(days, name="date")
     fault = order_fault(index)
     if fault is not None:
@@ -272,21 +274,10 @@ def _is_live(last_day: date, session_end: datetime | None, zone: ZoneInfo | None
     return last_day >= now.astimezone(tz).date()
 
 
-class YahooSource:
+class YahooSource(HttpSource):
     """Daily bars from the Yahoo v8 chart. Implements bot.sources.base.Source and cme.StripSource."""
 
-    name = SOURCE
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        *,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        self._client = client
-        self._retry = retry
-        self._sleep = sleep
+    name = vendor = SOURCE
 
     def covers(self, series: str) -> bool:
         try:
@@ -298,14 +289,10 @@ class YahooSource:
     async def chart(self, symbol: str, *, period1: int, period2: int, now: datetime) -> ChartBars:
         """The daily chart of Yahoo ``symbol`` between two epoch seconds."""
         url = chart_url(symbol)
-        response = await get(
-            self._client,
+        response = await self._get(
             url,
-            source=SOURCE,
             params={"interval": "1d", "period1": period1, "period2": period2, "includePrePost": "false"},
             allow_status=_JSON_ERROR_STATUSES,
-            retry=self._retry,
-            sleep=self._sleep,
         )
         if response.status_code >= 400:
             # Yahoo explains a 404 in a chart.error object; without one it is a plain HTTP failure.
@@ -327,11 +314,7 @@ class YahooSource:
         period1 = _epoch(start or FULL_HISTORY_START)
         period2 = _epoch(end + timedelta(days=1)) if end is not None else int(now.timestamp())
         bars = await self.chart(symbol, period1=period1, period2=period2, now=now)
-        frame = bars.frame
-        if start is not None:
-            frame = frame.loc[frame.index >= pd.Timestamp(start)]
-        if end is not None:
-            frame = frame.loc[frame.index <= pd.Timestamp(end)]
+        frame = within(bars.frame, start, end)
         if frame.empty:
             raise SourceError(SOURCE, f"no data for {symbol} between {start or 'start'} and {end or 'now'}")
         partial = bars.partial_last and frame.index[-1] == bars.frame.index[-1]
@@ -454,7 +437,7 @@ def _ratio(value: Any, name: str, symbol: str) -> float | None:
     return number
 
 
-class YahooPESource:
+class YahooPESource(HttpSource):
     """Trailing P/E of ETF holdings (PE_SPY, PE_IJR, PE_IWM, PE_QQQ). Implements bot.sources.base.Source.
 
     Yahoo serves only today's figure, so ``fetch`` returns one row dated on the New York date of
@@ -462,6 +445,7 @@ class YahooPESource:
     """
 
     name = PE_SOURCE
+    vendor = SOURCE
 
     def __init__(
         self,
@@ -470,9 +454,7 @@ class YahooPESource:
         retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self._client = client
-        self._retry = retry
-        self._sleep = sleep
+        super().__init__(client, retry=retry, sleep=sleep)
         self._crumb: str | None = None
         self._lock = asyncio.Lock()
 
@@ -482,15 +464,8 @@ class YahooPESource:
 
     async def _fresh_crumb(self) -> str:
         # fc.yahoo.com answers 404 (or worse) but sets the A3 cookie getcrumb needs; its status is moot.
-        await get(
-            self._client,
-            COOKIE_URL,
-            source=SOURCE,
-            allow_status=range(100, 600),
-            retry=self._retry,
-            sleep=self._sleep,
-        )
-        response = await get(self._client, CRUMB_URL, source=SOURCE, retry=self._retry, sleep=self._sleep)
+        await self._get(COOKIE_URL, allow_status=range(100, 600))
+        response = await self._get(CRUMB_URL)
         crumb = response.text.strip()
         if not _CRUMB.fullmatch(crumb):
             shown = crumb[:40] if crumb else "an empty body"
@@ -509,14 +484,10 @@ class YahooPESource:
         url = QUOTE_SUMMARY_URL.format(symbol=quote(symbol, safe=""))
         crumb = await self.crumb()
         for attempt in (1, 2):
-            response = await get(
-                self._client,
+            response = await self._get(
                 url,
-                source=SOURCE,
                 params={"modules": "summaryDetail", "formatted": "false", "crumb": crumb},
                 allow_status={401, *_JSON_ERROR_STATUSES},
-                retry=self._retry,
-                sleep=self._sleep,
             )
             if response.status_code == 401:
                 if attempt == 2:
