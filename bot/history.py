@@ -1,20 +1,23 @@
-"""The local time-series store: per series a large immutable Parquet *base* and a small Parquet *tail*.
+"""The local time-series store: per series a large immutable *base* file and a small *tail* file.
 
-Files under ``<data_dir>/history``:
+Files under ``<data_dir>/history`` (``.cgh``: the binary format described below):
 
-- ``NAME.parquet``, the base: every row as of the last ``write()`` or compaction. A file written
-  before tails existed is read as a base as it is (it migrates on its first compaction or write).
-- ``NAME.tail.parquet``, the tail: the rows upserted since. A daily refresh re-fetches a few sessions
-  and appends one, so it rewrites this file of a few dozen rows, never the 40-year base. Past
-  ``TAIL_MAX`` rows the tail is compacted into the base, keeping the last ``TAIL_KEEP`` rows in the
-  tail so the next refresh's overlap again touches only the tail.
-- ``ZQ_STRIPS.parquet``: ZQ settlement strips in one long table (trade_date, month, settle), replaced
-  per trade date.
+- ``NAME.cgh``, the base: every row as of the last ``write()`` or compaction.
+- ``NAME.tail.cgh``, the tail: the rows upserted since. A daily refresh re-fetches a few sessions and
+  appends one, so it rewrites this file of a few dozen rows, never the 40-year base. Past ``TAIL_MAX``
+  rows the tail is compacted into the base, keeping the last ``TAIL_KEEP`` rows in the tail so the next
+  refresh's overlap again touches only the tail.
+- ``ZQ_STRIPS.cgh``: ZQ settlement strips in one long table (trade_date, month, settle), replaced per
+  trade date.
+
+``.parquet`` files left by earlier versions (which used pyarrow) are not read: no install had data
+worth keeping, and pyarrow is no longer a dependency (``import pandas`` loads it whenever it is
+installed, ~65 MB of resident memory). A ``capgap refresh`` downloads the history again.
 
 A series is its base overlaid with its tail by date, the tail's row winning. Every file is replaced
 atomically (temporary file in the same directory, fsync, ``os.replace``, fsync of the directory), so
 a killed process leaves no torn file. The tail names the generation of the base it applies to (a
-random token in the base's metadata) and is ignored under any other base. Hence every kill point
+random token in the base's header) and is ignored under any other base. Hence every kill point
 leaves either the series before or the series after, never a mix and never a duplicated date:
 
 - upsert: one tail write;
@@ -23,11 +26,31 @@ leaves either the series before or the series after, never a mix and never a dup
 - write: first the new base (a new generation), then the tail is removed; killed in between, the
   stale tail is ignored.
 
-Provenance (source, fetch time) and the series' row count and date range live in the files' own
-metadata (the tail's when it applies, else the base's), so ``meta()`` and ``last_date()`` read two
-Parquet footers and no rows. The base's row groups split off its last ``TAIL_KEEP`` rows, and an
-upsert reads only the base row groups whose date statistics cover incoming dates that the tail
-lacks, so the first refresh after a full write reads a few dozen rows, not the base.
+The file format (little-endian), numpy and the standard library only:
+
+- 16 bytes: the magic ``b"\\x89CGHIST\\n"``, the format version (uint32, 1), the header's length H
+  (uint32);
+- H bytes: a JSON object padded with spaces so the arrays start 8-byte aligned: ``kind`` (base, tail,
+  strips), ``keys`` (names of the int64 key arrays: ``["date"]``, or ``["trade_date", "month"]`` for
+  the strips), ``columns`` (names of the float64 value columns), ``rows``, ``first``/``last`` (ISO
+  dates of the file's first and last row), ``source``, ``fetched_at``; a base adds its generation
+  ``gen`` and ``blocks`` (row ranges with their date ranges), a tail the generation ``base`` it
+  applies to and the whole series' ``series`` {rows, first, last};
+- each key array in turn: ``rows`` int64 nanosecond stamps of midnights;
+- the values: ``rows`` x ``len(columns)`` float64, row-major.
+
+A file is read with one ``read()`` into one buffer and its arrays are views of that buffer
+(``np.frombuffer``, no copy). Reading checks the magic, the version, that the size is exactly what
+the header describes, and that the keys are strictly increasing (lexicographically, for the strips)
+and agree with the header's dates and blocks; a file that fails raises ``HistoryCorrupt`` (a
+``ValueError``) naming the file and the fault. It is left in place for inspection: a ``write()``
+replaces it.
+
+Provenance (source, fetch time) and the series' row count and date range live in the headers (the
+tail's when it applies, else the base's), so ``meta()`` and ``last_date()`` read two headers and no
+rows. The base's last ``TAIL_KEEP`` rows form a block of their own, and an upsert reads only the base
+blocks whose date range covers incoming dates that the tail lacks, so the first refresh after a full
+write reads a few dozen rows, not the base.
 
 A store keeps what it has decoded in memory, keyed by each file's identity (inode, size, mtime): a
 reload after a refresh decodes only what changed, and what this process writes is remembered as
@@ -39,13 +62,15 @@ dates at nanosecond resolution, strictly increasing, float64 columns.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import secrets
+import struct
 import tempfile
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -53,31 +78,39 @@ from typing import IO, Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from bot.sources.base import Strip
 
 log = logging.getLogger(__name__)
 
-# Arrow's default allocator (mimalloc) keeps freed pages for reuse: ~40 MB more resident memory for a
-# bot that reads a few files a day. The system allocator gives them back.
-pa.set_memory_pool(pa.system_memory_pool())
-
 STRIPS = "ZQ_STRIPS"
 # A tail past this many rows is compacted into the base: about a year of daily refreshes.
 TAIL_MAX = 250
-# Rows left in the tail by a compaction, and rows in the base's last row group: far more than the
+# Rows left in the tail by a compaction, and rows in the base's last block: far more than the
 # sessions a refresh re-fetches (bot.market.OVERLAP_SESSIONS), so its overlap never needs the base.
 TAIL_KEEP = 40
 
-_META_KEY = b"capgap"
-_SUFFIX = ".parquet"
-_TAIL_SUFFIX = ".tail.parquet"
+_SUFFIX = ".cgh"
+_TAIL_SUFFIX = ".tail.cgh"
+_MAGIC = b"\x89CGHIST\n"  # 8 bytes; the high byte and the newline catch text-mode mangling
+_VERSION = 1
+_PREFIX = struct.Struct("<8sII")  # magic, version, header length
+_HEAD_READ = 4096  # bytes read for a header: the prefix and the header of any series fit
 _DAY_NS = 86_400 * 10**9
-_NS_PER = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+_EPOCH = date(1970, 1, 1).toordinal()
+_SERIES_KEYS = ["date"]
+_STRIP_KEYS = ["trade_date", "month"]
 
 _Ident = tuple[int, int, int]  # inode, size, mtime (ns): a file replaced by os.replace gets a new one
+
+
+class HistoryCorrupt(ValueError):
+    """A history file that is not what the store writes (truncated, foreign, damaged)."""
+
+    def __init__(self, path: Path, fault: str) -> None:
+        super().__init__(f"history file {path} is corrupt: {fault}")
+        self.path = path
+        self.fault = fault
 
 
 @dataclass(frozen=True)
@@ -96,206 +129,415 @@ class UpsertResult:
     rows: int  # rows stored after the upsert
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """A series as arrays: increasing midnight stamps (int64 ns) and a (rows, columns) float64 array."""
+
+    stamps: np.ndarray
+    values: np.ndarray
+    columns: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.stamps)
+
+
+@dataclass(frozen=True, slots=True)
 class _Part:
-    """One Parquet file as its footer describes it (and, for tails and strips, its decoded rows)."""
+    """One file as its header describes it (and, for tails and strips, its decoded rows)."""
 
     ident: _Ident
-    info: dict[str, Any]  # the capgap metadata
-    rows: int
-    columns: tuple[str, ...]  # value columns, in file order ("date" excluded)
-    groups: tuple[tuple[int, int, int], ...]  # per non-empty row group: index, first and last date (ns)
-    frame: pd.DataFrame | None = None
+    header: dict[str, Any]
+    offset: int  # where the arrays start
+    blocks: tuple[tuple[int, int, int, int], ...] = ()  # start row, stop row, first and last stamp
+    rows: Any = None  # _Rows of a tail, the strip arrays of the strips file
 
     @property
     def generation(self) -> str:
-        # Files written before generations existed carry none: "" is their generation.
-        return str(self.info.get("gen", ""))
+        return str(self.header.get("gen", ""))
 
     @property
-    def first(self) -> int | None:
-        return min(g[1] for g in self.groups) if self.groups else None
+    def count(self) -> int:
+        return int(self.header["rows"])
 
     @property
-    def last(self) -> int | None:
-        return max(g[2] for g in self.groups) if self.groups else None
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.header["columns"])
 
 
-# frames ------------------------------------------------------------------------------------------
-def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
+@dataclass(slots=True)
+class _Series:
+    """A series in memory: the files it was made of, its rows, and the frame once one was asked for.
+
+    ``state`` holds the rows and, from upserts since, the rows to overlay on them: an upsert costs
+    what it adds, and the whole series is laid out again once, when it is next loaded."""
+
+    key: tuple[_Ident, _Ident | None]  # base and tail identities
+    state: tuple[_Rows, _Rows | None]
+    frame: pd.DataFrame | None = None
+
+    def rows(self) -> _Rows:
+        lower, upper = self.state
+        if upper is None:
+            return lower
+        merged = _overlay(lower, upper)
+        self.state = (merged, None)  # one assignment: a concurrent reader sees either state
+        return merged
+
+
+# rows ------------------------------------------------------------------------------------------
+def _normalise(frame: pd.DataFrame) -> _Rows:
     """``frame`` as the store keeps it: naive midnight ns dates, increasing, unique (last row of a
-    date wins), float64 values in a fresh array the caller cannot mutate."""
+    date wins), float64 values in a fresh C-ordered array the caller cannot mutate."""
     index = frame.index
     if not isinstance(index, pd.DatetimeIndex):
         raise TypeError("history frames are indexed by a DatetimeIndex")
-    if "date" in frame.columns:
+    columns = tuple(map(str, frame.columns))
+    if "date" in columns:
         raise ValueError("a history frame cannot have a column named 'date' (it is the index)")
+    if len(set(columns)) != len(columns):
+        raise ValueError(f"a history frame cannot repeat a column name: {list(columns)}")
     if index.tz is not None:
         index = index.tz_localize(None)
     if index.hasnans:
         raise ValueError("history frames cannot hold a missing (NaT) date")
     stamps = index.as_unit("ns").asi8
     days = stamps - stamps % _DAY_NS  # floor to midnight, also before 1970
-    values = frame.to_numpy(dtype="float64", copy=True)
+    values = np.array(frame.to_numpy(dtype="float64"), dtype=np.float64, order="C")
     if len(days) > 1 and not bool((days[1:] > days[:-1]).all()):
         order = np.argsort(days, kind="stable")
         ordered = days[order]
         last_of_date = np.append(ordered[1:] != ordered[:-1], True)
         keep = order[last_of_date]
         days, values = days[keep], values[keep]
-    return _frame(days, values, frame.columns)
+    return _Rows(days, values, columns)
 
 
-def _frame(stamps: np.ndarray, values: np.ndarray, columns: Sequence[Any]) -> pd.DataFrame:
-    index = pd.DatetimeIndex(stamps.view("M8[ns]"), name="date")
-    return pd.DataFrame(values, index=index, columns=pd.Index(columns), copy=False)
+@functools.lru_cache(maxsize=256)
+def _column_index(columns: tuple[str, ...]) -> pd.Index:
+    # An Index is immutable: frames with the same columns can share one.
+    return pd.Index(columns)
 
 
-def _values(frame: pd.DataFrame, columns: pd.Index) -> np.ndarray:
-    """``frame``'s values laid out in ``columns`` (NaN for columns it lacks)."""
-    if frame.columns.equals(columns):
-        return frame.to_numpy(dtype="float64")
-    out = np.full((len(frame), len(columns)), np.nan)
-    out[:, columns.get_indexer(frame.columns)] = frame.to_numpy(dtype="float64")
+def _frame(rows: _Rows) -> pd.DataFrame:
+    """``rows`` as a frame over the same arrays (no copy)."""
+    index = pd.DatetimeIndex(rows.stamps.view("M8[ns]"), name="date", copy=False)
+    return pd.DataFrame(rows.values, index=index, columns=_column_index(rows.columns), copy=False)
+
+
+def _union(lower: tuple[str, ...], upper: tuple[str, ...]) -> tuple[str, ...]:
+    if lower == upper:
+        return lower
+    known = set(lower)
+    return lower + tuple(c for c in upper if c not in known)
+
+
+def _positions(columns: tuple[str, ...], of: tuple[str, ...]) -> list[int]:
+    where = {c: j for j, c in enumerate(columns)}
+    return [where[c] for c in of]
+
+
+def _values(rows: _Rows, columns: tuple[str, ...]) -> np.ndarray:
+    """``rows``' values laid out in ``columns`` (NaN for columns it lacks)."""
+    if rows.columns == columns:
+        return rows.values
+    out = np.full((len(rows), len(columns)), np.nan)
+    out[:, _positions(columns, rows.columns)] = rows.values
     return out
 
 
-def _overlay(lower: pd.DataFrame, upper: pd.DataFrame) -> pd.DataFrame:
+def _overlay(lower: _Rows, upper: _Rows) -> _Rows:
     """The rows of both by date, ``upper``'s whole row winning on a date both hold; the columns of
     ``lower`` followed by those only ``upper`` has."""
-    if upper.empty:
+    if not len(upper):
         return lower
-    columns = lower.columns.union(upper.columns, sort=False)
-    low, up = lower.index.asi8, upper.index.asi8
+    columns = _union(lower.columns, upper.columns)
+    low, up = lower.stamps, upper.stamps
     low_values, up_values = _values(lower, columns), _values(upper, columns)
     if not len(low) or low[-1] < up[0]:
         # The usual refresh: every upper date is new.
-        return _frame(np.concatenate([low, up]), np.concatenate([low_values, up_values]), columns)
+        return _Rows(np.concatenate([low, up]), np.concatenate([low_values, up_values]), columns)
     # Rows of ``lower`` before upper's first date stay in place; only the rest is merged and sorted.
     cut = int(np.searchsorted(low, up[0]))
-    rest = ~np.isin(low[cut:], up)
+    later = low[cut:]
+    rest = up[np.minimum(np.searchsorted(up, later), len(up) - 1)] != later  # dates upper lacks
     if not rest.any():
         # A refresh's overlap: upper re-sends lower's last rows and adds new ones after them.
-        return _frame(np.concatenate([low[:cut], up]), np.concatenate([low_values[:cut], up_values]), columns)
+        return _Rows(np.concatenate([low[:cut], up]), np.concatenate([low_values[:cut], up_values]), columns)
     stamps = np.concatenate([low[cut:][rest], up])
     values = np.concatenate([low_values[cut:][rest], up_values])
     order = np.argsort(stamps, kind="stable")
-    return _frame(
+    return _Rows(
         np.concatenate([low[:cut], stamps[order]]), np.concatenate([low_values[:cut], values[order]]), columns
     )
 
 
-def _pick(frame: pd.DataFrame, stamps: np.ndarray, columns: pd.Index) -> tuple[np.ndarray, np.ndarray]:
-    """``frame``'s rows at ``stamps`` as a (len(stamps), len(columns)) array, NaN where it has no row
-    or column, and which dates it has."""
+def _pick(rows: _Rows, stamps: np.ndarray, columns: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` at ``stamps`` as a (len(stamps), len(columns)) array, NaN where there is no row or
+    column, and which dates it has."""
     out = np.full((len(stamps), len(columns)), np.nan)
-    index = frame.index.asi8
+    index = rows.stamps
     if not len(index) or not len(stamps):
         return out, np.zeros(len(stamps), dtype=bool)
     at = np.minimum(np.searchsorted(index, stamps), len(index) - 1)
     present = index[at] == stamps
-    rows = frame.to_numpy(dtype="float64")[at[present]]
-    out[np.ix_(np.flatnonzero(present), columns.get_indexer(frame.columns))] = rows
+    picked = rows.values[at[present]]
+    if rows.columns == columns:
+        out[present] = picked
+    else:
+        out[np.ix_(np.flatnonzero(present), _positions(columns, rows.columns))] = picked
     return out, present
 
 
-def _series_frame(table: pa.Table) -> pd.DataFrame:
-    """A series file's rows as a frame (files from before carry pandas metadata, which is not needed)."""
-    if "date" not in table.column_names:
-        raise ValueError("a history file without a 'date' column")
-    names = [n for n in table.column_names if n != "date"]
-    stamps = table.column("date").cast(pa.timestamp("ns")).to_numpy().view("int64")
-    if names:
-        values = np.empty((table.num_rows, len(names)))
-        for j, name in enumerate(names):
-            values[:, j] = table.column(name).to_numpy()  # a null (files from before) reads as NaN
-    else:
-        values = np.empty((table.num_rows, 0))
-    return _frame(stamps, values, names)
-
-
-def _info(
-    *, source: str, fetched_at: str | None, rows: int, first: int | None, last: int | None
-) -> dict[str, Any]:
-    return {
-        "source": source,
-        "fetched_at": fetched_at,
-        "rows": rows,
-        "first": _iso(first),
-        "last": _iso(last),
-    }
+def _fill(before: np.ndarray, present: np.ndarray, lower: np.ndarray, in_lower: np.ndarray) -> None:
+    """Complete the rows ``before`` found in an upper layer (``present``) from a lower one, in place."""
+    use = in_lower & ~present
+    before[use] = lower[use]
+    present |= use
 
 
 def _iso(stamp: int | None) -> str | None:
-    return pd.Timestamp(stamp).date().isoformat() if stamp is not None else None
+    return date.fromordinal(int(stamp) // _DAY_NS + _EPOCH).isoformat() if stamp is not None else None
 
 
 def _stamp(day: str | None) -> int | None:
-    return pd.Timestamp(day).value if day else None
+    return (date.fromisoformat(day).toordinal() - _EPOCH) * _DAY_NS if day else None
 
 
-def _table(frame: pd.DataFrame, info: Mapping[str, Any]) -> pa.Table:
-    values = frame.to_numpy(dtype="float64")
-    arrays = [pa.array(frame.index.to_numpy(dtype="M8[ns]"))]
-    arrays += [pa.array(np.ascontiguousarray(values[:, j])) for j in range(values.shape[1])]
-    table = pa.Table.from_arrays(arrays, names=["date", *map(str, frame.columns)])
-    return table.replace_schema_metadata({_META_KEY: json.dumps(info).encode()})
+def _day_stamps(days: Iterable[date]) -> np.ndarray:
+    return np.array(list(days), dtype="M8[D]").astype("M8[ns]").view(np.int64)
 
 
-# files -------------------------------------------------------------------------------------------
+def _blocks(stamps: np.ndarray, sizes: Sequence[int]) -> list[list[Any]]:
+    out: list[list[Any]] = []
+    start = 0
+    for size in sizes:
+        if size:
+            out.append([start, start + size, _iso(int(stamps[start])), _iso(int(stamps[start + size - 1]))])
+        start += size
+    return out
+
+
+# the file format -------------------------------------------------------------------------------
+def _encode(header: Mapping[str, Any], keys: Sequence[np.ndarray], values: np.ndarray) -> list[Any]:
+    """A file as the chunks to write: prefix, padded header, key arrays, values."""
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-(_PREFIX.size + len(text)) % 8)
+    chunks: list[Any] = [_PREFIX.pack(_MAGIC, _VERSION, len(text)), text]
+    for key in keys:
+        chunks.append(np.ascontiguousarray(key, dtype="<i8").view(np.uint8))
+    if values.size:
+        chunks.append(np.ascontiguousarray(values, dtype="<f8").reshape(-1).view(np.uint8))
+    return chunks
+
+
+def _write_chunks(handle: IO[bytes], chunks: Sequence[Any]) -> None:
+    for chunk in chunks:
+        handle.write(chunk)
+
+
+def _offset(path: Path, head: bytes | bytearray | memoryview, size: int) -> int:
+    """Where the arrays of the file start, from its first bytes ``head`` (the header may end past
+    them); checks the magic, the version and that the header fits in the file's ``size``."""
+    if len(head) < _PREFIX.size:
+        raise HistoryCorrupt(path, f"{len(head)} bytes, shorter than the {_PREFIX.size}-byte prefix")
+    magic, version, length = _PREFIX.unpack_from(head)
+    if magic != _MAGIC:
+        raise HistoryCorrupt(path, "not a capgap history file (bad magic)")
+    if version != _VERSION:
+        raise HistoryCorrupt(path, f"format version {version}, this build reads {_VERSION}")
+    if _PREFIX.size + length > size:
+        raise HistoryCorrupt(path, f"{size} bytes, shorter than its {length}-byte header (truncated?)")
+    return _PREFIX.size + length
+
+
+def _check_header(path: Path, raw: bytes | bytearray | memoryview, size: int, offset: int) -> dict[str, Any]:
+    """The header parsed from ``raw`` and checked against the file's ``size``."""
+    try:
+        header = json.loads(bytes(raw))
+    except ValueError as exc:
+        raise HistoryCorrupt(path, f"unreadable header ({exc})") from None
+    if not isinstance(header, dict):
+        raise HistoryCorrupt(path, "the header is not an object")
+    rows, keys, columns = header.get("rows"), header.get("keys"), header.get("columns")
+    if not isinstance(rows, int) or rows < 0:
+        raise HistoryCorrupt(path, f"bad row count {rows!r}")
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
+        raise HistoryCorrupt(path, f"bad keys {keys!r}")
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise HistoryCorrupt(path, f"bad columns {columns!r}")
+    expected = offset + 8 * rows * (len(keys) + len(columns))
+    if size != expected:
+        raise HistoryCorrupt(path, f"{size} bytes where the header describes {expected} (truncated?)")
+    return header
+
+
+def _check_blocks(path: Path, header: Mapping[str, Any]) -> tuple[tuple[int, int, int, int], ...]:
+    raw = header.get("blocks", [])
+    try:
+        blocks = tuple((int(b[0]), int(b[1]), _stamp(b[2]), _stamp(b[3])) for b in raw)
+    except (TypeError, ValueError, IndexError):
+        raise HistoryCorrupt(path, f"bad blocks {raw!r}") from None
+    start = 0
+    for lo, hi, first, last in blocks:
+        if lo != start or hi <= lo or first is None or last is None:
+            raise HistoryCorrupt(path, f"bad blocks {raw!r}")
+        start = hi
+    if blocks and start != header["rows"]:
+        raise HistoryCorrupt(path, f"blocks cover {start} of {header['rows']} rows")
+    return blocks  # type: ignore[return-value]
+
+
+def _is_day(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return isinstance(value, str) and date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        return False
+
+
+def _check_kind(path: Path, header: Mapping[str, Any], kind: str) -> None:
+    """The fields the store relies on, for a file of ``kind``."""
+    if header.get("kind") != kind:
+        raise HistoryCorrupt(path, f"a {header.get('kind')!r} file where a {kind} file belongs")
+    want = _STRIP_KEYS if kind == "strips" else _SERIES_KEYS
+    if header["keys"] != want:
+        raise HistoryCorrupt(path, f"keys {header['keys']} where {want} belong")
+    if kind == "strips" and header["columns"] != ["settle"]:
+        raise HistoryCorrupt(path, f"columns {header['columns']} where ['settle'] belongs")
+    if len(set(header["columns"])) != len(header["columns"]) or "date" in header["columns"]:
+        raise HistoryCorrupt(path, f"bad columns {header['columns']}")
+    days = [header.get("first"), header.get("last")]
+    if kind == "tail":
+        series = header.get("series")
+        if not isinstance(header.get("base"), str) or not isinstance(series, dict):
+            raise HistoryCorrupt(path, "a tail without the base it applies to")
+        if not isinstance(series.get("rows"), int) or series["rows"] < header["rows"]:
+            raise HistoryCorrupt(path, f"bad series row count {series.get('rows')!r}")
+        days += [series.get("first"), series.get("last")]
+    if not all(_is_day(d) for d in days) or (header["rows"] > 0) != (days[0] is not None):
+        raise HistoryCorrupt(path, f"bad dates {days}")
+    if not isinstance(header.get("source", ""), str):
+        raise HistoryCorrupt(path, "bad source")
+    fetched = header.get("fetched_at")
+    try:
+        if fetched is not None:
+            datetime.fromisoformat(fetched)
+    except (TypeError, ValueError):
+        raise HistoryCorrupt(path, f"bad fetched_at {fetched!r}") from None
+    if kind == "base" and header["rows"] and not header.get("blocks"):
+        raise HistoryCorrupt(path, "a base without blocks")
+
+
+def _open(path: Path) -> int | None:
+    """A descriptor of ``path`` for reading (None: no file). Every read of the store goes here."""
+    try:
+        return os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+
+
+def _read_header(path: Path, kind: str) -> _Part | None:
+    """The header of ``path`` (None: no file), checked against the file's size; no rows are read."""
+    fd = _open(path)
+    if fd is None:
+        return None
+    try:
+        stat = os.fstat(fd)
+        head = os.pread(fd, _HEAD_READ, 0)
+        offset = _offset(path, head, stat.st_size)
+        if offset > len(head):
+            head += os.pread(fd, offset - len(head), len(head))
+    finally:
+        os.close(fd)
+    header = _check_header(path, memoryview(head)[_PREFIX.size : offset], stat.st_size, offset)
+    _check_kind(path, header, kind)
+    return _Part(_ident(stat), header, offset, _check_blocks(path, header))
+
+
+def _read_file(path: Path, kind: str) -> tuple[_Part, list[np.ndarray], np.ndarray] | None:
+    """The whole of ``path`` (None: no file) with one read: its header, key arrays and values (views
+    of the one buffer), all checked."""
+    fd = _open(path)
+    if fd is None:
+        return None
+    try:
+        stat = os.fstat(fd)
+        size = stat.st_size
+        # Writable (unlike bytes) and not zero-filled first (unlike bytearray): the read fills it.
+        buf = np.empty(size, dtype=np.uint8)
+        done = 0
+        while done < size:
+            got = os.readv(fd, [buf[done:]])
+            if got == 0:
+                break
+            done += got
+    finally:
+        os.close(fd)
+    if done != size:
+        raise HistoryCorrupt(path, f"{done} bytes read of {size}")
+    offset = _offset(path, buf[: _PREFIX.size].tobytes(), size)
+    header = _check_header(path, buf[_PREFIX.size : offset].tobytes(), size, offset)
+    _check_kind(path, header, kind)
+    blocks = _check_blocks(path, header)
+    n, nkeys, ncols = header["rows"], len(header["keys"]), len(header["columns"])
+    # Views of the one buffer; the offsets are multiples of 8, so they are aligned.
+    keys = [buf[offset + 8 * n * k : offset + 8 * n * (k + 1)].view("<i8") for k in range(nkeys)]
+    start = offset + 8 * n * nkeys
+    values = buf[start : start + 8 * n * ncols].view("<f8").reshape(n, ncols)
+    _check_keys(path, header, keys, blocks)
+    return _Part(_ident(stat), header, offset, blocks), keys, values
+
+
+def _check_keys(
+    path: Path, header: Mapping[str, Any], keys: list[np.ndarray], blocks: Sequence[tuple[int, int, int, int]]
+) -> None:
+    first = keys[0]
+    if len(first) > 1:
+        if len(keys) == 1:
+            ordered = bool((first[1:] > first[:-1]).all())
+        else:  # (trade_date, month) pairs
+            step, inner = first[1:] - first[:-1], keys[1][1:] - keys[1][:-1]
+            ordered = bool(((step > 0) | ((step == 0) & (inner > 0))).all())
+        if not ordered:
+            raise HistoryCorrupt(path, "rows not in strictly increasing order")
+    if len(first):
+        if (_iso(int(first[0])), _iso(int(first[-1]))) != (header.get("first"), header.get("last")):
+            raise HistoryCorrupt(path, "the dates disagree with the header")
+        if (first % _DAY_NS).any():
+            raise HistoryCorrupt(path, "a date that is not a midnight")
+    for lo, hi, lo_stamp, hi_stamp in blocks:
+        if (first[lo], first[hi - 1]) != (lo_stamp, hi_stamp):
+            raise HistoryCorrupt(path, "the dates disagree with the header's blocks")
+
+
+def _read_blocks(path: Path, part: _Part, blocks: Sequence[tuple[int, int, int, int]]) -> _Rows:
+    """The rows of ``blocks`` of the base ``part`` (only those bytes are read)."""
+    fd = _open(path)
+    if fd is None:
+        raise FileNotFoundError(path)
+    n, columns = part.count, part.columns
+    stamps, values = [], []
+    try:
+        if _ident(os.fstat(fd)) != part.ident:
+            raise RuntimeError(f"history file {path} was replaced by another writer during an upsert")
+        for lo, hi, lo_stamp, hi_stamp in blocks:
+            raw = os.pread(fd, 8 * (hi - lo), part.offset + 8 * lo)
+            data = os.pread(fd, 8 * (hi - lo) * len(columns), part.offset + 8 * (n + lo * len(columns)))
+            if len(raw) != 8 * (hi - lo) or len(data) != 8 * (hi - lo) * len(columns):
+                raise HistoryCorrupt(path, "short read of a block")
+            block = np.frombuffer(raw, dtype="<i8")
+            if (block[0], block[-1]) != (lo_stamp, hi_stamp) or not bool((block[1:] > block[:-1]).all()):
+                raise HistoryCorrupt(path, "the dates disagree with the header's blocks")
+            stamps.append(block)
+            values.append(np.frombuffer(data, dtype="<f8").reshape(hi - lo, len(columns)))
+    finally:
+        os.close(fd)
+    return _Rows(np.concatenate(stamps), np.concatenate(values), columns)
+
+
 def _ident(stat: os.stat_result) -> _Ident:
     return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-
-
-def _describe(parquet: pq.ParquetFile, ident: _Ident) -> _Part:
-    schema = parquet.schema_arrow
-    try:
-        info = json.loads((schema.metadata or {}).get(_META_KEY, b"{}"))
-    except ValueError:
-        info = {}
-    meta = parquet.metadata
-    groups: list[tuple[int, int, int]] = []
-    if "date" in schema.names:
-        column = schema.names.index("date")
-        kind = schema.field(column).type
-        scale = _NS_PER[kind.unit] if pa.types.is_timestamp(kind) else 1
-        for g in range(meta.num_row_groups):
-            group = meta.row_group(g)
-            if group.num_rows == 0:
-                continue
-            stats = group.column(column).statistics
-            if stats is not None and stats.has_min_max and isinstance(stats.min_raw, int):
-                groups.append((g, stats.min_raw * scale, stats.max_raw * scale))
-            else:  # a writer that kept no statistics: read the dates themselves
-                dates = parquet.read_row_group(g, columns=["date"]).column("date")
-                stamps = dates.cast(pa.timestamp("ns")).to_numpy().view("int64")
-                groups.append((g, int(stamps.min()), int(stamps.max())))
-    return _Part(
-        ident=ident,
-        info=info if isinstance(info, dict) else {},
-        rows=meta.num_rows,
-        columns=tuple(n for n in schema.names if n != "date"),
-        groups=tuple(groups),
-    )
-
-
-def _write_parquet(handle: IO[bytes], table: pa.Table, groups: Sequence[int], compression: str) -> None:
-    """``table`` as Parquet into ``handle``, one row group per entry of ``groups`` (row counts).
-
-    Prices hardly repeat, so no dictionaries. Byte-stream-split floats with LZ4 keep the 8 real series
-    of bench/bench_data.py in 1.7 MB (2.7 MB as zstd with dictionaries) and decode them 2-3 times
-    faster."""
-    with pq.ParquetWriter(
-        handle,
-        table.schema,
-        compression=compression,
-        use_dictionary=False,
-        use_byte_stream_split=compression != "none",
-    ) as writer:
-        start = 0
-        for size in groups:
-            writer.write_table(table.slice(start, size), row_group_size=max(size, 1))
-            start += size
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -313,8 +555,7 @@ class HistoryStore:
         self.directory = Path(directory)
         self._lock = threading.Lock()
         self._parts: dict[Path, _Part] = {}
-        # name -> ((base ident, tail ident or None), the series those two files make)
-        self._frames: dict[str, tuple[tuple[_Ident, _Ident | None], pd.DataFrame]] = {}
+        self._series: dict[str, _Series] = {}
 
     def _path(self, name: str) -> Path:
         if not name or any(ch in name for ch in "/\\.") or name.startswith("_"):
@@ -325,109 +566,97 @@ class HistoryStore:
         return self.directory / f"{name}{_TAIL_SUFFIX}"
 
     # files -----------------------------------------------------------------------------------------
-    def _known(self, path: Path) -> tuple[_Ident | None, _Part | None]:
-        """The identity of the file at ``path`` (None: no file) and what memory holds for it, if current."""
+    def _part(self, path: Path, kind: str, *, rows: bool = False) -> _Part | None:
+        """The file at ``path`` (with its rows decoded when ``rows``; tails and strips only), from
+        memory while the file is the one remembered."""
         try:
             ident = _ident(os.stat(path))
         except FileNotFoundError:
-            return None, None
+            return None
         cached = self._parts.get(path)
-        return ident, cached if cached is not None and cached.ident == ident else None
-
-    def _part(self, path: Path, decode: Callable[[pa.Table], pd.DataFrame] | None = None) -> _Part | None:
-        """The file at ``path`` (with its rows decoded when ``decode`` is given), from memory while the
-        file is the one remembered."""
-        ident, cached = self._known(path)
-        if ident is None:
-            return None
-        if cached is not None and (decode is None or cached.frame is not None):
+        if cached is not None and cached.ident == ident and (not rows or cached.rows is not None):
             return cached
-        read = self._read(path, all_rows=decode is not None)
-        if read is None:
-            return None
-        part, table = read
-        if decode is not None and table is not None:
-            part = _Part(part.ident, part.info, part.rows, part.columns, part.groups, decode(table))
+        if rows:
+            read = _read_file(path, kind)
+            if read is None:
+                return None
+            part, keys, values = read
+            if kind == "strips":
+                decoded: Any = (keys[0], keys[1], values[:, 0])
+            else:
+                decoded = _Rows(keys[0], values, part.columns)
+            part = _Part(part.ident, part.header, part.offset, part.blocks, decoded)
+        else:
+            part = _read_header(path, kind)  # type: ignore[assignment]
+            if part is None:
+                return None
         self._parts[path] = part
         return part
 
-    def _read(
-        self, path: Path, groups: Sequence[int] = (), *, all_rows: bool = False
-    ) -> tuple[_Part, pa.Table | None] | None:
-        """The footer of ``path`` and, from the same open file, all its rows or the row groups named
-        (None when neither is asked for)."""
-        try:
-            handle = open(path, "rb")
-        except FileNotFoundError:
-            return None
-        with handle:
-            parquet = pq.ParquetFile(handle, pre_buffer=False)
-            part = _describe(parquet, _ident(os.fstat(handle.fileno())))
-            table = None
-            if all_rows:
-                table = parquet.read(use_threads=False)
-            elif groups:
-                table = parquet.read_row_groups(list(groups), use_threads=False)
-        return part, table
-
     def _tail(self, name: str, base: _Part, *, rows: bool) -> _Part | None:
         """The tail of ``name`` when it applies to ``base``."""
-        tail = self._part(self._tail_path(name), _series_frame if rows else None)
-        if tail is None or tail.info.get("base") != base.generation:
+        tail = self._part(self._tail_path(name), "tail", rows=rows)
+        if tail is None or tail.header.get("base") != base.generation:
             return None
         return tail
 
-    def _atomic_write(self, path: Path, table: pa.Table, groups: Sequence[int], compression: str) -> _Ident:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    def _atomic_write(self, path: Path, chunks: Sequence[Any]) -> _Ident:
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
-                _write_parquet(handle, table, groups, compression)
+                _write_chunks(handle, chunks)
                 handle.flush()
                 os.fsync(handle.fileno())
+                # os.replace keeps the inode, size and mtime: the identity the file will have.
+                ident = _ident(os.fstat(handle.fileno()))
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
         _fsync_directory(path.parent)
-        return _ident(os.stat(path))
+        return ident
 
-    def _write_base(self, name: str, frame: pd.DataFrame, *, source: str, fetched_at: str | None) -> _Part:
-        stamps = frame.index.asi8
-        n = len(frame)
-        info = _info(
-            source=source,
-            fetched_at=fetched_at,
-            rows=n,
-            first=int(stamps[0]) if n else None,
-            last=int(stamps[-1]) if n else None,
-        )
-        info["gen"] = secrets.token_hex(8)
-        # The last rows in a row group of their own: the first upsert after a write reads only them.
+    def _write_base(self, name: str, rows: _Rows, *, source: str, fetched_at: str | None) -> _Part:
+        n = len(rows)
+        # The last rows in a block of their own: the first upsert after a write reads only them.
         sizes = [n - TAIL_KEEP, TAIL_KEEP] if n > TAIL_KEEP else [n]
+        header = {
+            "kind": "base",
+            "keys": _SERIES_KEYS,
+            "columns": list(rows.columns),
+            "rows": n,
+            "first": _iso(int(rows.stamps[0])) if n else None,
+            "last": _iso(int(rows.stamps[-1])) if n else None,
+            "blocks": _blocks(rows.stamps, sizes),
+            "source": source,
+            "fetched_at": fetched_at,
+            "gen": secrets.token_hex(8),
+        }
+        chunks = _encode(header, [rows.stamps], rows.values)
         path = self._path(name)
-        ident = self._atomic_write(path, _table(frame, info), sizes, "lz4")
-        groups, start = [], 0
-        for g, size in enumerate(sizes):
-            if size:
-                groups.append((g, int(stamps[start]), int(stamps[start + size - 1])))
-            start += size
-        part = _Part(ident, info, n, tuple(map(str, frame.columns)), tuple(groups))
+        ident = self._atomic_write(path, chunks)
+        part = _Part(ident, header, len(chunks[0]) + len(chunks[1]), _check_blocks(path, header))
         self._parts[path] = part
         return part
 
-    def _write_tail(self, name: str, frame: pd.DataFrame, info: dict[str, Any]) -> _Part:
+    def _write_tail(self, name: str, rows: _Rows, info: Mapping[str, Any]) -> _Part:
+        header = {
+            "kind": "tail",
+            "keys": _SERIES_KEYS,
+            "columns": list(rows.columns),
+            "rows": len(rows),
+            "first": _iso(int(rows.stamps[0])),
+            "last": _iso(int(rows.stamps[-1])),
+            **info,
+        }
+        chunks = _encode(header, [rows.stamps], rows.values)
         path = self._tail_path(name)
-        ident = self._atomic_write(path, _table(frame, info), [len(frame)], "none")
-        stamps = frame.index.asi8
-        part = _Part(
-            ident,
-            info,
-            len(frame),
-            tuple(map(str, frame.columns)),
-            ((0, int(stamps[0]), int(stamps[-1])),),
-            frame,
-        )
+        ident = self._atomic_write(path, chunks)
+        part = _Part(ident, header, len(chunks[0]) + len(chunks[1]), (), rows)
         self._parts[path] = part
         return part
 
@@ -448,50 +677,62 @@ class HistoryStore:
         # Tails (NAME.tail) and files no series name can have are not series.
         return sorted(s for s in stems if s and s != STRIPS and "." not in s and not s.startswith("_"))
 
+    def _rows(self, name: str) -> _Series | None:
+        """The series ``name`` in memory, read again only when one of its files changed."""
+        path = self._path(name)
+        cached = self._series.get(name)
+        if cached is not None:
+            base = self._part(path, "base")
+            if base is None:
+                return None
+            if base.ident == cached.key[0]:
+                tail = self._tail(name, base, rows=False)
+                if cached.key[1] == (tail.ident if tail is not None else None):
+                    return cached
+        read = _read_file(path, "base")
+        if read is None:
+            return None
+        part, keys, values = read
+        self._parts[path] = part
+        tail = self._tail(name, part, rows=True)
+        cached = _Series(
+            (part.ident, tail.ident if tail is not None else None),
+            (_Rows(keys[0], values, part.columns), tail.rows if tail is not None else None),
+        )
+        self._series[name] = cached
+        return cached
+
     def load(self, name: str) -> pd.DataFrame | None:
         """The stored series (base overlaid with tail), or None when there is none."""
-        path = self._path(name)
-        ident, base = self._known(path)
-        if ident is None:
+        series = self._rows(name)
+        if series is None:
             return None
-        cached = self._frames.get(name)
-        if base is not None and cached is not None:
-            tail = self._tail(name, base, rows=False)
-            if cached[0] != (base.ident, tail.ident if tail is not None else None):
-                cached = None
-        if base is None or cached is None:
-            read = self._read(path, all_rows=True)
-            if read is None:
-                return None
-            base, table = read
-            assert table is not None
-            self._parts[path] = base
-            tail = self._tail(name, base, rows=True)
-            frame = _series_frame(table)
-            if tail is not None and tail.frame is not None:
-                frame = _overlay(frame, tail.frame)
-            cached = ((base.ident, tail.ident if tail is not None else None), frame)
-            self._frames[name] = cached
+        frame = series.frame
+        if frame is None:
+            frame = series.frame = _frame(series.rows())
         # A new frame object over the same arrays: copy-on-write keeps a caller's edits out of memory.
-        return cached[1].copy(deep=False)
+        return frame.copy(deep=False)
 
     def meta(self, name: str) -> SeriesMeta | None:
         path = self._path(name)
-        base = self._part(path)
+        if name == STRIPS:
+            base = self._part(path, "strips")
+            tail = None
+        else:
+            base = self._part(path, "base")
+            tail = self._tail(name, base, rows=False) if base is not None else None
         if base is None:
             return None
-        tail = self._tail(name, base, rows=False) if name != STRIPS else None
         if tail is not None:
-            info = tail.info
-            rows, first, last = int(info.get("rows", 0)), info.get("first"), info.get("last")
+            info = tail.header
+            series = info.get("series") or {}
+            rows, first, last = int(series.get("rows", 0)), series.get("first"), series.get("last")
         else:
-            info = base.info
-            rows, first, last = base.rows, _iso(base.first), _iso(base.last)
-            if not base.groups:  # strips: no date column, its own range in the metadata
-                first, last = info.get("first"), info.get("last")
+            info = base.header
+            rows, first, last = base.count, info.get("first"), info.get("last")
         fetched = info.get("fetched_at")
         return SeriesMeta(
-            source=info.get("source", "unknown"),
+            source=info.get("source") or "unknown",
             fetched_at=datetime.fromisoformat(fetched) if fetched else None,
             rows=rows,
             first=date.fromisoformat(first) if first else None,
@@ -505,16 +746,15 @@ class HistoryStore:
     # writing ---------------------------------------------------------------------------------------
     def write(self, name: str, frame: pd.DataFrame, *, source: str, fetched_at: datetime | None) -> None:
         """Replace the whole series."""
-        frame = _normalise(frame)
+        rows = _normalise(frame)
         with self._lock:
-            self._replace(
-                name, frame, source=source, fetched_at=fetched_at.isoformat() if fetched_at else None
-            )
+            fetched = fetched_at.isoformat() if fetched_at else None
+            self._replace(name, rows, source=source, fetched_at=fetched)
 
-    def _replace(self, name: str, frame: pd.DataFrame, *, source: str, fetched_at: str | None) -> None:
-        base = self._write_base(name, frame, source=source, fetched_at=fetched_at)
+    def _replace(self, name: str, rows: _Rows, *, source: str, fetched_at: str | None) -> None:
+        base = self._write_base(name, rows, source=source, fetched_at=fetched_at)
         self._drop_tail(name)
-        self._frames[name] = ((base.ident, None), frame)
+        self._series[name] = _Series((base.ident, None), (rows, None))
 
     def upsert(
         self, name: str, frame: pd.DataFrame, *, source: str, fetched_at: datetime | None
@@ -522,147 +762,190 @@ class HistoryStore:
         """Append new dates and overwrite stored dates that the incoming frame also has (revisions).
 
         Writes only the tail (and, once it outgrows ``TAIL_MAX``, compacts it into the base); reads
-        from the base only the row groups holding incoming dates that the tail lacks."""
+        from the base only the blocks holding incoming dates that the tail lacks."""
         new = _normalise(frame)
         fetched = fetched_at.isoformat() if fetched_at else None
         with self._lock:
-            base = self._part(self._path(name))
-            if base is None or base.rows == 0:
+            base = self._part(self._path(name), "base")
+            if base is None or base.count == 0:
                 self._replace(name, new, source=source, fetched_at=fetched)
                 return UpsertResult(added=len(new), revised=0, rows=len(new))
+            if not len(new):
+                return UpsertResult(added=0, revised=0, rows=self._count(name, base))
             tail = self._tail(name, base, rows=True)
-            cached = self._frames.get(name)
+            cached = self._series.get(name)
             key = (base.ident, tail.ident if tail is not None else None)
-            merged = cached[1] if cached is not None and cached[0] == key else None
+            state = cached.state if cached is not None and cached.key == key else None
 
-            columns, before, present = self._stored_at(name, base, tail, merged, new)
+            columns, before, present = self._stored_at(name, base, tail, state, new)
             after = _values(new, columns)
             same = ((before == after) | (np.isnan(before) & np.isnan(after))).all(axis=1)
-            added = int((~present).sum())
-            revised = int((present & ~same).sum())
+            added = int(len(present) - np.count_nonzero(present))
+            revised = int(np.count_nonzero(present & ~same))
             if tail is not None:
-                info = tail.info
-                rows, first, last = int(info["rows"]), _stamp(info["first"]), _stamp(info["last"])
+                series = tail.header["series"]
+                rows, first, last = int(series["rows"]), _stamp(series["first"]), _stamp(series["last"])
             else:
-                rows, first, last = base.rows, base.first, base.last
+                rows, first, last = base.count, _stamp(base.header["first"]), _stamp(base.header["last"])
             if added == 0 and revised == 0:
                 return UpsertResult(added=0, revised=0, rows=rows)
 
-            stamps = new.index.asi8
+            stamps = new.stamps
             rows += added
             first = int(stamps[0]) if first is None else min(first, int(stamps[0]))
             last = int(stamps[-1]) if last is None else max(last, int(stamps[-1]))
-            info = _info(source=source, fetched_at=fetched, rows=rows, first=first, last=last)
-            info["base"] = base.generation
-            tail_frame = _overlay(tail.frame, new) if tail is not None and tail.frame is not None else new
-            tail = self._write_tail(name, tail_frame, info)
-            if merged is not None:
-                merged = _overlay(merged, new)
-                self._frames[name] = ((base.ident, tail.ident), merged)
-            if len(tail_frame) > TAIL_MAX:
+            info = {
+                "source": source,
+                "fetched_at": fetched,
+                "base": base.generation,
+                "series": {"rows": rows, "first": _iso(first), "last": _iso(last)},
+            }
+            tail_rows = _overlay(tail.rows, new) if tail is not None else new
+            tail = self._write_tail(name, tail_rows, info)
+            if state is not None:
+                lower, upper = state
+                upper = _overlay(upper, new) if upper is not None else new
+                self._series[name] = _Series((base.ident, tail.ident), (lower, upper))
+            else:
+                self._series.pop(name, None)  # rows of files that are gone
+            if len(tail_rows) > TAIL_MAX:
                 try:
-                    self._compact(name, base, tail, merged)
+                    self._compact(name, base, tail)
                 except OSError as exc:
                     # The upsert itself is stored (in the tail): the next one tries again.
                     log.warning("history: compaction of %s failed: %s", name, exc)
             return UpsertResult(added=added, revised=revised, rows=rows)
 
+    def _count(self, name: str, base: _Part) -> int:
+        tail = self._tail(name, base, rows=False)
+        return int(tail.header["series"]["rows"]) if tail is not None else base.count
+
     def _stored_at(
-        self, name: str, base: _Part, tail: _Part | None, merged: pd.DataFrame | None, new: pd.DataFrame
-    ) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+        self,
+        name: str,
+        base: _Part,
+        tail: _Part | None,
+        state: tuple[_Rows, _Rows | None] | None,
+        new: _Rows,
+    ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
         """The columns of the stored series and ``new``, the stored rows at ``new``'s dates in them
         (NaN where none), and which dates are stored: from the series in memory when it is current,
-        else from the tail and then the base row groups that can hold the dates the tail lacks."""
-        stamps = new.index.asi8
-        if merged is not None:
-            columns = merged.columns.union(new.columns, sort=False)
-            before, present = _pick(merged, stamps, columns)
+        else from the tail and then the base blocks that can hold the dates the tail lacks."""
+        stamps = new.stamps
+        if state is not None:
+            lower, upper = state
+            stored = _union(lower.columns, upper.columns) if upper is not None else lower.columns
+            columns = _union(stored, new.columns)
+            if upper is None:
+                return (columns, *_pick(lower, stamps, columns))
+            before, present = _pick(upper, stamps, columns)
+            if not present.all():
+                _fill(before, present, *_pick(lower, stamps, columns))
             return columns, before, present
-        tail_frame = tail.frame if tail is not None else None
-        stored = pd.Index(base.columns)
-        if tail_frame is not None:
-            stored = stored.union(tail_frame.columns, sort=False)
-        columns = stored.union(new.columns, sort=False)
-        if tail_frame is not None:
-            before, present = _pick(tail_frame, stamps, columns)
+        stored = base.columns
+        if tail is not None:
+            stored = _union(stored, tail.rows.columns)
+        columns = _union(stored, new.columns)
+        if tail is not None:
+            before, present = _pick(tail.rows, stamps, columns)
         else:
             before, present = np.full((len(new), len(columns)), np.nan), np.zeros(len(new), dtype=bool)
         probe = stamps[~present]
-        groups = [
-            g for g, lo, hi in base.groups if np.searchsorted(probe, lo) < np.searchsorted(probe, hi, "right")
+        blocks = [
+            b for b in base.blocks if np.searchsorted(probe, b[2]) < np.searchsorted(probe, b[3], "right")
         ]
-        if groups:
-            read = self._read(self._path(name), groups)
-            if read is None or read[0].ident != base.ident or read[1] is None:
-                raise RuntimeError(f"history of {name} was replaced by another writer during an upsert")
-            from_base, in_base = _pick(_series_frame(read[1]), stamps, columns)
-            use = in_base & ~present
-            before[use] = from_base[use]
-            present |= use
+        if blocks:
+            _fill(before, present, *_pick(_read_blocks(self._path(name), base, blocks), stamps, columns))
         return columns, before, present
 
-    def _compact(self, name: str, base: _Part, tail: _Part, merged: pd.DataFrame | None) -> None:
+    def _compact(self, name: str, base: _Part, tail: _Part) -> None:
         """Fold the tail into a new base, then leave the last ``TAIL_KEEP`` rows in a new tail."""
-        if merged is None:
-            read = self._read(self._path(name), all_rows=True)
-            if read is None or read[0].ident != base.ident or read[1] is None or tail.frame is None:
+        series = self._series.get(name)
+        if series is not None and series.key == (base.ident, tail.ident):
+            merged = series.rows()
+        else:
+            read = _read_file(self._path(name), "base")
+            if read is None or read[0].ident != base.ident:
                 raise RuntimeError(f"history of {name} was replaced by another writer during a compaction")
-            merged = _overlay(_series_frame(read[1]), tail.frame)
-        info = tail.info
-        if len(merged) != int(info["rows"]):
-            raise RuntimeError(f"history of {name}: {len(merged)} rows where the tail counts {info['rows']}")
+            part, keys, values = read
+            merged = _overlay(_Rows(keys[0], values, part.columns), tail.rows)
+        info = tail.header
+        if len(merged) != int(info["series"]["rows"]):
+            raise RuntimeError(
+                f"history of {name}: {len(merged)} rows where the tail counts {info['series']['rows']}"
+            )
         new_base = self._write_base(name, merged, source=info["source"], fetched_at=info["fetched_at"])
-        self._frames[name] = ((new_base.ident, None), merged)
-        kept = merged.iloc[-TAIL_KEEP:]
-        new_tail = self._write_tail(name, kept, {**info, "base": new_base.generation})
-        self._frames[name] = ((new_base.ident, new_tail.ident), merged)
+        self._series[name] = _Series((new_base.ident, None), (merged, None))
+        kept = _Rows(merged.stamps[-TAIL_KEEP:], merged.values[-TAIL_KEEP:], merged.columns)
+        new_tail = self._write_tail(
+            name,
+            kept,
+            {
+                "source": info["source"],
+                "fetched_at": info["fetched_at"],
+                "base": new_base.generation,
+                "series": info["series"],
+            },
+        )
+        self._series[name] = _Series((new_base.ident, new_tail.ident), (merged, None))
 
     # ZQ strips -------------------------------------------------------------------------------------
     def put_strip(self, strip: Strip) -> None:
-        rows = pd.DataFrame(
-            {
-                "trade_date": pd.Timestamp(strip.trade_date),
-                "month": pd.to_datetime(list(strip.settles.keys())),
-                "settle": list(strip.settles.values()),
-            }
-        )
+        trade = int(_day_stamps([strip.trade_date])[0])
+        months = _day_stamps(strip.settles.keys())
+        settles = np.array(list(strip.settles.values()), dtype=np.float64)
         with self._lock:
-            old = self._load_strips_frame()
+            old = self._strip_arrays()
+            trades = np.full(len(months), trade, dtype=np.int64)
             if old is not None:
-                old = old[old["trade_date"] != pd.Timestamp(strip.trade_date)]
-                rows = pd.concat([old, rows], ignore_index=True)
-            rows = rows.sort_values(["trade_date", "month"], ignore_index=True)
-            info = {
+                keep = old[0] != trade
+                trades = np.concatenate([old[0][keep], trades])
+                months = np.concatenate([old[1][keep], months])
+                settles = np.concatenate([old[2][keep], settles])
+            order = np.lexsort((months, trades))
+            trades, months, settles = trades[order], months[order], settles[order]
+            if len(trades) > 1:
+                # A strip repeating a month keeps its last settle, as a dict would.
+                last = np.append((trades[1:] != trades[:-1]) | (months[1:] != months[:-1]), True)
+                trades, months, settles = trades[last], months[last], settles[last]
+            n = len(trades)
+            header = {
+                "kind": "strips",
+                "keys": _STRIP_KEYS,
+                "columns": ["settle"],
+                "rows": n,
+                "first": _iso(int(trades[0])) if n else None,
+                "last": _iso(int(trades[-1])) if n else None,
                 "source": strip.source,
                 "fetched_at": strip.fetched_at.isoformat() if strip.fetched_at else None,
-                "rows": len(rows),
-                "first": rows["trade_date"].min().date().isoformat(),
-                "last": rows["trade_date"].max().date().isoformat(),
             }
-            table = pa.Table.from_pandas(rows, preserve_index=False)
-            table = table.replace_schema_metadata({_META_KEY: json.dumps(info).encode()})
+            chunks = _encode(header, [trades, months], settles.reshape(n, 1))
             path = self._path(STRIPS)
-            ident = self._atomic_write(path, table, [len(rows)], "lz4")
-            self._parts[path] = _Part(ident, info, len(rows), tuple(rows.columns), (), rows)
+            ident = self._atomic_write(path, chunks)
+            offset = len(chunks[0]) + len(chunks[1])
+            self._parts[path] = _Part(ident, header, offset, (), (trades, months, settles))
 
-    def _load_strips_frame(self) -> pd.DataFrame | None:
-        part = self._part(self._path(STRIPS), pa.Table.to_pandas)
-        return part.frame if part is not None else None
+    def _strip_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        part = self._part(self._path(STRIPS), "strips", rows=True)
+        return part.rows if part is not None else None
 
     def strips(self) -> dict[date, Strip]:
         """Every stored strip by trade date."""
-        frame = self._load_strips_frame()
-        if frame is None or frame.empty:
+        arrays = self._strip_arrays()
+        if arrays is None or not len(arrays[0]):
             return {}
+        trades, months, settles = arrays
         meta = self.meta(STRIPS)
+        source = meta.source if meta else "unknown"
+        trade_days = trades.view("M8[ns]").astype("M8[D]").tolist()
+        month_days = months.view("M8[ns]").astype("M8[D]").tolist()
+        values = settles.tolist()
+        bounds = [0, *(np.flatnonzero(trades[1:] != trades[:-1]) + 1).tolist(), len(trades)]
         out: dict[date, Strip] = {}
-        for trade_date, group in frame.groupby("trade_date", sort=True):
-            settles = {m.date(): float(s) for m, s in zip(group["month"], group["settle"], strict=True)}
-            out[pd.Timestamp(trade_date).date()] = Strip(
-                trade_date=pd.Timestamp(trade_date).date(),
-                settles=settles,
-                source=meta.source if meta else "unknown",
-            )
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            day = trade_days[lo]
+            settles = dict(zip(month_days[lo:hi], values[lo:hi], strict=True))
+            out[day] = Strip(trade_date=day, settles=settles, source=source)
         return out
 
 

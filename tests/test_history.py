@@ -1,9 +1,10 @@
-"""The Parquet history store: base/tail round trips, upserts and revisions, compaction, crash safety,
-the single-file layout from before, strips."""
+"""The history store: base/tail round trips, upserts and revisions, compaction, crash safety, the
+binary file format and its checks (a damaged file raises HistoryCorrupt), strips."""
 
 from __future__ import annotations
 
 import json
+import struct
 import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -11,14 +12,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bot.history as history
-from bot.history import HistoryStore, UpsertResult
+from bot.history import HistoryCorrupt, HistoryStore, UpsertResult
 from bot.sources.base import Strip
 
 NOW = datetime(2026, 2, 24, 22, 0, tzinfo=UTC)
@@ -49,6 +48,13 @@ def closes(store: HistoryStore, name: str = "RUT") -> list[float]:
 
 def files(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir())
+
+
+def header(path: Path) -> dict[str, Any]:
+    """The JSON header of a history file, decoded here from the documented layout."""
+    magic, version, length = struct.unpack_from("<8sII", path.read_bytes())
+    assert (magic, version) == (b"\x89CGHIST\n", 1)
+    return json.loads(path.read_bytes()[16 : 16 + length])
 
 
 def failing_write(monkeypatch: pytest.MonkeyPatch, on_call: int, error: BaseException) -> list[Path]:
@@ -99,7 +105,7 @@ def test_history_tail_and_base_round_trip_through_a_restart(tmp_path: Path) -> N
     store.write("RUT", series(100), source="csv", fetched_at=None)
     result = store.upsert("RUT", series(101).iloc[-3:], source="yahoo", fetched_at=NOW)
     assert result == UpsertResult(added=1, revised=0, rows=101)
-    assert files(tmp_path) == ["RUT.parquet", "RUT.tail.parquet"]
+    assert files(tmp_path) == ["RUT.cgh", "RUT.tail.cgh"]
     restarted = HistoryStore(tmp_path)
     assert closes(restarted) == [float(v) for v in range(1, 102)]
     meta = restarted.meta("RUT")
@@ -113,39 +119,43 @@ def test_history_tail_and_base_round_trip_through_a_restart(tmp_path: Path) -> N
 def test_history_upsert_rewrites_only_the_tail_never_the_base(tmp_path: Path) -> None:
     store = HistoryStore(tmp_path)
     store.write("RUT", series(100), source="csv", fetched_at=None)
-    base = (tmp_path / "RUT.parquet").stat()
+    base = (tmp_path / "RUT.cgh").stat()
     for k in range(1, 4):  # three daily refreshes, each re-fetching 5 sessions and one new one
         store.upsert("RUT", series(100 + k).iloc[-6:], source="yahoo", fetched_at=NOW)
-    after = (tmp_path / "RUT.parquet").stat()
+    after = (tmp_path / "RUT.cgh").stat()
     assert (after.st_ino, after.st_mtime_ns) == (base.st_ino, base.st_mtime_ns)
-    tail = pq.read_table(tmp_path / "RUT.tail.parquet")
-    assert tail.num_rows == 8  # the first refresh's 6 rows, then one new date each
+    # The first refresh's 6 rows, then one new date each.
+    assert header(tmp_path / "RUT.tail.cgh")["rows"] == 8
     assert closes(HistoryStore(tmp_path)) == [float(v) for v in range(1, 104)]
 
 
-def test_history_upsert_after_a_write_reads_only_the_base_last_row_group(
+def test_history_upsert_after_a_write_reads_only_the_base_last_block(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     HistoryStore(tmp_path).write("RUT", series(1000), source="csv", fetched_at=None)
-    groups_read: list[list[int]] = []
-    real_groups = pq.ParquetFile.read_row_groups
+    blocks_read: list[list[tuple[int, int]]] = []
+    real_file, real_blocks = history._read_file, history._read_blocks
 
-    def whole_read(self: pq.ParquetFile, *args: Any, **kwargs: Any) -> pa.Table:
-        raise AssertionError("the whole base was read")
+    def whole_read(path: Path, kind: str) -> Any:
+        if kind == "base":
+            raise AssertionError("the whole base was read")
+        return real_file(path, kind)
 
-    def groups(self: pq.ParquetFile, row_groups: list[int], *args: Any, **kwargs: Any) -> pa.Table:
-        groups_read.append(list(row_groups))
-        return real_groups(self, row_groups, *args, **kwargs)
+    def blocks(path: Path, part: Any, chosen: Any) -> Any:
+        blocks_read.append([(lo, hi) for lo, hi, _, _ in chosen])
+        return real_blocks(path, part, chosen)
 
-    monkeypatch.setattr(pq.ParquetFile, "read", whole_read)
-    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", groups)
+    monkeypatch.setattr(history, "_read_file", whole_read)
+    monkeypatch.setattr(history, "_read_blocks", blocks)
     store = HistoryStore(tmp_path)  # a restart: nothing in memory
     result = store.upsert("RUT", series(1001).iloc[-6:], source="yahoo", fetched_at=NOW)
     assert result == UpsertResult(added=1, revised=0, rows=1001)
-    assert groups_read == [[1]]  # the last TAIL_KEEP rows, not the 960 before them
+    assert blocks_read == [[(960, 1000)]]  # the last TAIL_KEEP rows, not the 960 before them
     result = store.upsert("RUT", series(1002).iloc[-6:], source="yahoo", fetched_at=NOW)
     assert result == UpsertResult(added=1, revised=0, rows=1002)
-    assert groups_read == [[1]]  # the overlap is all in the tail now
+    assert blocks_read == [[(960, 1000)]]  # the overlap is all in the tail now
+    monkeypatch.undo()
+    assert closes(HistoryStore(tmp_path)) == [float(v) for v in range(1, 1003)]
 
 
 def test_history_upsert_through_the_store_that_wrote_opens_no_file(
@@ -158,11 +168,35 @@ def test_history_upsert_through_the_store_that_wrote_opens_no_file(
     def opened(*args: object, **kwargs: object) -> None:
         raise AssertionError("a file was read back")
 
-    monkeypatch.setattr(pq, "ParquetFile", opened)
+    monkeypatch.setattr(history, "_open", opened)
     result = store.upsert("RUT", series(103).iloc[-3:], source="yahoo", fetched_at=NOW)
     assert result == UpsertResult(added=1, revised=0, rows=103)
     assert closes(store)[-3:] == [101.0, 102.0, 103.0]
     assert store.last_date("RUT") == date(2020, 5, 22)
+
+
+def test_history_reload_reads_only_the_series_whose_files_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = HistoryStore(tmp_path)
+    writer.write("RUT", series(100), source="csv", fetched_at=None)
+    writer.write("NDX", series(100), source="csv", fetched_at=None)
+    reader = HistoryStore(tmp_path)
+    history.load_all(reader)
+    reads: list[str] = []
+    real = history._read_file
+
+    def counted(path: Path, kind: str) -> Any:
+        reads.append(path.name)
+        return real(path, kind)
+
+    monkeypatch.setattr(history, "_read_file", counted)
+    history.load_all(reader)
+    assert reads == []  # nothing changed: every file is known by its identity
+    writer.upsert("RUT", series(101).iloc[-2:], source="yahoo", fetched_at=NOW)
+    frames = history.load_all(reader)
+    assert reads == ["RUT.cgh", "RUT.tail.cgh"]  # NDX is not read again
+    assert frames["RUT"]["close"].iloc[-1] == 101.0 and len(frames["NDX"]) == 100
 
 
 def test_history_store_sees_a_series_replaced_by_another_store(tmp_path: Path) -> None:
@@ -222,7 +256,7 @@ def test_history_upsert_revision_of_a_row_deep_in_the_base_replaces_it(tmp_path:
     store.write("RUT", series(100), source="csv", fetched_at=None)
     store.upsert("RUT", series(101).iloc[-1:], source="yahoo", fetched_at=NOW)
     store = store if warm else HistoryStore(tmp_path)
-    # 2020-01-07 is the 5th row: in the base's first row group, far before the tail.
+    # 2020-01-07 is the 5th row: in the base's first block, far before the tail.
     result = store.upsert("RUT", bars(["2020-01-07"], [5.25]), source="csv", fetched_at=NOW)
     assert result == UpsertResult(added=0, revised=1, rows=101)
     expected = [float(v) for v in range(1, 102)]
@@ -260,11 +294,11 @@ def test_history_upsert_with_a_new_column_leaves_it_empty_on_older_rows(tmp_path
 def test_history_upsert_of_identical_rows_does_not_rewrite_any_file(tmp_path: Path) -> None:
     store = HistoryStore(tmp_path)
     store.write("RUT", bars(["2026-02-19"], [2.0]), source="csv", fetched_at=NOW)
-    before = (tmp_path / "RUT.parquet").stat().st_mtime_ns
+    before = (tmp_path / "RUT.cgh").stat().st_mtime_ns
     result = store.upsert("RUT", bars(["2026-02-19"], [2.0]), source="yahoo", fetched_at=NOW)
     assert (result.added, result.revised, result.rows) == (0, 0, 1)
-    assert (tmp_path / "RUT.parquet").stat().st_mtime_ns == before
-    assert files(tmp_path) == ["RUT.parquet"]
+    assert (tmp_path / "RUT.cgh").stat().st_mtime_ns == before
+    assert files(tmp_path) == ["RUT.cgh"]
 
 
 def test_history_upsert_into_nothing_writes_a_base(tmp_path: Path) -> None:
@@ -272,7 +306,7 @@ def test_history_upsert_into_nothing_writes_a_base(tmp_path: Path) -> None:
     assert store.upsert("RUT", series(2), source="yahoo", fetched_at=NOW) == UpsertResult(
         added=2, revised=0, rows=2
     )
-    assert files(tmp_path) == ["RUT.parquet"]
+    assert files(tmp_path) == ["RUT.cgh"]
     assert closes(HistoryStore(tmp_path)) == [1.0, 2.0]
 
 
@@ -281,7 +315,7 @@ def test_history_write_after_upserts_replaces_the_series_and_drops_the_tail(tmp_
     store.write("RUT", series(50), source="csv", fetched_at=None)
     store.upsert("RUT", series(2, "2020-03-10", first=50.0), source="yahoo", fetched_at=NOW)
     store.write("RUT", series(2, first=7.0), source="csv", fetched_at=None)
-    assert files(tmp_path) == ["RUT.parquet"]
+    assert files(tmp_path) == ["RUT.cgh"]
     assert closes(store) == [7.0, 8.0] and closes(HistoryStore(tmp_path)) == [7.0, 8.0]
 
 
@@ -311,16 +345,15 @@ def test_history_compaction_folds_the_tail_into_the_base_and_keeps_the_last_rows
 ) -> None:
     store = HistoryStore(tmp_path)
     store.write("RUT", series(100), source="csv", fetched_at=None)
-    old_base = pq.read_schema(tmp_path / "RUT.parquet").metadata[b"capgap"]
+    old_base = header(tmp_path / "RUT.cgh")
     results = grow(store, 9)  # the 9th refresh takes the tail to 11 rows > TAIL_MAX
     assert [r.rows for r in results] == list(range(101, 110))
-    base = pq.ParquetFile(tmp_path / "RUT.parquet")
-    tail = pq.read_table(tmp_path / "RUT.tail.parquet")
-    assert base.metadata.num_rows == 109 and tail.num_rows == 4
-    assert [base.metadata.row_group(g).num_rows for g in range(base.num_row_groups)] == [105, 4]
-    new_base = json.loads(base.schema_arrow.metadata[b"capgap"])
-    assert new_base["gen"] != json.loads(old_base)["gen"]
-    assert json.loads(tail.schema.metadata[b"capgap"])["base"] == new_base["gen"]
+    base, tail = header(tmp_path / "RUT.cgh"), header(tmp_path / "RUT.tail.cgh")
+    assert base["rows"] == 109 and tail["rows"] == 4
+    assert [hi - lo for lo, hi, _, _ in base["blocks"]] == [105, 4]
+    assert base["gen"] != old_base["gen"]
+    assert tail["base"] == base["gen"]
+    assert tail["series"] == {"rows": 109, "first": "2020-01-01", "last": "2020-06-01"}
     expected = [float(v) for v in range(1, 110)]
     assert closes(store) == expected and closes(HistoryStore(tmp_path)) == expected
     meta = HistoryStore(tmp_path).meta("RUT")
@@ -342,7 +375,7 @@ def test_history_compaction_killed_at_any_write_loses_and_duplicates_nothing(
         calls = failing_write(patch, dies_on, Killed())
         with pytest.raises(Killed):
             grow(store, 1, start_row=108)
-    assert [p.name for p in calls] == ["RUT.tail.parquet", "RUT.parquet", "RUT.tail.parquet"][:dies_on]
+    assert [p.name for p in calls] == ["RUT.tail.cgh", "RUT.cgh", "RUT.tail.cgh"][:dies_on]
     restarted = HistoryStore(tmp_path)
     frame = restarted.load("RUT")
     assert frame is not None and not frame.index.has_duplicates and frame.index.is_monotonic_increasing
@@ -363,9 +396,9 @@ def test_history_compaction_failing_with_an_os_error_keeps_the_upsert_and_retrie
     with monkeypatch.context() as patch:
         failing_write(patch, 2, OSError(28, "No space left on device"))
         assert grow(store, 1, start_row=108) == [UpsertResult(added=1, revised=0, rows=109)]
-    assert pq.read_table(tmp_path / "RUT.tail.parquet").num_rows == 11  # not compacted
+    assert header(tmp_path / "RUT.tail.cgh")["rows"] == 11  # not compacted
     grow(store, 1, start_row=109)
-    assert pq.read_table(tmp_path / "RUT.tail.parquet").num_rows == 4
+    assert header(tmp_path / "RUT.tail.cgh")["rows"] == 4
     assert closes(HistoryStore(tmp_path)) == [float(v) for v in range(1, 111)]
 
 
@@ -383,7 +416,7 @@ def test_history_write_killed_before_the_old_tail_is_removed_ignores_that_tail(
     with pytest.raises(Killed):
         store.write("RUT", series(3, first=7.0), source="csv", fetched_at=LATER)
     monkeypatch.undo()
-    assert files(tmp_path) == ["RUT.parquet", "RUT.tail.parquet"]
+    assert files(tmp_path) == ["RUT.cgh", "RUT.tail.cgh"]
     restarted = HistoryStore(tmp_path)
     assert closes(restarted) == [7.0, 8.0, 9.0]
     meta = restarted.meta("RUT")
@@ -395,20 +428,20 @@ def test_history_write_killed_halfway_leaves_previous_file_intact(
 ) -> None:
     store = HistoryStore(tmp_path)
     store.write("RUT", bars(["2026-02-19"], [2.0]), source="csv", fetched_at=None)
-    real = history._write_parquet
+    real = history._write_chunks
 
-    def dies(handle: Any, table: pa.Table, groups: Any, compression: str) -> None:
-        real(handle, table.slice(0, 1), [1], compression)  # some bytes reach the temporary file
+    def dies(handle: Any, chunks: list[Any]) -> None:
+        real(handle, chunks[:2])  # the prefix and header reach the temporary file, no rows
         raise Killed("killed mid-write")
 
-    monkeypatch.setattr(history, "_write_parquet", dies)
+    monkeypatch.setattr(history, "_write_chunks", dies)
     with pytest.raises(Killed):
         store.write("RUT", bars(["2026-02-19", "2026-02-20"], [2.0, 3.0]), source="csv", fetched_at=None)
     with pytest.raises(Killed):
         store.upsert("RUT", bars(["2026-02-20"], [3.0]), source="csv", fetched_at=None)
     monkeypatch.undo()
     assert closes(HistoryStore(tmp_path)) == [2.0]
-    assert files(tmp_path) == ["RUT.parquet"]  # no temporary file left behind
+    assert files(tmp_path) == ["RUT.cgh"]  # no temporary file left behind
 
 
 UNIVERSE = pd.bdate_range("2020-01-01", periods=40)
@@ -461,50 +494,159 @@ def test_history_any_sequence_of_writes_upserts_and_restarts_matches_a_plain_dic
                 assert meta.last == (max(model).date() if model else None)
 
 
-# the single-file layout from before ----------------------------------------------------------------
-def write_old_layout(path: Path, frame: pd.DataFrame) -> None:
-    """A series file as the store wrote it before tails: pandas metadata, zstd, no generation."""
-    info = {
-        "source": "csv:RUT",
-        "fetched_at": None,
-        "rows": len(frame),
-        "first": "2026-02-18",
-        "last": "2026-02-20",
-    }
-    table = pa.Table.from_pandas(frame.reset_index(), preserve_index=False)
-    table = table.replace_schema_metadata(
-        {**(table.schema.metadata or {}), b"capgap": json.dumps(info).encode()}
+# the file format and its checks -------------------------------------------------------------------
+def test_history_file_is_prefix_header_dates_then_row_major_values(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"close": [1.0, 2.0, 3.0], "volume": [10.0, float("nan"), 30.0]},
+        index=pd.DatetimeIndex(pd.to_datetime(["2026-02-18", "2026-02-19", "2026-02-20"]), name="date"),
     )
-    pq.write_table(table, path, compression="zstd")
+    HistoryStore(tmp_path).write("RUT", frame, source="yahoo", fetched_at=NOW)
+    raw = (tmp_path / "RUT.cgh").read_bytes()
+    magic, version, length = struct.unpack_from("<8sII", raw)
+    assert (magic, version) == (b"\x89CGHIST\n", 1)
+    offset = 16 + length
+    assert offset % 8 == 0  # the arrays are aligned
+    head = json.loads(raw[16:offset])
+    assert head["kind"] == "base" and head["keys"] == ["date"] and head["columns"] == ["close", "volume"]
+    assert (head["rows"], head["first"], head["last"]) == (3, "2026-02-18", "2026-02-20")
+    assert (head["source"], head["fetched_at"]) == ("yahoo", NOW.isoformat()) and head["gen"]
+    assert len(raw) == offset + 8 * 3 + 8 * 3 * 2
+    stamps = np.frombuffer(raw, "<i8", 3, offset)
+    assert stamps.tolist() == frame.index.as_unit("ns").asi8.tolist()
+    values = np.frombuffer(raw, "<f8", 6, offset + 24).reshape(3, 2)
+    np.testing.assert_array_equal(values, frame.to_numpy())
 
 
-def test_history_reads_the_single_file_layout_from_before_and_migrates_on_write(tmp_path: Path) -> None:
-    frame = bars(["2026-02-18", "2026-02-19", "2026-02-20"], [1.0, float("nan"), 3.0])
-    assert frame.index.dtype == "datetime64[us]"  # pandas 3 parses to microseconds: stored as such
-    write_old_layout(tmp_path / "RUT.parquet", frame)
+def damage(path: Path, how: str) -> None:
+    """Damage a history file in one of the ways a disk, a copy or a hand could."""
+    raw = bytearray(path.read_bytes())
+    length = struct.unpack_from("<I", raw, 12)[0]
+    offset = 16 + length
+    head = json.loads(raw[16:offset])
+    if how == "empty":
+        raw = bytearray()
+    elif how == "truncated-prefix":
+        raw = raw[:10]
+    elif how == "truncated-header":
+        raw = raw[: 16 + length // 2]
+    elif how == "truncated-rows":
+        raw = raw[:-8]
+    elif how == "extra-bytes":
+        raw += b"\0" * 8
+    elif how == "bad-magic":
+        raw[:8] = b"PAR1\0\0\0\0"
+    elif how == "future-version":
+        struct.pack_into("<I", raw, 8, 2)
+    elif how == "header-garbage":
+        raw[16:offset] = b"{" + b" " * (length - 1)
+    elif how in ("header-more-rows", "header-more-columns"):
+        if how == "header-more-rows":
+            head["rows"] += 1
+        else:
+            head["columns"].append("extra")
+        text = json.dumps(head).encode()
+        text += b" " * (-(16 + len(text)) % 8)
+        raw = raw[:12] + struct.pack("<I", len(text)) + text + raw[offset:]
+    elif how == "unordered-dates":
+        rows = head["rows"]
+        stamps = np.frombuffer(raw, "<i8", rows, offset).copy()
+        stamps[[1, 2]] = stamps[[2, 1]]
+        raw[offset : offset + 8 * rows] = stamps.tobytes()
+    elif how == "dates-not-the-header-dates":
+        stamps = np.frombuffer(raw, "<i8", head["rows"], offset).copy()
+        raw[offset : offset + 8] = (stamps[0] - 86_400 * 10**9).tobytes()
+    else:
+        raise AssertionError(how)
+    path.write_bytes(bytes(raw))
+
+
+# Damage the header alone shows (meta reads no rows) and damage only the rows show.
+HEADER_FAULTS = [
+    "empty",
+    "truncated-prefix",
+    "truncated-header",
+    "truncated-rows",
+    "extra-bytes",
+    "bad-magic",
+    "future-version",
+    "header-garbage",
+    "header-more-rows",
+    "header-more-columns",
+]
+ROW_FAULTS = ["unordered-dates", "dates-not-the-header-dates"]
+
+
+@pytest.mark.parametrize("how", HEADER_FAULTS + ROW_FAULTS)
+def test_history_damaged_base_raises_history_corrupt_and_is_left_for_inspection(
+    tmp_path: Path, how: str
+) -> None:
+    HistoryStore(tmp_path).write("RUT", series(5), source="csv", fetched_at=None)
+    damage(tmp_path / "RUT.cgh", how)
+    damaged = (tmp_path / "RUT.cgh").read_bytes()
     store = HistoryStore(tmp_path)
-    loaded = store.load("RUT")
-    assert loaded is not None and loaded.index.dtype == "datetime64[ns]"
-    assert loaded.index.tolist() == frame.index.tolist()
-    assert loaded["close"].fillna(-1.0).tolist() == [1.0, -1.0, 3.0]
-    meta = store.meta("RUT")
-    assert meta is not None and (meta.source, meta.rows, meta.first, meta.last) == (
-        "csv:RUT",
-        3,
-        date(2026, 2, 18),
-        date(2026, 2, 20),
+    assert issubclass(HistoryCorrupt, ValueError)  # as an unreadable Parquet file raised before
+    with pytest.raises(HistoryCorrupt, match="RUT.cgh is corrupt"):
+        store.load("RUT")
+    if how in HEADER_FAULTS:
+        with pytest.raises(HistoryCorrupt):
+            store.meta("RUT")
+        with pytest.raises(HistoryCorrupt):
+            store.upsert("RUT", series(6).iloc[-1:], source="yahoo", fetched_at=NOW)
+    assert (tmp_path / "RUT.cgh").read_bytes() == damaged and store.names() == ["RUT"]
+    # A write replaces it.
+    store.write("RUT", series(2), source="csv", fetched_at=None)
+    assert closes(HistoryStore(tmp_path)) == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("how", ["truncated-rows", "bad-magic", "header-more-rows", "unordered-dates"])
+def test_history_damaged_tail_raises_history_corrupt(tmp_path: Path, how: str) -> None:
+    store = HistoryStore(tmp_path)
+    store.write("RUT", series(100), source="csv", fetched_at=None)
+    store.upsert("RUT", series(103).iloc[-5:], source="yahoo", fetched_at=NOW)
+    damage(tmp_path / "RUT.tail.cgh", how)
+    with pytest.raises(HistoryCorrupt, match="RUT.tail.cgh is corrupt"):
+        HistoryStore(tmp_path).load("RUT")
+    with pytest.raises(HistoryCorrupt, match="RUT.tail.cgh is corrupt"):
+        HistoryStore(tmp_path).upsert("RUT", series(104).iloc[-1:], source="yahoo", fetched_at=NOW)
+
+
+def test_history_upsert_after_a_restart_checks_the_base_block_it_reads(tmp_path: Path) -> None:
+    HistoryStore(tmp_path).write("RUT", series(100), source="csv", fetched_at=None)
+    damage(tmp_path / "RUT.cgh", "dates-not-the-header-dates")  # the first block's first date
+    with pytest.raises(HistoryCorrupt):
+        HistoryStore(tmp_path).upsert("RUT", bars(["2020-01-01"], [5.0]), source="csv", fetched_at=None)
+
+
+def test_history_damaged_strips_raise_history_corrupt(tmp_path: Path) -> None:
+    store = HistoryStore(tmp_path)
+    for day in (15, 16, 17):
+        store.put_strip(Strip(date(2026, 9, day), {date(2026, 9, 1): 96.25, date(2026, 10, 1): 96.1}, "cme"))
+    damage(tmp_path / "ZQ_STRIPS.cgh", "truncated-rows")
+    with pytest.raises(HistoryCorrupt, match="ZQ_STRIPS.cgh is corrupt"):
+        HistoryStore(tmp_path).strips()
+
+
+def test_history_a_tail_in_the_place_of_a_base_is_corrupt(tmp_path: Path) -> None:
+    store = HistoryStore(tmp_path)
+    store.write("RUT", series(100), source="csv", fetched_at=None)
+    store.upsert("RUT", series(101).iloc[-1:], source="yahoo", fetched_at=NOW)
+    (tmp_path / "RUT.tail.cgh").replace(tmp_path / "RUT.cgh")
+    with pytest.raises(HistoryCorrupt, match="a 'tail' file where a base file belongs"):
+        HistoryStore(tmp_path).meta("RUT")
+
+
+def test_history_ignores_parquet_files_from_before(tmp_path: Path) -> None:
+    # Earlier versions stored Parquet (through pyarrow, no longer a dependency): not read, left alone.
+    old = b"PAR1" + b"\0" * 64 + b"PAR1"
+    (tmp_path / "RUT.parquet").write_bytes(old)
+    (tmp_path / "RUT.tail.parquet").write_bytes(old)
+    store = HistoryStore(tmp_path)
+    assert store.names() == [] and store.load("RUT") is None and store.meta("RUT") is None
+    assert store.upsert("RUT", series(2), source="yahoo", fetched_at=NOW) == UpsertResult(
+        added=2, revised=0, rows=2
     )
-    # An upsert leaves the old file alone and adds a tail over it.
-    result = store.upsert(
-        "RUT", bars(["2026-02-20", "2026-02-23"], [3.0, 4.0]), source="yahoo", fetched_at=NOW
-    )
-    assert result == UpsertResult(added=1, revised=0, rows=4)
-    assert files(tmp_path) == ["RUT.parquet", "RUT.tail.parquet"]
-    assert HistoryStore(tmp_path).load("RUT")["close"].fillna(-1.0).tolist() == [1.0, -1.0, 3.0, 4.0]  # type: ignore[index]
-    # A write replaces it with the new layout.
-    store.write("RUT", bars(["2026-02-23"], [4.0]), source="yahoo", fetched_at=NOW)
-    assert files(tmp_path) == ["RUT.parquet"]
-    assert json.loads(pq.read_schema(tmp_path / "RUT.parquet").metadata[b"capgap"])["gen"]
+    assert files(tmp_path) == ["RUT.cgh", "RUT.parquet", "RUT.tail.parquet"]
+    assert closes(HistoryStore(tmp_path)) == [1.0, 2.0]
 
 
 # names, strips -----------------------------------------------------------------------------------
@@ -519,7 +661,7 @@ def test_history_names_lists_series_not_tails_strips_or_temporary_files(tmp_path
     store.upsert("RUT", series(1, "2020-03-11", first=51.0), source="yahoo", fetched_at=NOW)
     store.write("NDX", series(2), source="csv", fetched_at=None)
     store.put_strip(Strip(date(2026, 9, 17), {date(2026, 9, 1): 96.25}, "cme"))
-    (tmp_path / ".RUT.parquet.x1y2.tmp").write_bytes(b"torn")
+    (tmp_path / ".RUT.cgh.x1y2.tmp").write_bytes(b"torn")
     assert store.names() == ["NDX", "RUT"]
     assert store.load("NDX") is not None and store.load("SPX") is None and store.meta("SPX") is None
 
@@ -535,3 +677,18 @@ def test_history_put_strip_replaces_the_same_trade_date(tmp_path: Path) -> None:
         assert strips[date(2026, 9, 17)].settles == {date(2026, 9, 1): 96.2525}
         assert reader.meta("ZQ_STRIPS").last == date(2026, 9, 17)  # type: ignore[union-attr]
     assert "ZQ_STRIPS" not in store.names()
+
+
+def test_history_strips_round_trip_many_months_and_order(tmp_path: Path) -> None:
+    store = HistoryStore(tmp_path)
+    months = [date(2026 + (m - 1) // 12, (m - 1) % 12 + 1, 1) for m in range(9, 33)]
+    settles = {m: 96.0 + i / 100 for i, m in enumerate(reversed(months))}
+    later = Strip(date(2026, 9, 18), settles, "cme", LATER)
+    store.put_strip(later)
+    store.put_strip(Strip(date(2026, 9, 17), {months[0]: 96.3}, "yahoo"))
+    strips = HistoryStore(tmp_path).strips()
+    assert list(strips) == [date(2026, 9, 17), date(2026, 9, 18)]
+    assert strips[date(2026, 9, 18)].settles == later.settles
+    assert list(strips[date(2026, 9, 18)].settles) == months  # by contract month
+    meta = HistoryStore(tmp_path).meta("ZQ_STRIPS")
+    assert meta is not None and (meta.rows, meta.source, meta.first) == (25, "yahoo", date(2026, 9, 17))
