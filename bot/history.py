@@ -200,7 +200,7 @@ def _normalise(frame: pd.DataFrame) -> _Rows:
         index = index.tz_localize(None)
     if index.hasnans:
         raise ValueError("history frames cannot hold a missing (NaT) date")
-    stamps = index.as_unit("ns").asi8
+    stamps = index.asi8 if index.unit == "ns" else index.as_unit("ns").asi8
     days = stamps - stamps % _DAY_NS  # floor to midnight, also before 1970
     values = np.array(frame.to_numpy(dtype="float64"), dtype=np.float64, order="C")
     if len(days) > 1 and not bool((days[1:] > days[:-1]).all()):
@@ -556,14 +556,23 @@ class HistoryStore:
         self._lock = threading.Lock()
         self._parts: dict[Path, _Part] = {}
         self._series: dict[str, _Series] = {}
+        self._known_paths: dict[str, tuple[Path, Path]] = {}
+
+    def _paths(self, name: str) -> tuple[Path, Path]:
+        """The base and tail paths of ``name``."""
+        paths = self._known_paths.get(name)
+        if paths is None:
+            if not name or any(ch in name for ch in "/\\.") or name.startswith("_"):
+                raise ValueError(f"bad series name {name!r}")
+            paths = (self.directory / f"{name}{_SUFFIX}", self.directory / f"{name}{_TAIL_SUFFIX}")
+            self._known_paths[name] = paths
+        return paths
 
     def _path(self, name: str) -> Path:
-        if not name or any(ch in name for ch in "/\\.") or name.startswith("_"):
-            raise ValueError(f"bad series name {name!r}")
-        return self.directory / f"{name}{_SUFFIX}"
+        return self._paths(name)[0]
 
     def _tail_path(self, name: str) -> Path:
-        return self.directory / f"{name}{_TAIL_SUFFIX}"
+        return self._paths(name)[1]
 
     # files -----------------------------------------------------------------------------------------
     def _part(self, path: Path, kind: str, *, rows: bool = False) -> _Part | None:
