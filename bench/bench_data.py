@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pandas as pd
 
 import bot.sources.yahoo as yahoo
@@ -61,33 +62,39 @@ REPEAT = 9
 
 
 def chart_transport(rut: pd.DataFrame, template: dict[str, Any]) -> tuple[httpx.MockTransport, list[int]]:
-    """Serve ^RUT chart bodies for the requested period; record how many bars each answer carried."""
+    """Serve ^RUT chart bodies for the requested period; record how many bars each answer carried.
+
+    It stands in for Yahoo, whose time is not capgap's: the columns are prepared once, so an answer
+    costs a slice and a JSON encoding of the bars asked for.
+    """
     opens = rut.index.tz_localize("America/New_York") + pd.Timedelta(hours=9, minutes=30)
     stamps = (opens.tz_convert("UTC").asi8 // 1_000_000_000).astype("int64")
+    columns = {c: rut[c].to_numpy() for c in ("open", "high", "low", "close", "volume")}
+    meta_text = json.dumps(template["chart"]["result"][0]["meta"])
     served: list[int] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         p1 = int(request.url.params.get("period1", 0))
         p2 = int(request.url.params.get("period2", 2**31))
-        mask = (stamps >= p1) & (stamps < p2)
-        part = rut[mask]
-        served.append(len(part))
-        result = json.loads(json.dumps(template["chart"]["result"][0]))
-        result["meta"]["symbol"] = "^RUT"
-        if len(part):
+        lo, hi = (int(i) for i in np.searchsorted(stamps, [p1, p2]))
+        served.append(hi - lo)
+        meta = json.loads(meta_text)
+        meta["symbol"] = "^RUT"
+        if hi > lo:
             # Yahoo describes the latest session's trading period; the template's is from 2021, which
             # would make the newest bar look live and be dropped as an intraday snapshot.
-            start = int(stamps[mask][-1])
+            start = int(stamps[hi - 1])
             end = start + 6 * 3600 + 1800
-            period = result["meta"]["currentTradingPeriod"]
+            period = meta["currentTradingPeriod"]
             period["pre"].update(start=start - 5 * 3600 - 1800, end=start)
             period["regular"].update(start=start, end=end)
             period["post"].update(start=end, end=end + 4 * 3600)
-            result["meta"]["regularMarketTime"] = end
-        result["timestamp"] = stamps[mask].tolist()
-        result["indicators"] = {
-            "quote": [{c: part[c].tolist() for c in ("open", "high", "low", "close", "volume")}],
-            "adjclose": [{"adjclose": part["close"].tolist()}],
+            meta["regularMarketTime"] = end
+        quote = {c: values[lo:hi].tolist() for c, values in columns.items()}
+        result = {
+            "meta": meta,
+            "timestamp": stamps[lo:hi].tolist(),
+            "indicators": {"quote": [quote], "adjclose": [{"adjclose": quote["close"]}]},
         }
         return httpx.Response(200, json={"chart": {"result": [result], "error": None}})
 
