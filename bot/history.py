@@ -15,8 +15,12 @@ worth keeping, and pyarrow is no longer a dependency (``import pandas`` loads it
 installed, ~65 MB of resident memory). A ``capgap refresh`` downloads the history again.
 
 A series is its base overlaid with its tail by date, the tail's row winning. Every file is replaced
-atomically (temporary file in the same directory, fsync, ``os.replace``, fsync of the directory), so
-a killed process leaves no torn file. The tail names the generation of the base it applies to (a
+atomically (temporary file in the same directory, ``os.replace``), so a killed process leaves no torn
+file. Bases and strips are also made durable (fsync of the file before the rename, of the directory
+after). Tails are not: they hold only rows that a refresh fetches again, and the two fsyncs would be
+most of an incremental refresh's cost. After a power loss a tail may be the previous one, or
+unreadable, in which case it is left out (logged) and the series is its base until the next refresh
+fetches from the base's last date. The tail names the generation of the base it applies to (a
 random token in the base's header) and is ignored under any other base. Hence every kill point
 leaves either the series before or the series after, never a mix and never a duplicated date:
 
@@ -602,14 +606,21 @@ class HistoryStore:
         self._parts[path] = part
         return part
 
-    def _tail(self, name: str, base: _Part, *, rows: bool) -> _Part | None:
-        """The tail of ``name`` when it applies to ``base``."""
-        tail = self._part(self._tail_path(name), "tail", rows=rows)
+    def _tail(self, name: str, base: _Part) -> _Part | None:
+        """The tail of ``name`` when it applies to ``base``. A tail (at most TAIL_MAX rows) is always
+        read whole, so damage to its rows is seen by ``meta()`` and ``last_date()`` too. An unreadable
+        tail is left out (logged): the base alone is the series as of its last compaction, and the
+        next refresh fetches again from the base's last date."""
+        try:
+            tail = self._part(self._tail_path(name), "tail", rows=True)
+        except HistoryCorrupt as exc:
+            log.warning("history: %s; reading %s without it", exc, name)
+            return None
         if tail is None or tail.header.get("base") != base.generation:
             return None
         return tail
 
-    def _atomic_write(self, path: Path, chunks: Sequence[Any]) -> _Ident:
+    def _atomic_write(self, path: Path, chunks: Sequence[Any], *, durable: bool = True) -> _Ident:
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         except FileNotFoundError:
@@ -619,14 +630,16 @@ class HistoryStore:
             with os.fdopen(fd, "wb") as handle:
                 _write_chunks(handle, chunks)
                 handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    os.fsync(handle.fileno())
                 # os.replace keeps the inode, size and mtime: the identity the file will have.
                 ident = _ident(os.fstat(handle.fileno()))
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        _fsync_directory(path.parent)
+        if durable:
+            _fsync_directory(path.parent)
         return ident
 
     def _write_base(self, name: str, rows: _Rows, *, source: str, fetched_at: str | None) -> _Part:
@@ -664,7 +677,7 @@ class HistoryStore:
         }
         chunks = _encode(header, [rows.stamps], rows.values)
         path = self._tail_path(name)
-        ident = self._atomic_write(path, chunks)
+        ident = self._atomic_write(path, chunks, durable=False)
         part = _Part(ident, header, len(chunks[0]) + len(chunks[1]), (), rows)
         self._parts[path] = part
         return part
@@ -695,7 +708,7 @@ class HistoryStore:
             if base is None:
                 return None
             if base.ident == cached.key[0]:
-                tail = self._tail(name, base, rows=False)
+                tail = self._tail(name, base)
                 if cached.key[1] == (tail.ident if tail is not None else None):
                     return cached
         read = _read_file(path, "base")
@@ -703,7 +716,7 @@ class HistoryStore:
             return None
         part, keys, values = read
         self._parts[path] = part
-        tail = self._tail(name, part, rows=True)
+        tail = self._tail(name, part)
         cached = _Series(
             (part.ident, tail.ident if tail is not None else None),
             (_Rows(keys[0], values, part.columns), tail.rows if tail is not None else None),
@@ -729,7 +742,7 @@ class HistoryStore:
             tail = None
         else:
             base = self._part(path, "base")
-            tail = self._tail(name, base, rows=False) if base is not None else None
+            tail = self._tail(name, base) if base is not None else None
         if base is None:
             return None
         if tail is not None:
@@ -781,7 +794,7 @@ class HistoryStore:
                 return UpsertResult(added=len(new), revised=0, rows=len(new))
             if not len(new):
                 return UpsertResult(added=0, revised=0, rows=self._count(name, base))
-            tail = self._tail(name, base, rows=True)
+            tail = self._tail(name, base)
             cached = self._series.get(name)
             key = (base.ident, tail.ident if tail is not None else None)
             state = cached.state if cached is not None and cached.key == key else None
@@ -826,7 +839,7 @@ class HistoryStore:
             return UpsertResult(added=added, revised=revised, rows=rows)
 
     def _count(self, name: str, base: _Part) -> int:
-        tail = self._tail(name, base, rows=False)
+        tail = self._tail(name, base)
         return int(tail.header["series"]["rows"]) if tail is not None else base.count
 
     def _stored_at(

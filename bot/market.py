@@ -18,7 +18,7 @@ import pandas as pd
 from bot import calendar
 from bot.clock import Clock
 from bot.errors import NoDataError, SourceError
-from bot.history import STRIPS, HistoryStore, SeriesMeta
+from bot.history import STRIPS, HistoryCorrupt, HistoryStore, SeriesMeta
 from bot.series import SERIES, SeriesInfo
 from bot.sources.base import Fetched, Source, Strip
 
@@ -157,14 +157,27 @@ class Market:
         frames: dict[str, pd.DataFrame] = {}
         status: dict[str, SeriesStatus] = {}
         for name in self.history.names():
-            frame = self.history.load(name)
+            try:
+                frame = self.history.load(name)
+                meta = self.history.meta(name)
+            except HistoryCorrupt as exc:
+                # One damaged file must not take every command down: that series is unavailable
+                # (and /status says why) until a refresh or import writes it again.
+                log.error("%s", exc)
+                status[name] = SeriesStatus(name, "none", None, None, stale=True, last_error=str(exc))
+                continue
             if frame is None:
                 continue
             frame = frame.loc[: pd.Timestamp(asof)]
             frames[name] = frame
-            meta = self.history.meta(name)
             status[name] = self._status(name, frame, meta, now)
-        strips = {d: s for d, s in self.history.strips().items() if d <= asof}
+        try:
+            stored_strips = self.history.strips()
+        except HistoryCorrupt as exc:
+            log.error("%s", exc)
+            stored_strips = {}
+            self._errors[STRIPS] = str(exc)
+        strips = {d: s for d, s in stored_strips.items() if d <= asof}
         if strips or STRIPS in self._errors:
             last_strip = max(strips) if strips else None
             status[STRIPS] = SeriesStatus(

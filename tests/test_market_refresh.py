@@ -196,3 +196,16 @@ async def test_past_as_of_snapshot_has_no_live_quotes(
     assert market.at(date(2019, 12, 30)).live == {}
     market.fixed_asof = date(2019, 12, 31)
     assert market.reload().live == {}
+
+
+def test_one_corrupt_history_file_leaves_the_other_series_answering(tmp_path: Path) -> None:
+    history = HistoryStore(tmp_path)
+    days = pd.DatetimeIndex(pd.bdate_range("2020-01-02", periods=5), name="date")
+    for name in ("RUT", "NDX"):
+        history.write(name, pd.DataFrame({"close": [1.0, 2.0, 3.0, 4.0, 5.0]}, index=days), source="csv", fetched_at=None)
+    (tmp_path / "NDX.cgh").write_bytes(b"not a history file")
+    snap = Market(HistoryStore(tmp_path), FixedClock(AFTER_CLOSE_2020_01_02)).reload()
+    assert snap.close("RUT").iloc[-1] == 5.0
+    assert "NDX" not in snap.frames
+    status = snap.status["NDX"]
+    assert status.stale and status.last_error is not None and "NDX.cgh is corrupt" in status.last_error
