@@ -204,7 +204,7 @@ def test_one_corrupt_history_file_leaves_the_other_series_answering(tmp_path: Pa
     for name in ("RUT", "NDX"):
         history.write(name, pd.DataFrame({"close": [1.0, 2.0, 3.0, 4.0, 5.0]}, index=days), source="csv", fetched_at=None)
     (tmp_path / "NDX.cgh").write_bytes(b"not a history file")
-    snap = Market(HistoryStore(tmp_path), FixedClock(AFTER_CLOSE_2020_01_02)).reload()
+    snap = Market(HistoryStore(tmp_path), FixedClock(datetime(2020, 1, 9, 1, 0, tzinfo=UTC))).reload()
     assert snap.close("RUT").iloc[-1] == 5.0
     assert "NDX" not in snap.frames
     status = snap.status["NDX"]
