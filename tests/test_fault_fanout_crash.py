@@ -169,6 +169,35 @@ def start_bot(peer: TelegramPeer, tmp_path: Path, backend: Backend) -> subproces
     )
 
 
+@dataclass
+class Run:
+    """A fan-out prepared in the store, the peer serving, and the bot process the test starts."""
+
+    store: Store
+    peer: TelegramPeer
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+
+@pytest.fixture
+async def run(backend: Backend, tmp_path: Path) -> AsyncIterator[Run]:
+    store = backend.open_store()
+    await store.open()
+    peer = TelegramPeer.start_in_thread(
+        limits=Limits(global_per_second=RATE_PER_S, per_chat_per_second=1, scale=1.0)
+    )
+    state = Run(store, peer, tmp_path / "bot.log")
+    try:
+        await prepare(store)
+        yield state
+    finally:
+        if state.proc is not None and state.proc.poll() is None:
+            state.proc.kill()
+            state.proc.wait(10)
+        peer.stop()
+        await store.close()
+
+
 def served(calls: list[SentCall]) -> list[int]:
     return [int(c.chat_id) for c in calls if c.method == "sendMessage" and c.ok and c.chat_id is not None]
 
@@ -197,119 +226,88 @@ async def wait_for_messages(peer: TelegramPeer, count: int, proc: subprocess.Pop
 
 @pytest.mark.slow
 async def test_fanout_sigkill_three_times_loses_nothing_and_duplicates_at_most_one_per_kill(
-    backend: Backend, tmp_path: Path
+    backend: Backend, tmp_path: Path, run: Run
 ) -> None:
-    store = backend.open_store()
-    await store.open()
-    log = tmp_path / "bot.log"
-    peer = TelegramPeer.start_in_thread(
-        limits=Limits(global_per_second=RATE_PER_S, per_chat_per_second=1, scale=1.0)
+    store, peer, log = run.store, run.peer, run.log
+    marks: list[int] = []  # len(peer.sent) when each kill had settled
+    pending_at_kill: list[int] = []
+    for seed, fraction in KILLS:
+        target = round(CHATS * (fraction + random.Random(seed).uniform(-JITTER, JITTER)))
+        proc = run.proc = start_bot(peer, tmp_path, backend)
+        await wait_for_messages(peer, target, proc, log)
+        os.kill(proc.pid, signal.SIGKILL)
+        await asyncio.to_thread(proc.wait, 10)
+        marks.append(await settled(peer))
+        pending_at_kill.append(await expire_leases(store))
+
+    proc = run.proc = start_bot(peer, tmp_path, backend)
+
+    deadline = time.monotonic() + 60
+    while (await store.outbox_counts())["pending"]:
+        assert proc.poll() is None and time.monotonic() < deadline, tail(log)
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # anything still to come would be a duplicate
+    proc.send_signal(signal.SIGTERM)
+    await asyncio.to_thread(proc.wait, 20)
+
+    calls = peer.sent
+    phases = [
+        served(calls[start:end]) for start, end in zip([0, *marks], [*marks, len(calls)], strict=True)
+    ]
+    seen: set[int] = set()
+    per_kill: list[int] = []
+    within_phase = 0
+    for number, phase in enumerate(phases):
+        if number:
+            per_kill.append(sum(1 for chat in phase if chat in seen))
+        within_phase += sum(n - 1 for n in Counter(phase).values())
+        seen.update(phase)
+    counts = Counter(chat for phase in phases for chat in phase)
+    duplicates = sum(n - 1 for n in counts.values())
+    print(
+        f"\nfan-out crash ({backend.name}): {CHATS} chats, runs killed after "
+        f"{[len(p) for p in phases[:-1]]} messages, {sum(counts.values())} messages sent, "
+        f"{duplicates} duplicates (per kill {per_kill}), pending after each kill {pending_at_kill}, "
+        f"429s {peer.stats().too_many_requests}"
     )
-    proc: subprocess.Popen[bytes] | None = None
-    try:
-        await prepare(store)
-        marks: list[int] = []  # len(peer.sent) when each kill had settled
-        pending_at_kill: list[int] = []
-        for seed, fraction in KILLS:
-            target = round(CHATS * (fraction + random.Random(seed).uniform(-JITTER, JITTER)))
-            proc = start_bot(peer, tmp_path, backend)
-            await wait_for_messages(peer, target, proc, log)
-            os.kill(proc.pid, signal.SIGKILL)
-            await asyncio.to_thread(proc.wait, 10)
-            marks.append(await settled(peer))
-            pending_at_kill.append(await expire_leases(store))
-
-        proc = start_bot(peer, tmp_path, backend)
-
-        deadline = time.monotonic() + 60
-        while (await store.outbox_counts())["pending"]:
-            assert proc.poll() is None and time.monotonic() < deadline, tail(log)
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)  # anything still to come would be a duplicate
-        proc.send_signal(signal.SIGTERM)
-        await asyncio.to_thread(proc.wait, 20)
-        proc = None
-
-        calls = peer.sent
-        phases = [
-            served(calls[start:end]) for start, end in zip([0, *marks], [*marks, len(calls)], strict=True)
-        ]
-        seen: set[int] = set()
-        per_kill: list[int] = []
-        within_phase = 0
-        for number, phase in enumerate(phases):
-            if number:
-                per_kill.append(sum(1 for chat in phase if chat in seen))
-            within_phase += sum(n - 1 for n in Counter(phase).values())
-            seen.update(phase)
-        counts = Counter(chat for phase in phases for chat in phase)
-        duplicates = sum(n - 1 for n in counts.values())
-        print(
-            f"\nfan-out crash ({backend.name}): {CHATS} chats, runs killed after "
-            f"{[len(p) for p in phases[:-1]]} messages, {sum(counts.values())} messages sent, "
-            f"{duplicates} duplicates (per kill {per_kill}), pending after each kill {pending_at_kill}, "
-            f"429s {peer.stats().too_many_requests}"
-        )
-        assert set(counts) == set(range(1, CHATS + 1))
-        assert within_phase == 0
-        assert all(n <= IN_FLIGHT for n in per_kill)
-        assert duplicates == sum(per_kill)
-        assert await store.outbox_counts() == {"pending": 0, "sent": CHATS, "dead": 0}
-        assert "Traceback" not in log.read_text(), tail(log)  # noqa: ASYNC240 -- a small file, once
-        network = tmp_path / "network.log"
-        assert not network.exists(), tail(network)
-    finally:
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        peer.stop()
-        await store.close()
+    assert set(counts) == set(range(1, CHATS + 1))
+    assert within_phase == 0
+    assert all(n <= IN_FLIGHT for n in per_kill)
+    assert duplicates == sum(per_kill)
+    assert await store.outbox_counts() == {"pending": 0, "sent": CHATS, "dead": 0}
+    assert "Traceback" not in log.read_text(), tail(log)  # noqa: ASYNC240 -- a small file, once
+    network = tmp_path / "network.log"
+    assert not network.exists(), tail(network)
 
 
 @pytest.mark.slow
 async def test_sigterm_mid_fanout_stops_cleanly_and_the_restart_resends_nothing_and_waits_for_no_lease(
-    backend: Backend, tmp_path: Path
+    backend: Backend, tmp_path: Path, run: Run
 ) -> None:
-    store = backend.open_store()
-    await store.open()
-    log = tmp_path / "bot.log"
-    peer = TelegramPeer.start_in_thread(
-        limits=Limits(global_per_second=RATE_PER_S, per_chat_per_second=1, scale=1.0)
-    )
-    proc: subprocess.Popen[bytes] | None = None
-    try:
-        await prepare(store)
-        proc = start_bot(peer, tmp_path, backend)
-        await wait_for_messages(peer, CHATS // 3, proc, log)
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.to_thread(proc.wait, 15) == 0, tail(log)
-        proc = None
-        first = len(served(await asyncio.to_thread(lambda: peer.sent)))
-        await settled(peer)
-        assert "outbox sender stopped" in log.read_text(), tail(log)  # noqa: ASYNC240 -- a small file
+    store, peer, log = run.store, run.peer, run.log
+    proc = run.proc = start_bot(peer, tmp_path, backend)
+    await wait_for_messages(peer, CHATS // 3, proc, log)
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(proc.wait, 15) == 0, tail(log)
+    first = len(served(await asyncio.to_thread(lambda: peer.sent)))
+    await settled(peer)
+    assert "outbox sender stopped" in log.read_text(), tail(log)  # noqa: ASYNC240 -- a small file
 
-        # No lease to wait out: what the stopped sender had claimed and not started was handed back.
-        proc = start_bot(peer, tmp_path, backend)
-        deadline = time.monotonic() + LEASE_S / 3
-        while (await store.outbox_counts())["pending"]:
-            assert proc.poll() is None, tail(log)
-            assert time.monotonic() < deadline, f"pending items held past {LEASE_S / 3:.0f} s: {tail(log)}"
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.to_thread(proc.wait, 15) == 0, tail(log)
-        proc = None
+    # No lease to wait out: what the stopped sender had claimed and not started was handed back.
+    proc = run.proc = start_bot(peer, tmp_path, backend)
+    deadline = time.monotonic() + LEASE_S / 3
+    while (await store.outbox_counts())["pending"]:
+        assert proc.poll() is None, tail(log)
+        assert time.monotonic() < deadline, f"pending items held past {LEASE_S / 3:.0f} s: {tail(log)}"
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(proc.wait, 15) == 0, tail(log)
 
-        counts = Counter(served(peer.sent))
-        print(f"\nSIGTERM mid fan-out ({backend.name}): {first} sent before the stop, "
-              f"{sum(counts.values())} in all, {sum(n - 1 for n in counts.values())} duplicates")
-        assert set(counts) == set(range(1, CHATS + 1))
-        assert all(n == 1 for n in counts.values())
-        assert await store.outbox_counts() == {"pending": 0, "sent": CHATS, "dead": 0}
-        assert "Traceback" not in log.read_text(), tail(log)  # noqa: ASYNC240 -- a small file, once
-    finally:
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        peer.stop()
-        await store.close()
+    counts = Counter(served(peer.sent))
+    print(f"\nSIGTERM mid fan-out ({backend.name}): {first} sent before the stop, "
+          f"{sum(counts.values())} in all, {sum(n - 1 for n in counts.values())} duplicates")
+    assert set(counts) == set(range(1, CHATS + 1))
+    assert all(n == 1 for n in counts.values())
+    assert await store.outbox_counts() == {"pending": 0, "sent": CHATS, "dead": 0}
+    assert "Traceback" not in log.read_text(), tail(log)  # noqa: ASYNC240 -- a small file, once

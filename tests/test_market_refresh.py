@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -134,18 +136,28 @@ def chart_during_session(shared_data: Path) -> dict[str, object]:
     return body
 
 
-@respx.mock(assert_all_mocked=True)
-async def test_intraday_bar_is_a_live_quote_never_a_stored_close(
+@asynccontextmanager
+async def refreshed_during_session(
     respx_mock: respx.MockRouter, shared_data: Path, tmp_path: Path
-) -> None:
+) -> AsyncIterator[tuple[HistoryStore, Market, respx.Route]]:
+    """QQQ history to 2019-12-31, refreshed at 13:00 New York on 2020-01-02 (a live bar served)."""
     history = HistoryStore(tmp_path)
     import_qqq_until(shared_data, history, "2019-12-31")
-    respx_mock.get(url__startswith=CHART_URL.format(symbol="QQQ")).mock(
+    route = respx_mock.get(url__startswith=CHART_URL.format(symbol="QQQ")).mock(
         return_value=httpx.Response(200, json=chart_during_session(shared_data))
     )
     async with httpx.AsyncClient() as client:
         market = market_with(history, client, DURING_2020_01_02)
-        snap = await market.refresh(["QQQ"])
+        await market.refresh(["QQQ"])
+        yield history, market, route
+
+
+@respx.mock(assert_all_mocked=True)
+async def test_intraday_bar_is_a_live_quote_never_a_stored_close(
+    respx_mock: respx.MockRouter, shared_data: Path, tmp_path: Path
+) -> None:
+    async with refreshed_during_session(respx_mock, shared_data, tmp_path) as (history, market, _):
+        snap = market.snapshot
     frame = history.load("QQQ")
     assert frame is not None and frame.index[-1] == pd.Timestamp("2019-12-31")  # not stored as a close
     assert snap.asof == date(2019, 12, 31)
@@ -160,14 +172,7 @@ async def test_intraday_bar_is_a_live_quote_never_a_stored_close(
 async def test_live_quote_is_dropped_when_old_and_after_the_close(
     respx_mock: respx.MockRouter, shared_data: Path, tmp_path: Path
 ) -> None:
-    history = HistoryStore(tmp_path)
-    import_qqq_until(shared_data, history, "2019-12-31")
-    route = respx_mock.get(url__startswith=CHART_URL.format(symbol="QQQ")).mock(
-        return_value=httpx.Response(200, json=chart_during_session(shared_data))
-    )
-    async with httpx.AsyncClient() as client:
-        market = market_with(history, client, DURING_2020_01_02)
-        await market.refresh(["QQQ"])
+    async with refreshed_during_session(respx_mock, shared_data, tmp_path) as (history, market, route):
         clock = market.clock
         assert isinstance(clock, FixedClock)
         clock.advance(minutes=21)  # no newer quote within LIVE_MAX_AGE: say nothing rather than an old price
@@ -184,18 +189,11 @@ async def test_live_quote_is_dropped_when_old_and_after_the_close(
 async def test_past_as_of_snapshot_has_no_live_quotes(
     respx_mock: respx.MockRouter, shared_data: Path, tmp_path: Path
 ) -> None:
-    history = HistoryStore(tmp_path)
-    import_qqq_until(shared_data, history, "2019-12-31")
-    respx_mock.get(url__startswith=CHART_URL.format(symbol="QQQ")).mock(
-        return_value=httpx.Response(200, json=chart_during_session(shared_data))
-    )
-    async with httpx.AsyncClient() as client:
-        market = market_with(history, client, DURING_2020_01_02)
-        await market.refresh(["QQQ"])
-    assert "QQQ" in market.snapshot.live
-    assert market.at(date(2019, 12, 30)).live == {}
-    market.fixed_asof = date(2019, 12, 31)
-    assert market.reload().live == {}
+    async with refreshed_during_session(respx_mock, shared_data, tmp_path) as (_, market, _):
+        assert "QQQ" in market.snapshot.live
+        assert market.at(date(2019, 12, 30)).live == {}
+        market.fixed_asof = date(2019, 12, 31)
+        assert market.reload().live == {}
 
 
 def test_one_corrupt_history_file_leaves_the_other_series_answering(tmp_path: Path) -> None:
