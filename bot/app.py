@@ -7,11 +7,23 @@ from __future__ import annotations
 
 import hashlib
 import html
+import itertools
 import logging
+import math
+import time
 import traceback
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from telegram import BotCommand, BotCommandScopeDefault, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import (
+    BotCommand,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Update,
+)
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.request import BaseRequest
@@ -25,9 +37,9 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
-from bot.errors import NotAllowedError, StoreUnavailableError, UserError
+from bot.errors import NoDataError, NotAllowedError, StoreUnavailableError, UsageError, UserError
 from bot.render.i18n import N_, current_lang, localise_params, normalise_lang, tr
-from bot.render.text import split_message
+from bot.render.text import as_terminal_text, split_message
 from bot.store.base import ChatSettings
 from handlers.base import Command, Reply, Request, Services, split_args
 from handlers.registry import COMMANDS, visible_commands
@@ -39,30 +51,68 @@ ADMIN_ONLY = N_("This command is for the bot's operators only.")
 GROUP_ADMIN_ONLY = N_("Only the chat's administrators can change this.")
 
 REPLY_MEMO_MAX = 512
+# How long a chat's settings are used without asking the store again (see ChatCache).
+CHAT_CACHE_TTL_S = 5.0
+CHAT_CACHE_MAX = 100_000
+# Telegram's limit for a photo caption, after entity parsing, in UTF-16 code units.
+CAPTION_LIMIT = 1024
+NO_LINK_PREVIEW = LinkPreviewOptions(is_disabled=True)
 # Telegram language codes for the command menu: zh covers zh-hant/zh-tw/zh-hk clients.
 MENU_LANGUAGES = {"en": None, "zh-Hant": "zh"}
 
 
 class ChatCache:
-    """Last known settings per chat, so commands keep answering (in the right language) while the
-    store is briefly unreachable."""
+    """Chat settings per chat, read from the store at most once per ``ttl`` seconds.
 
-    def __init__(self) -> None:
-        self._chats: dict[int, ChatSettings] = {}
+    Every update needs its chat's language. Asking the store each time costs a thread hop (SQLite) or a
+    network round trip (Redis): more than answering a memoised command. So the answer, including "this
+    chat has no settings", is kept for ``ttl`` seconds. A command that may change the chat's settings
+    (``Command.needs_chat_admin``) makes this process forget its entry (``invalidate``), so its own
+    changes show at once; a change written by another bot process on the same store shows within
+    ``ttl``. While the store is unreachable the last known settings are used, however old.
+    """
+
+    def __init__(self, *, ttl: float = CHAT_CACHE_TTL_S, max_chats: int = CHAT_CACHE_MAX,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.max_chats = max_chats
+        self._clock = clock
+        self._chats: dict[int, tuple[float, ChatSettings | None]] = {}  # chat id -> (read at, settings)
+        self._invalidations = 0
 
     async def get(self, services: Services, chat_id: int) -> ChatSettings | None:
+        entry = self._chats.get(chat_id)
+        now = self._clock()
+        if entry is not None and now - entry[0] < self.ttl:
+            return entry[1]
         if services.store is None:
-            return self._chats.get(chat_id)
+            return entry[1] if entry is not None else None
+        invalidations = self._invalidations
         try:
             chat = await services.store.get_chat(chat_id)
         except StoreUnavailableError:
-            return self._chats.get(chat_id)
-        if chat is not None:
-            self._chats[chat_id] = chat
+            return entry[1] if entry is not None else None
+        if invalidations == self._invalidations:  # else settings changed during the read: it may be stale
+            self._remember(chat_id, now, chat)
         return chat
 
     def put(self, chat: ChatSettings) -> None:
-        self._chats[chat.chat_id] = chat
+        self._remember(chat.chat_id, self._clock(), chat)
+
+    def invalidate(self, chat_id: int) -> None:
+        """The chat's settings may have changed: read them from the store next time. The last known
+        settings stay available for when the store is down."""
+        self._invalidations += 1
+        entry = self._chats.get(chat_id)
+        if entry is not None:
+            self._chats[chat_id] = (-math.inf, entry[1])
+
+    def _remember(self, chat_id: int, now: float, chat: ChatSettings | None) -> None:
+        self._chats.pop(chat_id, None)  # re-inserted last: the dict is oldest-read first
+        if len(self._chats) >= self.max_chats:
+            for old in list(itertools.islice(self._chats, max(1, self.max_chats // 8))):
+                del self._chats[old]
+        self._chats[chat_id] = (now, chat)
 
 
 async def resolve_lang(services: Services, cache: ChatCache, update: Update) -> str:
@@ -93,37 +143,116 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
     )
 
 
+def caption_length(html_text: str) -> int:
+    """What Telegram counts against a caption's limit: the text after HTML parsing, in UTF-16 units."""
+    return len(as_terminal_text(html_text).encode("utf-16-le")) // 2
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A reply in Bot API terms, worked out once per Reply object (a memoised reply is sent many times).
+
+    A reply with a chart whose text fits a photo caption is one sendPhoto with the text as its caption
+    (the chart carries its own title and source line); otherwise the text goes first, split at the
+    message limit, then the chart under its short caption.
+    """
+
+    texts: tuple[str, ...]
+    markup: InlineKeyboardMarkup | None
+    png: bytes | None = None
+    png_key: str | None = None  # sha256 of the PNG: its Telegram file_id once uploaded
+    caption: str | None = None
+
+    @classmethod
+    def of(cls, reply: Reply) -> Outgoing:
+        markup = _markup(reply)
+        if reply.chart is None:
+            return cls(texts=tuple(split_message(reply.text)), markup=markup)
+        key = hashlib.sha256(reply.chart.png).hexdigest()
+        if caption_length(reply.text) <= CAPTION_LIMIT:
+            return cls(texts=(), markup=markup, png=reply.chart.png, png_key=key, caption=reply.text)
+        return cls(texts=tuple(split_message(reply.text)), markup=markup, png=reply.chart.png, png_key=key,
+                   caption=reply.chart.caption)
+
+
+class OutgoingCache:
+    """Reply object -> its Outgoing, for as long as the Reply lives (memoised replies live as long as
+    their snapshot)."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[weakref.ref[Reply], Outgoing]] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def get(self, reply: Reply) -> Outgoing:
+        entry = self._by_id.get(id(reply))
+        if entry is not None and entry[0]() is reply:
+            return entry[1]
+        outgoing = Outgoing.of(reply)
+        key, by_id = id(reply), self._by_id
+
+        def forget(ref: weakref.ref[Reply]) -> None:
+            current = by_id.get(key)
+            if current is not None and current[0] is ref:
+                del by_id[key]
+
+        by_id[key] = (weakref.ref(reply, forget), outgoing)
+        return outgoing
+
+
 async def send_reply(
-    bot: object, chat_id: int, reply: Reply, *, reply_to: int | None = None, photo_ids: dict[str, str] | None = None
+    bot: object,
+    chat_id: int,
+    reply: Reply,
+    *,
+    reply_to: int | None = None,
+    photo_ids: dict[str, str] | None = None,
+    outgoing: OutgoingCache | None = None,
 ) -> None:
-    """Send a reply: text split at Telegram's limit, then the chart. A chart already uploaded once is
-    sent again by its Telegram file_id (``photo_ids``), not re-uploaded."""
-    parts = split_message(reply.text)
-    for index, part in enumerate(parts):
-        last = index == len(parts) - 1
+    """Send a reply (see ``Outgoing``). A chart already uploaded once is sent again by its Telegram
+    file_id (``photo_ids``), not re-uploaded."""
+    plan = outgoing.get(reply) if outgoing is not None else Outgoing.of(reply)
+    last_text = len(plan.texts) - 1
+    for index, part in enumerate(plan.texts):
         await bot.send_message(  # type: ignore[attr-defined]
             chat_id,
             part,
             parse_mode=ParseMode.HTML,
-            disable_web_page_preview=True,
-            reply_markup=_markup(reply) if last and not reply.chart else None,
+            link_preview_options=NO_LINK_PREVIEW,
+            reply_markup=plan.markup if index == last_text and plan.png is None else None,
             reply_to_message_id=reply_to if index == 0 else None,
         )
-    if reply.chart is not None:
-        key = hashlib.sha256(reply.chart.png).hexdigest()
-        known = photo_ids.get(key) if photo_ids is not None else None
+    if plan.png is not None:
+        known = photo_ids.get(plan.png_key) if photo_ids is not None and plan.png_key else None
         message = await bot.send_photo(  # type: ignore[attr-defined]
-            chat_id, known or reply.chart.png, caption=reply.chart.caption, parse_mode=ParseMode.HTML,
-            reply_markup=_markup(reply),
+            chat_id,
+            known or plan.png,
+            caption=plan.caption,
+            parse_mode=ParseMode.HTML,
+            reply_markup=plan.markup,
+            reply_to_message_id=reply_to if not plan.texts else None,
         )
-        if photo_ids is not None and known is None and getattr(message, "photo", None):
+        if photo_ids is not None and plan.png_key and known is None and getattr(message, "photo", None):
             if len(photo_ids) > REPLY_MEMO_MAX:
                 photo_ids.clear()
-            photo_ids[key] = message.photo[-1].file_id
+            photo_ids[plan.png_key] = message.photo[-1].file_id
+
+
+def _reply_memo(services: Services) -> dict[object, Reply]:
+    """The current snapshot's replies, oldest first (a new snapshot starts an empty one)."""
+    memo = services.market.snapshot.memo
+    replies = memo.get("replies")
+    if replies is None:
+        replies = memo["replies"] = {}
+    return replies  # type: ignore[return-value]
 
 
 async def run_command(services: Services, command: Command, request: Request) -> Reply:
-    """Run one command and turn a UserError into its localized reply (shared with `capgap ask`)."""
+    """Run one command and turn a UserError into its localized reply (shared with `capgap ask`).
+
+    A ``cacheable`` command's reply, "no data yet" and usage replies included, depends only on
+    (snapshot, command, args, language): it is computed once per snapshot and shared."""
     token = current_lang.set(request.lang)
     try:
         if command.admin_only and not request.is_admin:
@@ -132,21 +261,28 @@ async def run_command(services: Services, command: Command, request: Request) ->
             raise NotAllowedError(GROUP_ADMIN_ONLY)
         if not command.cacheable or request.asof is not None:
             return await command.func(services, request)
-        # The same question on the same snapshot has the same answer: compute it once per refresh.
-        memo = services.market.snapshot.memo
-        key = ("reply", command.name, request.args, request.lang)
+        memo = _reply_memo(services)
+        key = (command.name, request.args, request.lang)
         cached = memo.get(key)
-        if isinstance(cached, Reply):
+        if cached is not None:
             return cached
-        reply = await command.func(services, request)
-        if len(memo) >= REPLY_MEMO_MAX:
-            memo.clear()
+        try:
+            reply = await command.func(services, request)
+        except (UsageError, NoDataError) as exc:  # decided by the arguments and the snapshot alone
+            reply = _user_error_reply(exc, request.lang)
+        if len(memo) >= REPLY_MEMO_MAX:  # many distinct arguments: forget the oldest eighth
+            for old in list(itertools.islice(memo, REPLY_MEMO_MAX // 8)):
+                del memo[old]
         memo[key] = reply
         return reply
     except UserError as exc:
-        return Reply(text=tr(exc.msgid, request.lang, **localise_params(exc.params, request.lang)))
+        return _user_error_reply(exc, request.lang)
     finally:
         current_lang.reset(token)
+
+
+def _user_error_reply(exc: UserError, lang: str) -> Reply:
+    return Reply(text=tr(exc.msgid, lang, **localise_params(exc.params, lang)))
 
 
 async def build_request(
@@ -172,6 +308,16 @@ async def build_request(
     )
 
 
+async def _settings_may_have_changed(
+    context: ContextTypes.DEFAULT_TYPE, services: Services, chat_id: int
+) -> None:
+    """After a command that may have changed the chat's settings: read them again, so the next reply
+    uses them, and remember them for when the store is down."""
+    cache: ChatCache = context.application.bot_data["chat_cache"]
+    cache.invalidate(chat_id)
+    await cache.get(services, chat_id)
+
+
 def ptb_callback(command: Command):  # type: ignore[no-untyped-def]
     async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -182,9 +328,10 @@ def ptb_callback(command: Command):  # type: ignore[no-untyped-def]
         _, args = split_args(message.text)
         request = await build_request(update, context, command, args)
         reply = await run_command(services, command, request)
-        if command.needs_chat_admin(args):  # remember the chat's new settings for when the store is down
-            await context.application.bot_data["chat_cache"].get(services, chat.id)
-        await send_reply(context.bot, chat.id, reply, photo_ids=context.application.bot_data["photo_ids"])
+        if command.needs_chat_admin(args):
+            await _settings_may_have_changed(context, services, chat.id)
+        await send_reply(context.bot, chat.id, reply, photo_ids=context.application.bot_data["photo_ids"],
+                         outgoing=context.application.bot_data["outgoing"])
 
     return callback
 
@@ -203,10 +350,14 @@ def callback_router():  # type: ignore[no-untyped-def]
             await query.answer()
             return
         services: Services = context.application.bot_data["services"]
-        request = await build_request(update, context, command, tuple(p for p in parts[1:] if p))
+        args = tuple(p for p in parts[1:] if p)
+        request = await build_request(update, context, command, args)
         reply = await run_command(services, command, request)
+        if command.needs_chat_admin(args):
+            await _settings_may_have_changed(context, services, chat.id)
         await query.answer()
-        await send_reply(context.bot, chat.id, reply, photo_ids=context.application.bot_data["photo_ids"])
+        await send_reply(context.bot, chat.id, reply, photo_ids=context.application.bot_data["photo_ids"],
+                         outgoing=context.application.bot_data["outgoing"])
 
     return callback
 
@@ -294,6 +445,7 @@ def build_application(
     application.bot_data["services"] = services
     application.bot_data["chat_cache"] = ChatCache()
     application.bot_data["photo_ids"] = {}
+    application.bot_data["outgoing"] = OutgoingCache()
     for command in COMMANDS.values():
         application.add_handler(CommandHandler(command.name, ptb_callback(command)))
     application.add_handler(CallbackQueryHandler(callback_router()))
