@@ -22,6 +22,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
+    PhotoSize,
     Update,
 )
 from telegram.constants import ChatType, ParseMode
@@ -207,11 +208,12 @@ async def send_reply(
     reply: Reply,
     *,
     reply_to: int | None = None,
-    photo_ids: dict[str, str] | None = None,
+    photo_ids: dict[str, PhotoSize] | None = None,
     outgoing: OutgoingCache | None = None,
 ) -> None:
-    """Send a reply (see ``Outgoing``). A chart already uploaded once is sent again by its Telegram
-    file_id (``photo_ids``), not re-uploaded."""
+    """Send a reply (see ``Outgoing``). A chart already uploaded once is sent again by reference
+    (``photo_ids``: PNG hash -> the PhotoSize Telegram returned), not re-uploaded. PTB sends a PhotoSize
+    by its file_id as is, where a file_id string would first be looked up as a local path."""
     plan = outgoing.get(reply) if outgoing is not None else Outgoing.of(reply)
     last_text = len(plan.texts) - 1
     for index, part in enumerate(plan.texts):
@@ -236,7 +238,7 @@ async def send_reply(
         if photo_ids is not None and plan.png_key and known is None and getattr(message, "photo", None):
             if len(photo_ids) > REPLY_MEMO_MAX:
                 photo_ids.clear()
-            photo_ids[plan.png_key] = message.photo[-1].file_id
+            photo_ids[plan.png_key] = message.photo[-1]
 
 
 def _reply_memo(services: Services) -> dict[object, Reply]:

@@ -356,7 +356,8 @@ async def test_chart_is_uploaded_once_then_sent_by_file_id() -> None:
     reply = Reply(text=Safe("short"), chart=Chart(PNG, Safe("t")))
     for _ in range(3):
         await send_reply(bot, 1, reply, photo_ids=photo_ids, outgoing=outgoing)
-    assert [c[1]["photo"] for c in bot.calls] == [PNG, "file1", "file1"]
+    sent = [c[1]["photo"] for c in bot.calls]
+    assert sent[0] == PNG and sent[1] is sent[2] and sent[1].file_id == "file1"
 
 
 async def test_outgoing_is_worked_out_once_per_reply_and_forgotten_with_it() -> None:
@@ -376,3 +377,30 @@ async def test_long_text_is_split_and_the_buttons_go_on_the_last_part() -> None:
     assert [c[0] for c in bot.calls] == ["sendMessage", "sendMessage"]
     assert bot.calls[0][1]["reply_markup"] is None and bot.calls[1][1]["reply_markup"] is not None
     assert "".join(c[1]["text"] for c in bot.calls).replace("\n", "") == text.replace("\n", "")
+
+
+async def test_spread_is_one_photo_whose_caption_has_the_figures_source_and_asof_and_is_uploaded_once(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    from bench.bench_latency import load_real_history
+
+    request = InstantRequest(record=True)
+    services = services_with(make_store(data_dir=tmp_path, redis_url=None), tmp_path)
+    load_real_history(shared_data, services.history)
+    services.market.reload()
+    application = build_application(services.settings, services, request=request)
+    async with application:
+        assert application.post_init is not None and application.post_shutdown is not None
+        await application.post_init(application)
+        request.calls.clear()
+        await feed(application, update_for("/spread", 1))
+        await feed(application, update_for("/spread", 2))
+        await feed(application, update_for("/spread", 3, lang="zh-hant", chat_id=99))
+        await application.post_shutdown(application)
+    assert [method for method, _ in request.calls] == ["sendPhoto"] * 3
+    first, second, chinese = (params for _, params in request.calls)
+    assert "R2K − NDX: <b>+8.27 pp</b>" in first["caption"]
+    assert "Source: imported CSV (RUT, NDX, SPX) · as of close 2026-02-20" in first["caption"]
+    assert "photo" not in first  # uploaded: the PNG goes as a multipart file, not a parameter
+    assert second["photo"] == "photo1" and second["caption"] == first["caption"]  # re-sent by file_id
+    assert "資料來源" in chinese["caption"]
