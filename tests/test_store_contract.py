@@ -259,6 +259,120 @@ async def test_subscription_delete_existing_true_then_false(store: Store) -> Non
     assert await store.list_subscriptions() == [Subscription(4, "cut_odds")]
 
 
+async def _pages(store: Store, rule_id: str, page_size: int) -> list[list[Subscription]]:
+    return [page async for page in store.iter_subscriptions(rule_id, page_size=page_size)]
+
+
+async def test_subscription_pages_return_every_subscriber_of_the_rule_exactly_once(store: Store) -> None:
+    # 600 subscribers: past the size up to which Redis keeps a hash compact (512 by default), where
+    # HSCAN returns it whole
+    wanted = [
+        Subscription(
+            chat,
+            "cut_odds",
+            {"threshold": float(chat % 97)},
+            created_at=T0,
+            muted_until=T0 + timedelta(days=1) if chat % 5 == 0 else None,
+        )
+        for chat in range(-300, 300)
+    ]
+    for sub in wanted:
+        await store.put_subscription(sub)
+    await store.put_subscription(Subscription(7, "r2k_high"))  # another rule's: never in these pages
+    pages = await _pages(store, "cut_odds", 50)
+    got = [sub for page in pages for sub in page]
+    assert len(pages) > 1 and all(pages)
+    assert len(got) == len(wanted)  # no repeats
+    assert (
+        sorted(got, key=lambda s: s.chat_id) == wanted == await store.list_subscriptions(rule_id="cut_odds")
+    )
+
+
+async def test_subscription_pages_of_a_small_or_missing_rule(store: Store) -> None:
+    await store.put_subscription(Subscription(1, "cut_odds", {"threshold": 70}))
+    await store.put_subscription(Subscription(2, "cut_odds", {"threshold": 60}))
+    assert sorted(sub.chat_id for page in await _pages(store, "cut_odds", 1) for sub in page) == [1, 2]
+    assert [sub.chat_id for page in await _pages(store, "cut_odds", 2000) for sub in page] == [1, 2]
+    assert await _pages(store, "fed_decision", 10) == []
+    with pytest.raises(ValueError, match="page size"):
+        await _pages(store, "cut_odds", 0)
+
+
+async def test_subscriptions_version_changes_on_every_subscription_write(store: Store) -> None:
+    seen = [await store.subscriptions_version()]
+
+    async def changed() -> None:
+        version = await store.subscriptions_version()
+        assert version not in seen
+        seen.append(version)
+
+    await store.put_subscription(Subscription(1, "cut_odds", {"threshold": 70}))
+    await changed()  # created
+    await store.put_subscription(Subscription(1, "cut_odds", {"threshold": 65}))
+    await changed()  # replaced
+    await store.put_subscription(Subscription(1, "cut_odds", {"threshold": 65}, muted_until=T0))
+    await changed()  # muted
+    await store.put_subscription(Subscription(1, "cut_odds", {"threshold": 65}))
+    await changed()  # unmuted: back to an earlier content, still a new version
+    await store.put_subscription(Subscription(2, "r2k_high"))
+    await changed()
+    await store.delete_subscription(2, "r2k_high")
+    await changed()  # deleted
+    await store.migrate_chat(1, -1001)
+    await changed()  # moved
+    assert [s.chat_id for s in await store.list_subscriptions()] == [-1001]
+
+
+async def test_subscriptions_version_unchanged_by_reads_and_other_writes(store: Store) -> None:
+    await store.put_subscription(Subscription(1, "cut_odds", {"threshold": 70}))
+    version = await store.subscriptions_version()
+    assert await store.subscriptions_version() == version
+    await store.list_subscriptions()
+    await store.list_subscriptions(rule_id="cut_odds")
+    await _pages(store, "cut_odds", 1)
+    await store.put_chat(ChatSettings(1, muted_until=T0))  # muting a whole chat is a chat setting
+    await store.deactivate_chat(1, "chat not found")
+    await store.put_alert_states("cut_odds", {"group:x": {"status": "inactive"}})
+    await store.enqueue([item("k", 1)])
+    await store.set_meta("watch:cut_odds:last_bar", "2025-09-18")
+    await store.acquire_lock("scheduler", "me", 60)
+    assert await store.delete_subscription(1, "r2k_high") is False  # nothing deleted
+    await store.migrate_chat(5, 6)  # a chat without subscriptions
+    assert await store.subscriptions_version() == version
+
+
+async def test_subscriptions_version_shared_by_every_client_of_one_store(store_factory: StoreFactory) -> None:
+    """Another process on the same file / Redis sees the same version, and a write of either changes it."""
+    first, second = store_factory(), store_factory()
+    await first.open()
+    await second.open()
+    try:
+        assert await first.subscriptions_version() == await second.subscriptions_version()
+        before = await second.subscriptions_version()
+        await first.put_subscription(Subscription(1, "cut_odds"))
+        assert await second.subscriptions_version() != before
+        assert await first.subscriptions_version() == await second.subscriptions_version()
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_subscriptions_version_differs_between_two_fresh_stores(tmp_path: Path, store: Store) -> None:
+    if isinstance(store, SqliteStore):
+        other: Store = SqliteStore(tmp_path / "other.sqlite3")
+    else:
+        assert isinstance(store, RedisStore)
+        other = RedisStore(store.url, prefix=store.prefix + "other:")  # under the test's prefix: cleaned up
+    await other.open()
+    try:
+        assert await other.subscriptions_version() != await store.subscriptions_version()
+        await store.put_subscription(Subscription(1, "cut_odds"))
+        await other.put_subscription(Subscription(1, "cut_odds"))  # the same writes: still two stores
+        assert await other.subscriptions_version() != await store.subscriptions_version()
+    finally:
+        await other.close()
+
+
 # alert state -------------------------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ Outbox semantics (what makes delivery crash-safe):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -80,6 +80,18 @@ class Store(Protocol):
     async def list_subscriptions(
         self, *, chat_id: int | None = None, rule_id: str | None = None
     ) -> list[Subscription]: ...
+    def iter_subscriptions(self, rule_id: str, *, page_size: int = ...) -> AsyncIterator[list[Subscription]]:
+        """Every subscription to ``rule_id`` exactly once, in pages of about ``page_size``, one page in
+        memory at a time, in an order each backend chooses. Pages are separate reads: a subscription
+        written meanwhile may or may not be in them; read ``subscriptions_version`` first to know."""
+        ...
+
+    async def subscriptions_version(self) -> str:
+        """A value that changes, atomically with the write, whenever a subscription is created,
+        replaced (a mute too), deleted or moved by ``migrate_chat``, and stays while none is. Two stores
+        (files, Redis prefixes) do not share one. Reading it before listing tells whether a listing
+        made then still describes the subscriptions."""
+        ...
 
     # alert state: per (rule_id, scope) where scope is a chat id or a threshold-group key ----------
     async def get_alert_states(self, rule_id: str) -> dict[str, dict[str, Any]]: ...

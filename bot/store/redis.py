@@ -8,6 +8,8 @@ Layout, every key under ``prefix`` (default ``capgap:``):
     subs:rules                   set      rule ids that have (or had) subscribers
     subs:rule:{rule_id}          hash     chat_id -> JSON [params, created_at µs, muted_until µs]
     subs:chat:{chat_id}          set      rule ids the chat subscribes to
+    subs:version                 string   random, replaced by every write to subscriptions (in the
+                                          same MULTI/EXEC or script); see subscriptions_version
     alert:rules                  set      rule ids that have stored alert state
     alert:state:{rule_id}        hash     scope -> JSON state
     outbox:item:{key}            hash     one outbox item, its status and lease
@@ -24,6 +26,10 @@ member, so the due set is ordered by not_before, then created_at, then key, as S
 Instants are integer microseconds since the Unix epoch, exact in a zset score (< 2**53) and written by
 the scripts only as the strings Python sent, never re-formatted by Lua.
 
+``subs:version`` is only as good as its writers: every process writing subscriptions to one Redis must
+be a capgap that replaces it (one that predates it would change subscriptions unseen by the watchers'
+caches; SQLite's triggers have no such gap).
+
 Multi-key changes run as Lua scripts or MULTI/EXEC, so every method is atomic against other processes.
 The scripts touch keys they compute from the prefix, which standalone Redis allows and Redis Cluster
 does not: this store is for one Redis (or a primary with replicas), not a cluster.
@@ -36,7 +42,8 @@ StoreUnavailableError.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+import secrets
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
@@ -54,6 +61,9 @@ from bot.store.base import ChatSettings, OutboxItem, Subscription
 
 SCHEMA_VERSION = 1
 """Version of the key layout above; a Redis with a higher version was written by a newer capgap."""
+
+SUBSCRIPTION_PAGE = 2_000
+"""Default page size of ``iter_subscriptions``."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MEMBER_DIGITS = 20  # width of the created_at prefix of a zset member; the key starts after "|"
@@ -151,15 +161,18 @@ redis.call('HSET', KEYS[1], 'active', '0', 'inactive_reason', ARGV[1])
 return 1
 """
 
-# KEYS: rule's subscriber hash, chat's rule set, all rules set. ARGV: chat_id, rule_id.
+# KEYS: rule's subscriber hash, chat's rule set, all rules set, subscriptions version.
+# ARGV: chat_id, rule_id, new version.
 _DELETE_SUB = """
 local n = redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('SREM', KEYS[2], ARGV[2])
 if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[3], ARGV[2]) end
+if n > 0 then redis.call('SET', KEYS[4], ARGV[3]) end
 return n
 """
 
-# ARGV: prefix, old chat id, new chat id. The old chat's records replace the new id's on conflict.
+# ARGV: prefix, old chat id, new chat id, new subscriptions version. The old chat's records replace the
+# new id's on conflict.
 _MIGRATE = """
 local P, old, new = ARGV[1], ARGV[2], ARGV[3]
 if redis.call('EXISTS', P .. 'chat:' .. old) == 1 then
@@ -174,6 +187,7 @@ for _, r in ipairs(redis.call('SMEMBERS', P .. 'subs:chat:' .. old)) do
   if v then
     redis.call('HSET', h, new, v)
     redis.call('HDEL', h, old)
+    redis.call('SET', P .. 'subs:version', ARGV[4])
   end
   redis.call('SADD', P .. 'subs:chat:' .. new, r)
 end
@@ -201,6 +215,22 @@ local t = redis.call('HGETALL', KEYS[1])
 local parts = {}
 for i = 1, #t, 2 do parts[#parts + 1] = '[' .. t[i] .. ',' .. t[i + 1] .. ']' end
 return '[' .. table.concat(parts, ',') .. ']'
+"""
+
+# KEYS: a subs:rule hash. ARGV: HSCAN cursor, count. Returns {next cursor, JSON text [[chat_id, [sub]], ...]}:
+# one step of a scan, one bulk reply like _SUBS_OF_RULE_JSON's.
+_SCAN_SUBS_OF_RULE_JSON = """
+local r = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+local t, parts = r[2], {}
+for i = 1, #t, 2 do parts[#parts + 1] = '[' .. t[i] .. ',' .. t[i + 1] .. ']' end
+return {r[1], '[' .. table.concat(parts, ',') .. ']'}
+"""
+
+# KEYS: subscriptions version. ARGV: a new version, kept only if there is none yet (a fresh prefix, or
+# keys written by a capgap without versions).
+_SUBS_VERSION = """
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
 """
 
 # KEYS: lock. ARGV: owner, ttl ms. Take a free lock, or renew it for its owner.
@@ -275,6 +305,12 @@ def _chat_from_hash(fields: Mapping[str, str]) -> ChatSettings:
     )
 
 
+def _new_version() -> str:
+    """A fresh random subscriptions version: it names one state of the subscriptions, even after a
+    restart from an older snapshot, where a counter could come round to a value already seen."""
+    return secrets.token_hex(8)
+
+
 def _sub_to_json(sub: Subscription) -> str:
     # a compact array, not an object: listing 100k subscribers of a rule is mostly decoding these
     return json.dumps(
@@ -320,6 +356,8 @@ class _Scripts:
         self.delete_sub = client.register_script(_DELETE_SUB)
         self.migrate = client.register_script(_MIGRATE)
         self.subs_of_rule = client.register_script(_SUBS_OF_RULE_JSON)
+        self.scan_subs_of_rule = client.register_script(_SCAN_SUBS_OF_RULE_JSON)
+        self.subs_version = client.register_script(_SUBS_VERSION)
         self.acquire = client.register_script(_ACQUIRE_LOCK)
         self.release = client.register_script(_RELEASE_LOCK)
 
@@ -468,7 +506,7 @@ class RedisStore:
         if old_chat_id == new_chat_id:
             return
         with _unavailable_on_connection_fault():
-            await self._lua.migrate(args=[self.prefix, old_chat_id, new_chat_id])
+            await self._lua.migrate(args=[self.prefix, old_chat_id, new_chat_id, _new_version()])
 
     # subscriptions -----------------------------------------------------------------------------------
 
@@ -478,13 +516,51 @@ class RedisStore:
                 pipe.hset(self._k("subs", "rule", sub.rule_id), str(sub.chat_id), _sub_to_json(sub))
                 pipe.sadd(self._k("subs", "chat", sub.chat_id), sub.rule_id)
                 pipe.sadd(self._k("subs", "rules"), sub.rule_id)
+                pipe.set(self._k("subs", "version"), _new_version())
                 await pipe.execute()
 
     async def delete_subscription(self, chat_id: int, rule_id: str) -> bool:
         """Remove the (chat_id, rule_id) subscription; True if there was one."""
-        keys = [self._k("subs", "rule", rule_id), self._k("subs", "chat", chat_id), self._k("subs", "rules")]
+        keys = [
+            self._k("subs", "rule", rule_id),
+            self._k("subs", "chat", chat_id),
+            self._k("subs", "rules"),
+            self._k("subs", "version"),
+        ]
         with _unavailable_on_connection_fault():
-            return bool(await self._lua.delete_sub(keys=keys, args=[chat_id, rule_id]))
+            return bool(await self._lua.delete_sub(keys=keys, args=[chat_id, rule_id, _new_version()]))
+
+    async def subscriptions_version(self) -> str:
+        """Replaced by every write to subscriptions, atomically with it (see the layout above)."""
+        with _unavailable_on_connection_fault():
+            return str(await self._lua.subs_version(keys=[self._k("subs", "version")], args=[_new_version()]))
+
+    async def iter_subscriptions(
+        self, rule_id: str, *, page_size: int = SUBSCRIPTION_PAGE
+    ) -> AsyncIterator[list[Subscription]]:
+        """Every subscription to ``rule_id``, in pages of about ``page_size``, in no particular order.
+
+        An HSCAN of the rule's hash, one bounded script call per page: a hash has no order to resume
+        from, and scanning is what keeps each call short on a server other processes share. A scan may
+        return an entry twice (when the hash is resized meanwhile); the repeats are dropped here.
+        """
+        if page_size < 1:
+            raise ValueError(f"page size must be at least 1, got {page_size}")
+        key = self._k("subs", "rule", rule_id)
+        seen: set[int] = set()
+        cursor = "0"
+        while True:
+            with _unavailable_on_connection_fault():
+                cursor, text = await self._lua.scan_subs_of_rule(keys=[key], args=[cursor, page_size])
+            page = []
+            for chat, (params, created_us, muted_us) in json.loads(text):
+                if chat not in seen:
+                    seen.add(chat)
+                    page.append(Subscription(chat, rule_id, params, _from_us(created_us), _from_us(muted_us)))
+            if page:
+                yield page
+            if cursor == "0":
+                return
 
     async def list_subscriptions(
         self, *, chat_id: int | None = None, rule_id: str | None = None

@@ -17,10 +17,11 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -83,6 +84,27 @@ CREATE INDEX IF NOT EXISTS outbox_pending_by_chat ON outbox (chat_id) WHERE stat
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL);
 """
+
+SUBSCRIPTIONS_VERSION_KEY = "store:subscriptions_version"
+"""The meta row holding ``subscriptions_version``; keys under ``store:`` are the store's own."""
+
+# A fresh random value, not a counter: a version then names one state of the subscriptions, even in a
+# different file or in this file restored from a backup, where a counter could come round again.
+_NEW_VERSION = "lower(hex(randomblob(8)))"
+
+# Every write to subscriptions, whatever statement or process makes it, changes the version in the
+# same transaction (triggers live in the file, so a process of an older capgap bumps it too).
+_VERSION_TRIGGERS = tuple(
+    f"CREATE TRIGGER IF NOT EXISTS subscriptions_version_on_{event.lower()} AFTER {event} ON subscriptions"
+    f" BEGIN INSERT OR REPLACE INTO meta (key, value)"
+    f" VALUES ('{SUBSCRIPTIONS_VERSION_KEY}', {_NEW_VERSION}); END"
+    for event in ("INSERT", "UPDATE", "DELETE")
+)
+
+SUBSCRIPTION_PAGE = 2_000
+"""Default page size of ``iter_subscriptions``."""
+
+_SUBSCRIPTION_COLUMNS = "chat_id, rule_id, params, created_at, muted_until"
 
 _OUTBOX_COLUMNS = "key, chat_id, payload, created_at, not_before, attempts, last_error"
 
@@ -212,6 +234,12 @@ class SqliteStore:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
+                for statement in _VERSION_TRIGGERS:
+                    conn.execute(statement)
+                conn.execute(
+                    f"INSERT OR IGNORE INTO meta (key, value) VALUES (?, {_NEW_VERSION})",
+                    (SUBSCRIPTIONS_VERSION_KEY,),
+                )
                 row = conn.execute("SELECT version FROM schema_version").fetchone()
                 if row is None:
                     conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
@@ -377,19 +405,53 @@ class SqliteStore:
         if rule_id is not None:
             where.append("rule_id = ?")
             args.append(rule_id)
-        sql = "SELECT chat_id, rule_id, params, created_at, muted_until FROM subscriptions"
+        sql = f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY chat_id, rule_id"
+        return await self._run(lambda: self._subscriptions(sql, args))
 
-        def work() -> list[Subscription]:
-            cursor = self._db().cursor()
-            cursor.row_factory = None  # plain tuples: a listing can be 100k rows, sqlite3.Row costs ~30 %
-            decode = _params_decoder()
-            return [
-                Subscription(chat, rule, decode(params), _from_us(created), _from_us(muted))
-                for chat, rule, params, created, muted in cursor.execute(sql, args)
-            ]
+    async def iter_subscriptions(
+        self, rule_id: str, *, page_size: int = SUBSCRIPTION_PAGE
+    ) -> AsyncIterator[list[Subscription]]:
+        """Every subscription to ``rule_id``, in pages of at most ``page_size`` (here ordered by chat_id).
+
+        Each page is one query from where the last one ended (keyset on the (rule_id, chat_id) index), so
+        only one page is in memory at a time and other calls run between pages.
+        """
+        if page_size < 1:
+            raise ValueError(f"page size must be at least 1, got {page_size}")
+        first = (
+            f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE rule_id = ? ORDER BY chat_id LIMIT ?"
+        )
+        following = (
+            f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE rule_id = ? AND chat_id > ?"
+            " ORDER BY chat_id LIMIT ?"
+        )
+        page = await self._run(partial(self._subscriptions, first, (rule_id, page_size)))
+        while page:
+            yield page
+            if len(page) < page_size:
+                return
+            after = page[-1].chat_id
+            page = await self._run(partial(self._subscriptions, following, (rule_id, after, page_size)))
+
+    def _subscriptions(self, sql: str, args: Sequence[object]) -> list[Subscription]:
+        cursor = self._db().cursor()
+        cursor.row_factory = None  # plain tuples: a listing can be 100k rows, sqlite3.Row costs ~30 %
+        decode = _params_decoder()
+        return [
+            Subscription(chat, rule, decode(params), _from_us(created), _from_us(muted))
+            for chat, rule, params, created, muted in cursor.execute(sql, args)
+        ]
+
+    async def subscriptions_version(self) -> str:
+        """Changes, in the same transaction, with every write to subscriptions (see _VERSION_TRIGGERS)."""
+
+        def work() -> str:
+            sql = "SELECT value FROM meta WHERE key = ?"
+            row = self._db().execute(sql, (SUBSCRIPTIONS_VERSION_KEY,)).fetchone()
+            return "" if row is None else str(row["value"])  # None: only if someone deleted the row
 
         return await self._run(work)
 
