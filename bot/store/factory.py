@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.store.base import Store
-from bot.store.redis import RedisStore
 from bot.store.sqlite import SqliteStore
 
 SQLITE_FILENAME = "capgap.sqlite3"
@@ -17,5 +16,7 @@ def make_store(*, data_dir: Path, redis_url: str | None) -> Store:
     The caller awaits ``open()`` (and ``close()``), so construction never touches the disk or network.
     """
     if redis_url:
+        from bot.store.redis import RedisStore  # redis-py is ~4.5 MB of RSS a SQLite bot need not load
+
         return RedisStore(redis_url)
     return SqliteStore(Path(data_dir) / SQLITE_FILENAME)
