@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from bot.alerts.evaluator import (
     AlertEvent,
     AlertState,
+    SubscriptionIndexBuilder,
     _candidates,
     evaluate,
     evaluate_group,
@@ -412,6 +413,95 @@ def test_evaluate_group_expired_group_reports_expired_and_sends_nothing() -> Non
     expired = {scope for scope, record in changed.items() if record.expired}
     assert [g.scopes for g in index.groups if g.scope in expired] == [("a",)]
     assert list(events) == ["b"]
+
+
+def _mixed_subs(n: int, seed: int) -> list[tuple[str, dict[str, Any]]]:
+    """pe_gap subscriptions in several groups (for_sessions, notify_resolved), some invalid."""
+    rng = np.random.default_rng(seed)
+    subs: list[tuple[str, dict[str, Any]]] = []
+    for i in range(n):
+        params: dict[str, Any] = {"threshold": float(round(rng.uniform(1, 49), 1))}
+        if i % 3 == 0:
+            params["for_sessions"] = int(rng.integers(1, 4))
+        if i % 7 == 0:
+            params["notify_resolved"] = True
+        if i % 11 == 0:
+            params = {"threshold": 150.0} if i % 2 else {"treshold": 70}
+        subs.append((f"c{i}", params))
+    return subs
+
+
+def _shape(index: Any) -> list[tuple[Any, ...]]:
+    return [(g.scope, g.tau.tolist(), g.thresholds.tolist(), list(g.scopes)) for g in index.groups]
+
+
+def test_index_builder_fed_in_pages_equals_the_index_of_all_at_once() -> None:
+    subs = _mixed_subs(2_000, seed=8)
+    rule = RULES["pe_gap"]
+    builder = SubscriptionIndexBuilder(rule)
+    for start in range(0, len(subs), 97):
+        builder.add(subs[start : start + 97])
+    paged, whole = builder.build(), index_subscriptions(rule, subs)
+    assert len(paged.groups) > 3 and _shape(paged) == _shape(whole)
+    assert [s for s, _ in paged.invalid] == [s for s, _ in whole.invalid] and paged.invalid
+    assert len(paged) == len(whole) == len(subs)  # valid and invalid alike
+    history = _daily([5.0, 10.0, 30.0, 2.0, 8.0, 45.0, 46.0, 47.0])
+    first, last = history.index[-4].date(), history.index[-1].date()
+    records, _ = evaluate_group(rule, paged, history, {}, first)
+    assert records == evaluate_group(rule, whole, history, {}, first)[0]
+    changed, events = evaluate_group(rule, paged, history, records, last)
+    assert events and (changed, events) == evaluate_group(rule, whole, history, records, last)
+
+
+def test_index_keeps_int_scopes_as_an_int64_array_and_keys_events_by_them() -> None:
+    subs = _mixed_subs(3_000, seed=9)
+    by_int = [(1_000_000_000_000 + int(scope[1:]), params) for scope, params in subs]  # chat-id sized
+    rule = RULES["pe_gap"]
+    index = index_subscriptions(rule, by_int)
+    assert all(g.scopes.dtype == np.int64 for g in index.groups)  # 8 bytes a member, no objects
+    assert all(isinstance(s, int) for s, _ in index.invalid)
+    history = _daily([5.0, 10.0, 30.0, 2.0, 8.0, 45.0, 46.0, 47.0])
+    records, _ = evaluate_group(rule, index, history, {}, history.index[-4].date())
+    _, by_scope = evaluate_group(rule, index, history, records, history.index[-1].date())
+    str_records, _ = evaluate_group(rule, subs, history, {}, history.index[-4].date())
+    _, by_str = evaluate_group(rule, subs, history, str_records, history.index[-1].date())
+    assert by_str and all(type(k) is int for k in by_scope)
+    assert {1_000_000_000_000 + int(k[1:]): [e.key for e in v] for k, v in by_str.items()} == {
+        k: [e.key for e in v] for k, v in by_scope.items()
+    }
+
+
+def test_index_mixing_int_and_str_scopes_keeps_each_as_given() -> None:
+    index = index_subscriptions(
+        RULES["cut_odds"], [(5, {"threshold": 60}), ("chat-b", {"threshold": 50}), (7, {"threshold": 65})]
+    )
+    assert [list(g.scopes) for g in index.groups] == [["chat-b", 5, 7]]
+    records, _ = evaluate_group(RULES["cut_odds"], index, _daily([40.0, 70.0]), {}, date(2026, 1, 5))
+    _, events = evaluate_group(RULES["cut_odds"], index, _daily([40.0, 70.0]), records, date(2026, 1, 6))
+    assert set(events) == {5, 7, "chat-b"}
+
+
+class _Params(dict[str, Any]):
+    """A params mapping that can be weakly referenced."""
+
+
+def test_index_does_not_keep_the_subscriptions() -> None:
+    import gc
+    import weakref
+
+    params = [_Params(threshold=float(t)) for t in range(1, 50)]
+    refs = [weakref.ref(p) for p in params]
+    index = index_subscriptions(RULES["cut_odds"], [(i, p) for i, p in enumerate(params)])
+    del params
+    gc.collect()
+    assert len(index) == 49 and all(r() is None for r in refs)
+
+
+def test_index_of_one_rule_refused_for_another() -> None:
+    index = index_subscriptions(RULES["cut_odds"], [("a", {"threshold": 60})])
+    assert index_subscriptions(RULES["cut_odds"], index) is index
+    with pytest.raises(ValueError, match="another rule"):
+        evaluate_group(RULES["pe_gap"], index, _daily([1.0, 2.0]), {}, date(2026, 1, 6))
 
 
 # --- the real Russell 2000 ----------------------------------------------------------------------------

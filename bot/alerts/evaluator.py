@@ -40,10 +40,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any, overload
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -506,6 +507,10 @@ def _evaluate_signal(
 # --- many subscriptions -----------------------------------------------------------------------------------
 
 
+Scope = str | int
+"""A subscription's key in an index and in the events: any string, or an int (the watcher's chat ids)."""
+
+
 @dataclass(frozen=True)
 class SubscriptionGroup:
     """Subscriptions of one rule whose params agree except for the threshold, sorted by threshold."""
@@ -516,86 +521,135 @@ class SubscriptionGroup:
     params: Mapping[str, Any]  # the shared params (JSON-ready)
     tau: np.ndarray  # thresholds in signal space, ascending
     thresholds: np.ndarray  # the members' thresholds, same order
-    scopes: tuple[str, ...]  # the members' scope keys, same order
+    # The members' scope keys, same order: an int64 array when every key is an int (a chat id: 8 bytes
+    # each instead of an object), else a tuple.
+    scopes: tuple[Scope, ...] | np.ndarray
+
+    def scope_keys(self, members: Sequence[int]) -> list[Scope]:
+        """The scope keys of the members at these positions, as given to the index (ints as ints)."""
+        if isinstance(self.scopes, np.ndarray):
+            return list(self.scopes[np.asarray(members, dtype=np.intp)].tolist())
+        return [self.scopes[m] for m in members]
 
 
 @dataclass(frozen=True)
-class SubscriptionIndex(Sequence[tuple[str, Mapping[str, Any]]]):
+class SubscriptionIndex:
     """All subscriptions of one rule, grouped and sorted for ``evaluate_group``.
 
-    Building it is O(n log n); keep it between ticks and rebuild it when subscriptions change (it is the
-    ``subs`` argument itself: a sequence of (scope, params)). ``invalid`` lists subscriptions whose stored
-    params the rule rejects, with the error; they are left out instead of stopping everyone's alerts.
+    Building it is O(n log n); keep it between ticks and rebuild it when subscriptions change. It keeps
+    what evaluation needs (per group: thresholds and scope keys), not the subscriptions themselves.
+    ``invalid`` lists subscriptions whose stored params the rule rejects, with the error; they are left
+    out instead of stopping everyone's alerts. ``len()`` counts every subscription indexed, valid or not.
     """
 
     rule: Rule
-    subs: tuple[tuple[str, Mapping[str, Any]], ...]
     groups: tuple[SubscriptionGroup, ...]
-    invalid: tuple[tuple[str, RuleParamError], ...] = ()
+    invalid: tuple[tuple[Scope, RuleParamError], ...] = ()
+    size: int = 0
 
     def __len__(self) -> int:
-        return len(self.subs)
-
-    @overload
-    def __getitem__(self, i: int) -> tuple[str, Mapping[str, Any]]: ...
-    @overload
-    def __getitem__(self, i: slice) -> tuple[tuple[str, Mapping[str, Any]], ...]: ...
-    def __getitem__(
-        self, i: int | slice
-    ) -> tuple[str, Mapping[str, Any]] | tuple[tuple[str, Mapping[str, Any]], ...]:
-        return self.subs[i]
-
-    def __iter__(self) -> Iterator[tuple[str, Mapping[str, Any]]]:
-        return iter(self.subs)
+        return self.size
 
     def group(self, scope: str) -> SubscriptionGroup | None:
         return next((g for g in self.groups if g.scope == scope), None)
 
 
-def index_subscriptions(rule: Rule, subs: Sequence[tuple[str, Mapping[str, Any]]]) -> SubscriptionIndex:
-    """Group ``subs`` (scope key, params) by everything but the threshold; sort each group by threshold."""
-    if isinstance(subs, SubscriptionIndex) and subs.rule == rule:
-        return subs
-    by_rest: dict[str, tuple[Rule, list[float], list[str]]] = {}
-    rest_rules: dict[tuple[tuple[str, str], ...], tuple[Rule, str]] = {}
-    invalid: list[tuple[str, RuleParamError]] = []
-    thresholded = "threshold" in rule.overridable
-    for scope, params in subs:
-        try:
-            rest = {k: v for k, v in params.items() if k != "threshold"} if thresholded else dict(params)
-            marker = tuple(sorted((k, repr(v)) for k, v in rest.items()))
-            known = rest_rules.get(marker)
-            if known is None:
-                eff = rule.with_params(rest)
-                known = rest_rules[marker] = (eff, _digest(group_params(eff)))
-            eff, digest = known
-            threshold = eff.threshold
-            if thresholded and "threshold" in params:
-                threshold = validate_param(eff, "threshold", params["threshold"])
-        except RuleParamError as exc:
-            invalid.append((scope, exc))
-            continue
-        entry = by_rest.setdefault(digest, (eff, [], []))
-        entry[1].append(threshold)
-        entry[2].append(scope)
-    groups = []
-    for digest, (eff, thresholds, scopes) in by_rest.items():
-        values = np.asarray(thresholds, dtype=np.float64)
-        sign = -1.0 if eff.kind in ("below", "crosses_below") else 1.0
-        tau = sign * values if eff.has_threshold else np.zeros(len(values))
-        order = np.argsort(tau, kind="stable")
-        groups.append(
-            SubscriptionGroup(
-                "group:" + digest,
-                digest,
-                eff,
-                group_params(eff),
-                tau[order],
-                values[order],
-                tuple(scopes[i] for i in order),
+_NO_PARAMS: Mapping[str, Any] = {}
+
+
+class SubscriptionIndexBuilder:
+    """Builds a ``SubscriptionIndex`` from subscriptions added a batch at a time (``add``, then ``build``),
+    so the subscriptions need never all be in memory at once: per subscription it keeps a threshold
+    and its scope key (8 bytes each when the keys are ints)."""
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self._thresholded = "threshold" in rule.overridable
+        # group digest -> (effective rule, thresholds, scopes: an int64 array while every key is an int)
+        self._groups: dict[str, tuple[Rule, array[float], array[int] | list[Scope]]] = {}
+        # the params other than the threshold, as a hashable marker -> (effective rule, group digest)
+        self._rest: dict[tuple[tuple[str, str], ...], tuple[Rule, str]] = {}
+        self._invalid: list[tuple[Scope, RuleParamError]] = []
+        self._size = 0
+
+    def add(self, subs: Iterable[tuple[Scope, Mapping[str, Any]]]) -> None:
+        """Add (scope key, params) pairs; a scope must not be added twice."""
+        rule, thresholded, rest_rules, groups = self.rule, self._thresholded, self._rest, self._groups
+        for scope, params in subs:
+            self._size += 1
+            try:
+                if thresholded and len(params) == 1 and "threshold" in params:
+                    rest: Mapping[str, Any] = _NO_PARAMS  # the common case: only a threshold
+                    marker: tuple[tuple[str, str], ...] = ()
+                else:
+                    rest = {k: v for k, v in params.items() if k != "threshold"} if thresholded else params
+                    marker = tuple(sorted((k, repr(v)) for k, v in rest.items()))
+                known = rest_rules.get(marker)
+                if known is None:
+                    eff = rule.with_params(rest)
+                    known = rest_rules[marker] = (eff, _digest(group_params(eff)))
+                eff, digest = known
+                threshold = eff.threshold
+                if thresholded and "threshold" in params:
+                    threshold = validate_param(eff, "threshold", params["threshold"])
+            except RuleParamError as exc:
+                self._invalid.append((scope, exc))
+                continue
+            entry = groups.get(digest)
+            if entry is None:
+                entry = groups[digest] = (eff, array("d"), array("q"))
+            entry[1].append(np.nan if threshold is None else threshold)  # None: a rule without one
+            scopes = entry[2]
+            if isinstance(scopes, array):
+                if type(scope) is int and -(2**63) <= scope < 2**63:
+                    scopes.append(scope)
+                    continue
+                scopes = list(scopes)
+                groups[digest] = (eff, entry[1], scopes)
+            scopes.append(scope)
+
+    def build(self) -> SubscriptionIndex:
+        """The index of everything added so far (the builder can take more and build again)."""
+        groups = []
+        for digest, (eff, thresholds, scopes) in self._groups.items():
+            values = np.array(thresholds, dtype=np.float64)
+            sign = -1.0 if eff.kind in ("below", "crosses_below") else 1.0
+            tau = sign * values if eff.has_threshold else np.zeros(len(values))
+            order = np.argsort(tau, kind="stable")
+            groups.append(
+                SubscriptionGroup(
+                    "group:" + digest,
+                    digest,
+                    eff,
+                    group_params(eff),
+                    tau[order],
+                    values[order],
+                    np.frombuffer(scopes, dtype=np.int64)[order]
+                    if isinstance(scopes, array)
+                    else tuple(scopes[i] for i in order.tolist()),
+                )
             )
-        )
-    return SubscriptionIndex(rule, tuple(subs), tuple(groups), tuple(invalid))
+        return SubscriptionIndex(self.rule, tuple(groups), tuple(self._invalid), self._size)
+
+
+def index_subscriptions(
+    rule: Rule, subs: Iterable[tuple[Scope, Mapping[str, Any]]] | SubscriptionIndex
+) -> SubscriptionIndex:
+    """Group ``subs`` (scope key, params) by everything but the threshold; sort each group by threshold.
+
+    An index of ``rule`` is returned as it is; an index of another rule cannot be regrouped (it no longer
+    holds the params), so that is an error.
+    """
+    if isinstance(subs, SubscriptionIndex):
+        if subs.rule != rule:
+            raise ValueError(
+                f"an index of {subs.rule.id} cannot be used for another rule ({rule.id});"
+                " index the subscriptions again"
+            )
+        return subs
+    builder = SubscriptionIndexBuilder(rule)
+    builder.add(subs)
+    return builder.build()
 
 
 def _candidates(group: SubscriptionGroup, sig: Signal, first: int, last: int) -> slice:
@@ -741,23 +795,23 @@ def _evaluate_members(
 
 def evaluate_group(
     rule: Rule,
-    subs: Sequence[tuple[str, Mapping[str, Any]]],
+    subs: Iterable[tuple[Scope, Mapping[str, Any]]] | SubscriptionIndex,
     history: pd.Series,
     states: Mapping[str, AlertState],
     asof: date | datetime,
-) -> tuple[dict[str, AlertState], dict[str, list[AlertEvent]]]:
+) -> tuple[dict[str, AlertState], dict[Scope, list[AlertEvent]]]:
     """Every subscription of ``rule`` in one tick: ``subs`` are (scope key, params) pairs, best a
     ``SubscriptionIndex`` kept between ticks. ``states`` holds the group records by their scope
     ("group:<digest>", see ``SubscriptionGroup.scope``); the per-subscription states are implied by the
     history, so nothing per subscription is read or written.
 
-    Returns (the group records that changed, events per subscription scope, oldest first). Same events
-    as ``evaluate`` run once per subscription; an expired group's record says ``expired`` and its members
-    get nothing.
+    Returns (the group records that changed, events per subscription scope key as given, oldest first).
+    Same events as ``evaluate`` run once per subscription; an expired group's record says ``expired`` and
+    its members get nothing.
     """
     index = index_subscriptions(rule, subs)
     changed: dict[str, AlertState] = {}
-    events: dict[str, list[AlertEvent]] = {}
+    events: dict[Scope, list[AlertEvent]] = {}
     signals: dict[tuple[Any, ...], Signal] = {}
     for group in index.groups:
         eff = group.rule
@@ -769,11 +823,12 @@ def evaluate_group(
         new_record, fired = _evaluate_members(group, sig, record, asof)
         if new_record is not None and new_record != record:
             changed[group.scope] = new_record
-        scopes = group.scopes
-        for member, event in fired:
-            bucket = events.get(scopes[member])
+        if not fired:
+            continue
+        for scope, (_, event) in zip(group.scope_keys([m for m, _ in fired]), fired, strict=True):
+            bucket = events.get(scope)
             if bucket is None:
-                events[scopes[member]] = [event]
+                events[scope] = [event]
             else:
                 bucket.append(event)
     return changed, events
