@@ -11,20 +11,27 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import weakref
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 
-from bot.alerts.evaluator import AlertEvent, AlertState, SubscriptionIndex, evaluate_group, index_subscriptions
+from bot.alerts.evaluator import (
+    AlertEvent,
+    AlertState,
+    SubscriptionIndex,
+    SubscriptionIndexBuilder,
+    evaluate_group,
+)
 from bot.alerts.rules import RULES, Rule
 from bot.alerts.series import METRICS
 from bot.errors import NoDataError
 from bot.market import Snapshot
-from bot.store.base import ChatSettings, OutboxItem, Store, Subscription
+from bot.store.base import OutboxItem, Store
 
 log = logging.getLogger(__name__)
 
@@ -45,21 +52,61 @@ def watermark_key(rule_id: str) -> str:
     return f"watch:{rule_id}:last_bar"
 
 
-# One index per rule, rebuilt only when the rule's subscriptions change (100k take ~150 ms to index).
-_INDEXES: dict[str, tuple[tuple[tuple[str, str], ...], SubscriptionIndex]] = {}
+@dataclass
+class _Subscribers:
+    """What the watcher keeps of one rule's subscriptions between ticks."""
+
+    rule: Rule  # the rule they were indexed for
+    index: SubscriptionIndex
+    mutes: dict[int, datetime]  # chat id -> muted_until, for the subscriptions that carry a mute
 
 
-def _index(rule: Rule, subs: Sequence[Subscription]) -> SubscriptionIndex:
-    pairs = [(str(s.chat_id), dict(s.params)) for s in subs]
-    marker = tuple(sorted((scope, repr(sorted(params.items()))) for scope, params in pairs))
-    cached = _INDEXES.get(rule.id)
-    if cached is not None and cached[0] == marker and cached[1].rule == rule:
-        return cached[1]
-    index = index_subscriptions(rule, pairs)
+@dataclass
+class _Indexed:
+    version: str  # the store's subscriptions_version read before these were listed
+    rules: dict[str, _Subscribers] = field(default_factory=dict)
+
+
+# Per store object: the subscriptions as of one version. A tick whose version matches lists nothing;
+# any write to subscriptions (subscribe, unsubscribe, mute, a chat migration) changes the version, and
+# the next tick lists the rules again, a page at a time. Weak keys: a closed, dropped store takes its
+# indexes with it.
+_INDEXES: weakref.WeakKeyDictionary[Store, _Indexed] = weakref.WeakKeyDictionary()
+
+
+async def _subscribers(store: Store, rules: Mapping[str, Rule]) -> dict[str, _Subscribers]:
+    """The subscribers of each rule that has any, from the cache while the store's version holds."""
+    # The version is read before listing: a write that lands during the listing changes it, so the
+    # next tick lists again even if this listing missed the write.
+    version = await store.subscriptions_version()
+    try:
+        indexed = _INDEXES.get(store)
+    except TypeError:  # a store that cannot be weakly referenced: no cache
+        indexed = None
+    if indexed is None or indexed.version != version:
+        indexed = _Indexed(version)  # the old indexes go now, before the new ones are built
+        try:
+            _INDEXES[store] = indexed
+        except TypeError:
+            pass
+    for rule_id, rule in rules.items():
+        kept = indexed.rules.get(rule_id)
+        if kept is None or kept.rule != rule:
+            indexed.rules[rule_id] = await _index(store, rule_id, rule)
+    return {rule_id: indexed.rules[rule_id] for rule_id in rules if len(indexed.rules[rule_id].index)}
+
+
+async def _index(store: Store, rule_id: str, rule: Rule) -> _Subscribers:
+    """Index the subscriptions to ``rule_id`` a page at a time (100k take ~150 ms to index)."""
+    builder = SubscriptionIndexBuilder(rule)
+    mutes: dict[int, datetime] = {}
+    async for page in store.iter_subscriptions(rule_id):
+        builder.add((sub.chat_id, sub.params) for sub in page)  # int keys: 8 bytes each in the index
+        mutes.update((sub.chat_id, sub.muted_until) for sub in page if sub.muted_until is not None)
+    index = builder.build()
     for scope, error in index.invalid:
-        log.warning("subscription %s of %s has bad params (%s); skipped", scope, rule.id, error.params)
-    _INDEXES[rule.id] = (marker, index)
-    return index
+        log.warning("subscription %s of %s has bad params (%s); skipped", scope, rule_id, error.params)
+    return _Subscribers(rule, index, mutes)
 
 
 async def watch_once(
@@ -72,14 +119,11 @@ async def watch_once(
 ) -> WatchReport:
     """Evaluate every subscribed rule on ``snap``; ``render(chat, events, snap) -> payload`` builds messages."""
     report = WatchReport()
-    subs_by_rule: dict[str, list[Subscription]] = defaultdict(list)
-    for sub in await store.list_subscriptions():
-        if sub.rule_id in rules:
-            subs_by_rule[sub.rule_id].append(sub)
+    subscribers = await _subscribers(store, rules)
     events: list[tuple[int, AlertEvent]] = []
     pending_states: dict[str, dict[str, dict[str, Any]]] = {}
     watermarks: dict[str, date] = {}
-    for rule_id, subs in subs_by_rule.items():
+    for rule_id, subs in subscribers.items():
         rule = rules[rule_id]
         stale = [s.name for s in snap.stale(rule.depends_on)]
         if stale:
@@ -96,7 +140,7 @@ async def watch_once(
             continue
         stored = await store.get_alert_states(rule_id)
         states = {scope: AlertState.from_dict(value) for scope, value in stored.items() if scope.startswith("group:")}
-        changed, by_scope = evaluate_group(rule, _index(rule, subs), history, states, now)
+        changed, by_scope = evaluate_group(rule, subs.index, history, states, now)
         announce_from = history.index[max(0, len(history) - ANNOUNCE_BARS)].date()
         for scope, scope_events in by_scope.items():
             events += [(int(scope), e) for e in scope_events if e.bar >= announce_from]
@@ -114,11 +158,15 @@ async def watch_once(
     report.events = len(events)
     if events:
         all_chats = await store.list_chats(active_only=False)
-        muted = _muted(all_chats, subs_by_rule, now)
+        muted_chats = {c.chat_id for c in all_chats if c.muted_until and c.muted_until > now}
         by_chat: dict[int, list[AlertEvent]] = defaultdict(list)
         for chat_id, event in events:
-            if (chat_id, event.rule_id) not in muted:
-                by_chat[chat_id].append(event)
+            if chat_id in muted_chats:
+                continue  # the whole chat is muted
+            until = subscribers[event.rule_id].mutes.get(chat_id)
+            if until is not None and until > now:
+                continue  # this subscription is muted
+            by_chat[chat_id].append(event)
         chats = {c.chat_id: c for c in all_chats if c.active}
         items = []
         for chat_id, chat_events in by_chat.items():
@@ -135,15 +183,3 @@ async def watch_once(
     for rule_id, latest in watermarks.items():
         await store.set_meta(watermark_key(rule_id), latest.isoformat())
     return report
-
-
-def _muted(chats: Sequence[ChatSettings], subs_by_rule: Mapping[str, Sequence[Subscription]], now: datetime) -> set[tuple[int, str]]:
-    """(chat, rule) pairs whose alerts are muted now: the subscription or the whole chat."""
-    muted_chats = {c.chat_id for c in chats if c.muted_until and c.muted_until > now}
-    out = set()
-    for rule_id, subs in subs_by_rule.items():
-        for sub in subs:
-            if sub.chat_id in muted_chats or (sub.muted_until and sub.muted_until > now):
-                out.add((sub.chat_id, rule_id))
-    return out
-
