@@ -52,19 +52,21 @@ async def prepare(tmp: Path) -> None:
     from bot.history import HistoryStore
     from bot.sources.csvfile import read_series_csv
     from bot.store.base import ChatSettings, Subscription
-    from bot.store.sqlite import SqliteStore
+    from bot.store.factory import make_store
 
     data = require_shared_data()
     history = HistoryStore(tmp / "history")
     for name, rel in FILES.items():
         history.write(name, read_series_csv(data / rel, name).frame, source="csv", fetched_at=None)
-    store = SqliteStore(tmp / "capgap.sqlite3")
+    store = make_store(data_dir=tmp, redis_url=None)
     await store.open()
     rng = np.random.default_rng(1)
     thresholds = [float(round(t, 1)) for t in rng.uniform(1, 30, SUBSCRIPTIONS)]
     for chat_id, threshold in enumerate(thresholds, start=1):
         await store.put_chat(ChatSettings(chat_id=chat_id))
-        await store.put_subscription(Subscription(chat_id=chat_id, rule_id="r2k_drawdown", params={"threshold": threshold}))
+        await store.put_subscription(
+            Subscription(chat_id=chat_id, rule_id="r2k_drawdown", params={"threshold": threshold})
+        )
     await store.close()
 
 
@@ -82,13 +84,13 @@ async def child(tmp: Path) -> dict[str, Any]:
     from bot.history import HistoryStore
     from bot.market import Market
     from bot.render.alerts import render_alerts
-    from bot.store.sqlite import SqliteStore
+    from bot.store.factory import make_store
 
     steps.append(("imports", *_rss_mb()))
     clock = FixedClock(calendar.session_close(ASOF) + timedelta(minutes=30))
     snap = Market(HistoryStore(tmp / "history"), clock).reload()
     steps.append(("history opened, snapshot built", *_rss_mb()))
-    store = SqliteStore(tmp / "capgap.sqlite3")
+    store = make_store(data_dir=tmp, redis_url=None)  # as `capgap run` opens it, without CAPGAP_REDIS_URL
     await store.open()
     steps.append(("store opened", *_rss_mb()))
     ticks = []
@@ -98,9 +100,14 @@ async def child(tmp: Path) -> dict[str, Any]:
         ticks.append(time.perf_counter() - started)
         steps.append((label, *_rss_mb()))
     await store.close()
-    return {"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "series": len(snap.frames),
-            "rows": sum(len(f) for f in snap.frames.values()), "evaluated": report.evaluated,
-            "steps": steps, "ticks": ticks}
+    return {
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "series": len(snap.frames),
+        "rows": sum(len(f) for f in snap.frames.values()),
+        "evaluated": report.evaluated,
+        "steps": steps,
+        "ticks": ticks,
+    }
 
 
 def run() -> list[dict[str, Any]]:
@@ -111,18 +118,34 @@ def run() -> list[dict[str, Any]]:
         # child forked from this process (which just wrote the data) would report this one's peak. So a
         # fresh, small interpreter starts the child.
         command = [sys.executable, "-m", "bench.bench_memory", "--child", tmp]
-        out = subprocess.run([sys.executable, "-c", _LAUNCHER, *command], cwd=REPO, capture_output=True, text=True,
-                             timeout=1200)
+        out = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, *command],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    rows = [row(f"peak RSS MB: {result['series']} series ({result['rows']:,} rows) + {SUBSCRIPTIONS:,} subscriptions watched",
-                result["rss_mb"], f"<= {GOAL_MB} MB", result["rss_mb"] <= GOAL_MB)]
+    rows = [
+        row(
+            f"peak RSS MB: {result['series']} series ({result['rows']:,} rows)"
+            f" + {SUBSCRIPTIONS:,} subscriptions watched",
+            result["rss_mb"],
+            f"<= {GOAL_MB} MB",
+            result["rss_mb"] <= GOAL_MB,
+        )
+    ]
     for name, peak, current in result["steps"]:
         rows.append(row(f"  RSS MB after {name} (peak {peak:.0f})", current, "reference"))
     first, second = result["ticks"]
-    rows.append(row(f"  watch tick ms, {SUBSCRIPTIONS:,} subs, first (indexes them)", first * 1000, "reference"))
-    rows.append(row(f"  watch tick ms, {SUBSCRIPTIONS:,} subs, unchanged subscriptions", second * 1000, "reference"))
+    rows.append(
+        row(f"  watch tick ms, {SUBSCRIPTIONS:,} subs, first (indexes them)", first * 1000, "reference")
+    )
+    rows.append(
+        row(f"  watch tick ms, {SUBSCRIPTIONS:,} subs, unchanged subscriptions", second * 1000, "reference")
+    )
     return rows
 
 
