@@ -7,7 +7,8 @@ this module is the only one that sends them. Per item:
 - RetryAfter (429)            -> reschedule after retry_after, and pause *all* sending for that long:
                                  Telegram's flood control is account-wide, so hammering other chats
                                  only lengthens the ban (the same sharp edge PTB's AIORateLimiter names)
-- TimedOut / NetworkError     -> reschedule with exponential backoff (2 s … 5 min)
+- TimedOut / NetworkError     -> reschedule with exponential backoff (2 s … 5 min); only these count
+                                 as attempts (MAX_ATTEMPTS), not an item put back unsent
 - Forbidden (blocked, kicked) -> mark_dead and deactivate the chat
 - BadRequest "chat not found" -> mark_dead and deactivate the chat
 - ChatMigrated                -> move the chat's settings and items to the new id, send there
@@ -250,6 +251,7 @@ class Sender:
                     item.key,
                     not_before=self.clock.now() + timedelta(seconds=wait),
                     error=_keep_progress("deferred by the group limit", item),
+                    attempt=False,
                 )
                 return "deferred"
             if wait <= 0 and item.chat_id not in self._inflight:
@@ -265,7 +267,10 @@ class Sender:
         due = self.clock.now() + timedelta(seconds=self._pacer.paused_for())
         for item in items:
             await self.store.reschedule(
-                item.key, not_before=due, error=_keep_progress("handed back before its lease ran out", item)
+                item.key,
+                not_before=due,
+                error=_keep_progress("handed back before its lease ran out", item),
+                attempt=False,
             )
         stats.deferred += len(items)
         log.info("handed %d outbox items back (stopping, a RetryAfter pause or the lease running out)", len(items))
@@ -307,6 +312,7 @@ class Sender:
                 item.key,
                 not_before=self.clock.now() + timedelta(seconds=delay),
                 error=_with_progress(f"429 retry after {delay:g}s", done, len(parts)),
+                attempt=False,  # Telegram's pause, not this message's failure
             )
             return
         except Forbidden as exc:
@@ -326,6 +332,7 @@ class Sender:
                 item.key,
                 not_before=self.clock.now() + timedelta(seconds=1.0 / self.limits.per_chat_per_s),
                 error=_with_progress("next part after the chat's interval", done, len(parts)),
+                attempt=False,
             )
             return
         await self.store.mark_sent(item.key, now=self.clock.now())

@@ -214,6 +214,11 @@ async def test_sender_retry_after_longer_than_lease_hands_the_batch_back(store: 
             "another-process", now=clock.now() + timedelta(seconds=0.9), limit=100, lease_s=60
         )
         assert other == []
+        # A pause is not a failed send: neither the refused item nor those handed back count an attempt.
+        handed = await store.claim("peek", now=clock.now() + timedelta(seconds=1), limit=100, lease_s=60)
+        assert [i.attempts for i in handed] == [0] * 10
+        for i in handed:
+            await store.reschedule(i.key, not_before=i.not_before, error=i.last_error or "", attempt=False)
         await asyncio.sleep(1.0 - (time.monotonic() - started))  # the sender's own pause runs in real time
         clock.advance(seconds=1)
         await drain(sender, store, clock)

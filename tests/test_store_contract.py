@@ -518,6 +518,14 @@ async def test_outbox_reschedule_bumps_attempts_and_delays(store: Store) -> None
     assert await store.outbox_counts() == {"pending": 1, "sent": 0, "dead": 0}
 
 
+async def test_outbox_reschedule_without_attempt_puts_back_unsent_and_counts_nothing(store: Store) -> None:
+    await store.enqueue([item("k")])
+    await store.claim("s", now=T0, limit=1, lease_s=30)
+    await store.reschedule("k", not_before=T0 + timedelta(seconds=3), error="deferred by the group limit", attempt=False)
+    [back] = await store.claim("s", now=T0 + timedelta(seconds=3), limit=1, lease_s=30)
+    assert (back.attempts, back.last_error, back.not_before) == (0, "deferred by the group limit", T0 + timedelta(seconds=3))
+
+
 async def test_outbox_reschedule_unleased_item_moves_its_due_time(store: Store) -> None:
     await store.enqueue([item("k")])
     await store.reschedule("k", not_before=T0 + timedelta(seconds=5), error="chat busy")

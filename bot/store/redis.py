@@ -140,7 +140,7 @@ redis.call('HDEL', KEYS[1], 'lease_owner', 'lease_until')
 return 1
 """
 
-# KEYS: item, due, leased. ARGV: not_before, error. -1 unknown, 0 not pending, 1 done.
+# KEYS: item, due, leased. ARGV: not_before, error, attempts to add. -1 unknown, 0 not pending, 1 done.
 _RESCHEDULE = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return -1 end
@@ -149,7 +149,7 @@ local m = redis.call('HGET', KEYS[1], 'member')
 redis.call('ZREM', KEYS[3], m)
 redis.call('ZADD', KEYS[2], ARGV[1], m)
 redis.call('HSET', KEYS[1], 'not_before', ARGV[1], 'last_error', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('HINCRBY', KEYS[1], 'attempts', tonumber(ARGV[3]))
 redis.call('HDEL', KEYS[1], 'lease_owner', 'lease_until')
 return 1
 """
@@ -684,13 +684,14 @@ class RedisStore:
         if done == -1:
             raise KeyError(f"no outbox item with key {key!r}")
 
-    async def reschedule(self, key: str, *, not_before: datetime, error: str) -> None:
-        """Release the lease, bump attempts, record the error, not claimable before ``not_before``.
+    async def reschedule(self, key: str, *, not_before: datetime, error: str, attempt: bool = True) -> None:
+        """Release the lease, record the error, not claimable before ``not_before``; bump attempts when
+        ``attempt``.
 
         A sent or dead item stays as it is; an unknown key raises KeyError.
         """
         with _unavailable_on_connection_fault():
-            done = await self._lua.reschedule(keys=self._item_keys(key), args=[_to_us(not_before), error])
+            done = await self._lua.reschedule(keys=self._item_keys(key), args=[_to_us(not_before), error, int(attempt)])
         if done == -1:
             raise KeyError(f"no outbox item with key {key!r}")
 

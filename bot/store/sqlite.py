@@ -557,8 +557,9 @@ class SqliteStore:
 
         await self._run(work)
 
-    async def reschedule(self, key: str, *, not_before: datetime, error: str) -> None:
-        """Release the lease, bump attempts, record the error, not claimable before ``not_before``.
+    async def reschedule(self, key: str, *, not_before: datetime, error: str, attempt: bool = True) -> None:
+        """Release the lease, record the error, not claimable before ``not_before``; bump attempts when
+        ``attempt``.
 
         A sent or dead item stays as it is; an unknown key raises KeyError.
         """
@@ -569,9 +570,9 @@ class SqliteStore:
                 if self._status_of(db, key) != "pending":
                     return
                 db.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?, not_before = ?,"
+                    "UPDATE outbox SET attempts = attempts + ?, last_error = ?, not_before = ?,"
                     " lease_owner = NULL, lease_until = NULL WHERE key = ?",
-                    (error, nb_us, key),
+                    (int(attempt), error, nb_us, key),
                 )
 
         await self._run(work)
