@@ -18,7 +18,7 @@ import pandas as pd
 from bot import calendar
 from bot.clock import Clock
 from bot.errors import NoDataError, SourceError
-from bot.history import STRIPS, HistoryCorrupt, HistoryStore, SeriesMeta
+from bot.history import STRIPS, HistoryCorrupt, HistoryStore, SeriesMeta, truncate
 from bot.series import SERIES, SeriesInfo
 from bot.sources.base import Fetched, Source, Strip
 
@@ -168,7 +168,7 @@ class Market:
                 continue
             if frame is None:
                 continue
-            frame = frame.loc[: pd.Timestamp(asof)]
+            frame = truncate(frame, asof)
             frames[name] = frame
             status[name] = self._status(name, frame, meta, now)
         try:
@@ -337,7 +337,7 @@ class Market:
     def at(self, asof: date) -> Snapshot:
         """A snapshot truncated to ``asof`` (for `--as-of` and backtests)."""
         base = self.snapshot
-        frames = {n: f.loc[: pd.Timestamp(asof)] for n, f in base.frames.items()}
+        frames = {n: truncate(f, asof) for n, f in base.frames.items()}
         strips = {d: s for d, s in base.strips.items() if d <= asof}
         return replace(base, asof=asof, frames=frames, strips=strips, live={}, memo={})
 
