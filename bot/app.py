@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import html
 import itertools
+import json
 import logging
 import math
 import time
@@ -57,7 +58,7 @@ CHAT_CACHE_TTL_S = 5.0
 CHAT_CACHE_MAX = 100_000
 # Telegram's limit for a photo caption, after entity parsing, in UTF-16 code units.
 CAPTION_LIMIT = 1024
-NO_LINK_PREVIEW = LinkPreviewOptions(is_disabled=True)
+NO_LINK_PREVIEW_JSON = json.dumps(LinkPreviewOptions(is_disabled=True).to_dict())
 # Telegram language codes for the command menu: zh covers zh-hant/zh-tw/zh-hk clients.
 MENU_LANGUAGES = {"en": None, "zh-Hant": "zh"}
 
@@ -156,6 +157,11 @@ class Outgoing:
     A reply with a chart whose text fits a photo caption is one sendPhoto with the text as its caption
     (the chart carries its own title and source line); otherwise the text goes first, split at the
     message limit, then the chart under its short caption.
+
+    The keyboard goes as the JSON PTB would make of it (``markup_json``, passed in ``api_kwargs``, as is
+    the link-preview setting), encoded here once: PTB serialises a TelegramObject argument on every
+    call, which cost more than the rest of capgap's work for a memoised /r2k (~25 µs for its one-button
+    keyboard, ~15 µs for LinkPreviewOptions). The bytes Telegram receives are the same.
     """
 
     texts: tuple[str, ...]
@@ -163,6 +169,19 @@ class Outgoing:
     png: bytes | None = None
     png_key: str | None = None  # sha256 of the PNG: its Telegram file_id once uploaded
     caption: str | None = None
+    markup_json: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.markup is not None and self.markup_json is None:
+            object.__setattr__(self, "markup_json", json.dumps(self.markup.to_dict()))
+
+    def api_kwargs(self, *, markup: bool, text: bool) -> dict[str, str]:
+        """Fields of one call (a fresh dict: PTB may add to it): the keyboard on the last message,
+        no link previews on text messages."""
+        fields = {"link_preview_options": NO_LINK_PREVIEW_JSON} if text else {}
+        if markup and self.markup_json is not None:
+            fields["reply_markup"] = self.markup_json
+        return fields
 
     @classmethod
     def of(cls, reply: Reply) -> Outgoing:
@@ -221,9 +240,8 @@ async def send_reply(
             chat_id,
             part,
             parse_mode=ParseMode.HTML,
-            link_preview_options=NO_LINK_PREVIEW,
-            reply_markup=plan.markup if index == last_text and plan.png is None else None,
             reply_to_message_id=reply_to if index == 0 else None,
+            api_kwargs=plan.api_kwargs(markup=index == last_text and plan.png is None, text=True),
         )
     if plan.png is not None:
         known = photo_ids.get(plan.png_key) if photo_ids is not None and plan.png_key else None
@@ -232,8 +250,8 @@ async def send_reply(
             known or plan.png,
             caption=plan.caption,
             parse_mode=ParseMode.HTML,
-            reply_markup=plan.markup,
             reply_to_message_id=reply_to if not plan.texts else None,
+            api_kwargs=plan.api_kwargs(markup=True, text=False),
         )
         if photo_ids is not None and plan.png_key and known is None and getattr(message, "photo", None):
             if len(photo_ids) > REPLY_MEMO_MAX:

@@ -4,6 +4,8 @@ invalidation, the per-snapshot reply memo, and how a reply is sent (once worked 
 from __future__ import annotations
 
 import gc
+import hashlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import date
@@ -339,7 +341,8 @@ async def test_chart_reply_that_fits_a_caption_is_one_photo_with_the_text_as_cap
     assert [c[0] for c in bot.calls] == ["sendPhoto"]
     sent = bot.calls[0][1]
     assert sent["caption"] == reply.text and sent["photo"] == PNG and sent["parse_mode"] == "HTML"
-    assert sent["reply_markup"].inline_keyboard[0][0].callback_data == "r2k:chart:1y"
+    markup = json.loads(sent["api_kwargs"]["reply_markup"])
+    assert markup["inline_keyboard"][0][0]["callback_data"] == "r2k:chart:1y"
 
 
 async def test_chart_reply_too_long_for_a_caption_is_text_then_photo_under_its_own_caption() -> None:
@@ -375,7 +378,7 @@ async def test_long_text_is_split_and_the_buttons_go_on_the_last_part() -> None:
     text = Safe("\n".join("y" * 100 for _ in range(60)))
     await send_reply(bot, 1, Reply(text=text, buttons=((Button("b", "r2k"),),)))
     assert [c[0] for c in bot.calls] == ["sendMessage", "sendMessage"]
-    assert bot.calls[0][1]["reply_markup"] is None and bot.calls[1][1]["reply_markup"] is not None
+    assert "reply_markup" not in bot.calls[0][1]["api_kwargs"] and "reply_markup" in bot.calls[1][1]["api_kwargs"]
     assert "".join(c[1]["text"] for c in bot.calls).replace("\n", "") == text.replace("\n", "")
 
 
@@ -404,3 +407,36 @@ async def test_spread_is_one_photo_whose_caption_has_the_figures_source_and_asof
     assert "photo" not in first  # uploaded: the PNG goes as a multipart file, not a parameter
     assert second["photo"] == "photo1" and second["caption"] == first["caption"]  # re-sent by file_id
     assert "資料來源" in chinese["caption"]
+
+
+class WireRequest(InstantRequest):
+    """Records each call's parameters as PTB encodes them for Telegram (what goes on the wire)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wire: list[tuple[str, dict[str, str]]] = []
+
+    async def do_request(self, url: str, method: str, request_data: Any = None, **kwargs: Any) -> tuple[int, bytes]:
+        if request_data is not None:
+            self.wire.append((url.rsplit("/", 1)[-1], request_data.json_parameters))
+        return await super().do_request(url, method, request_data, **kwargs)
+
+
+async def test_pre_encoded_keyboard_and_link_preview_put_the_same_bytes_on_the_wire() -> None:
+    from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, PhotoSize
+
+    request = WireRequest()
+    reply = Reply(text=Safe("<b>R2K</b> −2.02% · 繁體"), buttons=((Button("📈 Chart", "r2k:chart:ytd"), Button("b", "x")),))
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("📈 Chart", callback_data="r2k:chart:ytd"),
+                                    InlineKeyboardButton("b", callback_data="x")]])
+    photo = PhotoSize("file-1", "u1", 800, 420)
+    async with Bot("123456:" + "A" * 35, request=request) as bot:
+        await send_reply(bot, 5, reply)
+        await bot.send_message(5, reply.text, parse_mode="HTML", link_preview_options=LinkPreviewOptions(is_disabled=True),
+                               reply_markup=markup)
+        chart_reply = replace(reply, chart=Chart(PNG, Safe("t")))
+        await send_reply(bot, 5, chart_reply, photo_ids={hashlib.sha256(PNG).hexdigest(): photo})
+        await bot.send_photo(5, photo, caption=reply.text, parse_mode="HTML", reply_markup=markup)
+    ours, ptbs = request.wire[-4::2], request.wire[-3::2]
+    assert [m for m, _ in ours] == ["sendMessage", "sendPhoto"]
+    assert ours == ptbs
