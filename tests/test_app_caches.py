@@ -378,7 +378,8 @@ async def test_long_text_is_split_and_the_buttons_go_on_the_last_part() -> None:
     text = Safe("\n".join("y" * 100 for _ in range(60)))
     await send_reply(bot, 1, Reply(text=text, buttons=((Button("b", "r2k"),),)))
     assert [c[0] for c in bot.calls] == ["sendMessage", "sendMessage"]
-    assert "reply_markup" not in bot.calls[0][1]["api_kwargs"] and "reply_markup" in bot.calls[1][1]["api_kwargs"]
+    first, last = (params["api_kwargs"] for _, params in bot.calls)
+    assert "reply_markup" not in first and "reply_markup" in last
     assert "".join(c[1]["text"] for c in bot.calls).replace("\n", "") == text.replace("\n", "")
 
 
@@ -416,7 +417,9 @@ class WireRequest(InstantRequest):
         super().__init__()
         self.wire: list[tuple[str, dict[str, str]]] = []
 
-    async def do_request(self, url: str, method: str, request_data: Any = None, **kwargs: Any) -> tuple[int, bytes]:
+    async def do_request(
+        self, url: str, method: str, request_data: Any = None, **kwargs: Any
+    ) -> tuple[int, bytes]:
         if request_data is not None:
             self.wire.append((url.rsplit("/", 1)[-1], request_data.json_parameters))
         return await super().do_request(url, method, request_data, **kwargs)
@@ -426,14 +429,14 @@ async def test_pre_encoded_keyboard_and_link_preview_put_the_same_bytes_on_the_w
     from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, PhotoSize
 
     request = WireRequest()
-    reply = Reply(text=Safe("<b>R2K</b> −2.02% · 繁體"), buttons=((Button("📈 Chart", "r2k:chart:ytd"), Button("b", "x")),))
-    markup = InlineKeyboardMarkup([[InlineKeyboardButton("📈 Chart", callback_data="r2k:chart:ytd"),
-                                    InlineKeyboardButton("b", callback_data="x")]])
+    buttons = ((Button("📈 Chart", "r2k:chart:ytd"), Button("b", "x")),)
+    reply = Reply(text=Safe("<b>R2K</b> −2.02% · 繁體"), buttons=buttons)
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in buttons[0]]])
+    no_preview = LinkPreviewOptions(is_disabled=True)
     photo = PhotoSize("file-1", "u1", 800, 420)
     async with Bot("123456:" + "A" * 35, request=request) as bot:
         await send_reply(bot, 5, reply)
-        await bot.send_message(5, reply.text, parse_mode="HTML", link_preview_options=LinkPreviewOptions(is_disabled=True),
-                               reply_markup=markup)
+        await bot.send_message(5, reply.text, parse_mode="HTML", link_preview_options=no_preview, reply_markup=markup)
         chart_reply = replace(reply, chart=Chart(PNG, Safe("t")))
         await send_reply(bot, 5, chart_reply, photo_ids={hashlib.sha256(PNG).hexdigest(): photo})
         await bot.send_photo(5, photo, caption=reply.text, parse_mode="HTML", reply_markup=markup)
