@@ -1,4 +1,5 @@
-"""/fedodds [N | YYYY-MM]: FOMC meeting odds from 30-day Fed funds futures."""
+"""/fedodds [N | YYYY-MM] [chart]: FOMC meeting odds from 30-day Fed funds futures; the chart on request
+(a button under the text), as /r2k does: most readers want the numbers, and the chart doubles the reply."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from bot.metrics.odds import odds_view
 from bot.render import charts
 from bot.render.fedodds import fedodds_chart, render_fedodds
 from bot.render.i18n import N_, tr
-from handlers.base import Chart, Reply, Request, Services
+from handlers.base import Button, Chart, Reply, Request, Services
 
-FEDODDS_USAGE = N_("Usage: /fedodds [N | YYYY-MM] — the next N meetings (1–12, default 4) or the meeting in a month, e.g. /fedodds 8 or /fedodds 2026-12")
+FEDODDS_USAGE = N_("Usage: /fedodds [N | YYYY-MM] [chart] — the next N meetings (1–12, default 4) or the meeting in a month, e.g. /fedodds 8 or /fedodds 2026-12; add chart for the picture")
 NO_MEETING = N_("No FOMC meeting in {month} among the meetings the futures price now. Try /fedodds 8.")
 DEFAULT_MEETINGS = 4
 MAX_MEETINGS = 12
@@ -35,7 +36,11 @@ def parse_fedodds_args(args: tuple[str, ...]) -> tuple[int, tuple[int, int] | No
 
 
 async def fedodds_command(services: Services, request: Request) -> Reply:
-    count, month = parse_fedodds_args(request.args)
+    args = tuple(request.args)
+    want_chart = bool(args) and args[-1].strip().lower() == "chart"
+    if want_chart:
+        args = args[:-1]
+    count, month = parse_fedodds_args(args)
     snap = request.snapshot(services)
     if not snap.strips:
         raise NoDataError(what=N_("30-day Fed funds futures settlements"))
@@ -52,6 +57,9 @@ async def fedodds_command(services: Services, request: Request) -> Reply:
     meetings = meetings[:count]
     statuses = [snap.status[n] for n in ("DFEDTARL",) if n in snap.status]
     text = render_fedodds(view, meetings, statuses, request.lang)
+    if not want_chart:
+        data = ":".join(("fedodds", *(a.strip() for a in args), "chart"))
+        return Reply(text=text, buttons=((Button(tr(N_("📊 Chart of these odds"), request.lang), data),),))
     png = await charts.render(fedodds_chart, view, meetings, request.lang)
     caption = tr(N_("FOMC odds · CME settlements {trade_date}"), request.lang, trade_date=view.result.trade_date.isoformat())
     return Reply(text=text, chart=Chart(png=png, caption=caption))

@@ -116,7 +116,13 @@ async def test_fedodds_worked_example_from_files(history: HistoryStore, tmp_path
     assert "FOMC 2026-10-28: most likely 4.00–4.25 (55.4%)" in text
     assert "3.75–4.00 44.6%" in text and "3.75–4.00 11.0%, 4.00–4.25 47.3%, 4.25–4.50 41.7%" in text
     assert "Oct 26 96.1050" in text and "settlements of 2026-09-17" in text
-    assert reply.chart is not None
+    # The numbers alone, with the chart a button away (the same arguments, plus "chart").
+    assert reply.chart is None and [b.data for row in reply.buttons for b in row] == ["fedodds:chart"]
+    _, three = await ask(services, "/fedodds 3", asof=day)
+    assert [b.data for row in three.buttons for b in row] == ["fedodds:3:chart"]
+    charted, with_chart = await ask(services, "/fedodds 3 chart", asof=day)
+    assert with_chart.chart is not None and with_chart.chart.png[:4] == b"\x89PNG"
+    assert "FOMC 2026-10-28" in charted
 
 
 @pytest.mark.parametrize("bad", ["/fedodds -3", "/fedodds 0", "/fedodds 13", "/fedodds x", "/fedodds 2026-13"])

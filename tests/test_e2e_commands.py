@@ -69,11 +69,18 @@ async def test_e2e_lang_in_a_group_needs_a_chat_admin(tmp_path: Path) -> None:
         await peer.wait_for(lambda c: c.chat_id == -5001 and "繁體中文" in (c.text or ""), timeout=10)
 
 
-async def test_e2e_fedodds_replies_with_worked_example_numbers_and_a_chart(tmp_path: Path, shared_data: Path) -> None:
+async def test_e2e_fedodds_replies_with_worked_example_numbers_and_its_chart_button_sends_the_chart(
+    tmp_path: Path, shared_data: Path
+) -> None:
     load_fedwatch_fixture(shared_data, tmp_path)
     async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)):
         peer.inject_message(1004, "/fedodds 2")
         text = await peer.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == 1004, timeout=10)
+        assert text.reply_markup is not None
+        [[button]] = text.reply_markup["inline_keyboard"]
+        assert button["callback_data"] == "fedodds:2:chart"
+        assert text.message_id is not None
+        peer.inject_callback(1004, text.message_id, button["callback_data"])
         photo = await peer.wait_for(lambda c: c.method == "sendPhoto" and c.chat_id == 1004, timeout=20)
         assert "44.6%" in text.text and "55.4%" in text.text and "47.3%" in text.text and "41.7%" in text.text
         assert "2026-09-17" in text.text and text.ok
