@@ -32,7 +32,6 @@ import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -152,12 +151,12 @@ def _fixture_case() -> Case:
 
     raw = json.loads(FIXTURE.read_text(encoding="utf-8"))
     settles: dict[date, float] = {}
-    for row in raw["settlements"]:
-        if row["month"] == "Total" or row["settle"] == "-":
+    for line in raw["settlements"]:
+        if line["month"] == "Total" or line["settle"] == "-":
             continue
-        name, year = row["month"].split()  # "SEP 26"
+        name, year = line["month"].split()  # "SEP 26"
         month = date(2000 + int(year), CME_MONTHS.index(name) + 1, 1)
-        settles[month] = float(row["settle"].rstrip("AB"))
+        settles[month] = float(line["settle"].rstrip("AB"))
     frames = {
         _symbol(month): pd.DataFrame({"Close": [price]}, index=pd.DatetimeIndex([FIXTURE_DATE], name="Date"))
         for month, price in settles.items()
@@ -198,9 +197,9 @@ def _run_pyfedwatch(
 
     table = fed_watch(watch, n, calendar, user_func).generate_hike_info(rate_cols=False)
     out: dict[date, dict[float, float]] = {}
-    for (_, meeting), row in table.iterrows():
+    for (_, meeting), odds in table.iterrows():
         probs = {
-            round(case.lower_bound + float(size) / 100.0, 6): float(p) for size, p in row.items() if p > 0
+            round(case.lower_bound + float(size) / 100.0, 6): float(p) for size, p in odds.items() if p > 0
         }
         out[date.fromisoformat(str(meeting))] = probs
     return out
