@@ -70,6 +70,10 @@ class ParamSpec:
     high: float | None = None
 
 
+# The resolved notice of every rule that does not word its own.
+RESOLVED_MSGID = N_("✅ Resolved ({date}): {title}")
+
+
 @dataclass(frozen=True)
 class Rule:
     """An alert rule. ``threshold``/``recovery`` are in the metric's unit (new_high: recovery in %)."""  # noqa: E501 (a msgid is one line)
@@ -90,7 +94,7 @@ class Rule:
     )
     notify_resolved: bool = False  # send a notice when a firing alert resolves (opt-in)
     msgid: str = ""  # the alert message (firing and repeat), rendered by bot/render/alerts.py
-    resolved_msgid: str = ""  # the resolved notice
+    resolved_msgid: str = RESOLVED_MSGID  # the resolved notice
     title: str = ""  # what the rule is, for /alerts
     usage: str = ""  # how to subscribe; every RuleParamError of this rule carries it
     params: tuple[ParamSpec, ...] = ()  # what a subscription may override, in argument order
@@ -310,7 +314,6 @@ RULES: dict[str, Rule] = {
             msgid=N_(
                 "🏁 <b>Russell 2000 new high</b>: closed at {value} on {date}, above the highest close of the window ({reference})."  # noqa: E501 (a msgid is one line)
             ),
-            resolved_msgid=N_("✅ Resolved ({date}): {title}"),
             title=N_("Russell 2000 closes at a new high"),
             usage=N_(
                 "Usage: /subscribe r2k_high [52w | all | since:YYYY-MM-DD] — default: above every close since the 2021 record"  # noqa: E501 (a msgid is one line)
@@ -327,7 +330,6 @@ RULES: dict[str, Rule] = {
             msgid=N_(
                 "📊 <b>P/E gap</b> S&amp;P 500 − S&amp;P 600 is {value} turns on {date} (your level {threshold})."  # noqa: E501 (a msgid is one line)
             ),
-            resolved_msgid=N_("✅ Resolved ({date}): {title}"),
             title=N_("S&P 500 minus S&P 600 P/E gap at or above a level"),
             usage=N_(
                 "Usage: /subscribe pe_gap N [M] — gap ≥ N turns for M sessions (default 8 turns, 3 sessions)"
@@ -344,7 +346,6 @@ RULES: dict[str, Rule] = {
             msgid=N_(
                 "🏦 <b>Cut odds</b> for the next FOMC meeting reached {value} on {date} (your level {threshold})."  # noqa: E501 (a msgid is one line)
             ),
-            resolved_msgid=N_("✅ Resolved ({date}): {title}"),
             title=N_("Next FOMC meeting: cut odds cross a level"),
             usage=N_(
                 "Usage: /subscribe cut_odds X — the next meeting's cut probability reaches X% (1–99, default 75; ±5 pp hysteresis)"  # noqa: E501 (a msgid is one line)
@@ -359,7 +360,6 @@ RULES: dict[str, Rule] = {
             params=(ParamSpec("threshold", "number", 1.0, 100.0), ParamSpec("window", "change_window", 1, 7)),
             depends_on=("ZQ_STRIPS",),
             msgid=N_("🏦 <b>Cut odds moved</b> {change} to {value} on {date}."),
-            resolved_msgid=N_("✅ Resolved ({date}): {title}"),
             title=N_("Next FOMC meeting: cut odds move sharply"),
             usage=N_(
                 "Usage: /subscribe cut_odds_move N [1d|1w] — cut odds move by N pp or more in a day or a week (default 10, 1d)"  # noqa: E501 (a msgid is one line)
@@ -376,7 +376,6 @@ RULES: dict[str, Rule] = {
             msgid=N_(
                 "🏦 <b>The Fed changed its target</b>: upper bound {before}% → {after}% (effective {date})."
             ),
-            resolved_msgid=N_("✅ Resolved ({date}): {title}"),
             title=N_("The Fed changed its target range"),
             usage=N_("Usage: /subscribe fed_decision"),
         ),
@@ -391,7 +390,6 @@ RULES: dict[str, Rule] = {
             msgid=N_(
                 "📉 <b>Russell 2000</b> closed {value} below its record on {date} (your level {threshold})."
             ),
-            resolved_msgid=N_("✅ Resolved ({date}): {title}"),
             title=N_("Russell 2000 falls a given % below its record close"),
             usage=N_("Usage: /subscribe r2k_drawdown X — X% below the record close (1–90, default 10)"),
         ),
