@@ -38,6 +38,7 @@ import re
 import struct
 import threading
 import time
+import zlib
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -139,6 +140,17 @@ class Fault:
     parameters: Mapping[str, int] | None = None
     times: int | None = None
     raw_body: str | None = None
+
+
+def grey_png(width: int = 4, height: int = 3) -> bytes:
+    """A real PNG of grey pixels, small enough to build inline (a chart for tests that send photos)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 def forbidden_blocked() -> Fault:

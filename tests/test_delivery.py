@@ -10,9 +10,7 @@ seconds; the peer and the sender's pacer run on real monotonic time, with Telegr
 from __future__ import annotations
 
 import asyncio
-import struct
 import time
-import zlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +25,7 @@ from bot.store.base import ChatSettings, OutboxItem, Store, Subscription
 from bot.store.redis import RedisStore
 from bot.store.sqlite import SqliteStore
 from tests.telegram_peer import Limits as PeerLimits
-from tests.telegram_peer import SentCall, TelegramPeer
+from tests.telegram_peer import SentCall, TelegramPeer, grey_png
 
 # PTB 22 warns on every RetryAfter built from the Bot API's integer retry_after.
 pytestmark = pytest.mark.filterwarnings("ignore:Deprecated since version v22.2:DeprecationWarning")
@@ -104,22 +102,6 @@ async def drain(
 
 def delivered(peer: TelegramPeer, chat_id: int) -> list[SentCall]:
     return peer.messages_to(chat_id)
-
-
-def png(width: int = 4, height: int = 3) -> bytes:
-    """A real PNG of grey pixels."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 class OffsetMonotonic:
@@ -368,7 +350,7 @@ async def test_sender_photo_and_text_payload_paced_without_duplicate_photo(store
     chats = [21, 22, 23]
     for chat_id in chats:
         await store.put_chat(ChatSettings(chat_id=chat_id))
-    chart = png()
+    chart = grey_png()
     payload = payload_for(
         "<b>capgap daily</b> · close of 2025-09-18", png=chart, caption="Russell 2000, 1 year"
     )
@@ -410,7 +392,7 @@ async def test_sender_text_over_4096_characters_split_into_ordered_parts(store: 
 
 async def test_sender_parts_already_sent_not_resent_after_a_retry_or_a_restart(store: Store) -> None:
     await store.put_chat(ChatSettings(chat_id=41))
-    payload = payload_for("<b>capgap daily</b> · close of 2025-09-18", png=png(), caption="chart")
+    payload = payload_for("<b>capgap daily</b> · close of 2025-09-18", png=grey_png(), caption="chart")
     assert await store.enqueue([OutboxItem("digest:41:2025-09-18", 41, payload, T0, T0)]) == 1
     clock = FixedClock(T0)
     async with TelegramPeer() as peer, make_bot(peer) as bot:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import struct
-import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -37,6 +35,7 @@ from tests.telegram_peer import (
     Limits,
     SentCall,
     TelegramPeer,
+    grey_png,
     image_size,
     parse_html,
 )
@@ -49,23 +48,7 @@ GROUP = -713953955
 SUPERGROUP = -1001713953955
 
 
-def _png(width: int, height: int) -> bytes:
-    """A real PNG (grey pixels), small enough to build inline."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
-
-
-CHART = _png(1200, 675)
+CHART = grey_png(1200, 675)
 
 
 async def _start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
