@@ -7,7 +7,6 @@ import logging
 from telegram.ext import ContextTypes
 
 from bot import calendar
-
 from jobs.schedule import is_leader, services_of
 
 log = logging.getLogger(__name__)

@@ -42,3 +42,10 @@ def test_dockerfile_installs_the_package_and_a_cjk_font() -> None:
     assert "pip install ." in text
     assert "fonts-noto-cjk" in text
     assert 'CMD ["capgap", "health"]' in text
+
+
+def test_compose_gives_the_bot_time_to_stop_its_sender_cleanly() -> None:
+    from jobs.schedule import SENDER_STOP_S
+
+    grace = COMPOSE["services"]["bot"]["stop_grace_period"]
+    assert grace.endswith("s") and float(grace[:-1]) > SENDER_STOP_S
