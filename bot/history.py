@@ -692,6 +692,15 @@ class HistoryStore:
         _fsync_directory(path.parent)
 
     # reading ---------------------------------------------------------------------------------------
+    def revision(self) -> object:
+        """A value that changes whenever any process writes any series or strip: the identities of the
+        files (every write replaces a file, which gives it a new inode, size or mtime)."""
+        try:
+            with os.scandir(self.directory) as entries:
+                return tuple(sorted((e.name, _ident(e.stat())) for e in entries if e.name.endswith(_SUFFIX)))
+        except FileNotFoundError:
+            return ()
+
     def names(self) -> list[str]:
         if not self.directory.is_dir():
             return []

@@ -58,6 +58,41 @@ class SeriesStatus:
     last_error: str | None = None
 
 
+@dataclass
+class RefreshReport:
+    """What one refresh pass did, for its log lines and `capgap refresh`: per series the source that
+    answered and the rows it brought, or what every source said."""
+
+    fetched: dict[str, str] = field(default_factory=dict)  # series -> source that answered
+    rows: dict[str, int] = field(default_factory=dict)  # series -> rows stored (new or revised)
+    failed: dict[str, str] = field(default_factory=dict)  # series -> every source's fault, joined
+    # source -> series it failed for -> fault: one log line per failing source, not one per request
+    faults: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def fault(self, source: str, series: str, message: str) -> None:
+        self.faults.setdefault(source, {})[series] = message
+
+    def log(self, logger: logging.Logger) -> None:
+        by_source: dict[str, list[str]] = {}
+        for name, source in self.fetched.items():
+            by_source.setdefault(source, []).append(f"{name} +{self.rows.get(name, 0)}")
+        fetched = "; ".join(f"{source}: {', '.join(names)}" for source, names in sorted(by_source.items()))
+        failed = ", ".join(sorted(self.failed))
+        logger.info("refresh pass: fetched %s; failed: %s", fetched or "nothing", failed or "none")
+        for source, faults in sorted(self.faults.items()):
+            # One line per source: the same fault for many series (a vendor down) is said once.
+            messages: dict[str, list[str]] = {}
+            for name, message in faults.items():
+                messages.setdefault(_strip_source(source, message), []).append(name)
+            said = "; ".join(f"{', '.join(sorted(names))}: {message}" for message, names in messages.items())
+            logger.warning("refresh pass: %s failed for %s", source, said)
+
+
+def _strip_source(source: str, message: str) -> str:
+    prefix = f"{source}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """Everything a command may read, as of one exchange date."""
@@ -137,6 +172,8 @@ class Market:
         self._live: dict[str, LiveQuote] = {}
         self._refreshing: asyncio.Task[Snapshot] | None = None
         self._snapshot: Snapshot | None = None
+        self._revision: object = None  # history's revision when the snapshot was built
+        self.last_report: RefreshReport | None = None
 
     # reading ---------------------------------------------------------------------------------------
     @property
@@ -150,8 +187,21 @@ class Market:
             return self.fixed_asof
         return calendar.last_completed_session(now)
 
+    def reload_if_changed(self) -> bool:
+        """Rebuild the snapshot when history changed (whoever wrote it: this process's refresh, an
+        import, another worker) or a new session closed; True when it did. One cheap read otherwise."""
+        revision = self.history.revision()
+        snap = self._snapshot
+        if snap is not None and revision == self._revision and snap.asof == self._asof(self.clock.now()):
+            return False
+        self.reload()
+        return True
+
     def reload(self) -> Snapshot:
         """Build a snapshot from what history holds now (no network)."""
+        # Read before loading: a write that lands while we load changes it again, so the next
+        # reload_if_changed loads once more rather than missing the write.
+        self._revision = self.history.revision()
         now = self.clock.now()
         asof = self._asof(now)
         frames: dict[str, pd.DataFrame] = {}
@@ -238,18 +288,21 @@ class Market:
 
     async def _refresh(self, names: list[str] | None, progress: object) -> Snapshot:
         now = self.clock.now()
+        report = RefreshReport()
         wanted = [SERIES[n] for n in (names or SERIES) if n in SERIES and SERIES[n].sources]
         for info in wanted:
-            await self._refresh_one(info, now)
+            await self._refresh_one(info, now, report)
             if callable(progress):
                 progress(info.name)
         if names is None or STRIPS in names:
-            await self._refresh_strip(now)
+            await self._refresh_strip(now, report)
             if callable(progress):
                 progress(STRIPS)
+        self.last_report = report
+        report.log(log)
         return await asyncio.to_thread(self.reload)
 
-    async def _refresh_strip(self, now: datetime) -> None:
+    async def _refresh_strip(self, now: datetime, report: RefreshReport) -> None:
         """The ZQ strip of the last settled day: CME first, Yahoo's contract closes as the fallback."""
         errors: list[str] = []
         for source_name in STRIP_SOURCES:
@@ -259,24 +312,33 @@ class Market:
                 continue
             try:
                 strip = await fetch_strip(None, now=now)
-            except SourceError as exc:
-                errors.append(str(exc))
-                log.warning("refresh ZQ strip: %s", exc)
-                continue
             except Exception as exc:
-                errors.append(f"{source_name}: unexpected {type(exc).__name__}")
-                log.exception("refresh ZQ strip via %s failed", source_name)
+                message = self._fault(source_name, STRIPS, exc)
+                errors.append(message)
+                report.fault(source_name, STRIPS, message)
                 continue
             self.history.put_strip(strip)
             record_odds(self.history)
             self._errors.pop(STRIPS, None)
             self._used[STRIPS] = source_name
             self._fetched[STRIPS] = now
+            report.fetched[STRIPS] = source_name
+            report.rows[STRIPS] = len(strip.settles)
             return
         if errors:
             self._errors[STRIPS] = "; ".join(errors)
+            report.failed[STRIPS] = self._errors[STRIPS]
 
-    async def _refresh_one(self, info: SeriesInfo, now: datetime) -> None:
+    @staticmethod
+    def _fault(source_name: str, series: str, exc: Exception) -> str:
+        """A source's failure as one line. A SourceError says what went wrong; anything else is a bug in
+        a parser: its traceback is logged at debug level, the pass goes on with the other series."""
+        if isinstance(exc, SourceError):
+            return str(exc)
+        log.debug("refresh %s via %s raised", series, source_name, exc_info=exc)
+        return f"{source_name}: unexpected {type(exc).__name__}: {exc}"
+
+    async def _refresh_one(self, info: SeriesInfo, now: datetime, report: RefreshReport) -> None:
         last = self.history.last_date(info.name)
         start = None
         if last is not None:
@@ -292,27 +354,28 @@ class Market:
                 continue
             try:
                 fetched = await source.fetch(info.name, start=start, end=None, now=now)
-                self._store(info, fetched)
-            except SourceError as exc:
-                if exc.retry_after is not None or "429" in exc.fault:
+                stored = self._store(info, fetched)
+            except Exception as exc:  # a bug in a parser must not stop the other series either
+                if isinstance(exc, SourceError) and (exc.retry_after is not None or "429" in exc.fault):
                     # The vendor asked us to slow down: leave it alone for a while (all series).
                     pause = max(exc.retry_after or 0.0, RATE_LIMIT_PAUSE_S)
                     self._cooldown[source_name] = now + timedelta(seconds=pause)
-                errors.append(str(exc))
-                log.warning("refresh %s: %s", info.name, exc)
-                continue
-            except Exception as exc:  # a bug in a parser must not stop the other series
-                errors.append(f"{source_name}: unexpected {type(exc).__name__}")
-                log.exception("refresh %s via %s failed", info.name, source_name)
+                message = self._fault(source_name, info.name, exc)
+                errors.append(message)
+                report.fault(source_name, info.name, message)
                 continue
             self._errors.pop(info.name, None)
             self._used[info.name] = source_name
             self._fetched[info.name] = fetched.fetched_at
+            report.fetched[info.name] = source_name
+            report.rows[info.name] = stored
             return
         if errors:
             self._errors[info.name] = "; ".join(errors)
+            report.failed[info.name] = self._errors[info.name]
 
-    def _store(self, info: SeriesInfo, fetched: Fetched) -> None:
+    def _store(self, info: SeriesInfo, fetched: Fetched) -> int:
+        """Upsert the fetched closes; the rows stored (new or revised)."""
         frame = fetched.frame
         if fetched.partial_last and len(frame):
             # An intraday snapshot is not a close: never store it as one; keep it as a live quote.
@@ -324,8 +387,9 @@ class Market:
         else:
             self._live.pop(info.name, None)
         if frame.empty:
-            return
-        self.history.upsert(info.name, frame, source=fetched.source, fetched_at=fetched.fetched_at)
+            return 0
+        result = self.history.upsert(info.name, frame, source=fetched.source, fetched_at=fetched.fetched_at)
+        return int(result.added + result.revised)
 
     async def refresh_intraday(self) -> Snapshot:
         """The last prices of the index series while NYSE trades (the incremental fetch is a few bars)."""

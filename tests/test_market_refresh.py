@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -207,3 +208,23 @@ def test_one_corrupt_history_file_leaves_the_other_series_answering(tmp_path: Pa
     assert "NDX" not in snap.frames
     status = snap.status["NDX"]
     assert status.stale and status.last_error is not None and "NDX.cgh is corrupt" in status.last_error
+
+
+def test_refresh_report_logs_one_line_per_failing_source_not_per_series(caplog: pytest.LogCaptureFixture) -> None:
+    from bot.market import RefreshReport
+
+    report = RefreshReport()
+    report.fetched["RUT"], report.rows["RUT"] = "yahoo", 1
+    for name in ("NDX", "SPX", "IWM", "SPY", "QQQ"):
+        report.fault("stooq", name, "stooq: HTTP 503 Service Unavailable from stooq.com (gave up after 3 attempts)")
+        report.failed[name] = "every source failed"
+    report.fault("yahoo", "SP600", "yahoo: chart of ^SP600: Yahoo says Not Found")
+    with caplog.at_level("INFO", logger="bot.market"):
+        report.log(logging.getLogger("bot.market"))
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == "refresh pass: fetched yahoo: RUT +1; failed: IWM, NDX, QQQ, SPX, SPY"
+    assert lines[1:] == [
+        "refresh pass: stooq failed for IWM, NDX, QQQ, SPX, SPY: HTTP 503 Service Unavailable from stooq.com (gave up after 3 attempts)",
+        "refresh pass: yahoo failed for SP600: chart of ^SP600: Yahoo says Not Found",
+    ]
+    assert not any(r.exc_info for r in caplog.records)
