@@ -6,6 +6,7 @@ The same function answers a Telegram update (through ``ptb_callback`` in bot/app
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,6 +28,7 @@ class Services:
     history: HistoryStore
     market: Market
     store: Store | None  # None for `capgap ask` (no chat state)
+    watch_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one rule evaluation at a time
 
 
 @dataclass(frozen=True)

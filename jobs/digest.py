@@ -88,7 +88,7 @@ async def enqueue_due_digests(services: Services, now: datetime) -> int:
 
 
 async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    from jobs.schedule import is_leader, services_of
+    from jobs.context import is_leader, services_of
 
     if not is_leader(context):
         return

@@ -1,9 +1,16 @@
 """Register every scheduled job on the Application's JobQueue (called from post_init).
 
-Jobs are rebuilt from the store at start-up; they are small and safe to repeat: each calls one service
-with an explicit as-of, and the outbox's idempotency keys make a rerun send nothing twice. With several
-bot processes on one Redis, only the leader (a lock with expiry) refreshes, watches and schedules
-digests; every process may drain the outbox, whose claim is atomic.
+Start-up order: the snapshot is built from stored history, this process learns at once whether it
+leads (the lock is tried before anything is scheduled), beats its heartbeat, and the leader catches up
+at once (fetch what is missing, evaluate the rules) instead of waiting for the next scheduled pass.
+Jobs are small and safe to repeat: each calls one service with an explicit as-of, and the outbox's
+idempotency keys make a rerun send nothing twice.
+
+Several bot processes on one store elect one leader (a lock with expiry, renewed every
+``LEADER_RENEW_S``): only the leader refreshes, evaluates rules and schedules digests. A clean stop
+releases the lock, so another worker takes over within ``LEADER_RENEW_S``; after a crash it takes over
+when the lease runs out, within ``LEADER_TTL_S + LEADER_RENEW_S``. Every process reloads history that
+another one wrote (``data_job``), so all of them answer from the same data.
 """
 
 from __future__ import annotations
@@ -18,74 +25,84 @@ from zoneinfo import ZoneInfo
 
 from telegram.ext import Application, ContextTypes
 
+from bot import health
 from bot.delivery import Limits, Sender
 from handlers.base import Services
+from jobs.digest import schedule_digests
+from jobs.refresh import data_job, intraday_job, refresh_job
 
 log = logging.getLogger(__name__)
 
 NEW_YORK = ZoneInfo("America/New_York")
 LEADER_LOCK = "scheduler"
-LEADER_TTL_S = 30.0
+# The lease: a crashed leader is replaced within LEADER_TTL_S + LEADER_RENEW_S (12 s); a leader that
+# misses four renewals in a row (a store hiccup) keeps its lease.
+LEADER_TTL_S = 10.0
+LEADER_RENEW_S = 2.0
 # After the 16:00 close, vendors need a while to publish final closes; CME publishes ZQ settlements
 # in the late afternoon Chicago time. Several passes catch late publications; each pass only fetches
 # what is missing.
 REFRESH_TIMES_NY = (time(16, 25), time(17, 15), time(18, 45), time(21, 0))
-HEARTBEAT_S = 60.0
+# How often every process checks whether history changed (one cheap read of its revision).
+RELOAD_S = 5.0
+# The catch-up pass runs this long after start: after post_init, once polling has begun.
+CATCH_UP_AFTER_S = 1.0
 
 
-def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    return context.application.bot_data["services"]  # type: ignore[no-any-return]
-
-
-def is_leader(context: ContextTypes.DEFAULT_TYPE) -> bool:
-    return bool(context.application.bot_data.get("leader", False))
+async def elect(application: Application) -> bool:  # type: ignore[type-arg]
+    """Take or renew the leader lock; remember and return whether this process leads."""
+    services: Services = application.bot_data["services"]
+    owner = application.bot_data["owner"]
+    if services.store is None:
+        leader = True
+    else:
+        try:
+            leader = await services.store.acquire_lock(LEADER_LOCK, owner, LEADER_TTL_S)
+        except Exception:
+            if application.bot_data.get("leader"):
+                log.warning("leader lock unavailable; standing down until the store answers")
+            leader = False
+    if leader != application.bot_data.get("leader"):
+        log.info("scheduler leadership %s by %s", "taken" if leader else "lost", owner)
+    application.bot_data["leader"] = leader
+    return leader
 
 
 async def leader_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
-    owner = context.application.bot_data["owner"]
-    if services.store is None:
-        context.application.bot_data["leader"] = True
-        return
-    try:
-        leader = await services.store.acquire_lock(LEADER_LOCK, owner, LEADER_TTL_S)
-    except Exception:
-        log.warning("leader lock unavailable; standing down until the store answers")
-        leader = False
-    if leader != context.application.bot_data.get("leader"):
-        log.info("scheduler leadership: %s", "acquired" if leader else "lost")
-    context.application.bot_data["leader"] = leader
+    await elect(context.application)
 
 
 async def heartbeat_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
-    path = services.settings.data_dir / "heartbeat"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
+    await asyncio.to_thread(health.beat, context.application.bot_data["heartbeat"])
 
 
 async def schedule_jobs(application: Application) -> None:  # type: ignore[type-arg]
-    from jobs.digest import schedule_digests
-    from jobs.refresh import intraday_job, refresh_job
-
     services: Services = application.bot_data["services"]
     application.bot_data["owner"] = f"{socket.gethostname()}:{os.getpid()}"
-    application.bot_data["leader"] = False
-    # The snapshot is built from local history before the first update is answered.
+    application.bot_data["leader"] = None
+    application.bot_data["heartbeat"] = health.own_heartbeat(services.settings.data_dir)
+    # The snapshot is built from stored history before the first update is answered.
     await asyncio.to_thread(services.market.reload)
     log.info("snapshot as of %s with %d series", services.market.snapshot.asof, len(services.market.snapshot.frames))
+    await elect(application)
+    await asyncio.to_thread(health.beat, application.bot_data["heartbeat"])
 
     jq = application.job_queue
     assert jq is not None, "python-telegram-bot[job-queue] is required"
-    jq.run_repeating(leader_job, interval=LEADER_TTL_S / 3, first=0, name="leader")
-    jq.run_repeating(heartbeat_job, interval=HEARTBEAT_S, first=0, name="heartbeat")
+    # `first` is given explicitly: these jobs already ran once above (PTB's first=0 would wait a whole
+    # interval, as APScheduler computes the next fire time after "now").
+    jq.run_repeating(leader_job, interval=LEADER_RENEW_S, first=LEADER_RENEW_S, name="leader")
+    jq.run_repeating(heartbeat_job, interval=health.BEAT_S, first=health.BEAT_S, name="heartbeat")
+    jq.run_repeating(data_job, interval=RELOAD_S, first=RELOAD_S, name="history-reload")
+    # Catch up at once (a restart after missed passes fetches now, not at the next slot); with
+    # refreshing disabled this evaluates the rules on what history holds.
+    jq.run_once(refresh_job, when=CATCH_UP_AFTER_S, name="refresh-startup")
     if services.settings.refresh_enabled:
         for at in REFRESH_TIMES_NY:
             jitter = random.randint(0, 240)  # seconds: spread many deployments' requests
             when = time(at.hour, at.minute + jitter // 60, jitter % 60, tzinfo=NEW_YORK)
-            # PTB counts days from Sunday = 0: Monday..Friday. Holidays are skipped inside the job.
+            # PTB counts days from Sunday = 0: Monday..Friday.
             jq.run_daily(refresh_job, when, days=(1, 2, 3, 4, 5), name=f"refresh-{at:%H%M}")
-        jq.run_once(refresh_job, when=5, name="refresh-startup")
         minutes = services.settings.intraday_refresh_minutes
         if minutes:
             jq.run_repeating(intraday_job, interval=60 * minutes, first=30 + random.randint(0, 60), name="refresh-intraday")
@@ -123,3 +140,23 @@ async def stop_sender(application: Application) -> None:  # type: ignore[type-ar
         log.exception("the outbox sender failed while stopping")
     else:
         log.info("outbox sender stopped")
+
+
+async def step_down(application: Application) -> None:  # type: ignore[type-arg]
+    """On a clean stop (post_stop, after the sender): release leadership at once, so another worker
+    takes over within LEADER_RENEW_S instead of waiting out the lease, and remove this process's
+    heartbeat."""
+    services: Services = application.bot_data["services"]
+    owner = application.bot_data.get("owner")
+    if application.bot_data.get("leader") and services.store is not None and owner is not None:
+        try:
+            await services.store.release_lock(LEADER_LOCK, owner)
+        except Exception:
+            log.warning("could not release the leader lock; another worker takes over when it expires")
+        else:
+            log.info("scheduler leadership released by %s", owner)
+        application.bot_data["leader"] = False
+    beat = application.bot_data.get("heartbeat")
+    if beat is not None:
+        beat.unlink(missing_ok=True)
+

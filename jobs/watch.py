@@ -1,4 +1,4 @@
-"""The watch job: evaluate alert rules on the latest snapshot (after every refresh, on the leader)."""
+"""Evaluate alert rules on the latest snapshot (after a refresh pass, or when history changed; leader)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ log = logging.getLogger(__name__)
 async def watch_once(services: Services) -> WatchReport | None:
     if services.store is None:
         return None
-    try:
-        report = await evaluate_rules(services.store, services.market.snapshot, services.clock.now(), render_alerts)
-    except Exception:
-        log.exception("watch failed; the next refresh runs it again (events are idempotent)")
-        return None
+    # One evaluation at a time: a refresh pass and a history change can come due together.
+    async with services.watch_lock:
+        try:
+            report = await evaluate_rules(services.store, services.market.snapshot, services.clock.now(), render_alerts)
+        except Exception:
+            log.exception("watch failed; the next refresh runs it again (events are idempotent)")
+            return None
     if report.held:
         log.warning("alert rules held: %s", "; ".join(f"{k} ({v})" for k, v in report.held.items()))
     log.info("watch: %s bars, %d events, %d new messages", report.evaluated, report.events, report.messages)

@@ -1,0 +1,93 @@
+"""Leadership and heartbeats: decided at start, released on a clean stop, one heartbeat per process."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from bot import health
+from bot.config import Settings
+from bot.store.sqlite import SqliteStore
+from jobs.schedule import LEADER_LOCK, LEADER_RENEW_S, LEADER_TTL_S, elect, step_down
+
+
+def app(store: SqliteStore, owner: str, data_dir: Path) -> Any:
+    services = SimpleNamespace(store=store, settings=Settings(data_dir=data_dir, _env_file=None))  # type: ignore[call-arg]
+    return SimpleNamespace(bot_data={"services": services, "owner": owner, "leader": None,
+                                     "heartbeat": data_dir / "heartbeats" / owner})
+
+
+async def test_elect_first_worker_leads_second_waits_then_takes_over_after_clean_stop(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "capgap.sqlite3")
+    await store.open()
+    first, second = app(store, "a:1", tmp_path), app(store, "b:2", tmp_path)
+    assert await elect(first) is True
+    assert await elect(second) is False
+    await step_down(first)
+    assert first.bot_data["leader"] is False
+    # Released, not left to expire: the next renewal of the other worker takes over.
+    assert await elect(second) is True
+    await store.close()
+
+
+async def test_elect_after_a_crash_the_lease_runs_out_within_the_takeover_bound(tmp_path: Path) -> None:
+    now = [1_000.0]
+    store = SqliteStore(tmp_path / "capgap.sqlite3", wall_clock=lambda: now[0])
+    await store.open()
+    crashed, standby = app(store, "a:1", tmp_path), app(store, "b:2", tmp_path)
+    assert await elect(crashed) is True
+    now[0] += LEADER_TTL_S - 0.1
+    assert await elect(standby) is False
+    now[0] += 0.2
+    assert await elect(standby) is True
+    # The standby retries every LEADER_RENEW_S: takeover within TTL + one renewal, the goal is 15 s.
+    assert LEADER_TTL_S + LEADER_RENEW_S <= 15
+    assert await store.acquire_lock(LEADER_LOCK, "a:1", LEADER_TTL_S) is False
+    await store.close()
+
+
+def test_health_check_own_fresh_heartbeat_is_healthy(tmp_path: Path) -> None:
+    beat = health.own_heartbeat(tmp_path)
+    health.beat(beat)
+    result = health.check(tmp_path, time.time())
+    assert result.healthy, result.message
+    assert f"pid {os.getpid()}" in result.message
+
+
+def test_health_check_late_heartbeat_of_a_live_process_is_unhealthy(tmp_path: Path) -> None:
+    beat = health.own_heartbeat(tmp_path)
+    health.beat(beat)
+    result = health.check(tmp_path, time.time() + health.MAX_AGE_S + 5)
+    assert not result.healthy and "too old" in result.message
+
+
+def test_health_check_ignores_dead_processes_and_other_hosts(tmp_path: Path) -> None:
+    folder = health.heartbeat_dir(tmp_path)
+    folder.mkdir(parents=True)
+    (folder / "some-other-host.1").touch()
+    dead = os.fork()
+    if dead == 0:  # a process that exits at once: its pid is not running afterwards
+        os._exit(0)
+    os.waitpid(dead, 0)
+    health.beat(folder / f"{health.socket.gethostname()}.{dead}")
+    result = health.check(tmp_path, time.time())
+    assert not result.healthy and "no heartbeat" in result.message
+
+
+@pytest.mark.parametrize("leader", [True, False])
+async def test_step_down_removes_the_heartbeat_of_this_process(tmp_path: Path, leader: bool) -> None:
+    store = SqliteStore(tmp_path / "capgap.sqlite3")
+    await store.open()
+    worker = app(store, "a:1", tmp_path)
+    if leader:
+        await elect(worker)
+    health.beat(worker.bot_data["heartbeat"])
+    await step_down(worker)
+    assert not worker.bot_data["heartbeat"].exists()
+    assert await elect(app(store, "b:2", tmp_path)) is True
+    await store.close()
