@@ -7,8 +7,12 @@ import asyncio
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import LANGUAGES, Settings
+
+if TYPE_CHECKING:
+    from bot.clock import Clock
 
 NO_TOKEN_HELP = """\
 capgap: no Telegram bot token configured.
@@ -74,32 +78,26 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--as-of", type=_parse_date, metavar="YYYY-MM-DD", help="use history up to this date only")
 
     sub.add_parser("health", help="exit 0 when the running bot's heartbeat is recent (container health check)",
-                   description="Check the heartbeat file the running bot refreshes every minute.")
+                   description="Check the heartbeats this host's running bot processes write every 30 s.")
     return parser
 
 
-HEARTBEAT_MAX_AGE_S = 180
-
-
 def _health() -> int:
-    settings = _settings()
-    beat = settings.data_dir / "heartbeat"
-    if not beat.exists():
-        print(f"unhealthy: no heartbeat at {beat} (is the bot running?)", file=sys.stderr)
-        return 1
-    age = datetime.now(UTC).timestamp() - beat.stat().st_mtime
-    if age > HEARTBEAT_MAX_AGE_S:
-        print(f"unhealthy: last heartbeat {age:.0f} s ago", file=sys.stderr)
-        return 1
-    print(f"healthy: heartbeat {age:.0f} s ago")
-    return 0
+    from bot import health
+
+    result = health.check(_settings().data_dir, datetime.now(UTC).timestamp())
+    print(f"{'healthy' if result.healthy else 'unhealthy'}: {result.message}",
+          file=sys.stdout if result.healthy else sys.stderr)
+    return 0 if result.healthy else 1
 
 
 def _settings() -> Settings:
     return Settings()
 
 
-def _services(settings: Settings, *, asof: date | None, with_store: bool):  # type: ignore[no-untyped-def]
+def _services(settings: Settings, *, asof: date | None, with_store: bool, clock: Clock | None = None):  # type: ignore[no-untyped-def]
+    """What a command needs: history, the market over it, and (for the bot) the store. ``clock`` is for
+    tests that run the bot at an injected time; `capgap` itself uses the system clock."""
     from bot import calendar
     from bot.clock import FixedClock, SystemClock
     from bot.history import HistoryStore
@@ -113,7 +111,7 @@ def _services(settings: Settings, *, asof: date | None, with_store: bool):  # ty
         clock = FixedClock(calendar.session_close(session))
         market = Market(history, clock, fixed_asof=asof)
     else:
-        clock = SystemClock()
+        clock = clock or SystemClock()
         market = Market(history, clock)
     store = None
     if with_store:
@@ -121,6 +119,23 @@ def _services(settings: Settings, *, asof: date | None, with_store: bool):  # ty
 
         store = make_store(data_dir=settings.data_dir, redis_url=settings.redis_url)
     return Services(settings=settings, clock=clock, history=history, market=market, store=store)
+
+
+def _asof_problem(asof: date | None) -> str | None:
+    """Why ``--as-of`` cannot be answered (a date in the future, or outside the NYSE calendar), or None."""
+    if asof is None:
+        return None
+    from zoneinfo import ZoneInfo
+
+    from bot import calendar
+
+    today = datetime.now(ZoneInfo("America/New_York")).date()
+    if asof > today:
+        return f"--as-of {asof} is in the future (today is {today} in New York): there is no close to answer from yet"
+    if asof <= calendar.NYSE_FIRST:
+        return (f"--as-of {asof} is before {calendar.NYSE_FIRST}, where the NYSE calendar capgap uses starts; "
+                f"pick a later date")
+    return None
 
 
 async def _ask(args: argparse.Namespace) -> int:
@@ -136,6 +151,10 @@ async def _ask(args: argparse.Namespace) -> int:
     if command is None:
         known = " ".join("/" + c for c in COMMANDS)
         print(f"capgap ask: unknown command {args.text!r}. Known: {known}", file=sys.stderr)
+        return 2
+    problem = _asof_problem(args.as_of)
+    if problem:
+        print(f"capgap {args.command}: {problem}", file=sys.stderr)
         return 2
     services = _services(settings, asof=args.as_of, with_store=False)
     request = Request(command=name, args=words, lang=args.lang, asof=args.as_of, is_admin=True)
@@ -155,7 +174,16 @@ async def _refresh(args: argparse.Namespace) -> int:
 
     settings = _settings()
     services = _services(settings, asof=None, with_store=False)
+    from bot.history import STRIPS
+    from bot.series import SERIES
+
     names = [n.upper().lstrip("^") for n in args.series] or None
+    unknown = [n for n in names or () if n != STRIPS and (n not in SERIES or not SERIES[n].sources)]
+    if unknown:
+        fetchable = " ".join(n for n, info in SERIES.items() if info.sources)
+        print(f"capgap refresh: no data source for {' '.join(unknown)}. Fetchable: {fetchable} {STRIPS}",
+              file=sys.stderr)
+        return 2
     apikey = settings.stooq_apikey.get_secret_value() if settings.stooq_apikey else None
     async with open_sources(stooq_apikey=apikey) as sources:
         services.market.sources = sources
@@ -167,13 +195,33 @@ async def _refresh(args: argparse.Namespace) -> int:
 
         print("Refreshing market history (the first run downloads decades; later runs only what is new)...")
         snap = await services.market.refresh(names, progress=progress)
-    failed = 0
+    return _print_refresh(snap, services.market.last_report)
+
+
+def _print_refresh(snap, report) -> int:  # type: ignore[no-untyped-def]
+    """One line per series: what was fetched, or what failed and what history was kept. Exit status 1
+    when any series that has a data source could not be fetched."""
+    from bot.market import RefreshReport
+    from bot.series import SERIES
+
+    report = report or RefreshReport()
     for name, status in sorted(snap.status.items()):
-        mark = "STALE" if status.stale else "ok"
-        err = f"  error: {status.last_error}" if status.last_error else ""
-        print(f"{name:12} {mark:5} last {status.last_date}  via {status.source}{err}")
-        failed += bool(status.last_error)
-    return 1 if failed and failed == len(snap.status) else 0
+        last = status.last_date.isoformat() if status.last_date else "nothing stored"
+        if name in report.failed:
+            kept = f"kept what was stored (last {last})" if status.last_date else "nothing stored yet"
+            print(f"{name:12} FAILED  {kept}; {report.failed[name]}")
+        elif name in report.fetched:
+            mark = "STALE" if status.stale else "ok"
+            print(f"{name:12} {mark:7} last {last} via {report.fetched[name]} (new or revised rows: {report.rows.get(name, 0)})")
+        elif name in SERIES and not SERIES[name].sources:
+            print(f"{name:12} import  last {last} from {status.source} (no data source: `capgap import` only)")
+        else:
+            print(f"{name:12} {'STALE' if status.stale else 'ok':7} last {last} from {status.source} (not asked for)")
+    if report.failed:
+        print(f"capgap refresh: {len(report.failed)} series could not be fetched: {', '.join(sorted(report.failed))}",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -274,6 +322,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`capgap ask ... | head -1`): end quietly, as other commands in a pipe do.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command cut off by a pipe
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
@@ -285,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         return _import(args)
     if args.command == "backtest":
         text = " ".join(["/backtest", args.rule, *args.params])
-        return asyncio.run(_ask(argparse.Namespace(text=text, lang=args.lang, as_of=args.as_of, chart_out=None)))
+        return asyncio.run(_ask(argparse.Namespace(command="backtest", text=text, lang=args.lang, as_of=args.as_of,
+                                                   chart_out=None)))
     if args.command == "health":
         return _health()
     return 2

@@ -102,3 +102,57 @@ def test_cli_backtest_r2k_high_prints_the_first_firing_after_the_2021_record(tmp
     assert "2025-09-18" in result.stdout and "would have fired 4 times" in result.stdout
     bad = capgap("backtest", "r2k_high", "banana", data_dir=tmp_path)
     assert bad.returncode == 0 and bad.stdout.startswith("Usage: /subscribe r2k_high")
+
+
+def test_cli_ask_future_as_of_is_refused_in_one_line(tmp_path: Path) -> None:
+    result = capgap("ask", "--as-of", "2099-01-02", "/r2k", data_dir=tmp_path)
+    assert result.returncode == 2 and "in the future" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", [("ask", "/r2k"), ("backtest", "r2k_high")])
+def test_cli_as_of_before_the_nyse_calendar_is_one_line_not_a_traceback(tmp_path: Path, command: tuple[str, str]) -> None:
+    result = capgap(command[0], "--as-of", "1980-01-02", command[1], data_dir=tmp_path)
+    assert result.returncode == 2 and "NYSE calendar" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_ask_into_a_pipe_closed_early_ends_quietly(tmp_path: Path) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CAPGAP_")}
+    environ.update({"CAPGAP_DATA_DIR": str(tmp_path), "PYTHONPATH": str(REPO)})
+    reader = subprocess.Popen([sys.executable, "-m", "bot", "ask", "/help"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=environ, cwd=tmp_path)
+    assert reader.stdout is not None and reader.stderr is not None
+    reader.stdout.readline()
+    reader.stdout.close()  # `| head -1`
+    stderr = reader.stderr.read().decode()
+    reader.wait(timeout=60)
+    assert "BrokenPipeError" not in stderr and "Traceback" not in stderr
+
+
+def test_cli_refresh_unknown_series_names_the_fetchable_ones(tmp_path: Path) -> None:
+    result = capgap("refresh", "BANANA", data_dir=tmp_path)
+    assert result.returncode == 2 and "no data source for BANANA" in result.stderr and "RUT" in result.stderr
+
+
+def test_cli_refresh_report_failed_fetch_exits_non_zero_and_says_what_was_kept(capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import date
+
+    from bot.__main__ import _print_refresh
+    from bot.market import RefreshReport, SeriesStatus
+
+    status = {
+        "RUT": SeriesStatus("RUT", "yahoo", date(2026, 2, 20), None, stale=True, last_error="yahoo: HTTP 503"),
+        "SPX": SeriesStatus("SPX", "yahoo", date(2026, 2, 23), None, stale=False),
+        "DFEDTAR": SeriesStatus("DFEDTAR", "csv:DFEDTAR.csv", date(2008, 12, 15), None, stale=True),
+    }
+    report = RefreshReport(fetched={"SPX": "yahoo"}, rows={"SPX": 1}, failed={"RUT": "yahoo: HTTP 503; stooq: no key"})
+    snap = type("Snap", (), {"status": status})()
+    assert _print_refresh(snap, report) == 1
+    out, err = capsys.readouterr()
+    assert "RUT          FAILED  kept what was stored (last 2026-02-20); yahoo: HTTP 503; stooq: no key" in out
+    assert "SPX          ok      last 2026-02-23 via yahoo (new or revised rows: 1)" in out
+    assert "DFEDTAR      import" in out and "None" not in out
+    assert "1 series could not be fetched: RUT" in err
+    # Import-only series never count as failed: with nothing failed the exit status is 0.
+    assert _print_refresh(snap, RefreshReport(fetched={"SPX": "yahoo"})) == 0
