@@ -175,9 +175,9 @@ async def _refresh(args: argparse.Namespace) -> int:
     settings = _settings()
     services = _services(settings, asof=None, with_store=False)
     from bot.history import STRIPS
-    from bot.series import SERIES
+    from bot.series import SERIES, series_key
 
-    names = [n.upper().lstrip("^") for n in args.series] or None
+    names = [series_key(n) for n in args.series] or None
     unknown = [n for n in names or () if n != STRIPS and (n not in SERIES or not SERIES[n].sources)]
     if unknown:
         fetchable = " ".join(n for n, info in SERIES.items() if info.sources)
@@ -227,14 +227,14 @@ def _print_refresh(snap, report) -> int:  # type: ignore[no-untyped-def]
 def _import(args: argparse.Namespace) -> int:
     from bot.errors import SourceError
     from bot.history import HistoryStore
-    from bot.series import SERIES, series_info
+    from bot.series import SERIES, series_info, series_key
 
     settings = _settings()
     history = HistoryStore(settings.history_dir)
     if not args.file.is_file():
         print(f"capgap import: no such file: {args.file}", file=sys.stderr)
         return 2
-    name = args.series.strip().lstrip("^").upper()
+    name = series_key(args.series)
     now = datetime.now(UTC)
     try:
         if args.file.suffix.lower() == ".json" and _is_fred_bundle(args.file):

@@ -53,9 +53,13 @@ SERIES: dict[str, SeriesInfo] = {
 }
 
 
-def series_info(name: str) -> SeriesInfo:
-    """The known series ``name`` (case-insensitive, a leading ``^`` ignored); KeyError otherwise."""
+def series_key(name: str) -> str:
+    """A series name as the user or a vendor may spell it -> capgap's name: case-insensitive, a leading
+    ``^`` ignored, Yahoo's ``GSPC`` for the S&P 500 is ``SPX`` (``^RUT`` -> ``RUT``)."""
     key = name.strip().lstrip("^").upper()
-    if key == "GSPC":
-        key = "SPX"
-    return SERIES[key]
+    return "SPX" if key == "GSPC" else key
+
+
+def series_info(name: str) -> SeriesInfo:
+    """The known series ``name`` (spelt as ``series_key`` accepts); KeyError otherwise."""
+    return SERIES[series_key(name)]

@@ -19,7 +19,8 @@ from bot.history import HistoryStore
 from bot.market import Market
 from bot.render.status import render_status
 from bot.sources.registry import build_sources
-from bot.sources.yahoo import YahooPESource, YahooSource
+from bot.sources.yahoo import YahooSource
+from bot.sources.yahoo_pe import YahooPESource
 
 NOW = datetime(2026, 2, 24, 23, 0, tzinfo=UTC)  # after Tuesday's close: Monday's and Tuesday's bars missing
 

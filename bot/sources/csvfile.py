@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from bot.errors import SourceError
-from bot.series import SERIES
+from bot.series import SERIES, series_key
 from bot.sources.base import PRICE_COLUMNS, VALUE_COLUMN, Fetched
 from bot.sources.http import html_fault, looks_like_html
 
@@ -68,9 +68,7 @@ _DATE_FORMATS: tuple[tuple[re.Pattern[str], str, int | None], ...] = (
 
 def is_bar_series(series: str) -> bool:
     """True for the indices and ETFs stored as OHLCV bars (RUT, NDX, SPX, SP600, IWM, IJR, SPY, QQQ)."""
-    key = series.strip().lstrip("^").upper()
-    key = "SPX" if key == "GSPC" else key
-    info = SERIES.get(key)
+    info = SERIES.get(series_key(series))
     return info is not None and info.kind == "bars"
 
 

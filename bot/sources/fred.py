@@ -25,6 +25,7 @@ import httpx
 import pandas as pd
 
 from bot.errors import SourceError
+from bot.series import series_key
 from bot.sources.base import Fetched, within
 from bot.sources.csvfile import parse_series_csv
 from bot.sources.http import (
@@ -102,11 +103,11 @@ class FredSource(HttpSource):
         self._url = url
 
     def covers(self, series: str) -> bool:
-        return _key(series) in FRED_IDS
+        return series_key(series) in FRED_IDS
 
     async def fetch(self, series: str, *, start: date | None, end: date | None, now: datetime) -> Fetched:
         """Observations of ``series`` from ``start`` through ``end`` (None: all / latest)."""
-        key = _key(series)
+        key = series_key(series)
         series_id = FRED_IDS.get(key)
         if series_id is None:
             raise SourceError(SOURCE, f"no FRED series for {series!r}")
@@ -132,8 +133,3 @@ class FredSource(HttpSource):
             partial_last=False,
             meta={"fred_id": series_id},
         )
-
-
-def _key(series: str) -> str:
-    key = series.strip().lstrip("^").upper()
-    return "SPX" if key == "GSPC" else key

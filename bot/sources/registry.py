@@ -12,7 +12,8 @@ from bot.sources.cme import CmeSource
 from bot.sources.fred import FredSource
 from bot.sources.http import new_client
 from bot.sources.stooq import StooqSource
-from bot.sources.yahoo import YahooPESource, YahooSource
+from bot.sources.yahoo import YahooSource
+from bot.sources.yahoo_pe import YahooPESource
 
 
 def build_sources(client: httpx.AsyncClient, *, stooq_apikey: str | None = None) -> dict[str, Source]:

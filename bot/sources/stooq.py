@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from bot.errors import SourceError
+from bot.series import series_key
 from bot.sources.base import Fetched, within
 from bot.sources.csvfile import ParsedCsv, parse_series_csv
 from bot.sources.http import (
@@ -110,7 +111,7 @@ class StooqSource(HttpSource):
         self._url = url
 
     def covers(self, series: str) -> bool:
-        return _key(series) in STOOQ_SYMBOLS
+        return series_key(series) in STOOQ_SYMBOLS
 
     async def fetch(self, series: str, *, start: date | None, end: date | None, now: datetime) -> Fetched:
         """Daily bars of ``series`` from ``start`` through ``end`` (None: all history / latest).
@@ -119,7 +120,7 @@ class StooqSource(HttpSource):
         New York date, fetched before the 16:00 close, is flagged ``partial_last`` (on early-close
         days that errs towards "not yet a close").
         """
-        key = _key(series)
+        key = series_key(series)
         symbol = STOOQ_SYMBOLS.get(key)
         if symbol is None:
             raise SourceError(SOURCE, f"Stooq lists no symbol for {series!r}")
@@ -153,8 +154,3 @@ def session_open(day: date, now: datetime) -> bool:
     """True when the New York session dated ``day`` has not reached its 16:00 close at ``now``."""
     local = now.astimezone(NEW_YORK)
     return day > local.date() or (day == local.date() and local.time() < REGULAR_CLOSE)
-
-
-def _key(series: str) -> str:
-    key = series.strip().lstrip("^").upper()
-    return "SPX" if key == "GSPC" else key
