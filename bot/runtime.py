@@ -8,6 +8,7 @@ scheduled passes fetch from Yahoo, FRED, CME and Stooq exactly as `capgap refres
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 
 import httpx
@@ -16,15 +17,23 @@ from telegram.ext import Application
 
 from bot.app import build_application
 from bot.config import Settings
+from bot.delivery import Limits
 from bot.sources.registry import open_sources
 from handlers.base import Services
 
 log = logging.getLogger(__name__)
 
 
-def build_bot(settings: Settings, services: Services, *, http_client: httpx.AsyncClient | None = None) -> Application:  # type: ignore[type-arg]
+def build_bot(
+    settings: Settings,
+    services: Services,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    send_limits: Limits | None = None,
+) -> Application:  # type: ignore[type-arg]
     """The Application `capgap run` runs. ``http_client`` replaces the data sources' HTTP client (tests
-    answer the vendors locally); the bot closes a client it made itself, never one it was given."""
+    answer the vendors locally); the bot closes a client it made itself, never one it was given.
+    ``send_limits`` replaces the sender's pacing from the settings (the soak scales Telegram's clock)."""
     from jobs.schedule import schedule_jobs, step_down, stop_sender
 
     sources = contextlib.AsyncExitStack()
@@ -41,7 +50,7 @@ def build_bot(settings: Settings, services: Services, *, http_client: httpx.Asyn
     return build_application(
         settings,
         services,
-        extra_post_init=[open_data_sources, schedule_jobs],
+        extra_post_init=[open_data_sources, functools.partial(schedule_jobs, send_limits=send_limits)],
         extra_post_stop=[stop_sender, step_down, close_data_sources],
     )
 

@@ -76,9 +76,11 @@ async def heartbeat_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     await asyncio.to_thread(health.beat, context.application.bot_data["heartbeat"])
 
 
-async def schedule_jobs(application: Application) -> None:  # type: ignore[type-arg]
+async def schedule_jobs(application: Application, *, send_limits: Limits | None = None) -> None:  # type: ignore[type-arg]
     services: Services = application.bot_data["services"]
-    application.bot_data["owner"] = f"{socket.gethostname()}:{os.getpid()}"
+    # Each process has its own name in the leader lock (a harness running two workers in one process
+    # names them itself).
+    application.bot_data.setdefault("owner", f"{socket.gethostname()}:{os.getpid()}")
     application.bot_data["leader"] = None
     application.bot_data["heartbeat"] = health.own_heartbeat(services.settings.data_dir)
     # The snapshot is built from stored history before the first update is answered.
@@ -108,7 +110,7 @@ async def schedule_jobs(application: Application) -> None:  # type: ignore[type-
             jq.run_repeating(intraday_job, interval=60 * minutes, first=30 + random.randint(0, 60), name="refresh-intraday")
     await schedule_digests(application)
 
-    limits = Limits(
+    limits = send_limits or Limits(
         overall_per_s=services.settings.rate_limit_per_second,
         per_chat_per_s=services.settings.rate_limit_per_chat,
         per_group_per_min=services.settings.rate_limit_per_group_minute,

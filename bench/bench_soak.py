@@ -1,0 +1,431 @@
+"""Soak: months of service in minutes. The whole bot, started as `capgap run` starts it
+(bot.__main__._services + bot.runtime.build_bot), is driven by an injected clock through SESSIONS NYSE
+sessions of the real data in ../shared/data, served session by session by the fake Yahoo/FRED/CME/Stooq
+of the tests (tests/fake_vendors.py), with CHATS chats subscribed to a mix of rules and digest times and
+zones, on the Telegram Bot API peer with Telegram's limits.
+
+Time: the injected clock decides what is due (refresh passes, digests, alert bars); the jobs run as the
+JobQueue would run them at those instants (the harness calls the same job callbacks, with the clock set).
+Sending is real: the sender drains the outbox against the peer, whose clock runs SCALE times faster
+(SCALE x 30 messages/s), and the sender is paced for the same scaled limits, as the fan-out bench does;
+latencies are reported in Telegram seconds (measured x SCALE).
+
+Checks, printed as rows:
+- every alert the rules imply — computed independently by the backtest over the same data — reached
+  every subscribed chat exactly once, on the session it belongs to; every digest once per local NYSE
+  session date per chat, none on other days;
+- store size after sessions 10, 30 and SESSIONS: flat once the outbox's retention window has passed
+  (bytes per chat);
+- from a refresh pass's start (the close fetched) to the last chat's alert: <= chats/30 s + 10 s;
+- with two workers on one Redis: the same totals, and the peer's peak send rate never above the limit.
+
+`python -m bench soak` runs it on SQLite, on Redis and on Redis with two workers; `python -m bench.bench_soak
+[sqlite|redis|redis2] [--sessions N] [--chats N]` runs one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram.ext import Application
+
+from bench.common import SHARED_DATA, require_shared_data, row
+from bot import calendar
+from bot.__main__ import _services
+from bot.alerts.backtest import backtest
+from bot.alerts.rules import RULES
+from bot.alerts.series import METRICS
+from bot.clock import FixedClock
+from bot.config import Settings
+from bot.delivery import Limits
+from bot.runtime import build_bot
+from bot.store.base import ChatSettings, Subscription
+from bot.store.factory import make_store
+from jobs.digest import digest_job
+from jobs.refresh import refresh_job
+from tests.fake_vendors import FakeVendors
+from tests.telegram_peer import Limits as PeerLimits
+from tests.telegram_peer import TelegramPeer
+
+SESSIONS = 60
+CHATS = 10_000
+FIRST = date(2025, 7, 1)  # the first session driven: the run covers the 2025-09-18 record and the Sept cut
+SCALE = 20.0
+TELEGRAM_PER_S = 30.0
+NEW_YORK = ZoneInfo("America/New_York")
+# One (rule, params) per chat, in turn: several groups per rule, as real subscribers choose.
+RULE_MIX: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("r2k_high", {}),
+    ("r2k_high", {"window": "52w"}),
+    ("r2k_drawdown", {"threshold": 5.0}),
+    ("r2k_drawdown", {"threshold": 8.0}),
+    ("fed_decision", {}),
+    ("r2k_high", {"window": "all"}),
+)
+# Every DIGEST_EVERY-th chat also takes the daily digest, at one of these local times.
+DIGEST_EVERY = 10
+DIGEST_TIMES = (("08:00", "America/New_York"), ("17:30", "America/New_York"), ("08:00", "Asia/Taipei"),
+                ("21:30", "Asia/Taipei"))
+SIZE_AT = (10, 30)
+REFRESH_AT = (16, 25)  # the first evening pass, New York
+
+
+@dataclass
+class Plan:
+    chats: int
+    sessions: list[date]
+    rule_of: dict[int, int] = field(default_factory=dict)  # chat -> index into RULE_MIX
+    digest_of: dict[int, int] = field(default_factory=dict)  # chat -> index into DIGEST_TIMES
+
+    @classmethod
+    def make(cls, chats: int, sessions: int) -> Plan:
+        days = [FIRST if calendar.is_session(FIRST) else calendar.next_session(FIRST)]
+        while len(days) < sessions:
+            days.append(calendar.next_session(days[-1]))
+        plan = cls(chats=chats, sessions=days)
+        for i in range(chats):
+            chat = 1_000_000 + i
+            plan.rule_of[chat] = i % len(RULE_MIX)
+            if i % DIGEST_EVERY == 0:
+                plan.digest_of[chat] = (i // DIGEST_EVERY) % len(DIGEST_TIMES)
+        return plan
+
+
+@dataclass
+class Outcome:
+    backend: str
+    workers: int
+    alerts: dict[tuple[int, date], int] = field(default_factory=Counter)  # (chat, session) -> messages
+    digests: dict[tuple[int, date], int] = field(default_factory=Counter)  # (chat, local date) -> messages
+    sizes: dict[int, int] = field(default_factory=dict)  # session number -> store bytes
+    latencies: list[float] = field(default_factory=list)  # Telegram seconds, per pass that alerted
+    alerted_chats: list[int] = field(default_factory=list)  # chats alerted by each such pass
+    peak_per_s: float = 0.0
+    too_many: int = 0
+    elapsed: float = 0.0
+
+
+def expected_alerts(plan: Plan, snapshot: Any) -> dict[tuple[int, date], int]:
+    """What the rules imply, by the backtest over the same data: per (chat, session) the firings."""
+    first = plan.sessions[0]
+    per_group: dict[int, list[date]] = {}
+    for index, (rule_id, params) in enumerate(RULE_MIX):
+        rule = RULES[rule_id]
+        history = METRICS[rule.with_params(params).metric](snapshot)
+        result = backtest(rule, params, history, snapshot.close("RUT"))
+        # The bot starts watching at the first session, silently: what fired before is not news.
+        per_group[index] = [d for d in result.firings if first < d <= plan.sessions[-1]]
+    expected: dict[tuple[int, date], int] = Counter()
+    for chat, index in plan.rule_of.items():
+        for day in per_group[index]:
+            expected[(chat, day)] += 1
+    return expected
+
+
+def expected_digests(plan: Plan, timeline: list[tuple[datetime, date | None]]) -> dict[tuple[int, date], int]:
+    """One digest per chat at each of its digest instants the run drove whose local date is an NYSE
+    session (Monday's is about Friday; none on weekends and holidays)."""
+    driven = {instant for instant, session in timeline if session is None}
+    expected: dict[tuple[int, date], int] = Counter()
+    for chat, index in plan.digest_of.items():
+        at, zone = DIGEST_TIMES[index]
+        for instant in driven:
+            local = instant.astimezone(ZoneInfo(zone))
+            if f"{local:%H:%M}" == at and calendar.is_session(local.date()):
+                expected[(chat, local.date())] += 1
+    return expected
+
+
+def _timeline(plan: Plan, start: datetime) -> list[tuple[datetime, date | None]]:
+    """What the injected clock visits, in order: each session's evening pass (with its session) and each
+    digest time of every day (None), from the bot's start to the morning after the last session."""
+    passes = [(datetime(s.year, s.month, s.day, *REFRESH_AT, tzinfo=NEW_YORK), s) for s in plan.sessions]
+    end = passes[-1][0] + timedelta(hours=20)
+    digests = {
+        (_local(day, at, zone), None)
+        for day in _dates(start.date() - timedelta(days=1), end.date() + timedelta(days=1))
+        for at, zone in DIGEST_TIMES
+    }
+    return sorted([p for p in passes] + [d for d in digests if start < d[0] <= end], key=lambda e: e[0])
+
+
+def _local(day: date, at: str, zone: str) -> datetime:
+    hh, mm = (int(p) for p in at.split(":"))
+    return datetime(day.year, day.month, day.day, hh, mm, tzinfo=ZoneInfo(zone))
+
+
+async def seed_store(settings: Settings, plan: Plan) -> None:
+    store = make_store(data_dir=settings.data_dir, redis_url=settings.redis_url)
+    await store.open()
+    try:
+        for chat, index in plan.rule_of.items():
+            digest = plan.digest_of.get(chat)
+            at, zone = DIGEST_TIMES[digest] if digest is not None else (None, None)
+            lang = "zh-Hant" if chat % 3 == 0 else "en"
+            await store.put_chat(ChatSettings(chat_id=chat, lang=lang, tz=zone, digest_time=at))
+            rule_id, params = RULE_MIX[index]
+            await store.put_subscription(Subscription(chat_id=chat, rule_id=rule_id, params=params))
+    finally:
+        await store.close()
+
+
+async def store_bytes(settings: Settings) -> int:
+    """What the store keeps: the SQLite file (and its WAL), or the memory of the Redis keys."""
+    if settings.redis_url is None:
+        return sum(p.stat().st_size for p in settings.data_dir.glob("capgap.sqlite3*"))
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(settings.redis_url)
+    try:
+        total = 0
+        async for key in client.scan_iter(match="capgap:*", count=1000):
+            total += int(await client.memory_usage(key) or 0)
+        return total
+    finally:
+        await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def worker(settings: Settings, clock: FixedClock, vendors: FakeVendors, owner: str) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """One bot process as `capgap run` builds it (no Telegram polling: nobody writes to it here)."""
+    limits = Limits(overall_per_s=TELEGRAM_PER_S * SCALE, per_chat_per_s=SCALE, per_group_per_min=20 * SCALE,
+                    window_s=1 / SCALE)
+    services = _services(settings, asof=None, with_store=True, clock=clock)
+    async with vendors.client() as client:
+        application = build_bot(settings, services, http_client=client, send_limits=limits)
+        application.bot_data["owner"] = owner
+        async with application:
+            assert application.post_init is not None and application.post_stop is not None
+            await application.post_init(application)
+            await application.start()
+            try:
+                yield application
+            finally:
+                await application.stop()
+                await application.post_stop(application)
+                assert application.post_shutdown is not None
+                await application.post_shutdown(application)
+
+
+async def run_job(application: Application, job: Any) -> None:  # type: ignore[type-arg]
+    await job(SimpleNamespace(application=application, bot=application.bot, job=None))
+
+
+async def drained(settings: Settings, clock: FixedClock, timeout_s: float = 120.0) -> None:
+    """Wait until the outbox has nothing pending; the injected clock moves on meanwhile (by a Telegram
+    second per scaled second), so parts and retries the sender spaced out come due."""
+    store = make_store(data_dir=settings.data_dir, redis_url=settings.redis_url)
+    await store.open()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            counts = await store.outbox_counts()
+            if counts.get("pending", 0) == 0:
+                return
+            await asyncio.sleep(0.05)
+            clock.advance(seconds=0.05 * SCALE)
+        raise AssertionError(f"outbox not drained in {timeout_s} s: {counts}")
+    finally:
+        await store.close()
+
+
+def classify(peer: TelegramPeer, since: int, outcome: Outcome, session: date, local_day: dict[int, date]) -> int:
+    """Count the messages the peer received since call ``since`` as alerts of ``session`` or digests of the
+    chat's local date; returns the new call count."""
+    calls = peer.calls()
+    for call in calls[since:]:
+        if call.status != 200 or call.method not in ("sendMessage", "sendPhoto") or not isinstance(call.chat_id, int):
+            continue
+        text = call.text or ""
+        if local_day:  # a digest minute: one digest per message with its header (its chart may follow)
+            if "capgap daily" in text or "capgap 每日摘要" in text:
+                outcome.digests[(call.chat_id, local_day.get(call.chat_id, session))] += 1
+        else:
+            outcome.alerts[(call.chat_id, session)] += 1
+    return len(calls)
+
+
+async def soak(backend: str, *, sessions: int, chats: int, redis_url: str | None) -> Outcome:
+    plan = Plan.make(chats, sessions)
+    workers = 2 if backend == "redis2" else 1
+    outcome = Outcome(backend=backend, workers=workers)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="capgap-soak-") as tmp:
+        async with TelegramPeer(limits=PeerLimits(scale=SCALE)) as peer:
+            settings = Settings(
+                telegram_token=peer.token, telegram_base_url=peer.base_url, data_dir=Path(tmp),
+                redis_url=redis_url if backend != "sqlite" else None, intraday_refresh_minutes=0,
+                _env_file=None,  # type: ignore[call-arg]
+            )
+            await seed_store(settings, plan)
+            day_before = calendar.previous_session(plan.sessions[0])
+            vendors = FakeVendors(SHARED_DATA, through=day_before)
+            clock = FixedClock(calendar.session_close(day_before) + timedelta(hours=1))
+            start = clock.now()
+            timeline = _timeline(plan, start)
+            async with contextlib.AsyncExitStack() as stack:
+                apps = [await stack.enter_async_context(worker(settings, clock, vendors, f"soak-{n}")) for n in range(workers)]
+                leader = next(a for a in apps if a.bot_data["leader"])
+                await asyncio.sleep(2.0)  # the start-up pass: decades of history from the fake vendors
+                await run_job(leader, refresh_job)  # and the first evaluation, silent
+                await drained(settings, clock)
+                seen = len(peer.calls())
+                number = 0
+                for instant, session in timeline:
+                    clock.instant = instant
+                    if session is not None:
+                        # The evening pass: the vendors publish the session's close at 16:25 New York.
+                        number += 1
+                        vendors.through = session
+                        t0 = time.monotonic()
+                        await run_job(leader, refresh_job)
+                        await drained(settings, clock)
+                        sent = [c for c in peer.calls()[seen:] if c.status == 200]
+                        if sent:
+                            outcome.latencies.append((max(c.time for c in sent) - t0) * SCALE)
+                            outcome.alerted_chats.append(len(sent))
+                        seen = classify(peer, seen, outcome, session, {})
+                        if number in SIZE_AT or number == len(plan.sessions):
+                            outcome.sizes[number] = await store_bytes(settings)
+                    else:
+                        await run_job(leader, digest_job)
+                        await drained(settings, clock)
+                        local = {chat: instant.astimezone(ZoneInfo(DIGEST_TIMES[i][1])).date()
+                                 for chat, i in plan.digest_of.items()}
+                        seen = classify(peer, seen, outcome, instant.date(), local)
+                final = apps[0].bot_data["services"].market.snapshot
+            outcome.too_many = peer.stats().too_many_requests
+            outcome.peak_per_s = _peak_rate(peer) / SCALE
+            outcome.expected_alerts = expected_alerts(plan, final)  # type: ignore[attr-defined]
+            outcome.expected_digests = expected_digests(plan, timeline)  # type: ignore[attr-defined]
+    outcome.elapsed = time.perf_counter() - started
+    return outcome
+
+
+def _dates(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def _peak_rate(peer: TelegramPeer) -> float:
+    """The most messages the peer accepted in any window of one scaled second (1/SCALE s)."""
+    times = sorted(c.time for c in peer.calls() if c.status == 200 and c.method in ("sendMessage", "sendPhoto"))
+    window, best, lo = 1 / SCALE, 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best / window
+
+
+def rows_of(outcome: Outcome, chats: int, reference: Outcome | None = None) -> list[dict[str, Any]]:
+    name = f"soak {outcome.backend}" + (f" ({outcome.workers} workers)" if outcome.workers > 1 else "")
+    want_alerts = outcome.expected_alerts  # type: ignore[attr-defined]
+    want_digests = outcome.expected_digests  # type: ignore[attr-defined]
+    missing = sum(max(0, n - outcome.alerts.get(k, 0)) for k, n in want_alerts.items())
+    extra = sum(max(0, n - want_alerts.get(k, 0)) for k, n in outcome.alerts.items())
+    d_missing = sum(max(0, n - outcome.digests.get(k, 0)) for k, n in want_digests.items())
+    d_extra = sum(max(0, n - want_digests.get(k, 0)) for k, n in outcome.digests.items())
+    rows = [
+        row(f"{name}: alerts delivered / implied by the backtest", f"{sum(outcome.alerts.values())}/{sum(want_alerts.values())}",
+            "all, once, on their session", missing == 0 and extra == 0, missing=missing, extra=extra),
+        row(f"{name}: digests delivered / due (one per local NYSE session)", f"{sum(outcome.digests.values())}/{sum(want_digests.values())}",
+            "all, once", d_missing == 0 and d_extra == 0, missing=d_missing, extra=d_extra),
+    ]
+    sizes = outcome.sizes
+    if sizes:
+        per_chat = {n: b / chats for n, b in sorted(sizes.items())}
+        last = max(per_chat)
+        flat = per_chat[last] <= per_chat.get(30, per_chat[last]) * 1.10 + 2048 / 1
+        rows.append(row(f"{name}: store bytes per chat at sessions {', '.join(map(str, per_chat))}",
+                        " / ".join(f"{v:,.0f}" for v in per_chat.values()), "flat after retention", flat))
+    if outcome.latencies:
+        worst = max(outcome.latencies)
+        most = max(outcome.alerted_chats)
+        bound = most / TELEGRAM_PER_S + 10.0
+        rows.append(row(f"{name}: close fetched -> last alert (Telegram s, worst pass of {most} chats)", round(worst, 1),
+                        f"<= {bound:.0f} s", worst <= bound))
+    rows.append(row(f"{name}: peak send rate (msg/s at Telegram's scale), 429s", f"{outcome.peak_per_s:.1f}, {outcome.too_many}",
+                    f"<= {TELEGRAM_PER_S:.0f}", outcome.peak_per_s <= TELEGRAM_PER_S))
+    if reference is not None:
+        same = outcome.alerts == reference.alerts and outcome.digests == reference.digests
+        rows.append(row(f"{name}: totals equal to one worker's", "yes" if same else "no", "equal", same))
+    rows.append(row(f"{name}: elapsed", round(outcome.elapsed, 1), f"x{SCALE:g} peer clock"))
+    return rows
+
+
+def _redis_url(tmp: Path) -> tuple[str, Any]:
+    import os
+
+    from tests.redis_server import start_redis_server
+
+    url = os.environ.get("CAPGAP_SOAK_REDIS_URL")
+    if url:
+        return url, None
+    server = start_redis_server(tmp, appendonly=False)
+    return server.url, server
+
+
+def run(backends: tuple[str, ...] = ("sqlite", "redis", "redis2"), *, sessions: int = SESSIONS, chats: int = CHATS) -> list[dict[str, Any]]:
+    require_shared_data()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    rows: list[dict[str, Any]] = []
+    reference: Outcome | None = None
+    with tempfile.TemporaryDirectory(prefix="capgap-soak-redis-") as tmp:
+        server = None
+        url = None
+        try:
+            for backend in backends:
+                if backend != "sqlite" and url is None:
+                    url, server = _redis_url(Path(tmp))
+                if backend != "sqlite":
+                    _flush(url)
+                outcome = asyncio.run(soak(backend, sessions=sessions, chats=chats, redis_url=url))
+                rows += rows_of(outcome, chats, reference if backend == "redis2" else None)
+                if backend == "redis":
+                    reference = outcome
+        finally:
+            if server is not None:
+                server.stop()
+    return rows
+
+
+def _flush(url: str | None) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url or "")
+    try:
+        for key in client.scan_iter(match="capgap:*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    from bench.common import print_table
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("backends", nargs="*", default=["sqlite", "redis", "redis2"])
+    parser.add_argument("--sessions", type=int, default=SESSIONS)
+    parser.add_argument("--chats", type=int, default=CHATS)
+    args = parser.parse_args()
+    table = run(tuple(args.backends), sessions=args.sessions, chats=args.chats)
+    print_table(table)
+    sys.exit(0 if all(r.get("pass") is not False for r in table) else 1)
