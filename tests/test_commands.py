@@ -48,10 +48,18 @@ async def test_spread_bad_arguments_get_usage(services: Services, bad: str) -> N
     assert text.startswith("Usage: /spread") and reply.chart is None
 
 
-async def test_risk_lists_three_indices_and_the_crisis_years(services: Services) -> None:
+async def test_risk_lists_three_indices_and_the_named_episodes(services: Services) -> None:
     text, _ = await ask(services, "/risk", asof=END_2025)
-    for needle in ("Russell 2000", "S&P 500", "Nasdaq-100", "2008:", "2020:", "2022:", "32.5% (2021-11-08 → 2022-06-16)"):
+    for needle in ("Russell 2000", "S&P 500", "Nasdaq-100", "Financial crisis 2007–09", "COVID 2020", "2022 bear market",
+                   "32.5% (peak 2021-11-08 → trough 2022-06-16)"):
         assert needle in text
+
+
+async def test_risk_financial_crisis_runs_to_the_march_2009_trough_with_peak_and_trough_dates(services: Services) -> None:
+    text, _ = await ask(services, "/risk", asof=END_2025)
+    assert "Russell 2000 59.9% (peak 2007-07-13 → trough 2009-03-09)" in text
+    assert "S&P 500 56.8% (peak 2007-10-09 → trough 2009-03-09)" in text
+    assert "peak = the last record close before the trough" in text
 
 
 async def test_risk_in_zh_hant_and_bad_argument(services: Services) -> None:

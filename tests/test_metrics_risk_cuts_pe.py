@@ -18,22 +18,22 @@ from tests.metrics_data import dfedtar, dfedtaru, ndx, rut, shiller_trailing_pe,
 
 def test_risk_drawdowns_in_2022_match_the_closes(shared_data: Path) -> None:
     r = compute_risk("RUT", rut(shared_data), date(2026, 2, 20))
-    dd = r.crises[2022]
+    dd = r.episodes["bear2022"]
     assert dd is not None and (dd.peak_date, dd.trough_date) == (date(2021, 11, 8), date(2022, 6, 16))
     closes = rut(shared_data)
     assert dd.depth == pytest.approx(1 - closes[pd.Timestamp("2022-06-16")] / closes[pd.Timestamp("2021-11-08")])
 
 
-def test_risk_2008_is_not_measured_from_the_dot_com_peak(shared_data: Path) -> None:
-    dd = compute_risk("NDX", ndx(shared_data), date(2026, 2, 20)).crises[2008]
-    assert dd is not None and dd.peak_date.year == 2007 and 0.45 < dd.depth < 0.6
+def test_risk_financial_crisis_is_not_measured_from_the_dot_com_peak(shared_data: Path) -> None:
+    dd = compute_risk("NDX", ndx(shared_data), date(2026, 2, 20)).episodes["gfc"]
+    assert dd is not None and dd.peak_date.year == 2007 and 0.45 < dd.depth < 0.6 and not dd.peak_is_record
 
 
-def test_risk_small_caps_fell_further_than_the_sp500_in_2008_and_2020(shared_data: Path) -> None:
-    small = compute_risk("RUT", rut(shared_data), date(2026, 2, 20)).crises
-    large = compute_risk("SPX", spx(shared_data), date(2026, 2, 20)).crises
-    for year in (2008, 2020, 2022):
-        assert small[year].depth > large[year].depth  # type: ignore[union-attr]
+def test_risk_small_caps_fell_further_than_the_sp500_in_each_episode(shared_data: Path) -> None:
+    small = compute_risk("RUT", rut(shared_data), date(2026, 2, 20)).episodes
+    large = compute_risk("SPX", spx(shared_data), date(2026, 2, 20)).episodes
+    for key in ("gfc", "covid", "bear2022"):
+        assert small[key].depth > large[key].depth  # type: ignore[union-attr]
 
 
 def test_risk_volatility_is_annualised_std_of_log_returns(shared_data: Path) -> None:
