@@ -42,6 +42,21 @@ async def test_spread_in_zh_hant(services: Services) -> None:
     assert "小型股對比大型股" in text and "+11.29%" in text and "資料來源" in text
 
 
+async def test_spread_trend_on_2025_09_18_is_little_changed_in_spread_and_digest(history: HistoryStore, tmp_path: Path) -> None:
+    day = date(2025, 9, 18)  # YTD gap −5.73 pp, slope −0.033 pp per session: inside the flat band
+    services = services_for(history, day, tmp_path)
+    spread, _ = await ask(services, "/spread", asof=day)
+    digest, _ = await ask(services, "/digest", asof=day)
+    assert "the gap is little changed" in spread and "widening" not in spread
+    assert "R2K − NDX year to date: −5.73 pp (little changed)" in digest
+
+
+async def test_spread_widening_word_and_rate_agree_in_sign(history: HistoryStore, tmp_path: Path) -> None:
+    day = date(2024, 12, 31)  # gap −14.86 pp moving −0.545 (−0.5449…) pp per session: further from zero
+    text, _ = await ask(services_for(history, day, tmp_path), "/spread", asof=day)
+    assert "the gap is widening by 0.54 pp per session" in text
+
+
 @pytest.mark.parametrize("bad", ["/spread banana", "/spread 2y", "/spread ytd 1y", "/spread -3"])
 async def test_spread_bad_arguments_get_usage(services: Services, bad: str) -> None:
     text, reply = await ask(services, bad, asof=END_2025)

@@ -28,13 +28,30 @@ def render_spread(s: Spread, statuses: Sequence[SeriesStatus], lang: str) -> Saf
         tr(N_("This year the R2K − NDX gap was widest at {widest} ({widest_date}) and narrowest at {narrowest} ({narrowest_date})."),
            lang, widest=fmt.pp(s.widest_pp, lang), widest_date=fmt.day(s.widest_date, lang),
            narrowest=fmt.pp(s.narrowest_pp, lang), narrowest_date=fmt.day(s.narrowest_date, lang)),
-        tr(N_("Over the last 20 sessions the gap is closing ({slope} per session)."), lang, slope=fmt.pp(s.trend_pp_per_day, lang, 3))
-        if s.closing else
-        tr(N_("Over the last 20 sessions the gap is widening ({slope} per session)."), lang, slope=fmt.pp(s.trend_pp_per_day, lang, 3)),
+        trend_line(s, lang),
     ]
     lines += stale_lines(statuses, lang)
     lines += ["", sources_line(statuses, s.asof, lang)]
     return join(lines)
+
+
+TREND_WORDS = {"closing": N_("closing"), "widening": N_("widening"), "flat": N_("little changed")}
+
+
+def trend_word(s: Spread, lang: str) -> Safe:
+    """The one word for the YTD gap's trend, as /spread and /digest both say it."""
+    return tr(TREND_WORDS[s.trend], lang)
+
+
+def trend_line(s: Spread, lang: str) -> Safe:
+    rate = fmt.number(abs(s.widening_pp_per_day), lang, 2)
+    sessions = s.trend_sessions
+    if s.trend == "flat":
+        return tr(N_("Over the last {sessions} sessions the gap is little changed (it moves less than 0.05 pp per session)."), lang,
+                  sessions=sessions)
+    if s.trend == "closing":
+        return tr(N_("Over the last {sessions} sessions the gap is closing by {rate} pp per session."), lang, sessions=sessions, rate=rate)
+    return tr(N_("Over the last {sessions} sessions the gap is widening by {rate} pp per session."), lang, sessions=sessions, rate=rate)
 
 
 def spread_chart(s: Spread, statuses: Sequence[SeriesStatus], lang: str) -> bytes:
