@@ -125,6 +125,21 @@ async def test_pe_with_recorded_proxies_labels_them_trailing(history: HistorySto
         (history.directory / "PE_IJR.cgh").unlink()
 
 
+async def test_r2k_record_in_a_run_of_records_is_a_new_all_time_high_not_a_first_since(
+    history: HistoryStore, tmp_path: Path
+) -> None:
+    day = date(2026, 1, 22)
+    text, _ = await ask(services_for(history, day, tmp_path), "/r2k", asof=day)
+    assert "Record close: a new all-time high, above the previous record of" in text and "on 2026-01-21" in text
+    assert "since January 2026" not in text and "first record" not in text
+
+
+async def test_r2k_first_record_after_a_long_gap_names_the_old_record(history: HistoryStore, tmp_path: Path) -> None:
+    day = date(2025, 9, 18)
+    text, _ = await ask(services_for(history, day, tmp_path), "/r2k", asof=day)
+    assert "Record close: the first record since November 2021 (the 2021-11-08 record of 2,442.74;" in text
+
+
 async def test_r2k_chart_sends_a_png_and_bad_period_gets_usage(services: Services) -> None:
     text, reply = await ask(services, "/r2k chart 5y", asof=END_2025)
     assert reply.chart is not None and reply.chart.png[:4] == b"\x89PNG" and "2,481.91" in text

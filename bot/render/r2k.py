@@ -35,12 +35,21 @@ def render_r2k(
     shown = [tr(msgid, lang, value=fmt.pct(value, lang)) for msgid, value in periods if value is not None]
     if shown:
         lines.append(Safe(" · ".join(shown)))
-    if r.is_ath and r.prev_record is not None:
+    if r.is_ath and r.prev_record is not None and r.first_record_after_gap:
         lines.append(
             tr(
-                N_("🏁 <b>Record close</b>: the highest close since {month} (the {record_date} record of {record})."),
+                N_("🏁 <b>Record close</b>: the first record since {month} (the {record_date} record of {record}; more than a year without one)."),
                 lang,
                 month=fmt.month_year(r.prev_record[0], lang),
+                record_date=fmt.day(r.prev_record[0], lang),
+                record=fmt.number(r.prev_record[1], lang),
+            )
+        )
+    elif r.is_ath and r.prev_record is not None:
+        lines.append(
+            tr(
+                N_("🏁 <b>Record close</b>: a new all-time high, above the previous record of {record} on {record_date}."),
+                lang,
                 record_date=fmt.day(r.prev_record[0], lang),
                 record=fmt.number(r.prev_record[1], lang),
             )
