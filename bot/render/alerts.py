@@ -11,7 +11,7 @@ from bot.alerts.evaluator import AlertEvent
 from bot.alerts.rules import RULES, Rule
 from bot.market import SeriesStatus, Snapshot
 from bot.render import format as fmt
-from bot.render.i18n import N_, Safe, tr, tr_text
+from bot.render.i18n import N_, Safe, tr, tr_text, trn
 from bot.render.text import join, sources_line
 from bot.store.base import ChatSettings, Subscription
 
@@ -101,14 +101,17 @@ def render_alert_list(subs: Sequence[Subscription], chat: ChatSettings | None, n
 def render_backtest(rule: Rule, result: BacktestResult, statuses: Sequence[SeriesStatus], asof: date, lang: str) -> Safe:
     lines = [
         tr(N_("<b>Backtest</b>: {rule}"), lang, rule=describe_rule(rule, lang)),
-        tr(N_("From {start} to {end} it would have fired {count} times."), lang,
-           start=fmt.day(result.start, lang), end=fmt.day(result.end, lang), count=len(result.firings)),
+        trn("From {start} to {end} it would have fired {count} time.", "From {start} to {end} it would have fired {count} times.",
+            len(result.firings), lang, start=fmt.day(result.start, lang), end=fmt.day(result.end, lang), count=len(result.firings)),
     ]
     if result.firings:
         lines.append(tr(N_("Last firings: {dates}"), lang, dates=", ".join(d.isoformat() for d in result.last_five)))
         for months in HORIZONS:
             median = result.median_rut_return[months]
-            lines.append(tr(N_("Median Russell 2000 return {months} months later: {value} ({count} firings)"), lang, months=months,
-                            value=fmt.pct(median, lang, 1) if median is not None else "—", count=result.counted[months]))
+            count = result.counted[months]
+            lines.append(Safe(
+                trn("Median Russell 2000 return {months} month later: {value}", "Median Russell 2000 return {months} months later: {value}",
+                    months, lang, months=months, value=fmt.pct(median, lang, 1) if median is not None else "—")
+                + " " + trn("({count} firing)", "({count} firings)", count, lang, count=count)))
     lines += ["", sources_line(statuses, asof, lang)]
     return join(lines)

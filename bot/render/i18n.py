@@ -4,16 +4,24 @@ The catalogs are read straight from the .po files at first use (no compile step 
 a user sees is a msgid here with named ``{placeholders}``; ``tr`` fills them and HTML-escapes every value
 that is not already marked ``Safe`` (text the renderer itself built), so user or vendor text can never
 inject markup into an HTML-mode message.
+
+Text with a count goes through ``trn(singular, plural, n, ...)`` (gettext's ngettext): English picks
+"1 month" / "3 months", and each catalog's ``Plural-Forms`` header decides for its language (Chinese has
+one form). The plural lookup is the standard library's ``gettext.GNUTranslations`` over the same .po
+file compiled in memory by Babel, so the plural rules are gettext's own, not ours.
 """
 
 from __future__ import annotations
 
+import gettext
 import html
+import io
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from bot.config import LANGUAGES
@@ -53,6 +61,17 @@ def catalog(lang: str) -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=None)
+def translations(lang: str) -> gettext.GNUTranslations:
+    """The catalog of ``lang`` as a gettext object (for ``ngettext``); untranslated entries fall back."""
+    with po_path(lang).open("rb") as handle:
+        cat = read_po(handle, locale=BABEL_LOCALE[lang])
+    compiled = io.BytesIO()
+    write_mo(compiled, cat)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
 def normalise_lang(code: str | None) -> str:
     """Map a Telegram ``language_code`` or a user's /lang argument to a supported language."""
     if not code:
@@ -86,6 +105,24 @@ def tr(msgid: str, lang: str | None = None, **params: Any) -> Safe:
     """Translate ``msgid`` into ``lang`` (default: the current context's) and fill its placeholders."""
     language = lang if lang in LANGUAGES else current_lang.get()
     text = catalog(language).get(msgid, msgid)
+    if params:
+        text = text.format(**{k: _escape(v) for k, v in params.items()})
+    return Safe(text)
+
+
+def N_n(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a singular/plural msgid pair for extraction (for ``trn`` later)."""
+    return singular, plural
+
+
+def trn(singular: str, plural: str, n: int, lang: str | None = None, **params: Any) -> Safe:
+    """``tr`` for text with a count: the form for ``n`` in ``lang`` (gettext ngettext), then placeholders.
+
+    ``n`` only chooses the form; pass the count again by its placeholder name (``months=n``) so each
+    msgid reads as a sentence and translators can move it.
+    """
+    language = lang if lang in LANGUAGES else current_lang.get()
+    text = translations(language).ngettext(singular, plural, n)
     if params:
         text = text.format(**{k: _escape(v) for k, v in params.items()})
     return Safe(text)
