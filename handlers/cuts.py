@@ -1,4 +1,4 @@
-"""/cuts: small vs large caps after the first cut of each easing cycle since 1990."""
+"""/cuts: small vs large caps after the first cut of each easing cycle the data covers."""
 
 from __future__ import annotations
 

@@ -91,6 +91,27 @@ async def test_cuts_lists_cycles_with_dates_and_averages(services: Services) -> 
     assert "Average 12M" in text and "18.7%" in text
 
 
+async def test_cuts_starts_with_the_russell_data_and_says_price_returns(services: Services) -> None:
+    text, _ = await ask(services, "/cuts", asof=END_2025)
+    assert "since the Russell 2000 data begin (1987-09-10)" in text and "since 1990" not in text
+    assert "1989-06-06 9.81% → 9.56%" in text and "1987-11-04" in text
+    assert "price returns, no dividends" in text
+
+
+async def test_cuts_latest_cut_windows_not_ended_are_said_not_omitted(history: HistoryStore, tmp_path: Path) -> None:
+    day = date(2026, 2, 20)
+    text, _ = await ask(services_for(history, day, tmp_path), "/cuts", asof=day)
+    assert "2025-09-17 4.50% → 4.25% — resumed cutting after 8 months without a change" in text
+    assert "6M: not ended (ends 2026-03-17) · 12M: not ended (ends 2026-09-17)" in text
+
+
+async def test_cuts_cites_the_article_by_byline_never_an_internal_document(services: Services) -> None:
+    for lang in ("en", "zh-Hant"):
+        text, _ = await ask(services, "/cuts", lang=lang, asof=END_2025)
+        assert "FoolBull" in text and "2025-09-30" in text
+        assert "seed" not in text.lower() and "種子" not in text
+
+
 async def test_cuts_in_zh_hant_and_bad_argument(services: Services) -> None:
     text, _ = await ask(services, "/cuts", lang="zh-Hant", asof=END_2025)
     assert "首次降息" in text and "2024-09-18" in text
