@@ -77,6 +77,27 @@ async def test_risk_financial_crisis_runs_to_the_march_2009_trough_with_peak_and
     assert "peak = the last record close before the trough" in text
 
 
+@pytest.mark.parametrize(
+    ("command", "lang", "needles"),
+    [
+        ("/risk", "en", ("last 20 and the last 252 sessions", "252 sessions ≈ 1 year")),
+        ("/risk", "zh-Hant", ("最近 20 個與最近 252 個交易日", "252 個交易日約為 1 年")),
+        ("/r2k", "en", ("1M/3M/1Y: calendar windows", "52 weeks = the last 364 days")),
+        ("/r2k", "zh-Hant", ("日曆月", "52 週 = 最近 364 天")),
+        ("/spread", "en", ("calendar windows", "no dividends")),
+        ("/spread", "zh-Hant", ("日曆期間", "不含股息")),
+        ("/help risk", "en", ("20 and 252 sessions",)),
+        ("/help risk", "zh-Hant", ("20 與 252 個交易日",)),
+        ("/help spread", "en", ("calendar windows",)),
+        ("/help spread", "zh-Hant", ("日曆期間",)),
+    ],
+)
+async def test_windows_are_defined_where_shown_in_both_languages(services: Services, command: str, lang: str, needles: tuple[str, ...]) -> None:
+    text, _ = await ask(services, command, lang=lang, asof=END_2025)
+    for needle in needles:
+        assert needle in text, (command, lang, needle)
+
+
 async def test_risk_in_zh_hant_and_bad_argument(services: Services) -> None:
     text, _ = await ask(services, "/risk", lang="zh-Hant", asof=END_2025)
     assert "波動率" in text and "羅素 2000" in text and "標普 500" in text

@@ -79,6 +79,7 @@ def render_r2k(
         change = fmt.pct(r.ratio_ndx_52w_change, lang) if r.ratio_ndx_52w_change is not None else "—"
         lines.append(tr(N_("R2K/NDX ratio {ratio} ({change} over 52 weeks)"), lang,
                         ratio=fmt.number(r.ratio_ndx, lang, 4), change=change))
+    lines.append(tr(N_("<i>1M/3M/1Y: calendar windows, from the last close on or before the same day 1, 3 or 12 months earlier; 52 weeks = the last 364 days; price returns.</i>"), lang))
     lines += stale_lines(statuses, lang)
     lines += ["", sources_line(statuses, asof, lang)]
     return join(lines)

@@ -29,6 +29,7 @@ def render_spread(s: Spread, statuses: Sequence[SeriesStatus], lang: str) -> Saf
            lang, widest=fmt.pp(s.widest_pp, lang), widest_date=fmt.day(s.widest_date, lang),
            narrowest=fmt.pp(s.narrowest_pp, lang), narrowest_date=fmt.day(s.narrowest_date, lang)),
         trend_line(s, lang),
+        tr(N_("<i>Price returns, no dividends; 1M/3M/1Y/5Y are calendar windows, YTD runs from the last close of the previous year; the trend is over sessions.</i>"), lang),
     ]
     lines += stale_lines(statuses, lang)
     lines += ["", sources_line(statuses, s.asof, lang)]
