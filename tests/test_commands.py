@@ -159,7 +159,7 @@ async def test_pe_with_recorded_proxies_labels_them_trailing(history: HistorySto
         assert "S&P 500 trailing P/E (SPY holdings): 27.0 (trailing, 2025-12-31)" in text
         assert "Gap: +9.5 turns" in text and "too short for a percentile" in text
         zh, _ = await ask(services, "/pe", lang="zh-Hant", asof=END_2025)
-        assert "標普 500 追蹤本益比" in zh and "+9.5" in zh
+        assert "標普 500 過去12個月本益比" in zh and "+9.5" in zh
         usage, _ = await ask(services, "/pe 3", asof=END_2025)
         assert usage.startswith("Usage: /pe")
     finally:
@@ -203,6 +203,30 @@ async def test_fedodds_worked_example_from_files(history: HistoryStore, tmp_path
     charted, with_chart = await ask(services, "/fedodds 3 chart", asof=day)
     assert with_chart.chart is not None and with_chart.chart.png[:4] == b"\x89PNG"
     assert "FOMC 2026-10-28" in charted
+
+
+@pytest.mark.parametrize(
+    ("command", "day"),
+    [("/spread", date(2025, 9, 18)), ("/risk", END_2025), ("/cuts", date(2026, 2, 20)), ("/r2k", date(2025, 9, 18)),
+     ("/fedodds", date(2026, 9, 17)), ("/digest", date(2025, 9, 18))],
+)
+async def test_zh_hant_replies_follow_the_wording_rules(history: HistoryStore, tmp_path: Path, command: str, day: date) -> None:
+    from tests.test_i18n import zh_wording_problems
+
+    text, _ = await ask(services_for(history, day, tmp_path), command, lang="zh-Hant", asof=day)
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("資料來源"))  # file names are not wording
+    assert zh_wording_problems(body) == [], body
+
+
+async def test_fedodds_zh_hant_names_contract_months_through_babel(history: HistoryStore, tmp_path: Path) -> None:
+    day = date(2026, 9, 17)
+    text, _ = await ask(services_for(history, day, tmp_path), "/fedodds", lang="zh-Hant", asof=day)
+    assert "2026年10月 96.1050" in text and "Oct 26" not in text
+
+
+async def test_spread_zh_hant_says_百分點_not_pp(services: Services) -> None:
+    text, _ = await ask(services, "/spread", lang="zh-Hant", asof=END_2025)
+    assert "−8.88 百分點" in text and " pp" not in text
 
 
 @pytest.mark.parametrize("bad", ["/fedodds -3", "/fedodds 0", "/fedodds 13", "/fedodds x", "/fedodds 2026-13"])

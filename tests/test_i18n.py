@@ -97,3 +97,53 @@ def test_normalise_lang_maps_telegram_codes(code: str | None, lang: str) -> None
 @pytest.mark.parametrize(("arg", "lang"), [("en", "en"), ("zh-Hant", "zh-Hant"), ("繁體中文", "zh-Hant"), ("xx", None), ("", None)])
 def test_parse_lang_accepts_known_names_only(arg: str, lang: str | None) -> None:
     assert parse_lang(arg) == lang
+
+
+# zh-Hant wording rules (issue 13, section 5): one term per concept, Chinese punctuation, no English months.
+_CJK = "[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]"
+ZH_WORDING_RULES = {
+    "trailing P/E is 過去12個月本益比 (追蹤 means tracking)": re.compile("追蹤本益比"),
+    "percentage points are 百分點, nothing else": re.compile(r"個百分點|百分比點|(?<![A-Za-z])pp(?![A-Za-z])"),
+    "full-width punctuation after a Chinese character": re.compile(_CJK + "[,;:?!]"),
+    "no English month names": re.compile(
+        r"\b(January|February|March|April|May|June|July|August|September|October|November|December"
+        r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b"
+    ),
+    "no 您的水準 / 某水準": re.compile("您的水準|某水準"),
+}
+
+
+def zh_wording_problems(text: str) -> list[str]:
+    return [rule for rule, pattern in ZH_WORDING_RULES.items() if pattern.search(text)]
+
+
+def _zh_translations() -> list[tuple[object, str]]:
+    out: list[tuple[object, str]] = []
+    for entry in i18n_tool.load("zh_Hant"):
+        if entry.id:
+            forms = entry.string if isinstance(entry.string, tuple | list) else (entry.string,)
+            out += [(entry.id, form) for form in forms]
+    return out
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["標普 500 追蹤本益比", "變動 5 個百分點", "差距 −8.88 pp", "降息機率,下次", "差距:5", "要嗎?", "太好了!", "2026 年 Sep 26",
+     "（您的水準 3）", "達到某水準"],
+)
+def test_zh_wording_check_catches_each_known_mistake(bad: str) -> None:
+    assert zh_wording_problems(bad) != []
+
+
+def test_zh_wording_check_accepts_correct_text() -> None:
+    assert zh_wording_problems("標普 500 過去12個月本益比：差距 −8.88 百分點（2026年9月），您設定的門檻為 3。R2K/NDX, S&P 500") == []
+
+
+def test_zh_hant_catalog_follows_the_wording_rules() -> None:
+    problems = [(msgid, text, zh_wording_problems(text)) for msgid, text in _zh_translations() if zh_wording_problems(text)]
+    assert problems == []
+
+
+def test_zh_hant_translates_trailing_without_追蹤() -> None:
+    trailing = [(msgid, text) for msgid, text in _zh_translations() if "trailing" in str(msgid)]
+    assert trailing and all("追蹤" not in text and "過去12個月" in text for _, text in trailing)
