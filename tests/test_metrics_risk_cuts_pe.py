@@ -80,6 +80,16 @@ def test_pe_gap_in_turns_and_percent_without_percentile_under_a_year() -> None:
     assert gap.percentile is None and gap.history_days == 1 and gap.comparable
 
 
+def test_pe_reply_with_one_day_of_gap_history_says_1_day() -> None:
+    from bot.render.pe import render_pe
+
+    large = PESeries("PE_SPY", _series([25.0, 26.0]), "trailing", "S&P 500 trailing P/E (SPY holdings)")
+    small = PESeries("PE_IJR", _series([16.0, 16.25]), "trailing", "S&P 600 trailing P/E (IJR holdings)")
+    gap = compute_pe_gap(large, small, date(2024, 1, 3))
+    text = render_pe(gap, [], [], "en")
+    assert "covers 1 day (since" in text and "1 days" not in text
+
+
 def test_pe_gap_percentile_with_more_than_a_year_of_history() -> None:
     n = 300
     large = PESeries("PE_SPX_FWD", _series([20.0 + i * 0.01 for i in range(n)], "2023-01-02"), "forward", "S&P 500 forward P/E")

@@ -70,7 +70,8 @@ def describe_rule(rule: Rule, lang: str) -> Safe:
     elif rule.id in ("cut_odds", "r2k_drawdown"):
         detail = tr(N_("level {threshold}%"), lang, threshold=fmt.number(rule.threshold, lang, 0))
     elif rule.id == "pe_gap":
-        detail = tr(N_("≥ {threshold} turns for {sessions} sessions"), lang, threshold=fmt.number(rule.threshold, lang, 1), sessions=rule.for_sessions)
+        detail = trn("≥ {threshold} turns for {sessions} session", "≥ {threshold} turns for {sessions} sessions", rule.for_sessions, lang,
+                     threshold=fmt.number(rule.threshold, lang, 1), sessions=rule.for_sessions)
     elif rule.id == "cut_odds_move":
         detail = tr(N_("a move of {threshold} pp in {window}"), lang, threshold=fmt.number(rule.threshold, lang, 0), window=rule.window or "1d")
     else:

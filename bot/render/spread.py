@@ -8,7 +8,7 @@ from bot.market import SeriesStatus
 from bot.metrics.spread import Spread
 from bot.render import charts
 from bot.render import format as fmt
-from bot.render.i18n import N_, Safe, tr
+from bot.render.i18n import N_, Safe, tr, trn
 from bot.render.text import join, sources_line, stale_lines
 
 PERIOD_NAMES = {"ytd": N_("year to date"), "1m": N_("1 month"), "3m": N_("3 months"), "1y": N_("1 year"), "5y": N_("5 years")}
@@ -48,11 +48,14 @@ def trend_line(s: Spread, lang: str) -> Safe:
     rate = fmt.number(abs(s.widening_pp_per_day), lang, 2)
     sessions = s.trend_sessions
     if s.trend == "flat":
-        return tr(N_("Over the last {sessions} sessions the gap is little changed (it moves less than 0.05 pp per session)."), lang,
-                  sessions=sessions)
+        return trn("Over the last {sessions} session the gap is little changed (it moves less than 0.05 pp per session).",
+                   "Over the last {sessions} sessions the gap is little changed (it moves less than 0.05 pp per session).",
+                   sessions, lang, sessions=sessions)
     if s.trend == "closing":
-        return tr(N_("Over the last {sessions} sessions the gap is closing by {rate} pp per session."), lang, sessions=sessions, rate=rate)
-    return tr(N_("Over the last {sessions} sessions the gap is widening by {rate} pp per session."), lang, sessions=sessions, rate=rate)
+        return trn("Over the last {sessions} session the gap is closing by {rate} pp per session.",
+                   "Over the last {sessions} sessions the gap is closing by {rate} pp per session.", sessions, lang, sessions=sessions, rate=rate)
+    return trn("Over the last {sessions} session the gap is widening by {rate} pp per session.",
+               "Over the last {sessions} sessions the gap is widening by {rate} pp per session.", sessions, lang, sessions=sessions, rate=rate)
 
 
 def spread_chart(s: Spread, statuses: Sequence[SeriesStatus], lang: str) -> bytes:
