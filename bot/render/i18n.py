@@ -17,7 +17,7 @@ import gettext
 import html
 import io
 from contextvars import ContextVar
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ def po_path(lang: str) -> Path:
     return LOCALE_DIR / CATALOG_LOCALE[lang] / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalog(lang: str) -> dict[str, str]:
     """msgid -> translation for ``lang`` (empty translations fall back to the msgid)."""
     with po_path(lang).open("rb") as handle:
@@ -61,7 +61,7 @@ def catalog(lang: str) -> dict[str, str]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(lang: str) -> gettext.GNUTranslations:
     """The catalog of ``lang`` as a gettext object (for ``ngettext``); untranslated entries fall back."""
     with po_path(lang).open("rb") as handle:
