@@ -77,7 +77,8 @@ def extract() -> None:
             previous = old.get(msgid[0] if isinstance(msgid, tuple) else msgid)
             string: str | tuple[str, ...] = ""
             if previous is not None and isinstance(previous.id, tuple) == isinstance(msgid, tuple):
-                string = previous.string  # a msgid that became plural (or back) is translated afresh
+                # A msgid that became plural (or back) is translated afresh.
+                string = tuple(previous.string) if isinstance(previous.string, tuple | list) else previous.string or ""
             if isinstance(msgid, tuple) and not string:
                 string = ("",) * new.num_plurals
             new.add(msgid, string, locations=[(w.rsplit(":", 1)[0], int(w.rsplit(":", 1)[1])) for w in where])

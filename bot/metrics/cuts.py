@@ -160,8 +160,8 @@ def find_first_cuts(
     since: date | None = None,
 ) -> tuple[RateChange, ...]:
     """The first cut of every easing cycle in the history (dated on or after ``since`` if given)."""
-    return tuple(c for c, kind in classify_cuts(target, asof, announcements, pause_months=pause_months, since=since)
-                 if kind == "cycle")
+    found = classify_cuts(target, asof, announcements, pause_months=pause_months, since=since)
+    return tuple(c for c, kind in found if kind == "cycle")
 
 
 def whole_months(start: date, end: date) -> int:
@@ -234,7 +234,8 @@ def compute_cuts(
     spx_held = truncate(spx, asof, "S&P 500")
     first_rut = day(rut_held.index[0])
     cycles = []
-    for cut, kind in classify_cuts(target, asof, announcements, pause_months=pause_months, resume_months=resume_months):
+    found = classify_cuts(target, asof, announcements, pause_months=pause_months, resume_months=resume_months)
+    for cut, kind in found:
         if cut.date < first_rut:
             continue
         base = close_on_or_before(rut_held, cut.date)

@@ -27,9 +27,10 @@ def _drawdown(r: IndexRisk, dd: Drawdown, peak_from: date, lang: str) -> Safe:
     else:
         line = tr(N_("  {name} {depth} (peak {peak} → trough {trough})"), lang, **params)
     if not dd.peak_is_record:
-        line += Safe(" ") + tr(N_("— its last record close is older, so the peak is the highest close since {since}"), lang,
-                               since=fmt.day(peak_from, lang))
-    return Safe(line)
+        note = tr(N_("— its last record close is older, so the peak is the highest close since {since}"), lang,
+                  since=fmt.day(peak_from, lang))
+        return Safe(f"{line} {note}")
+    return line
 
 
 def render_risk(risks: Sequence[IndexRisk], statuses: Sequence[SeriesStatus], asof: date, lang: str) -> Safe:
