@@ -98,6 +98,18 @@ async def test_windows_are_defined_where_shown_in_both_languages(services: Servi
         assert needle in text, (command, lang, needle)
 
 
+async def test_risk_episode_in_progress_says_lowest_close_so_far(history: HistoryStore, tmp_path: Path) -> None:
+    day = date(2022, 3, 31)
+    text, _ = await ask(services_for(history, day, tmp_path), "/risk", asof=day)
+    assert "Russell 2000 20.9% (peak 2021-11-08 → lowest close so far 2022-01-27; the episode is not over)" in text
+
+
+async def test_risk_peak_that_is_not_a_record_is_said_so(services: Services) -> None:
+    text, _ = await ask(services, "/risk", asof=END_2025)
+    assert ("Nasdaq-100 53.7% (peak 2007-10-31 → trough 2008-11-20) — its last record close is older, "
+            "so the peak is the highest close since 2007-01-01") in text
+
+
 async def test_risk_in_zh_hant_and_bad_argument(services: Services) -> None:
     text, _ = await ask(services, "/risk", lang="zh-Hant", asof=END_2025)
     assert "波動率" in text and "羅素 2000" in text and "標普 500" in text
