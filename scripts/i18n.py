@@ -5,7 +5,7 @@
     python scripts/i18n.py missing   list msgids that have no zh-Hant translation yet
 
 Msgids are the literal first arguments of ``tr(...)`` and ``N_(...)``, and the singular/plural pairs (first
-and second arguments) of ``trn(...)`` and ``N_n(...)``, written as msgid/msgid_plural entries with one
+and second arguments) of ``trn(...)``, written as msgid/msgid_plural entries with one
 msgstr[i] per plural form of the language. tests/test_i18n.py fails when a catalog misses one, so run
 `extract` after adding a string, then translate it in bot/locales/zh_Hant/LC_MESSAGES/capgap.po.
 """
@@ -21,7 +21,7 @@ from babel.messages.pofile import read_po, write_po
 
 REPO = Path(__file__).resolve().parent.parent
 LOCALES = REPO / "bot" / "locales"
-KEYWORDS = {"tr": (1,), "N_": (1,), "trn": (1, 2), "N_n": (1, 2)}
+KEYWORDS = {"tr": (1,), "N_": (1,), "trn": (1, 2)}
 Msgid = str | tuple[str, str]  # a plain msgid, or (singular, plural)
 CATALOGS = {"en": "en", "zh_Hant": "zh_Hant_TW"}
 

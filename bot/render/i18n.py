@@ -110,11 +110,6 @@ def tr(msgid: str, lang: str | None = None, **params: Any) -> Safe:
     return Safe(text)
 
 
-def N_n(singular: str, plural: str) -> tuple[str, str]:
-    """Mark a singular/plural msgid pair for extraction (for ``trn`` later)."""
-    return singular, plural
-
-
 def trn(singular: str, plural: str, n: int, lang: str | None = None, **params: Any) -> Safe:
     """``tr`` for text with a count: the form for ``n`` in ``lang`` (gettext ngettext), then placeholders.
 
