@@ -147,3 +147,12 @@ def test_zh_hant_catalog_follows_the_wording_rules() -> None:
 def test_zh_hant_translates_trailing_without_追蹤() -> None:
     trailing = [(msgid, text) for msgid, text in _zh_translations() if "trailing" in str(msgid)]
     assert trailing and all("追蹤" not in text and "過去12個月" in text for _, text in trailing)
+
+
+def test_untranslated_flags_a_plural_entry_with_any_empty_form() -> None:
+    from babel.messages.catalog import Message
+
+    assert i18n_tool.untranslated(Message(("{n} day", "{n} days"), ("",)))
+    assert i18n_tool.untranslated(Message(("{n} day", "{n} days"), ("{n} day", "")))
+    assert not i18n_tool.untranslated(Message(("{n} day", "{n} days"), ("{n} 天",)))
+    assert i18n_tool.untranslated(Message("x", "")) and not i18n_tool.untranslated(Message("x", "乙"))
