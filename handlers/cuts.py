@@ -1,4 +1,4 @@
-"""/cuts: small vs large caps after the first cut of each easing cycle since 1990."""
+"""/cuts: small vs large caps after the first cut of each easing cycle the data covers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from bot.render.cuts import render_cuts
 from bot.render.i18n import N_
 from handlers.base import Reply, Request, Services
 
-CUTS_USAGE = N_("Usage: /cuts — Russell 2000 and S&amp;P 500 after the first cut of each easing cycle")
+CUTS_USAGE = N_("Usage: /cuts — Russell 2000 and S&amp;P 500 price returns (no dividends) 3, 6 and 12 calendar months after the first cut of each easing cycle")
 
 
 async def cuts_command(services: Services, request: Request) -> Reply:

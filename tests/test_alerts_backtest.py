@@ -132,3 +132,22 @@ def test_forward_return_before_the_first_close_is_none() -> None:
 def test_backtest_bad_params_raise_rule_param_error(rut: pd.Series) -> None:
     with pytest.raises(RuleParamError):
         backtest(RULES["r2k_high"], {"window": "yesterday"}, rut, rut)
+
+
+def test_backtest_reply_with_one_firing_and_a_one_month_window_uses_singular_forms(rut: pd.Series) -> None:
+    from bot.render.alerts import render_backtest
+
+    result = backtest(RULES["r2k_high"], {}, rut, rut, start=date(2025, 10, 1), end=date(2025, 10, 31))
+    assert result.firings == (date(2025, 10, 14),)
+    text = render_backtest(RULES["r2k_high"], result, [], date(2025, 10, 31), "en")
+    assert "it would have fired 1 time." in text and "1 times" not in text
+    assert "Median Russell 2000 return 1 month later:" in text and "3 months later:" in text
+    assert "(1 firing)" in text and "1 months" not in text
+
+
+@pytest.mark.parametrize(("sessions", "en", "zh"), [(1, "for 1 session)", "連續 1 個交易日"), (3, "for 3 sessions)", "連續 3 個交易日")])
+def test_rule_description_counts_sessions_with_the_right_plural(sessions: int, en: str, zh: str) -> None:
+    from bot.render.alerts import describe_rule
+
+    rule = RULES["pe_gap"].with_params({"threshold": 7.0, "for_sessions": sessions})
+    assert describe_rule(rule, "en").endswith(en) and zh in describe_rule(rule, "zh-Hant")

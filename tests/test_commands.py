@@ -42,16 +42,72 @@ async def test_spread_in_zh_hant(services: Services) -> None:
     assert "小型股對比大型股" in text and "+11.29%" in text and "資料來源" in text
 
 
+async def test_spread_trend_on_2025_09_18_is_little_changed_in_spread_and_digest(history: HistoryStore, tmp_path: Path) -> None:
+    day = date(2025, 9, 18)  # YTD gap −5.73 pp, slope −0.033 pp per session: inside the flat band
+    services = services_for(history, day, tmp_path)
+    spread, _ = await ask(services, "/spread", asof=day)
+    digest, _ = await ask(services, "/digest", asof=day)
+    assert "the gap is little changed" in spread and "widening" not in spread
+    assert "R2K − NDX year to date: −5.73 pp (little changed)" in digest
+
+
+async def test_spread_widening_word_and_rate_agree_in_sign(history: HistoryStore, tmp_path: Path) -> None:
+    day = date(2024, 12, 31)  # gap −14.86 pp moving −0.545 (−0.5449…) pp per session: further from zero
+    text, _ = await ask(services_for(history, day, tmp_path), "/spread", asof=day)
+    assert "the gap is widening by 0.54 pp per session" in text
+
+
 @pytest.mark.parametrize("bad", ["/spread banana", "/spread 2y", "/spread ytd 1y", "/spread -3"])
 async def test_spread_bad_arguments_get_usage(services: Services, bad: str) -> None:
     text, reply = await ask(services, bad, asof=END_2025)
     assert text.startswith("Usage: /spread") and reply.chart is None
 
 
-async def test_risk_lists_three_indices_and_the_crisis_years(services: Services) -> None:
+async def test_risk_lists_three_indices_and_the_named_episodes(services: Services) -> None:
     text, _ = await ask(services, "/risk", asof=END_2025)
-    for needle in ("Russell 2000", "S&P 500", "Nasdaq-100", "2008:", "2020:", "2022:", "32.5% (2021-11-08 → 2022-06-16)"):
+    for needle in ("Russell 2000", "S&P 500", "Nasdaq-100", "Financial crisis 2007–09", "COVID 2020", "2022 bear market",
+                   "32.5% (peak 2021-11-08 → trough 2022-06-16)"):
         assert needle in text
+
+
+async def test_risk_financial_crisis_runs_to_the_march_2009_trough_with_peak_and_trough_dates(services: Services) -> None:
+    text, _ = await ask(services, "/risk", asof=END_2025)
+    assert "Russell 2000 59.9% (peak 2007-07-13 → trough 2009-03-09)" in text
+    assert "S&P 500 56.8% (peak 2007-10-09 → trough 2009-03-09)" in text
+    assert "peak = the last record close before the trough" in text
+
+
+@pytest.mark.parametrize(
+    ("command", "lang", "needles"),
+    [
+        ("/risk", "en", ("last 20 and the last 252 sessions", "252 sessions ≈ 1 year")),
+        ("/risk", "zh-Hant", ("最近 20 個與最近 252 個交易日", "252 個交易日約為 1 年")),
+        ("/r2k", "en", ("1M/3M/1Y: calendar windows", "52 weeks = the last 364 days")),
+        ("/r2k", "zh-Hant", ("日曆月", "52 週 = 最近 364 天")),
+        ("/spread", "en", ("calendar windows", "no dividends")),
+        ("/spread", "zh-Hant", ("日曆期間", "不含股息")),
+        ("/help risk", "en", ("20 and 252 sessions",)),
+        ("/help risk", "zh-Hant", ("20 與 252 個交易日",)),
+        ("/help spread", "en", ("calendar windows",)),
+        ("/help spread", "zh-Hant", ("日曆期間",)),
+    ],
+)
+async def test_windows_are_defined_where_shown_in_both_languages(services: Services, command: str, lang: str, needles: tuple[str, ...]) -> None:
+    text, _ = await ask(services, command, lang=lang, asof=END_2025)
+    for needle in needles:
+        assert needle in text, (command, lang, needle)
+
+
+async def test_risk_episode_in_progress_says_lowest_close_so_far(history: HistoryStore, tmp_path: Path) -> None:
+    day = date(2022, 3, 31)
+    text, _ = await ask(services_for(history, day, tmp_path), "/risk", asof=day)
+    assert "Russell 2000 20.9% (peak 2021-11-08 → lowest close so far 2022-01-27; the episode is not over)" in text
+
+
+async def test_risk_peak_that_is_not_a_record_is_said_so(services: Services) -> None:
+    text, _ = await ask(services, "/risk", asof=END_2025)
+    assert ("Nasdaq-100 53.7% (peak 2007-10-31 → trough 2008-11-20) — its last record close is older, "
+            "so the peak is the highest close since 2007-01-01") in text
 
 
 async def test_risk_in_zh_hant_and_bad_argument(services: Services) -> None:
@@ -66,6 +122,27 @@ async def test_cuts_lists_cycles_with_dates_and_averages(services: Services) -> 
     for cycle in ("2001-01-03", "2007-09-18", "2019-07-31", "2024-09-18"):
         assert cycle in text
     assert "Average 12M" in text and "18.7%" in text
+
+
+async def test_cuts_starts_with_the_russell_data_and_says_price_returns(services: Services) -> None:
+    text, _ = await ask(services, "/cuts", asof=END_2025)
+    assert "since the Russell 2000 data begin (1987-09-10)" in text and "since 1990" not in text
+    assert "1989-06-06 9.81% → 9.56%" in text and "1987-11-04" in text
+    assert "price returns, no dividends" in text
+
+
+async def test_cuts_latest_cut_windows_not_ended_are_said_not_omitted(history: HistoryStore, tmp_path: Path) -> None:
+    day = date(2026, 2, 20)
+    text, _ = await ask(services_for(history, day, tmp_path), "/cuts", asof=day)
+    assert "2025-09-17 4.50% → 4.25% — resumed cutting after 8 months without a change" in text
+    assert "6M: not ended (ends 2026-03-17) · 12M: not ended (ends 2026-09-17)" in text
+
+
+async def test_cuts_cites_the_article_by_byline_never_an_internal_document(services: Services) -> None:
+    for lang in ("en", "zh-Hant"):
+        text, _ = await ask(services, "/cuts", lang=lang, asof=END_2025)
+        assert "FoolBull" in text and "2025-09-30" in text
+        assert "seed" not in text.lower() and "種子" not in text
 
 
 async def test_cuts_in_zh_hant_and_bad_argument(services: Services) -> None:
@@ -94,12 +171,27 @@ async def test_pe_with_recorded_proxies_labels_them_trailing(history: HistorySto
         assert "S&P 500 trailing P/E (SPY holdings): 27.0 (trailing, 2025-12-31)" in text
         assert "Gap: +9.5 turns" in text and "too short for a percentile" in text
         zh, _ = await ask(services, "/pe", lang="zh-Hant", asof=END_2025)
-        assert "標普 500 追蹤本益比" in zh and "+9.5" in zh
+        assert "標普 500 過去12個月本益比" in zh and "+9.5" in zh
         usage, _ = await ask(services, "/pe 3", asof=END_2025)
         assert usage.startswith("Usage: /pe")
     finally:
         (history.directory / "PE_SPY.cgh").unlink()
         (history.directory / "PE_IJR.cgh").unlink()
+
+
+async def test_r2k_record_in_a_run_of_records_is_a_new_all_time_high_not_a_first_since(
+    history: HistoryStore, tmp_path: Path
+) -> None:
+    day = date(2026, 1, 22)
+    text, _ = await ask(services_for(history, day, tmp_path), "/r2k", asof=day)
+    assert "Record close: a new all-time high, above the previous record of" in text and "on 2026-01-21" in text
+    assert "since January 2026" not in text and "first record" not in text
+
+
+async def test_r2k_first_record_after_a_long_gap_names_the_old_record(history: HistoryStore, tmp_path: Path) -> None:
+    day = date(2025, 9, 18)
+    text, _ = await ask(services_for(history, day, tmp_path), "/r2k", asof=day)
+    assert "Record close: the first record since November 2021 (the 2021-11-08 record of 2,442.74;" in text
 
 
 async def test_r2k_chart_sends_a_png_and_bad_period_gets_usage(services: Services) -> None:
@@ -123,6 +215,30 @@ async def test_fedodds_worked_example_from_files(history: HistoryStore, tmp_path
     charted, with_chart = await ask(services, "/fedodds 3 chart", asof=day)
     assert with_chart.chart is not None and with_chart.chart.png[:4] == b"\x89PNG"
     assert "FOMC 2026-10-28" in charted
+
+
+@pytest.mark.parametrize(
+    ("command", "day"),
+    [("/spread", date(2025, 9, 18)), ("/risk", END_2025), ("/cuts", date(2026, 2, 20)), ("/r2k", date(2025, 9, 18)),
+     ("/fedodds", date(2026, 9, 17)), ("/digest", date(2025, 9, 18))],
+)
+async def test_zh_hant_replies_follow_the_wording_rules(history: HistoryStore, tmp_path: Path, command: str, day: date) -> None:
+    from tests.test_i18n import zh_wording_problems
+
+    text, _ = await ask(services_for(history, day, tmp_path), command, lang="zh-Hant", asof=day)
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("資料來源"))  # file names are not wording
+    assert zh_wording_problems(body) == [], body
+
+
+async def test_fedodds_zh_hant_names_contract_months_through_babel(history: HistoryStore, tmp_path: Path) -> None:
+    day = date(2026, 9, 17)
+    text, _ = await ask(services_for(history, day, tmp_path), "/fedodds", lang="zh-Hant", asof=day)
+    assert "2026年10月 96.1050" in text and "Oct 26" not in text
+
+
+async def test_spread_zh_hant_says_百分點_not_pp(services: Services) -> None:
+    text, _ = await ask(services, "/spread", lang="zh-Hant", asof=END_2025)
+    assert "−8.88 百分點" in text and " pp" not in text
 
 
 @pytest.mark.parametrize("bad", ["/fedodds -3", "/fedodds 0", "/fedodds 13", "/fedodds x", "/fedodds 2026-13"])

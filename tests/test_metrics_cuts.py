@@ -15,7 +15,10 @@ from bot.metrics.returns import InsufficientData, add_months
 from tests.metrics_data import dfedtar, dfedtaru, fomc_announcements, rut, spx
 
 ASOF = date(2026, 2, 20)
-FIRST_CUTS = [
+RUT_START = date(1987, 9, 10)
+FIRST_CUTS = [  # every cycle the Russell 2000 data cover
+    date(1987, 11, 4),
+    date(1989, 6, 6),
     date(1995, 7, 6),
     date(1998, 9, 29),
     date(2001, 1, 3),
@@ -23,6 +26,7 @@ FIRST_CUTS = [
     date(2019, 7, 31),
     date(2024, 9, 18),
 ]
+RESUMED = [date(1990, 7, 13), date(2002, 11, 6), date(2003, 6, 25), date(2025, 9, 17)]
 
 
 @pytest.fixture(scope="module")
@@ -45,23 +49,28 @@ def test_splice_target_switches_to_upper_bound_on_2008_12_16(target: pd.Series) 
     assert target.index[0] == pd.Timestamp("1982-09-27")
 
 
-def test_first_cuts_since_1990_by_announcement(shared_data: Path, target: pd.Series) -> None:
-    cuts = find_first_cuts(target, ASOF, fomc_announcements(shared_data))
+def test_first_cuts_since_the_russell_data_begin_by_announcement(shared_data: Path, target: pd.Series) -> None:
+    cuts = find_first_cuts(target, ASOF, fomc_announcements(shared_data), since=RUT_START)
     assert [c.date for c in cuts] == FIRST_CUTS
     assert [c.effective for c in cuts][-2:] == [date(2019, 8, 1), date(2024, 9, 19)]
     assert [(c.before, c.after) for c in cuts][-2:] == [(2.5, 2.25), (5.5, 5.0)]
-    assert [c.previous_kind for c in cuts] == ["hike"] * 6
+    assert [c.previous_kind for c in cuts] == ["hike"] * 8
+
+
+def test_first_cuts_without_since_cover_the_whole_target_history(shared_data: Path, target: pd.Series) -> None:
+    cuts = find_first_cuts(target, ASOF, fomc_announcements(shared_data))
+    assert cuts[0].date == date(1983, 8, 17) and [c.date for c in cuts if c.date >= RUT_START] == FIRST_CUTS
 
 
 def test_first_cuts_without_announcements_keep_fred_dates(target: pd.Series) -> None:
-    dates = [c.date for c in find_first_cuts(target, ASOF)]
-    assert dates == FIRST_CUTS[:4] + [date(2019, 8, 1), date(2024, 9, 19)]
+    dates = [c.date for c in find_first_cuts(target, ASOF, since=RUT_START)]
+    assert dates == FIRST_CUTS[:6] + [date(2019, 8, 1), date(2024, 9, 19)]
 
 
 def test_first_cuts_six_month_pause_adds_1990_2002_2003_and_2025(
     shared_data: Path, target: pd.Series
 ) -> None:
-    dates = [c.date for c in find_first_cuts(target, ASOF, fomc_announcements(shared_data), pause_months=6)]
+    dates = [c.date for c in find_first_cuts(target, ASOF, fomc_announcements(shared_data), pause_months=6, since=RUT_START)]
     extra = {date(1990, 7, 13), date(2002, 11, 6), date(2003, 6, 25), date(2025, 9, 17)}
     assert dates == sorted(set(FIRST_CUTS) | extra)
 
@@ -94,10 +103,26 @@ def test_cut_after_a_pause_is_new_cycle_only_from_twelve_months(second: str, is_
     assert dates == [date(2001, 3, 10)] + ([pd.Timestamp(second).date()] if is_new_cycle else [])
 
 
+def test_cuts_every_cycle_since_the_russell_data_begin_and_resumed_cuts_marked(shared_data: Path, target: pd.Series) -> None:
+    study = compute_cuts(target, rut(shared_data), spx(shared_data), ASOF, fomc_announcements(shared_data))
+    assert study.data_start == RUT_START
+    assert [c.date for c in study.cycles if c.kind == "cycle"] == FIRST_CUTS  # 1987-11 and 1989-06 included
+    assert [c.date for c in study.cycles if c.kind == "resumed"] == RESUMED
+    assert [c.paused_months for c in study.cycles if c.kind == "resumed"] == [6, 10, 7, 8]
+
+
+def test_cuts_latest_cut_2025_09_17_windows_not_ended_are_marked_not_computed(shared_data: Path, target: pd.Series) -> None:
+    study = compute_cuts(target, rut(shared_data), spx(shared_data), ASOF, fomc_announcements(shared_data))
+    latest = study.cycles[-1]
+    assert (latest.date, latest.kind) == (date(2025, 9, 17), "resumed")
+    assert latest.ends == {3: date(2025, 12, 17), 6: date(2026, 3, 17), 12: date(2026, 9, 17)}
+    assert [study.not_ended(latest, m) for m in (3, 6, 12)] == [False, True, True]
+    assert latest.rut[3] is not None and latest.rut[6] is None and latest.spx[12] is None
+
+
 def test_cuts_returns_from_the_announcement_close(shared_data: Path, target: pd.Series) -> None:
     study = compute_cuts(target, rut(shared_data), spx(shared_data), ASOF, fomc_announcements(shared_data))
-    assert [c.date for c in study.cycles] == FIRST_CUTS
-    c2024 = study.cycles[-1]
+    c2024 = next(c for c in study.cycles if c.date == date(2024, 9, 18))
     closes = rut(shared_data)
     assert c2024.base_date == date(2024, 9, 18)
     assert c2024.rut[12] == pytest.approx(
@@ -115,13 +140,13 @@ def test_cuts_returns_from_the_announcement_close(shared_data: Path, target: pd.
     }
 
 
-def test_cuts_averages_over_the_six_complete_cycles(shared_data: Path, target: pd.Series) -> None:
+def test_cuts_averages_over_the_eight_complete_cycles_not_the_resumed_cuts(shared_data: Path, target: pd.Series) -> None:
     study = compute_cuts(target, rut(shared_data), spx(shared_data), ASOF, fomc_announcements(shared_data))
-    assert study.counted == {3: 6, 6: 6, 12: 6}
+    assert study.counted == {3: 8, 6: 8, 12: 8}
     assert study.used is not None and study.used[12] == tuple(FIRST_CUTS)
-    assert {m: round((v or 0) * 100, 2) for m, v in study.avg_rut.items()} == {3: -0.07, 6: 0.14, 12: 5.29}
-    assert {m: round((v or 0) * 100, 2) for m, v in study.avg_spx.items()} == {3: 1.3, 6: 3.92, 12: 5.54}
-    # The seed article's 18.7 % vs 11.2 % (12 months) is not what these closes say.
+    assert {m: round((v or 0) * 100, 2) for m, v in study.avg_rut.items()} == {3: 1.27, 6: 2.85, 12: 6.91}
+    assert {m: round((v or 0) * 100, 2) for m, v in study.avg_spx.items()} == {3: 2.1, 6: 4.45, 12: 7.1}
+    # FoolBull's (2025-09-30) 18.7 % vs 11.2 % is not what these closes say.
     assert study.avg_rut[12] is not None and study.avg_rut[12] < study.avg_spx[12]  # type: ignore[operator]
 
 
@@ -132,14 +157,17 @@ def test_cuts_incomplete_windows_left_out_of_the_averages(shared_data: Path, tar
     c2024 = study.cycles[-1]
     assert c2024.date == date(2024, 9, 18)
     assert c2024.rut[3] is not None and c2024.rut[6] is None and c2024.rut[12] is None
-    assert study.counted == {3: 6, 6: 5, 12: 5}
+    assert study.counted == {3: 8, 6: 7, 12: 7}
     assert study.used is not None and date(2024, 9, 18) not in study.used[6]
 
 
 def test_cuts_window_over_a_hole_in_the_closes_is_incomplete(shared_data: Path, target: pd.Series) -> None:
     holed = rut(shared_data).drop(rut(shared_data).loc["2025-09-01":"2025-09-30"].index)
     study = compute_cuts(target, holed, spx(shared_data), ASOF, fomc_announcements(shared_data))
-    assert study.cycles[-1].rut[12] is None and study.counted[12] == 5
+    c2024 = next(c for c in study.cycles if c.date == date(2024, 9, 18))
+    assert c2024.rut[12] is None and study.counted[12] == 7
+    # 2025-09-17's base close would be 2025-08-29, nearly three weeks old: no return from it.
+    assert study.cycles[-1].rut[3] is None and not study.not_ended(study.cycles[-1], 3)
 
 
 def test_cuts_asof_before_target_history_is_insufficient(shared_data: Path, target: pd.Series) -> None:

@@ -141,6 +141,21 @@ def test_r2k_on_2025_09_18_first_close_above_the_2021_record(shared_data: Path) 
     assert r.highest_since is None
 
 
+@pytest.mark.parametrize(
+    ("asof", "broken", "after_gap"),
+    [
+        (date(2025, 9, 18), date(2021, 11, 8), True),  # nearly four years without a record
+        (date(2026, 1, 22), date(2026, 1, 21), False),  # a run of records: the one before was yesterday
+    ],
+)
+def test_r2k_first_record_after_gap_only_when_the_broken_record_is_a_year_old(
+    shared_data: Path, asof: date, broken: date, after_gap: bool
+) -> None:
+    r = compute_r2k(rut(shared_data), None, asof)
+    assert r.is_ath and r.prev_record is not None and r.prev_record[0] == broken
+    assert r.first_record_after_gap is after_gap
+
+
 def test_r2k_on_2025_09_17_below_record_52w_high_is_2024_11_25(shared_data: Path) -> None:
     r = compute_r2k(rut(shared_data), None, date(2025, 9, 17))
     assert not r.is_ath

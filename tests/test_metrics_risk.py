@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.metrics.returns import InsufficientData
-from bot.metrics.risk import compute_risk, worst_drawdown_in_year
+from bot.metrics.risk import EPISODES, Episode, compute_risk, episode_drawdown
 from tests.metrics_data import ndx, rut, spx
 
 ASOF = date(2026, 2, 20)
@@ -45,38 +45,48 @@ def test_risk_current_drawdown_from_the_record_close(shared_data: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "year", "depth_pct", "peak", "trough"),
+    ("name", "episode", "depth_pct", "peak", "trough"),
     [
-        ("RUT", 2008, 54.98, date(2007, 7, 13), date(2008, 11, 20)),
-        ("SPX", 2008, 51.93, date(2007, 10, 9), date(2008, 11, 20)),
-        ("NDX", 2008, 53.71, date(2007, 10, 31), date(2008, 11, 20)),  # not from the 2000 peak
-        ("RUT", 2020, 41.87, date(2020, 1, 16), date(2020, 3, 18)),
-        ("SPX", 2020, 33.92, date(2020, 2, 19), date(2020, 3, 23)),
-        ("NDX", 2020, 28.03, date(2020, 2, 19), date(2020, 3, 20)),
-        ("RUT", 2022, 32.46, date(2021, 11, 8), date(2022, 6, 16)),
-        ("SPX", 2022, 25.43, date(2022, 1, 3), date(2022, 10, 12)),
-        ("NDX", 2022, 35.56, date(2021, 11, 19), date(2022, 12, 28)),
+        # The financial crisis runs to the March 2009 trough (not the 2008-11-20 low a calendar year stops at).
+        ("RUT", "gfc", 59.89, date(2007, 7, 13), date(2009, 3, 9)),
+        ("SPX", "gfc", 56.78, date(2007, 10, 9), date(2009, 3, 9)),
+        ("NDX", "gfc", 53.71, date(2007, 10, 31), date(2008, 11, 20)),  # not from the 2000 record
+        ("RUT", "covid", 43.06, date(2018, 8, 31), date(2020, 3, 18)),  # the last record, not the 2020 high
+        ("SPX", "covid", 33.92, date(2020, 2, 19), date(2020, 3, 23)),
+        ("NDX", "covid", 28.03, date(2020, 2, 19), date(2020, 3, 20)),
+        ("RUT", "bear2022", 32.46, date(2021, 11, 8), date(2022, 6, 16)),
+        ("SPX", "bear2022", 25.43, date(2022, 1, 3), date(2022, 10, 12)),
+        ("NDX", "bear2022", 35.56, date(2021, 11, 19), date(2022, 12, 28)),
     ],
 )
-def test_risk_crisis_drawdowns_peak_since_previous_year_trough_in_year(
-    shared_data: Path, name: str, year: int, depth_pct: float, peak: date, trough: date
+def test_risk_episode_drawdown_peak_is_last_record_trough_is_lowest_close_of_episode(
+    shared_data: Path, name: str, episode: str, depth_pct: float, peak: date, trough: date
 ) -> None:
     closes = {"RUT": rut, "SPX": spx, "NDX": ndx}[name](shared_data)
-    dd = compute_risk(name, closes, ASOF).crises[year]
+    dd = compute_risk(name, closes, ASOF).episodes[episode]
     assert dd is not None and dd.complete
     assert (round(dd.depth * 100, 2), dd.peak_date, dd.trough_date) == (depth_pct, peak, trough)
     assert dd.depth == pytest.approx(1 - dd.trough_close / dd.peak_close)
+    assert dd.peak_is_record == ((name, episode) != ("NDX", "gfc"))
 
 
-def test_risk_year_in_progress_is_marked_incomplete(shared_data: Path) -> None:
-    dd = compute_risk("RUT", rut(shared_data), date(2022, 3, 31)).crises[2022]
+def test_risk_financial_crisis_reaches_march_2009_near_the_quoted_59_and_57_percent(shared_data: Path) -> None:
+    small = compute_risk("RUT", rut(shared_data), ASOF).episodes["gfc"]
+    large = compute_risk("SPX", spx(shared_data), ASOF).episodes["gfc"]
+    assert small is not None and large is not None
+    assert round(small.depth * 100) == 60 and round(large.depth * 100) == 57
+    assert small.trough_date == large.trough_date == date(2009, 3, 9)
+
+
+def test_risk_episode_in_progress_is_marked_incomplete(shared_data: Path) -> None:
+    dd = compute_risk("RUT", rut(shared_data), date(2022, 3, 31)).episodes["bear2022"]
     assert dd is not None and not dd.complete and dd.trough_date <= date(2022, 3, 31)
     assert dd.peak_date == date(2021, 11, 8)
 
 
-def test_risk_years_after_asof_left_out_and_years_before_data_none(shared_data: Path) -> None:
-    r = compute_risk("RUT", rut(shared_data), date(2019, 6, 28), years=(1980, 2008, 2020))
-    assert set(r.crises) == {1980, 2008} and r.crises[1980] is None
+def test_risk_episodes_after_asof_left_out_and_episodes_before_data_none(shared_data: Path) -> None:
+    r = compute_risk("RUT", rut(shared_data), date(2019, 6, 28), episodes=(Episode("old", date(1980, 1, 1), date(1981, 1, 1), date(1979, 1, 1)),) + EPISODES)
+    assert set(r.episodes) == {"old", "gfc"} and r.episodes["old"] is None
 
 
 def test_risk_on_a_holiday_describes_the_session_before(shared_data: Path) -> None:
@@ -102,13 +112,16 @@ def test_risk_single_close_is_insufficient() -> None:
 
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.floats(min_value=1.0, max_value=1000.0, allow_nan=False), min_size=2, max_size=700))
-def test_risk_property_drawdown_in_year_is_the_deepest_fall(values: list[float]) -> None:
+def test_risk_property_episode_trough_is_lowest_close_and_peak_the_last_record_before_it(values: list[float]) -> None:
     closes = pd.Series(values, index=pd.bdate_range("2019-06-03", periods=len(values)))
-    year = closes.index[-1].year
-    dd = worst_drawdown_in_year(closes, year)
-    assert dd is not None and 0.0 <= dd.depth < 1.0
-    assert dd.peak_date <= dd.trough_date and dd.trough_date.year == year and dd.peak_date.year >= year - 1
-    window = closes.loc[f"{year - 1}-01-01" :]
-    running = window.cummax()
-    deepest = (1 - window / running).loc[f"{year}-01-01" :].max()
-    assert dd.depth == pytest.approx(max(deepest, 0.0), abs=1e-12)
+    episode = Episode("x", date(2020, 1, 1), date(2020, 12, 31), peak_from=date(2019, 1, 1))
+    dd = episode_drawdown(closes, episode)
+    inside = closes.loc["2020-01-01":"2020-12-31"]
+    if inside.empty:
+        assert dd is None
+        return
+    assert dd is not None and 0.0 <= dd.depth < 1.0 and dd.peak_is_record  # every close is after peak_from
+    assert dd.trough_close == inside.min() and dd.trough_date == inside.idxmin().date()
+    before = closes.loc[: pd.Timestamp(dd.trough_date)]
+    assert dd.peak_close == before.max()
+    assert (before.loc[pd.Timestamp(dd.peak_date) :].iloc[1:] < dd.peak_close).all()  # the last record

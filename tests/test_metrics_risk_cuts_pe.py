@@ -18,22 +18,22 @@ from tests.metrics_data import dfedtar, dfedtaru, ndx, rut, shiller_trailing_pe,
 
 def test_risk_drawdowns_in_2022_match_the_closes(shared_data: Path) -> None:
     r = compute_risk("RUT", rut(shared_data), date(2026, 2, 20))
-    dd = r.crises[2022]
+    dd = r.episodes["bear2022"]
     assert dd is not None and (dd.peak_date, dd.trough_date) == (date(2021, 11, 8), date(2022, 6, 16))
     closes = rut(shared_data)
     assert dd.depth == pytest.approx(1 - closes[pd.Timestamp("2022-06-16")] / closes[pd.Timestamp("2021-11-08")])
 
 
-def test_risk_2008_is_not_measured_from_the_dot_com_peak(shared_data: Path) -> None:
-    dd = compute_risk("NDX", ndx(shared_data), date(2026, 2, 20)).crises[2008]
-    assert dd is not None and dd.peak_date.year == 2007 and 0.45 < dd.depth < 0.6
+def test_risk_financial_crisis_is_not_measured_from_the_dot_com_peak(shared_data: Path) -> None:
+    dd = compute_risk("NDX", ndx(shared_data), date(2026, 2, 20)).episodes["gfc"]
+    assert dd is not None and dd.peak_date.year == 2007 and 0.45 < dd.depth < 0.6 and not dd.peak_is_record
 
 
-def test_risk_small_caps_fell_further_than_the_sp500_in_2008_and_2020(shared_data: Path) -> None:
-    small = compute_risk("RUT", rut(shared_data), date(2026, 2, 20)).crises
-    large = compute_risk("SPX", spx(shared_data), date(2026, 2, 20)).crises
-    for year in (2008, 2020, 2022):
-        assert small[year].depth > large[year].depth  # type: ignore[union-attr]
+def test_risk_small_caps_fell_further_than_the_sp500_in_each_episode(shared_data: Path) -> None:
+    small = compute_risk("RUT", rut(shared_data), date(2026, 2, 20)).episodes
+    large = compute_risk("SPX", spx(shared_data), date(2026, 2, 20)).episodes
+    for key in ("gfc", "covid", "bear2022"):
+        assert small[key].depth > large[key].depth  # type: ignore[union-attr]
 
 
 def test_risk_volatility_is_annualised_std_of_log_returns(shared_data: Path) -> None:
@@ -58,7 +58,7 @@ def test_cuts_returns_are_from_the_announcement_close(shared_data: Path) -> None
     closes = rut(shared_data)
     base = closes.loc[:"2024-09-18"].iloc[-1]
     assert c2024.rut[12] == pytest.approx(closes.loc[:"2025-09-18"].iloc[-1] / base - 1)
-    assert study.counted[12] == len([c for c in study.cycles if c.rut[12] is not None])
+    assert study.counted[12] == len([c for c in study.cycles if c.kind == "cycle" and c.rut[12] is not None])
 
 
 def test_cuts_incomplete_windows_are_left_out_of_the_averages(shared_data: Path) -> None:
@@ -78,6 +78,16 @@ def test_pe_gap_in_turns_and_percent_without_percentile_under_a_year() -> None:
     gap = compute_pe_gap(large, small, date(2024, 1, 3))
     assert gap.gap_turns == pytest.approx(9.75) and gap.gap_pct == pytest.approx(9.75 / 16.25)
     assert gap.percentile is None and gap.history_days == 1 and gap.comparable
+
+
+def test_pe_reply_with_one_day_of_gap_history_says_1_day() -> None:
+    from bot.render.pe import render_pe
+
+    large = PESeries("PE_SPY", _series([25.0, 26.0]), "trailing", "S&P 500 trailing P/E (SPY holdings)")
+    small = PESeries("PE_IJR", _series([16.0, 16.25]), "trailing", "S&P 600 trailing P/E (IJR holdings)")
+    gap = compute_pe_gap(large, small, date(2024, 1, 3))
+    text = render_pe(gap, [], [], "en")
+    assert "covers 1 day (since" in text and "1 days" not in text
 
 
 def test_pe_gap_percentile_with_more_than_a_year_of_history() -> None:

@@ -69,16 +69,35 @@ def test_spread_trend_is_least_squares_slope_of_last_20_ytd_gaps(shared_data: Pa
 
 
 @pytest.mark.parametrize(
-    ("asof", "closing"),
+    ("asof", "trend"),
     [
-        (date(2025, 12, 31), True),  # gap −8.88, slope +0.008: small caps catching up
-        (date(2024, 12, 31), False),  # gap −14.86, slope −0.545: falling further behind
-        (date(2026, 2, 20), False),  # gap +8.27, slope +0.259: small caps pulling further ahead
+        (date(2025, 12, 31), "flat"),  # gap −8.88, slope +0.008: inside the flat band
+        (date(2025, 9, 18), "flat"),  # gap −5.73, slope −0.033: was "widening (−0.033 pp per session)"
+        (date(2024, 12, 31), "widening"),  # gap −14.86, slope −0.545: falling further behind
+        (date(2026, 2, 20), "widening"),  # gap +8.27, slope +0.259: small caps pulling further ahead
     ],
 )
-def test_spread_closing_means_slope_towards_zero(shared_data: Path, asof: date, closing: bool) -> None:
+def test_spread_trend_word_has_a_flat_band_and_points_to_or_from_zero(shared_data: Path, asof: date, trend: str) -> None:
     s = compute_spread(rut(shared_data), ndx(shared_data), None, asof, "ytd")
-    assert s.closing is closing
+    assert s.trend == trend
+
+
+def test_spread_trend_closing_when_the_slope_points_towards_zero_beyond_the_band() -> None:
+    # R2K falls behind for 30 sessions, then catches up 0.3 pp a session for 20.
+    index = pd.bdate_range("2024-12-31", periods=51)
+    gap = np.concatenate([np.linspace(0.0, -0.10, 31), -0.10 + 0.003 * np.arange(1, 21)])
+    ndx_closes = pd.Series(100.0, index=index)
+    rut_closes = pd.Series(100.0 * (1.0 + gap), index=index)
+    s = compute_spread(rut_closes, ndx_closes, None, index[-1].date(), "ytd")
+    assert s.trend == "closing" and s.trend_pp_per_day == pytest.approx(0.3)
+    assert s.widening_pp_per_day == pytest.approx(-0.3)  # closing: negative, whatever the gap's sign
+
+
+@pytest.mark.parametrize("asof", [date(2024, 12, 31), date(2026, 2, 20)])
+def test_spread_widening_rate_is_positive_when_widening_on_either_side_of_zero(shared_data: Path, asof: date) -> None:
+    s = compute_spread(rut(shared_data), ndx(shared_data), None, asof, "ytd")
+    assert s.trend == "widening" and s.widening_pp_per_day > 0
+    assert abs(s.widening_pp_per_day) == pytest.approx(abs(s.trend_pp_per_day))
 
 
 def test_spread_gap_series_runs_from_zero_at_base_to_todays_gap(shared_data: Path) -> None:
@@ -152,4 +171,4 @@ def test_spread_property_proportional_indices_have_zero_gap(values: list[float],
     a = pd.Series(values, index=index)
     s = compute_spread(a, a * scale, a * 2.0, date(2030, 1, 1), "ytd")
     assert s.gap_ndx_pp == pytest.approx(0.0, abs=1e-9) and s.gap_spx_pp == pytest.approx(0.0, abs=1e-9)
-    assert s.closing is False and s.widest_pp == pytest.approx(0.0, abs=1e-9)
+    assert s.trend != "closing" and s.widest_pp == pytest.approx(0.0, abs=1e-9)

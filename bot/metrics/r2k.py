@@ -13,6 +13,11 @@ date T:
   record C broke. On 2025-09-18 (2467.70) it is ``(2021-11-08, 2442.74)`` and no close in between was
   above it, so a reply can say "highest close since November 2021 (the 2021-11-08 record of 2442.74)".
   During a run of records it is the previous session's record.
+* ``first_record_after_gap`` (only when ``is_ath``): the record it broke is at least ``RECORD_GAP`` (365
+  days) older, so C is "the first record since <that date>" — news on 2025-09-18, nearly four years
+  after the 2021-11-08 record. Inside a run of records (2026-01-22 broke the record of 2026-01-21) it is
+  False and C is simply a new all-time high; calling it "the highest close since January 2026" would
+  say nothing true.
 * ``highest_since`` (only when not ``is_ath``): the date D of the most recent earlier close at or above
   C. Every close strictly between D and T is below C, so C is "the highest close since D"; how far back
   D lies is the news (the /r2k reply mentions it beyond a year).
@@ -43,6 +48,8 @@ __all__ = ["InsufficientData", "R2KSnapshot", "compute_r2k", "truncate"]
 
 # "52 weeks" is taken literally (364 days), as quote pages do; period returns use calendar months.
 WEEKS_52 = timedelta(weeks=52)
+# A record is "the first record since <date>" only when the record it broke is at least this old.
+RECORD_GAP = timedelta(days=365)
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ class R2KSnapshot:
     prev_close: float | None = None
     highest_since_close: float | None = None  # the close on ``highest_since``
     ratio_date: dt.date | None = None  # the common close the ratio describes
+    first_record_after_gap: bool = False  # is_ath and the broken record is RECORD_GAP old or older
 
 
 def _optional(held: pd.Series, period: str) -> float | None:
@@ -178,4 +186,5 @@ def compute_r2k(rut: pd.Series, ndx: pd.Series | None, asof: date) -> R2KSnapsho
         prev_close=prev,
         highest_since_close=highest_since_close,
         ratio_date=ratio_date,
+        first_record_after_gap=prev_record is not None and day(last_ts) - prev_record[0] >= RECORD_GAP,
     )

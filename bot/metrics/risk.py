@@ -3,29 +3,33 @@
 Source: daily closes (^RUT, ^GSPC, ^NDX). Pure: closes and an ``asof`` in, a frozen dataclass out.
 
 Volatility: the sample standard deviation (ddof=1) of daily log returns × √252, as a fraction, over the
-last 20 returns, the last 252 returns, and every return between closes dated 1990-01-01 or later
-("since 1990"; from the first close when a series starts later). A window longer than the history
-held gives None.
+last 20 returns (sessions, not calendar days), the last 252 returns ("1 year" = 252 sessions, not a
+calendar year), and every return between closes dated 1990-01-01 or later ("since 1990"; from the first
+close when a series starts later). A window longer than the history held gives None.
 
-Drawdown: the fall of a close below the highest close before it, as a positive fraction (0.25 = 25 %
-below the peak). ``drawdown_now`` is measured from the all-time-high close.
+Drawdown: the fall of a close below a peak close, as a positive fraction (0.25 = 25 % below the peak).
+``drawdown_now`` is measured from the all-time-high close.
 
-The worst drawdown *in* a year Y is the deepest peak-to-trough fall of daily closes whose trough falls
-in Y, the peak being the highest close from 1 January of Y − 1 up to the trough. The one-year lookback
-lets a bear market that began the year before count in full (Russell 2000: 2021-11-08 → 2022-06-16)
-without measuring 2008 from the 2000 dot-com peak (Nasdaq-100). Closes, not intraday lows.
+Crisis drawdowns are measured per *named episode* (``EPISODES``), not per calendar year: a calendar
+year cuts the financial crisis at the 2008-11-20 low and misses the March 2009 trough. For each episode
+the trough is the lowest close dated inside the episode (``start``..``end``), and the peak is the last
+record close (the all-time-high close) on or before that trough. One guard: a record older than the
+episode's ``peak_from`` is not this episode's peak (the Nasdaq-100's last record before the financial
+crisis is the 2000-03-27 dot-com close; 78 % below it in 2008 is the dot-com bust as much as the
+crisis). Then the peak is the highest close from ``peak_from`` to the trough and ``peak_is_record`` is
+False, which the reply says.
 
-What the closes say, against the seed article (R2K / S&P 500: 59 % / 50 % in 2008, 45 % / 35 % in 2020,
->30 % / 19 % in 2022), under three definitions (RUT / SPX / NDX, %):
+On the real closes (peak → trough, depth):
 
-    year  this definition     peak = all-time high   within the calendar year only
-    2008  55.0 / 51.9 / 53.7  55.0 / 51.9 / 78.0     49.5 / 48.0 / 49.6
-    2020  41.9 / 33.9 / 28.0  43.1 / 33.9 / 28.0     41.9 / 33.9 / 28.0
-    2022  32.5 / 25.4 / 35.6  32.5 / 25.4 / 35.6     27.4 / 25.4 / 35.3
+    financial crisis 2007–09  RUT 2007-07-13 → 2009-03-09 59.9 %   SPX 2007-10-09 → 2009-03-09 56.8 %
+                              NDX 2007-10-31 → 2008-11-20 53.7 % (not a record; the record is 2000-03-27)
+    COVID 2020                RUT 2018-08-31 → 2020-03-18 43.1 %   SPX 2020-02-19 → 2020-03-23 33.9 %
+                              NDX 2020-02-19 → 2020-03-20 28.0 %
+    2022 bear market          RUT 2021-11-08 → 2022-06-16 32.5 %   SPX 2022-01-03 → 2022-10-12 25.4 %
+                              NDX 2021-11-19 → 2022-12-28 35.6 %
 
-No definition on closes reproduces the article: its 59 % for 2008 is the whole bear market to the
-March 2009 trough (59.9 % on closes; the S&P 500 then fell 56.8 %, not 50 %), and its 19 % for the
-S&P 500 in 2022 is the calendar-year return (−19.4 %), not a drawdown (25.4 %).
+The commonly quoted GFC bear markets (about 59 % for the Russell 2000, 57 % for the S&P 500) are these
+closes' 59.9 % and 56.8 %. Closes, not intraday lows.
 """
 
 from __future__ import annotations
@@ -40,8 +44,25 @@ from bot.metrics.returns import InsufficientData, as_timestamp, day, truncate
 
 TRADING_DAYS = 252
 VOL_SHORT = 20
-CRISIS_YEARS = (2008, 2020, 2022)
 LONG_RUN_START = date(1990, 1, 1)
+
+
+@dataclass(frozen=True)
+class Episode:
+    """A named market episode: its trough is searched in ``start``..``end``; see module doc."""
+
+    key: str  # "gfc", "covid", "bear2022"
+    start: date
+    end: date
+    peak_from: date  # a record older than this is not the episode's peak
+
+
+EPISODES: tuple[Episode, ...] = (
+    # Dates bound the search only; the peaks and troughs are whatever the closes say.
+    Episode("gfc", date(2007, 6, 1), date(2009, 12, 31), peak_from=date(2007, 1, 1)),
+    Episode("covid", date(2020, 2, 1), date(2020, 12, 31), peak_from=date(2018, 1, 1)),
+    Episode("bear2022", date(2022, 1, 1), date(2022, 12, 31), peak_from=date(2021, 1, 1)),
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +74,8 @@ class Drawdown:
     trough_date: date
     peak_close: float = 0.0
     trough_close: float = 0.0
-    complete: bool = True  # False when the year had not ended by the as-of date (the worst so far)
+    complete: bool = True  # False when the episode had not ended by the as-of date (the trough so far)
+    peak_is_record: bool = True  # False when the last record predates the episode's ``peak_from``
 
 
 @dataclass(frozen=True)
@@ -62,13 +84,13 @@ class IndexRisk:
 
     name: str
     asof: date
-    vol_20d: float | None  # annualised, fraction
-    vol_1y: float | None
+    vol_20d: float | None  # annualised, fraction; last 20 sessions
+    vol_1y: float | None  # last 252 sessions
     vol_long: float | None  # since 1990 (or the first close after it)
     long_start: date | None  # the first close of the long window
     drawdown_now: float  # below the all-time-high close, fraction >= 0
     ath_date: date
-    crises: dict[int, Drawdown | None]  # the worst drawdown whose trough falls in each year
+    episodes: dict[str, Drawdown | None]  # per episode key; None: no close in the episode
     close: float = 0.0  # the last close
     ath: float = 0.0  # the all-time-high close
 
@@ -77,38 +99,43 @@ def _vol(log_returns: np.ndarray) -> float:
     return float(np.std(log_returns, ddof=1) * np.sqrt(TRADING_DAYS))
 
 
-def worst_drawdown_in_year(closes: pd.Series, year: int, asof: date | None = None) -> Drawdown | None:
-    """The worst drawdown whose trough falls in ``year`` (see module doc); None without a close in it.
+def episode_drawdown(closes: pd.Series, episode: Episode, asof: date | None = None) -> Drawdown | None:
+    """The drawdown of ``episode`` (see module doc); None without a close dated in the episode.
 
     ``closes`` must already be truncated to the as-of date; ``asof`` only decides ``complete``.
     """
     index = closes.index
-    lo = int(index.searchsorted(pd.Timestamp(year - 1, 1, 1), side="left"))
-    first_in_year = int(index.searchsorted(pd.Timestamp(year, 1, 1), side="left"))
-    hi = int(index.searchsorted(pd.Timestamp(year + 1, 1, 1), side="left"))
-    if first_in_year >= hi:
+    lo = int(index.searchsorted(as_timestamp(episode.start), side="left"))
+    hi = int(index.searchsorted(as_timestamp(episode.end), side="right"))
+    if lo >= hi:
         return None
-    values = closes.to_numpy(dtype="float64")[lo:hi]
-    running = np.maximum.accumulate(values)
-    depth = 1.0 - values / running
-    offset = first_in_year - lo
-    trough = offset + int(np.argmax(depth[offset:]))
-    peak = int(np.argmax(values[: trough + 1]))
+    values = closes.to_numpy(dtype="float64")
+    trough = lo + int(np.argmin(values[lo:hi]))
+    record = int(np.argmax(values[: trough + 1]))  # first date of the highest close up to the trough
+    # The last record: the latest close equal to that maximum (a later tie is a record close too).
+    record = int(np.flatnonzero(values[: trough + 1] >= values[record])[-1])
+    peak_is_record = day(index[record]) >= episode.peak_from
+    if peak_is_record:
+        peak = record
+    else:
+        first = int(index.searchsorted(as_timestamp(episode.peak_from), side="left"))
+        peak = first + int(np.argmax(values[first : trough + 1]))
     last = asof if asof is not None else day(index[-1])
     return Drawdown(
-        depth=max(0.0, float(depth[trough])),
-        peak_date=day(index[lo + peak]),
-        trough_date=day(index[lo + trough]),
+        depth=max(0.0, 1.0 - float(values[trough]) / float(values[peak])),
+        peak_date=day(index[peak]),
+        trough_date=day(index[trough]),
         peak_close=float(values[peak]),
         trough_close=float(values[trough]),
-        complete=last >= date(year, 12, 31),
+        complete=last >= episode.end,
+        peak_is_record=peak_is_record,
     )
 
 
 def compute_risk(
-    name: str, closes: pd.Series, asof: date, years: tuple[int, ...] = CRISIS_YEARS
+    name: str, closes: pd.Series, asof: date, episodes: tuple[Episode, ...] = EPISODES
 ) -> IndexRisk:
-    """Volatility, current drawdown and the worst drawdowns in ``years`` of one index as of ``asof``.
+    """Volatility, current drawdown and the drawdown of each episode begun by ``asof``, of one index.
 
     Raises InsufficientData with fewer than two closes on or before ``asof``.
     """
@@ -120,17 +147,17 @@ def compute_risk(
     first_long = int(series.index.searchsorted(as_timestamp(LONG_RUN_START), side="left"))
     long_logs = logs[first_long:]  # returns whose both closes are dated in or after 1990
     iath = int(np.argmax(values))
-    last_year = series.index[-1].year
+    last = day(series.index[-1])
     return IndexRisk(
         name=name,
-        asof=day(series.index[-1]),
+        asof=last,
         vol_20d=_vol(logs[-VOL_SHORT:]) if len(logs) >= VOL_SHORT else None,
         vol_1y=_vol(logs[-TRADING_DAYS:]) if len(logs) >= TRADING_DAYS else None,
         vol_long=_vol(long_logs) if len(long_logs) >= 2 else None,
         long_start=day(series.index[first_long]) if len(long_logs) >= 2 else None,
         drawdown_now=float(1.0 - values[-1] / values[iath]),
         ath_date=day(series.index[iath]),
-        crises={y: worst_drawdown_in_year(series, y, asof) for y in years if y <= last_year},
+        episodes={e.key: episode_drawdown(series, e, asof) for e in episodes if e.start <= last},
         close=float(values[-1]),
         ath=float(values[iath]),
     )

@@ -11,7 +11,7 @@ from bot.alerts.evaluator import AlertEvent
 from bot.alerts.rules import RULES, Rule
 from bot.market import SeriesStatus, Snapshot
 from bot.render import format as fmt
-from bot.render.i18n import N_, Safe, tr, tr_text
+from bot.render.i18n import N_, Safe, tr, tr_text, trn
 from bot.render.text import join, sources_line
 from bot.store.base import ChatSettings, Subscription
 
@@ -70,7 +70,8 @@ def describe_rule(rule: Rule, lang: str) -> Safe:
     elif rule.id in ("cut_odds", "r2k_drawdown"):
         detail = tr(N_("level {threshold}%"), lang, threshold=fmt.number(rule.threshold, lang, 0))
     elif rule.id == "pe_gap":
-        detail = tr(N_("≥ {threshold} turns for {sessions} sessions"), lang, threshold=fmt.number(rule.threshold, lang, 1), sessions=rule.for_sessions)
+        detail = trn("≥ {threshold} turns for {sessions} session", "≥ {threshold} turns for {sessions} sessions", rule.for_sessions, lang,
+                     threshold=fmt.number(rule.threshold, lang, 1), sessions=rule.for_sessions)
     elif rule.id == "cut_odds_move":
         detail = tr(N_("a move of {threshold} pp in {window}"), lang, threshold=fmt.number(rule.threshold, lang, 0), window=rule.window or "1d")
     else:
@@ -101,14 +102,17 @@ def render_alert_list(subs: Sequence[Subscription], chat: ChatSettings | None, n
 def render_backtest(rule: Rule, result: BacktestResult, statuses: Sequence[SeriesStatus], asof: date, lang: str) -> Safe:
     lines = [
         tr(N_("<b>Backtest</b>: {rule}"), lang, rule=describe_rule(rule, lang)),
-        tr(N_("From {start} to {end} it would have fired {count} times."), lang,
-           start=fmt.day(result.start, lang), end=fmt.day(result.end, lang), count=len(result.firings)),
+        trn("From {start} to {end} it would have fired {count} time.", "From {start} to {end} it would have fired {count} times.",
+            len(result.firings), lang, start=fmt.day(result.start, lang), end=fmt.day(result.end, lang), count=len(result.firings)),
     ]
     if result.firings:
         lines.append(tr(N_("Last firings: {dates}"), lang, dates=", ".join(d.isoformat() for d in result.last_five)))
         for months in HORIZONS:
             median = result.median_rut_return[months]
-            lines.append(tr(N_("Median Russell 2000 return {months} months later: {value} ({count} firings)"), lang, months=months,
-                            value=fmt.pct(median, lang, 1) if median is not None else "—", count=result.counted[months]))
+            count = result.counted[months]
+            lines.append(Safe(
+                trn("Median Russell 2000 return {months} month later: {value}", "Median Russell 2000 return {months} months later: {value}",
+                    months, lang, months=months, value=fmt.pct(median, lang, 1) if median is not None else "—")
+                + " " + trn("({count} firing)", "({count} firings)", count, lang, count=count)))
     lines += ["", sources_line(statuses, asof, lang)]
     return join(lines)

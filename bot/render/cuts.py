@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.market import SeriesStatus
-from bot.metrics.cuts import HORIZONS, CutsStudy
+from bot.metrics.cuts import HORIZONS, CutsStudy, FirstCut
 from bot.render import format as fmt
-from bot.render.i18n import N_, Safe, tr
+from bot.render.i18n import N_, Safe, tr, trn
 from bot.render.text import join, sources_line, stale_lines
 
 
@@ -15,23 +15,34 @@ def _pct(value: float | None, lang: str) -> str:
     return fmt.pct(value, lang, 1) if value is not None else "—"
 
 
+def _window(study: CutsStudy, c: FirstCut, months: int, lang: str) -> Safe:
+    if study.not_ended(c, months):
+        return tr(N_("{months}M: not ended (ends {end})"), lang, months=months, end=fmt.day(c.ends[months], lang))
+    return tr(N_("{months}M: R2K {rut} / S&amp;P {spx}"), lang, months=months, rut=_pct(c.rut[months], lang), spx=_pct(c.spx[months], lang))
+
+
 def render_cuts(study: CutsStudy, statuses: Sequence[SeriesStatus], lang: str) -> Safe:
     lines: list[str] = [
-        tr(N_("<b>After the first Fed cut</b> of each easing cycle since 1990: Russell 2000 vs S&amp;P 500"), lang),
-        tr(N_("(first cut = a cut after a hike, or more than 12 months after the previous cut; returns from the announcement-day close)"), lang),
+        tr(N_("<b>After the first Fed cut</b> of each easing cycle since the Russell 2000 data begin ({start}): Russell 2000 vs S&amp;P 500"), lang,
+           start=fmt.day(study.data_start, lang) if study.data_start else "—"),
+        tr(N_("(first cut = a cut after a hike, or at least 12 months after the previous change; price returns, no dividends, from the announcement-day close to the last close 3, 6 and 12 calendar months later)"), lang),
         "",
     ]
     for c in study.cycles:
-        lines.append(tr(N_("<b>{date}</b> {before}% → {after}%"), lang, date=fmt.day(c.date, lang),
-                        before=fmt.number(c.before, lang), after=fmt.number(c.after, lang)))
-        lines.append(Safe("  " + " · ".join(
-            tr(N_("{months}M: R2K {rut} / S&amp;P {spx}"), lang, months=m, rut=_pct(c.rut[m], lang), spx=_pct(c.spx[m], lang))
-            for m in HORIZONS)))
+        head = tr(N_("<b>{date}</b> {before}% → {after}%"), lang, date=fmt.day(c.date, lang),
+                  before=fmt.number(c.before, lang), after=fmt.number(c.after, lang))
+        if c.kind == "resumed" and c.paused_months is not None:
+            head = Safe(head + " " + trn("— resumed cutting after {months} month without a change (not a new cycle; not in the averages)",
+                                         "— resumed cutting after {months} months without a change (not a new cycle; not in the averages)",
+                                         c.paused_months, lang, months=c.paused_months))
+        lines.append(head)
+        lines.append(Safe("  " + " · ".join(_window(study, c, m, lang) for m in HORIZONS)))
     lines.append("")
     for m in HORIZONS:
-        lines.append(tr(N_("Average {months}M ({count} cycles): R2K {rut} vs S&amp;P 500 {spx}"), lang, months=m,
-                        count=study.counted[m], rut=_pct(study.avg_rut[m], lang), spx=_pct(study.avg_spx[m], lang)))
-    lines.append(tr(N_("The seed article claims small caps averaged +18.7% vs +11.2% after the first cut; the figures above are what these closes say."), lang))
+        lines.append(trn("Average {months}M ({count} cycle): R2K {rut} vs S&amp;P 500 {spx}",
+                         "Average {months}M ({count} cycles): R2K {rut} vs S&amp;P 500 {spx}", study.counted[m], lang, months=m,
+                         count=study.counted[m], rut=_pct(study.avg_rut[m], lang), spx=_pct(study.avg_spx[m], lang)))
+    lines.append(tr(N_("FoolBull (2025-09-30) put the averages after a first cut at +18.7% for small caps vs +11.2% for large caps; these closes give the figures above."), lang))
     lines += stale_lines(statuses, lang)
     lines += ["", sources_line(statuses, study.asof, lang)]
     return join(lines)

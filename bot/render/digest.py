@@ -15,6 +15,7 @@ from bot.render import format as fmt
 from bot.render.fedodds import range_label
 from bot.render.i18n import N_, Safe, tr
 from bot.render.r2k import r2k_chart
+from bot.render.spread import trend_word
 from bot.render.text import join, sources_line, stale_lines
 from bot.series import SERIES
 
@@ -49,7 +50,7 @@ async def build_digest(snap: Snapshot, lang: str) -> Digest:
                 try:
                     s = compute_spread(snap.close("RUT"), ndx, None, snap.asof, "ytd")
                     lines.append(tr(N_("R2K − NDX year to date: {gap} ({trend})"), lang, gap=fmt.pp(s.gap_ndx_pp, lang),
-                                    trend=tr(N_("closing"), lang) if s.closing else tr(N_("widening"), lang)))
+                                    trend=trend_word(s, lang)))
                 except InsufficientData:
                     pass
             png = await charts.render(r2k_chart, snap.close("RUT"), ndx, snap.asof, "ytd",

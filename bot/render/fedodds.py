@@ -58,7 +58,7 @@ def render_fedodds(view: OddsView, meetings: Sequence[MeetingOdds], statuses: Se
             f"{year} {fmt.number(rate, lang, 3)}%" for year, rate in sorted(result.year_end_rates.items())))))
     used = [mp for mp in result.months if mp.price is not None and mp.role != "beyond_horizon"]
     lines.append(tr(N_("Settlement prices used (rate = 100 − price): {prices}"), lang, prices=Safe(", ".join(
-        f"{mp.month:%b %y} {mp.price:.4f}" + ("" if mp.used else "*") for mp in used))))
+        f"{fmt.month_short(mp.month, lang)} {mp.price:.4f}" + ("" if mp.used else "*") for mp in used))))
     if any(not mp.used for mp in used):
         lines.append(tr(N_("(* not needed by the method for these meetings)"), lang))
     lines += stale_lines(statuses, lang)

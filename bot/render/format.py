@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date as _babel_date
 from babel.numbers import format_decimal
 
-from bot.render.i18n import BABEL_LOCALE, Safe
+from bot.render.i18n import BABEL_LOCALE, N_, Safe, tr
 
 MINUS = "−"  # U+2212: a real minus sign reads better than a hyphen in a figure
 
@@ -47,8 +47,8 @@ def pct(fraction: float, lang: str, digits: int = 2, *, sign: bool = True) -> Sa
 
 
 def pp(points: float, lang: str, digits: int = 2) -> Safe:
-    """Percentage points (already ×100): −8.88 -> '−8.88 pp'."""
-    return Safe(signed(points, lang, digits) + " pp")
+    """Percentage points (already ×100): −8.88 -> '−8.88 pp' / '−8.88 百分點' (the unit is a msgid)."""
+    return tr(N_("{value} pp"), lang, value=signed(points, lang, digits))
 
 
 def day(d: date, lang: str) -> Safe:
@@ -59,6 +59,11 @@ def day(d: date, lang: str) -> Safe:
 def month_year(d: date, lang: str) -> Safe:
     """'November 2021' / '2021年11月'."""
     return Safe(_babel_date(d, "MMMM y" if lang == "en" else "y年M月", locale=_locale(lang)))
+
+
+def month_short(d: date, lang: str) -> Safe:
+    """'Sep 26' / '2026年9月': a contract month, never an English month name in Chinese text."""
+    return Safe(_babel_date(d, "MMM yy" if lang == "en" else "y年M月", locale=_locale(lang)))
 
 
 def instant(ts: datetime, lang: str, tz: str = "America/New_York") -> Safe:

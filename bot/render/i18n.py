@@ -4,16 +4,24 @@ The catalogs are read straight from the .po files at first use (no compile step 
 a user sees is a msgid here with named ``{placeholders}``; ``tr`` fills them and HTML-escapes every value
 that is not already marked ``Safe`` (text the renderer itself built), so user or vendor text can never
 inject markup into an HTML-mode message.
+
+Text with a count goes through ``trn(singular, plural, n, ...)`` (gettext's ngettext): English picks
+"1 month" / "3 months", and each catalog's ``Plural-Forms`` header decides for its language (Chinese has
+one form). The plural lookup is the standard library's ``gettext.GNUTranslations`` over the same .po
+file compiled in memory by Babel, so the plural rules are gettext's own, not ours.
 """
 
 from __future__ import annotations
 
+import gettext
 import html
+import io
 from contextvars import ContextVar
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from bot.config import LANGUAGES
@@ -41,7 +49,7 @@ def po_path(lang: str) -> Path:
     return LOCALE_DIR / CATALOG_LOCALE[lang] / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalog(lang: str) -> dict[str, str]:
     """msgid -> translation for ``lang`` (empty translations fall back to the msgid)."""
     with po_path(lang).open("rb") as handle:
@@ -51,6 +59,17 @@ def catalog(lang: str) -> dict[str, str]:
         if message.id and isinstance(message.id, str):
             out[message.id] = message.string or message.id
     return out
+
+
+@cache
+def translations(lang: str) -> gettext.GNUTranslations:
+    """The catalog of ``lang`` as a gettext object (for ``ngettext``); untranslated entries fall back."""
+    with po_path(lang).open("rb") as handle:
+        cat = read_po(handle, locale=BABEL_LOCALE[lang])
+    compiled = io.BytesIO()
+    write_mo(compiled, cat)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
 
 
 def normalise_lang(code: str | None) -> str:
@@ -86,6 +105,19 @@ def tr(msgid: str, lang: str | None = None, **params: Any) -> Safe:
     """Translate ``msgid`` into ``lang`` (default: the current context's) and fill its placeholders."""
     language = lang if lang in LANGUAGES else current_lang.get()
     text = catalog(language).get(msgid, msgid)
+    if params:
+        text = text.format(**{k: _escape(v) for k, v in params.items()})
+    return Safe(text)
+
+
+def trn(singular: str, plural: str, n: int, lang: str | None = None, **params: Any) -> Safe:
+    """``tr`` for text with a count: the form for ``n`` in ``lang`` (gettext ngettext), then placeholders.
+
+    ``n`` only chooses the form; pass the count again by its placeholder name (``months=n``) so each
+    msgid reads as a sentence and translators can move it.
+    """
+    language = lang if lang in LANGUAGES else current_lang.get()
+    text = translations(language).ngettext(singular, plural, n)
     if params:
         text = text.format(**{k: _escape(v) for k, v in params.items()})
     return Safe(text)

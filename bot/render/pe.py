@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from bot.market import SeriesStatus
 from bot.metrics.pe import PEGap, PEReading
 from bot.render import format as fmt
-from bot.render.i18n import N_, Safe, tr, tr_text
+from bot.render.i18n import N_, Safe, tr, tr_text, trn
 from bot.render.text import join, sources_line, stale_lines
 
 KINDS = {"forward": N_("forward"), "trailing": N_("trailing")}
@@ -33,8 +33,9 @@ def render_pe(gap: PEGap, others: Sequence[PEReading], statuses: Sequence[Series
                         lang, start=fmt.day(gap.history_start, lang), mean=fmt.signed(gap.mean_turns, lang, 1),
                         percentile=fmt.pct(gap.percentile, lang, 0, sign=False)))
     else:
-        lines.append(tr(N_("The gap's history held covers {days} days (since {start}): too short for a percentile; mean so far {mean} turns."),
-                        lang, days=gap.history_days, start=fmt.day(gap.history_start, lang), mean=fmt.signed(gap.mean_turns, lang, 1)))
+        lines.append(trn("The gap's history held covers {days} day (since {start}): too short for a percentile; mean so far {mean} turns.",
+                         "The gap's history held covers {days} days (since {start}): too short for a percentile; mean so far {mean} turns.",
+                         gap.history_days, lang, days=gap.history_days, start=fmt.day(gap.history_start, lang), mean=fmt.signed(gap.mean_turns, lang, 1)))
     for other in others:
         lines.append(_reading(other, lang))
     lines += stale_lines(statuses, lang)

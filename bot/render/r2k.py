@@ -35,12 +35,21 @@ def render_r2k(
     shown = [tr(msgid, lang, value=fmt.pct(value, lang)) for msgid, value in periods if value is not None]
     if shown:
         lines.append(Safe(" · ".join(shown)))
-    if r.is_ath and r.prev_record is not None:
+    if r.is_ath and r.prev_record is not None and r.first_record_after_gap:
         lines.append(
             tr(
-                N_("🏁 <b>Record close</b>: the highest close since {month} (the {record_date} record of {record})."),
+                N_("🏁 <b>Record close</b>: the first record since {month} (the {record_date} record of {record}; more than a year without one)."),
                 lang,
                 month=fmt.month_year(r.prev_record[0], lang),
+                record_date=fmt.day(r.prev_record[0], lang),
+                record=fmt.number(r.prev_record[1], lang),
+            )
+        )
+    elif r.is_ath and r.prev_record is not None:
+        lines.append(
+            tr(
+                N_("🏁 <b>Record close</b>: a new all-time high, above the previous record of {record} on {record_date}."),
+                lang,
                 record_date=fmt.day(r.prev_record[0], lang),
                 record=fmt.number(r.prev_record[1], lang),
             )
@@ -70,6 +79,7 @@ def render_r2k(
         change = fmt.pct(r.ratio_ndx_52w_change, lang) if r.ratio_ndx_52w_change is not None else "—"
         lines.append(tr(N_("R2K/NDX ratio {ratio} ({change} over 52 weeks)"), lang,
                         ratio=fmt.number(r.ratio_ndx, lang, 4), change=change))
+    lines.append(tr(N_("<i>1M/3M/1Y: calendar windows, from the last close on or before the same day 1, 3 or 12 months earlier; 52 weeks = the last 364 days; price returns.</i>"), lang))
     lines += stale_lines(statuses, lang)
     lines += ["", sources_line(statuses, asof, lang)]
     return join(lines)

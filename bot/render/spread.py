@@ -8,7 +8,7 @@ from bot.market import SeriesStatus
 from bot.metrics.spread import Spread
 from bot.render import charts
 from bot.render import format as fmt
-from bot.render.i18n import N_, Safe, tr
+from bot.render.i18n import N_, Safe, tr, trn
 from bot.render.text import join, sources_line, stale_lines
 
 PERIOD_NAMES = {"ytd": N_("year to date"), "1m": N_("1 month"), "3m": N_("3 months"), "1y": N_("1 year"), "5y": N_("5 years")}
@@ -28,13 +28,34 @@ def render_spread(s: Spread, statuses: Sequence[SeriesStatus], lang: str) -> Saf
         tr(N_("This year the R2K − NDX gap was widest at {widest} ({widest_date}) and narrowest at {narrowest} ({narrowest_date})."),
            lang, widest=fmt.pp(s.widest_pp, lang), widest_date=fmt.day(s.widest_date, lang),
            narrowest=fmt.pp(s.narrowest_pp, lang), narrowest_date=fmt.day(s.narrowest_date, lang)),
-        tr(N_("Over the last 20 sessions the gap is closing ({slope} per session)."), lang, slope=fmt.pp(s.trend_pp_per_day, lang, 3))
-        if s.closing else
-        tr(N_("Over the last 20 sessions the gap is widening ({slope} per session)."), lang, slope=fmt.pp(s.trend_pp_per_day, lang, 3)),
+        trend_line(s, lang),
+        tr(N_("<i>Price returns, no dividends; 1M/3M/1Y/5Y are calendar windows, YTD runs from the last close of the previous year; the trend is over sessions.</i>"), lang),
     ]
     lines += stale_lines(statuses, lang)
     lines += ["", sources_line(statuses, s.asof, lang)]
     return join(lines)
+
+
+TREND_WORDS = {"closing": N_("closing"), "widening": N_("widening"), "flat": N_("little changed")}
+
+
+def trend_word(s: Spread, lang: str) -> Safe:
+    """The one word for the YTD gap's trend, as /spread and /digest both say it."""
+    return tr(TREND_WORDS[s.trend], lang)
+
+
+def trend_line(s: Spread, lang: str) -> Safe:
+    rate = fmt.number(abs(s.widening_pp_per_day), lang, 2)
+    sessions = s.trend_sessions
+    if s.trend == "flat":
+        return trn("Over the last {sessions} session the gap is little changed (it moves less than 0.05 pp per session).",
+                   "Over the last {sessions} sessions the gap is little changed (it moves less than 0.05 pp per session).",
+                   sessions, lang, sessions=sessions)
+    if s.trend == "closing":
+        return trn("Over the last {sessions} session the gap is closing by {rate} pp per session.",
+                   "Over the last {sessions} sessions the gap is closing by {rate} pp per session.", sessions, lang, sessions=sessions, rate=rate)
+    return trn("Over the last {sessions} session the gap is widening by {rate} pp per session.",
+               "Over the last {sessions} sessions the gap is widening by {rate} pp per session.", sessions, lang, sessions=sessions, rate=rate)
 
 
 def spread_chart(s: Spread, statuses: Sequence[SeriesStatus], lang: str) -> bytes:
