@@ -11,6 +11,7 @@ from bot.render.i18n import N_, Safe, tr, tr_text
 from bot.render.text import join, sources_line, stale_lines
 
 KINDS = {"forward": N_("forward"), "trailing": N_("trailing")}
+PE_KINDS_DIFFER = N_("⚠️ The two P/E are of different kinds (forward vs trailing): the gap is indicative only.")
 
 
 def _reading(r: PEReading, lang: str) -> Safe:
@@ -27,7 +28,7 @@ def render_pe(gap: PEGap, others: Sequence[PEReading], statuses: Sequence[Series
            turns=fmt.signed(gap.gap_turns, lang, 1), pct=fmt.pct(gap.gap_pct, lang, 1)),
     ]
     if not gap.comparable:
-        lines.append(tr(N_("⚠️ The two P/E are of different kinds (forward vs trailing): the gap is indicative only."), lang))
+        lines.append(tr(PE_KINDS_DIFFER, lang))
     if gap.percentile is not None:
         lines.append(tr(N_("Over the history held since {start}: mean gap {mean} turns; today's gap is above {percentile} of it."),
                         lang, start=fmt.day(gap.history_start, lang), mean=fmt.signed(gap.mean_turns, lang, 1),
