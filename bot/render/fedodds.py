@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from bot.market import SeriesStatus
 from bot.metrics.fedwatch import MeetingOdds
@@ -105,8 +106,8 @@ def render_fedodds(view: OddsView, meetings: Sequence[MeetingOdds], statuses: Se
     return join(lines)
 
 
-def fedodds_chart(view: OddsView, meetings: Sequence[MeetingOdds], lang: str) -> bytes:
-    clang = charts.chart_lang(lang)
+def fedodds_chart_spec(view: OddsView, meetings: Sequence[MeetingOdds], clang: str) -> dict[str, Any]:
+    """What the chart draws: bars per meeting, title (with the date when there is one meeting), labels."""
     groups = [
         (fmt.day(m.meeting, clang), {range_label(lo, clang): p * 100 for lo, p in sorted(m.probabilities.items()) if p >= 0.0005})
         for m in meetings
@@ -116,15 +117,20 @@ def fedodds_chart(view: OddsView, meetings: Sequence[MeetingOdds], lang: str) ->
                    meeting=fmt.day(meetings[0].meeting, clang))
     else:
         title = tr(N_("Target range probabilities by FOMC meeting"), clang)
-    return charts.grouped_bar_chart(
-        groups,
-        title=title,
-        xlabel=tr(N_("Target range (%)"), clang),
-        ylabel=tr(N_("Probability (%)"), clang),
-        source=as_terminal_text(tr(N_("Source: ZQ settlements {trade_date} ({source}), capgap FedWatch method"), clang,
-                                   trade_date=fmt.day(view.result.trade_date, clang), source=strip_label(view.strip.source, clang))),
-        lang=clang,
-    )
+    return {
+        "groups": groups,
+        "title": str(title),
+        "xlabel": str(tr(N_("Target range (%)"), clang)),
+        "ylabel": str(tr(N_("Probability (%)"), clang)),
+        "source": as_terminal_text(tr(N_("Source: ZQ settlements {trade_date} ({source}), capgap FedWatch method"), clang,
+                                      trade_date=fmt.day(view.result.trade_date, clang),
+                                      source=strip_label(view.strip.source, clang))),
+    }
+
+
+def fedodds_chart(view: OddsView, meetings: Sequence[MeetingOdds], lang: str) -> bytes:
+    clang = charts.chart_lang(lang)
+    return charts.grouped_bar_chart(**fedodds_chart_spec(view, meetings, clang), lang=clang)
 
 
 __all__ = ["render_fedodds", "fedodds_chart", "sources_line"]

@@ -39,5 +39,24 @@ def render_pe(gap: PEGap, others: Sequence[PEReading], statuses: Sequence[Series
     for other in others:
         lines.append(_reading(other, lang))
     lines += stale_lines(statuses, lang)
-    lines += ["", sources_line(statuses, gap.asof, lang)]
+    closes = {r.name: r.date for r in (gap.large, gap.small, *others)}
+    lines += ["", sources_line(statuses, gap.asof, lang, closes=closes)]
+    return join(lines)
+
+
+def render_pe_one_side(
+    present: PEReading, missing: str, others: Sequence[PEReading], statuses: Sequence[SeriesStatus], lang: str
+) -> Safe:
+    """Only one side of the gap is held: show it (and R2K / NDX), and name the side that is missing."""
+    lines: list[str] = [
+        tr(N_("<b>P/E: S&amp;P 500 vs S&amp;P 600</b>"), lang),
+        _reading(present, lang),
+        tr(N_("No {missing} is stored yet, so there is no gap to show. An operator can record it with `capgap refresh` (Yahoo ETF proxies) or load it with `capgap import`."),
+           lang, missing=tr(missing, lang)),
+    ]
+    for other in others:
+        lines.append(_reading(other, lang))
+    lines += stale_lines(statuses, lang)
+    closes = {r.name: r.date for r in (present, *others)}
+    lines += ["", sources_line(statuses, present.date, lang, closes=closes)]
     return join(lines)
