@@ -114,7 +114,8 @@ async def test_fedodds_live_long_after_the_strip_hides_decided_meetings_and_says
 
 async def test_cuts_live_does_not_call_the_discontinued_single_target_stale(history: HistoryStore, tmp_path: Path) -> None:
     text, _ = await ask(live(history, tmp_path, datetime(2026, 9, 18, 12, 0, tzinfo=UTC)), "/cuts")
-    assert "DFEDTAR " not in text.replace("DFEDTAR)", "") and "DFEDTAR data is stale" not in text
+    assert "(DFEDTAR)" in text  # used (the cycles before 2008) ...
+    assert "DFEDTAR data is stale" not in text  # ... and complete: FRED ended it on 2008-12-15 by design
 
 
 def _shifted(strip: Strip, day: date, move: float, source: str) -> Strip:
@@ -195,3 +196,75 @@ async def test_pe_with_only_the_sp500_side_names_the_missing_side_and_shows_the_
     text, _ = await ask(services_for(pe_history, day, tmp_path), "/pe", asof=day)
     assert "S&P 500 trailing P/E (SPY holdings): 27.5 (trailing, 2026-02-20)" in text
     assert "No S&P 600 P/E is stored yet" in text and "S&P 500 and S&P 600 P/E" not in text
+
+
+# --- Done when: every command, at three closes and live, shows no date its data does not have --------
+
+ALL_FILES = {
+    "RUT": "indices/RUT_yahoo_alitalbi.csv",
+    "NDX": "indices/NDX_yahoo_hjyssg.csv",
+    "SPX": "indices/SPX_yahoo_hjyssg.csv",
+    "IWM": "indices/IWM_yahoo_alitalbi.csv",
+    "SPY": "indices/SPY_yahoo_alitalbi.csv",
+    "QQQ": "indices/QQQ_yahoo_alitalbi.csv",
+    "DFEDTARU": "fred/DFEDTARU_jonsflow.csv",
+    "DFEDTARL": "fred/DFEDTARL_jonsflow.csv",
+    "DFEDTAR": "fred/DFEDTAR_hussamalazzawi.csv",
+    "EFFR": "fred/EFFR_jonsflow.csv",
+    "DGS10": "fred/DGS10_jonsflow.csv",
+    "PE_SPX_SHILLER": "pe/shiller_sp500_monthly_datahub.csv",
+}
+COMMANDS = ("/r2k", "/r2k chart ytd", "/spread", "/spread 1y chart", "/pe", "/risk", "/cuts", "/fedodds", "/fedodds 2 chart",
+            "/digest", "/backtest r2k_high", "/backtest fed_decision", "/backtest spread_flip")
+DAYS = (date(2025, 9, 18), date(2025, 12, 31), date(2026, 2, 20), None)  # None: live, long after the data ends
+ISO = r"\d{4}-\d{2}-\d{2}"
+
+
+@pytest.fixture(scope="module")
+def shared_history(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> HistoryStore:
+    """Every shared file a series can come from, imported as `capgap import` does."""
+    from bot.sources.csvfile import read_series_csv
+    from bot.sources.fred import parse_fredgraph_csv
+
+    history = HistoryStore(tmp_path_factory.mktemp("shared"))
+    for name, rel in ALL_FILES.items():
+        history.write(name, read_series_csv(shared_data / rel, name).frame, source="csv:" + Path(rel).name, fetched_at=None)
+    history.put_strip(parse_cme_settlements((shared_data / "fixtures/cme/settlements_ZQ_20260917.json").read_bytes()))
+    bundle = json.loads((shared_data / "fixtures/cme/fred_target_range_202609.json").read_text())
+    for series_id, body in bundle.items():
+        history.upsert(series_id, parse_fredgraph_csv(body, series_id), source="csv:fred_target_range_202609.json", fetched_at=None)
+    record_odds(history)
+    return history
+
+
+@pytest.mark.parametrize("day", DAYS, ids=lambda d: d.isoformat() if d else "live")
+@pytest.mark.parametrize("command", COMMANDS)
+async def test_reply_on_shared_data_shows_no_date_beyond_its_data_and_flags_stale_inputs(
+    shared_history: HistoryStore, tmp_path: Path, command: str, day: date | None
+) -> None:
+    import re
+
+    services = live(shared_history, tmp_path) if day is None else services_for(shared_history, day, tmp_path)
+    text, reply = await ask(services, command, asof=day)
+    snap = services.market.snapshot if day is None else services.market.at(day)
+    last_data = max(s.last_date for s in snap.status.values() if s.last_date is not None)
+    meetings = set(calendar.fomc_meetings())  # FOMC dates ahead are the calendar's, not data
+    shown = text + ("\n" + reply.chart.caption if reply.chart is not None else "")
+    for found in re.findall(ISO, shown):
+        seen = date.fromisoformat(found)
+        assert seen <= last_data or seen in meetings, f"{command} shows {found}, after the data's last date {last_data}"
+    source = next((line for line in text.splitlines() if line.startswith("Source:")), None)
+    if source is None:
+        return  # a reply without figures (usage, no data)
+    named = {n for group in re.findall(r"\(([^()]*)\)", source.split(" · as of")[0]) for n in re.split(r",\s*", group)}
+    if source.startswith("Source: ZQ settlements"):
+        named.add("ZQ_STRIPS")  # /fedodds names the strip by what it is
+    used = [snap.status[n] for n in named if n in snap.status]
+    assert used, source
+    # The footer's dates are last dates the series it names actually have (on or before the as-of).
+    footer_dates = {date.fromisoformat(d) for d in re.findall(ISO, source.split(" · as of")[1])}
+    have = {min(s.last_date, snap.asof) for s in used if s.last_date is not None}
+    assert footer_dates <= have, f"{command}: footer {source!r} dates {footer_dates - have} no series ends on"
+    for status in used:
+        if status.stale:
+            assert f"{status.name} data is stale" in text, f"{command}: {status.name} is stale and not flagged"

@@ -12,7 +12,7 @@ from bot.alerts.rules import RULES, Rule
 from bot.market import SeriesStatus, Snapshot
 from bot.render import format as fmt
 from bot.render.i18n import N_, Safe, tr, tr_text
-from bot.render.text import join, sources_line
+from bot.render.text import join, sources_line, stale_lines
 from bot.store.base import ChatSettings, Subscription
 
 METRIC_SERIES = {
@@ -110,5 +110,5 @@ def render_backtest(rule: Rule, result: BacktestResult, statuses: Sequence[Serie
             median = result.median_rut_return[months]
             lines.append(tr(N_("Median Russell 2000 return {months} months later: {value} ({count} firings)"), lang, months=months,
                             value=fmt.pct(median, lang, 1) if median is not None else "—", count=result.counted[months]))
-    lines += ["", sources_line(statuses, asof, lang)]
+    lines += [*stale_lines(statuses, lang), "", sources_line(statuses, asof, lang)]
     return join(lines)
