@@ -15,7 +15,6 @@ import pandas as pd
 from bot.metrics.fedwatch import FedWatchResult, MeetingOdds, compute_fedwatch
 from bot.sources.base import Strip
 
-
 # How far back each comparison looks, and how much earlier than that its strip may be (a holiday, a
 # day the fetch failed): a comparison with a strip older than that is not shown, never stretched.
 COMPARISONS = ("1d", "1w", "1m")

@@ -15,8 +15,8 @@ from bot.render import charts
 from bot.render import format as fmt
 from bot.render.fedodds import range_label
 from bot.render.i18n import N_, Safe, tr
-from bot.render.r2k import r2k_chart
 from bot.render.pe import KINDS, PE_KINDS_DIFFER
+from bot.render.r2k import r2k_chart
 from bot.render.text import join, sources_line, stale_lines, used_closes
 from bot.series import SERIES
 
