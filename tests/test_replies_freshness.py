@@ -64,6 +64,8 @@ async def test_r2k_chart_footer_is_the_last_close_not_the_date_asked(history: Hi
 async def test_risk_live_footer_says_which_series_ends_when(history: HistoryStore, tmp_path: Path) -> None:
     text, _ = await ask(live(history, tmp_path), "/risk")
     assert "as of close 2026-02-20 (RUT), 2026-02-27 (SPX, NDX)" in text or "as of close 2026-02-20 (RUT), 2026-02-27 (NDX, SPX)" in text
+    zh, _ = await ask(live(history, tmp_path), "/risk", lang="zh-Hant")
+    assert "2026-02-20（RUT），2026-02-27（SPX、NDX）" in zh or "2026-02-20（RUT），2026-02-27（NDX、SPX）" in zh
 
 
 async def test_backtest_live_footer_is_the_last_close_of_the_history(history: HistoryStore, tmp_path: Path) -> None:

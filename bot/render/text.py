@@ -63,12 +63,13 @@ def asof_text(closes: Mapping[str, date], asof: date, lang: str) -> Safe:
     if len(by_day) == 1:
         return fmt.day(next(iter(by_day)), lang)
     return Safe(LIST_SEPARATOR.get(lang, ", ").join(
-        tr(N_("{date} ({series})"), lang, date=fmt.day(day, lang), series=", ".join(names))
+        tr(N_("{date} ({series})"), lang, date=fmt.day(day, lang), series=NAME_SEPARATOR.get(lang, ", ").join(names))
         for day, names in sorted(by_day.items())))
 
 
 # Between the per-series dates of a footer: the language's own list punctuation.
 LIST_SEPARATOR = {"en": ", ", "zh-Hant": "，"}
+NAME_SEPARATOR = {"en": ", ", "zh-Hant": "、"}
 
 
 SOURCE_LABELS = {
