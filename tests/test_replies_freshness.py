@@ -270,3 +270,17 @@ async def test_reply_on_shared_data_shows_no_date_beyond_its_data_and_flags_stal
     for status in used:
         if status.stale:
             assert f"{status.name} data is stale" in text, f"{command}: {status.name} is stale and not flagged"
+
+
+def test_stale_after_target_range_turns_stale_only_once_a_decision_it_predates_took_effect() -> None:
+    from bot.series import SERIES, stale_after
+
+    upper = SERIES["DFEDTARU"]
+    # 2025-09-17 decision (effective 2025-09-18, the day FRED dates the new range by).
+    assert stale_after(upper, date(2025, 9, 17), date(2025, 9, 17)) == (False, None)  # decision day: not yet in effect
+    assert stale_after(upper, date(2025, 9, 17), date(2025, 9, 18)) == (True, date(2025, 9, 17))
+    assert stale_after(upper, date(2025, 9, 18), date(2025, 9, 18)) == (False, None)
+    assert stale_after(upper, date(2025, 9, 18), date(2025, 10, 28)) == (False, None)  # nothing decided since
+    assert stale_after(SERIES["DFEDTAR"], date(2008, 12, 15), date(2026, 2, 20)) == (False, None)  # ended by design
+    assert stale_after(SERIES["PE_SPX_FWD"], date(2025, 9, 30), date(2025, 11, 14)) == (False, None)  # 45 days
+    assert stale_after(SERIES["PE_SPX_FWD"], date(2025, 9, 30), date(2025, 11, 17)) == (True, None)
