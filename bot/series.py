@@ -48,14 +48,18 @@ SERIES: dict[str, SeriesInfo] = {
         SeriesInfo("SPY", "bars", N_("SPDR S&P 500 ETF"), ("yahoo", "stooq"), "SPY"),
         SeriesInfo("QQQ", "bars", N_("Invesco QQQ Trust"), ("yahoo", "stooq"), "QQQ"),
         # The target range changes only at FOMC decisions: it is stale once a decision it predates.
-        SeriesInfo("DFEDTARU", "scalar", N_("Fed funds target, upper bound"), ("fred",), market=False, staleness="fomc"),
-        SeriesInfo("DFEDTARL", "scalar", N_("Fed funds target, lower bound"), ("fred",), market=False, staleness="fomc"),
+        SeriesInfo("DFEDTARU", "scalar", N_("Fed funds target, upper bound"), ("fred",), market=False,
+                   staleness="fomc"),
+        SeriesInfo("DFEDTARL", "scalar", N_("Fed funds target, lower bound"), ("fred",), market=False,
+                   staleness="fomc"),
         # FRED discontinued the single target on 2008-12-15 (the range replaced it): complete, by design.
         SeriesInfo("DFEDTAR", "scalar", N_("Fed funds target (before 2008-12-16)"), (), market=False,
                    staleness="fomc", ends=date(2008, 12, 15)),
         # FRED publishes rates a business day or two late: a week without a value is stale.
-        SeriesInfo("EFFR", "scalar", N_("Effective fed funds rate"), ("fred",), market=False, staleness="age"),
-        SeriesInfo("DFF", "scalar", N_("Effective fed funds rate (daily, incl. weekends)"), (), market=False, staleness="age"),
+        SeriesInfo("EFFR", "scalar", N_("Effective fed funds rate"), ("fred",), market=False,
+                   staleness="age"),
+        SeriesInfo("DFF", "scalar", N_("Effective fed funds rate (daily, incl. weekends)"), (), market=False,
+                   staleness="age"),
         SeriesInfo("DGS10", "scalar", N_("10-year Treasury yield"), ("fred",), market=False, staleness="age"),
         # Trailing P/E of ETF holdings (Yahoo summaryDetail), one observation recorded per session.
         SeriesInfo("PE_SPY", "scalar", N_("S&P 500 trailing P/E (SPY holdings)"), ("yahoo_pe",), "SPY"),
@@ -63,12 +67,17 @@ SERIES: dict[str, SeriesInfo] = {
         SeriesInfo("PE_IWM", "scalar", N_("Russell 2000 trailing P/E (IWM holdings)"), ("yahoo_pe",), "IWM"),
         SeriesInfo("PE_QQQ", "scalar", N_("Nasdaq-100 trailing P/E (QQQ holdings)"), ("yahoo_pe",), "QQQ"),
         # Forward P/E series the operator imports (FactSet, Yardeni, ...): preferred over the proxies.
-        SeriesInfo("PE_SPX_FWD", "scalar", N_("S&P 500 forward P/E"), (), market=False, staleness="age", max_age_days=PE_MAX_AGE_DAYS),
-        SeriesInfo("PE_SP600_FWD", "scalar", N_("S&P 600 forward P/E"), (), market=False, staleness="age", max_age_days=PE_MAX_AGE_DAYS),
-        SeriesInfo("PE_RUT_FWD", "scalar", N_("Russell 2000 forward P/E"), (), market=False, staleness="age", max_age_days=PE_MAX_AGE_DAYS),
-        SeriesInfo("PE_NDX_FWD", "scalar", N_("Nasdaq-100 forward P/E"), (), market=False, staleness="age", max_age_days=PE_MAX_AGE_DAYS),
+        SeriesInfo("PE_SPX_FWD", "scalar", N_("S&P 500 forward P/E"), (), market=False,
+                   staleness="age", max_age_days=PE_MAX_AGE_DAYS),
+        SeriesInfo("PE_SP600_FWD", "scalar", N_("S&P 600 forward P/E"), (), market=False,
+                   staleness="age", max_age_days=PE_MAX_AGE_DAYS),
+        SeriesInfo("PE_RUT_FWD", "scalar", N_("Russell 2000 forward P/E"), (), market=False,
+                   staleness="age", max_age_days=PE_MAX_AGE_DAYS),
+        SeriesInfo("PE_NDX_FWD", "scalar", N_("Nasdaq-100 forward P/E"), (), market=False,
+                   staleness="age", max_age_days=PE_MAX_AGE_DAYS),
         # Shiller's monthly file (price / trailing 12-month earnings), imported: a monthly trailing P/E.
-        SeriesInfo("PE_SPX_SHILLER", "scalar", N_("S&P 500 trailing P/E (Shiller, monthly)"), (), market=False,
+        SeriesInfo("PE_SPX_SHILLER", "scalar", N_("S&P 500 trailing P/E (Shiller, monthly)"), (),
+                   market=False,
                    staleness="age", max_age_days=MONTHLY_MAX_AGE_DAYS),
     )
 }

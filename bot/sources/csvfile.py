@@ -385,11 +385,19 @@ def _bar_frame(
 SHILLER_COLUMNS = frozenset({"sp500", "earnings", "pe10"})
 
 
-def _shiller_pe(raw: pd.DataFrame, by_lower: dict[str, str], dates: pd.DatetimeIndex, line_no: np.ndarray, *,
-                source: str, origin: str) -> pd.DataFrame:
+def _shiller_pe(
+    raw: pd.DataFrame,
+    by_lower: dict[str, str],
+    dates: pd.DatetimeIndex,
+    line_no: np.ndarray,
+    *,
+    source: str,
+    origin: str,
+) -> pd.DataFrame:
     """Trailing P/E from Shiller's columns: the month's average price over 12-month trailing earnings."""
     price = _numbers(raw[by_lower["sp500"]], by_lower["sp500"], dates, line_no, source=source, origin=origin)
-    earnings = _numbers(raw[by_lower["earnings"]], by_lower["earnings"], dates, line_no, source=source, origin=origin)
+    column = by_lower["earnings"]
+    earnings = _numbers(raw[column], column, dates, line_no, source=source, origin=origin)
     with np.errstate(divide="ignore", invalid="ignore"):
         pe = price / earnings
     keep = np.isfinite(pe) & (earnings > 0)  # 0.0 earnings are the file's placeholders after 2023-06
