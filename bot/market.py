@@ -19,7 +19,7 @@ from bot import calendar
 from bot.clock import Clock
 from bot.errors import NoDataError, SourceError
 from bot.history import STRIPS, HistoryCorrupt, HistoryStore, SeriesMeta, truncate
-from bot.series import SERIES, SeriesInfo
+from bot.series import SERIES, SeriesInfo, stale_after
 from bot.sources.base import Fetched, Source, Strip
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,9 @@ class SeriesStatus:
     fetched_at: datetime | None
     stale: bool
     last_error: str | None = None
+    # For a stale target range: the FOMC decision its last value predates (the reply names it).
+    stale_decision: date | None = None
+    first_date: date | None = None  # the first date history holds (before the as-of cut)
 
 
 @dataclass
@@ -143,13 +146,17 @@ def _expected_last(info: SeriesInfo, now: datetime) -> date | None:
 
 
 def _is_stale(info: SeriesInfo, last: date | None, now: datetime) -> bool:
-    if last is None:
-        return True
-    expected = _expected_last(info, now)
-    if expected is not None:
-        return last < expected
-    # Rates and imported series: FRED publishes with a lag of a business day or two; a week is stale.
-    return (now.date() - last) > timedelta(days=7)
+    """Live: judged against the last completed session, by the series' own policy (bot/series.py)."""
+    return stale_after(info, last, calendar.last_completed_session(now))[0]
+
+
+def _strip_stale(last_strip: date | None, asof: date) -> tuple[bool, date | None]:
+    """A strip must be of the session the reply describes; one older than an FOMC decision announced
+    since is stale for that reason too (its odds include a meeting already decided)."""
+    if last_strip is None:
+        return True, None
+    decided = [d for d in calendar.meetings_between(last_strip, asof) if last_strip < d <= asof]
+    return last_strip < _session_on_or_before(asof), (decided[-1] if decided else None)
 
 
 class Market:
@@ -220,7 +227,7 @@ class Market:
                 continue
             frame = truncate(frame, asof)
             frames[name] = frame
-            status[name] = self._status(name, frame, meta, now)
+            status[name] = self._status(name, frame, meta, asof)
         try:
             stored_strips = self.history.strips()
         except HistoryCorrupt as exc:
@@ -229,15 +236,7 @@ class Market:
             self._errors[STRIPS] = str(exc)
         strips = {d: s for d, s in stored_strips.items() if d <= asof}
         if strips or STRIPS in self._errors:
-            last_strip = max(strips) if strips else None
-            status[STRIPS] = SeriesStatus(
-                name=STRIPS,
-                source=self._used.get(STRIPS) or (strips[last_strip].source if last_strip else "cme"),
-                last_date=last_strip,
-                fetched_at=self._fetched.get(STRIPS),
-                stale=last_strip is None or last_strip < _session_on_or_before(asof),
-                last_error=self._errors.get(STRIPS),
-            )
+            status[STRIPS] = self._strip_status(strips, asof)
         for name, error in self._errors.items():
             if name not in status:  # a series that has never been fetched successfully
                 status[name] = SeriesStatus(name, "none", None, None, stale=True, last_error=error)
@@ -257,14 +256,26 @@ class Market:
             if quote.session == session and quote.session > asof and now - quote.fetched_at <= LIVE_MAX_AGE
         }
 
-    def _status(self, name: str, frame: pd.DataFrame, meta: SeriesMeta | None, now: datetime) -> SeriesStatus:
-        info = SERIES.get(name) or SeriesInfo(name, "scalar", name, (), market=False)
+    def _strip_status(self, strips: Mapping[date, Strip], asof: date) -> SeriesStatus:
+        last_strip = max(strips) if strips else None
+        stale, decision = _strip_stale(last_strip, asof)
+        return SeriesStatus(
+            name=STRIPS,
+            source=(strips[last_strip].source if last_strip else None) or self._used.get(STRIPS) or "cme",
+            last_date=last_strip,
+            fetched_at=self._fetched.get(STRIPS),
+            stale=stale,
+            last_error=self._errors.get(STRIPS),
+            stale_decision=decision,
+            first_date=min(strips) if strips else None,
+        )
+
+    def _status(self, name: str, frame: pd.DataFrame, meta: SeriesMeta | None, asof: date) -> SeriesStatus:
+        """Freshness of one series for a reply about the close of ``asof`` (live: the last completed
+        session; `--as-of`: the session it names), by the series' policy in bot/series.py."""
+        info = SERIES.get(name) or SeriesInfo(name, "scalar", name, (), market=False, staleness="age")
         last = frame.index[-1].date() if len(frame) else None
-        if self.fixed_asof is not None:
-            # A past close is judged against the session it claims to describe.
-            stale = last is None or (info.market and last < _session_on_or_before(self.fixed_asof))
-        else:
-            stale = _is_stale(info, last, now)
+        stale, decision = stale_after(info, last, asof)
         return SeriesStatus(
             name=name,
             source=self._used.get(name) or (meta.source if meta else "unknown"),
@@ -272,6 +283,8 @@ class Market:
             fetched_at=self._fetched.get(name) or (meta.fetched_at if meta else None),
             stale=bool(stale),
             last_error=self._errors.get(name),
+            stale_decision=decision,
+            first_date=meta.first if meta else None,
         )
 
     # refreshing ------------------------------------------------------------------------------------
@@ -403,7 +416,18 @@ class Market:
         base = self.snapshot
         frames = {n: truncate(f, asof) for n, f in base.frames.items()}
         strips = {d: s for d, s in base.strips.items() if d <= asof}
-        return replace(base, asof=asof, frames=frames, strips=strips, live={}, memo={})
+        # Freshness is judged again for the earlier close: a series complete today may not have been then.
+        status = dict(base.status)
+        for name, frame in frames.items():
+            old = base.status.get(name)
+            if old is not None and asof != base.asof:
+                last = frame.index[-1].date() if len(frame) else None
+                info = SERIES.get(name) or SeriesInfo(name, "scalar", name, (), market=False, staleness="age")
+                stale, decision = stale_after(info, last, asof)
+                status[name] = replace(old, last_date=last, stale=stale, stale_decision=decision)
+        if STRIPS in status:
+            status[STRIPS] = replace(self._strip_status(strips, asof), last_error=status[STRIPS].last_error)
+        return replace(base, asof=asof, frames=frames, strips=strips, status=status, live={}, memo={})
 
 
 def record_odds(history: HistoryStore) -> int:

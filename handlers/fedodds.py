@@ -9,7 +9,7 @@ from bot import calendar
 from bot.errors import NoDataError, UsageError
 from bot.metrics.odds import odds_view
 from bot.render import charts
-from bot.render.fedodds import fedodds_chart, render_fedodds
+from bot.render.fedodds import fedodds_chart, render_fedodds, strip_label
 from bot.render.i18n import N_, tr
 from handlers.base import Button, Chart, Reply, Request, Services
 
@@ -46,20 +46,21 @@ async def fedodds_command(services: Services, request: Request) -> Reply:
         raise NoDataError(what=N_("30-day Fed funds futures settlements"))
     if not snap.has("DFEDTARL"):
         raise NoDataError(what=N_("the Fed funds target range (FRED DFEDTARL)"))
-    view = odds_view(snap.strips, snap.close("DFEDTARL"), calendar.fomc_meetings(), snap.asof)
+    view = odds_view(snap.strips, snap.close("DFEDTARL"), calendar.fomc_meetings(), snap.asof, calendar.previous_session)
     if view is None or not view.result.meetings:
         raise NoDataError(what=N_("FOMC odds on this date"))
-    meetings = list(view.result.meetings)
+    meetings = list(view.upcoming)  # a meeting decided since the strip's day is never shown as upcoming
     if month is not None:
         meetings = [m for m in meetings if (m.meeting.year, m.meeting.month) == month]
         if not meetings:
             raise UsageError(NO_MEETING, month=f"{month[0]:04d}-{month[1]:02d}")
     meetings = meetings[:count]
-    statuses = [snap.status[n] for n in ("DFEDTARL",) if n in snap.status]
+    statuses = [snap.status[n] for n in ("ZQ_STRIPS", "DFEDTARL", "DFEDTARU") if n in snap.status]
     text = render_fedodds(view, meetings, statuses, request.lang)
     if not want_chart:
         data = ":".join(("fedodds", *(a.strip() for a in args), "chart"))
         return Reply(text=text, buttons=((Button(tr(N_("📊 Chart of these odds"), request.lang), data),),))
     png = await charts.render(fedodds_chart, view, meetings, request.lang)
-    caption = tr(N_("FOMC odds · CME settlements {trade_date}"), request.lang, trade_date=view.result.trade_date.isoformat())
+    caption = tr(N_("FOMC odds · {source} {trade_date}"), request.lang, source=strip_label(view.strip.source, request.lang),
+                 trade_date=view.result.trade_date.isoformat())
     return Reply(text=text, chart=Chart(png=png, caption=caption))

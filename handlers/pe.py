@@ -7,7 +7,7 @@ from bot.market import Snapshot
 from bot.metrics.pe import CANDIDATES, best_pe, compute_pe_gap, latest
 from bot.metrics.r2k import InsufficientData
 from bot.render.i18n import N_
-from bot.render.pe import render_pe
+from bot.render.pe import render_pe, render_pe_one_side
 from bot.series import SERIES
 from handlers.base import Reply, Request, Services
 
@@ -20,18 +20,29 @@ def pe_values(snap: Snapshot) -> dict[str, object]:
 LABELS = {name: info.label for name, info in SERIES.items()}
 
 
+SIDES = {"large": N_("S&amp;P 500 P/E"), "small": N_("S&amp;P 600 P/E")}
+
+
 async def pe_command(services: Services, request: Request) -> Reply:
     if request.args:
         raise UsageError(PE_USAGE)
     snap = request.snapshot(services)
     values = pe_values(snap)
-    large, small = best_pe(values, "large", LABELS), best_pe(values, "small", LABELS)  # type: ignore[arg-type]
-    if large is None or small is None:
+    # Fresh series before stale ones, forward before trailing (bot/metrics/pe.py choose_pe_series).
+    large, small = (best_pe(values, role, LABELS, asof=snap.asof) for role in ("large", "small"))  # type: ignore[arg-type]
+    extra = [best_pe(values, role, LABELS, asof=snap.asof) for role in ("r2k", "ndx")]  # type: ignore[arg-type]
+    if large is None and small is None:
         raise NoDataError(what=N_("S&P 500 and S&P 600 P/E (recorded daily from Yahoo, or imported)"))
     try:
-        gap = compute_pe_gap(large, small, snap.asof)
-        extra = (best_pe(values, "r2k", LABELS), best_pe(values, "ndx", LABELS))  # type: ignore[arg-type]
         others = [latest(s, snap.asof) for s in extra if s is not None]
+        if large is None or small is None:
+            # One side held: show it, and name the side the gap still needs.
+            present = latest(large or small, snap.asof)  # type: ignore[arg-type]
+            missing = SIDES["small" if small is None else "large"]
+            used = [present.name] + [o.name for o in others]
+            statuses = [snap.status[n] for n in used if n in snap.status]
+            return Reply(text=render_pe_one_side(present, missing, others, statuses, request.lang))
+        gap = compute_pe_gap(large, small, snap.asof)
     except InsufficientData as exc:
         raise NoDataError(what=exc.what) from exc
     used = [s.name for s in (large, small)] + [o.name for o in others]

@@ -55,3 +55,21 @@ async def test_zh_hant_chart_labels_are_chinese_only_with_a_cjk_font(services: S
         assert title.isascii()  # English labels rather than tofu boxes
     else:
         assert "羅素" in title
+
+
+async def test_fedodds_chart_of_one_meeting_names_it_and_source_clears_the_axis_label(
+    services: Services, figures: list[Figure]
+) -> None:
+    _, reply = await ask(services, "/fedodds 2026-10 chart", lang="en", asof=date(2026, 9, 17))
+    assert reply.chart is not None
+    fig = figures[-1]
+    ax = fig.axes[0]
+    assert "2026-10-28" in ax.get_title()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()  # the saved figure was closed: lay it out again
+    source = next(t for t in fig.texts if t.get_text().startswith("Source:"))
+    below = source.get_window_extent(renderer)
+    for label in (ax.xaxis.label, *ax.get_xticklabels()):
+        assert not below.overlaps(label.get_window_extent(renderer)), label.get_text()
+    assert below.y1 < ax.xaxis.label.get_window_extent(renderer).y0

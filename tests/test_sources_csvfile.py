@@ -222,3 +222,14 @@ def test_read_several_columns_without_series_column_raises(tmp_path: Path) -> No
     with pytest.raises(SourceError) as err:
         read_series_csv(path, "PE_SPX_FWD")
     assert err.value.fault == f"{path} has several columns and none is PE_SPX_FWD or value (columns: a, b)"
+
+
+def test_read_shiller_monthly_file_as_pe_is_price_over_trailing_earnings(shared_data: Path) -> None:
+    fetched = read_series_csv(shared_data / "pe" / "shiller_sp500_monthly_datahub.csv", "PE_SPX_SHILLER")
+    values = fetched.frame["value"]
+    # PROVENANCE.md: SP500/Earnings 2021-12 23.63, 2022-12 22.65, 2023-06 23.99 (not PE10, the CAPE 38.30).
+    assert round(values[pd.Timestamp("2021-12-01")], 2) == 23.63
+    assert round(values[pd.Timestamp("2022-12-01")], 2) == 22.65
+    # The 0.0 earnings after 2023-06 are placeholders: those months are not P/E observations.
+    assert values.index[-1] == pd.Timestamp("2023-06-01") and round(values.iloc[-1], 2) == 23.99
+    assert fetched.meta["layout"] == "shiller"

@@ -182,7 +182,7 @@ def compute_pe_gap(
 
 # Per role: the imported forward series first, then the ETF proxy the bot records each session.
 CANDIDATES: dict[str, tuple[str, ...]] = {
-    "large": ("PE_SPX_FWD", "PE_SPY"),
+    "large": ("PE_SPX_FWD", "PE_SPY", "PE_SPX_SHILLER"),
     "small": ("PE_SP600_FWD", "PE_IJR"),
     "r2k": ("PE_RUT_FWD", "PE_IWM"),
     "ndx": ("PE_NDX_FWD", "PE_QQQ"),

@@ -12,7 +12,7 @@ from bot.alerts.rules import RULES, Rule
 from bot.market import SeriesStatus, Snapshot
 from bot.render import format as fmt
 from bot.render.i18n import N_, Safe, tr, tr_text, trn
-from bot.render.text import join, sources_line
+from bot.render.text import join, sources_line, stale_lines
 from bot.store.base import ChatSettings, Subscription
 
 METRIC_SERIES = {
@@ -114,5 +114,5 @@ def render_backtest(rule: Rule, result: BacktestResult, statuses: Sequence[Serie
                 trn("Median Russell 2000 return {months} month later: {value}", "Median Russell 2000 return {months} months later: {value}",
                     months, lang, months=months, value=fmt.pct(median, lang, 1) if median is not None else "—")
                 + " " + trn("({count} firing)", "({count} firings)", count, lang, count=count)))
-    lines += ["", sources_line(statuses, asof, lang)]
+    lines += [*stale_lines(statuses, lang), "", sources_line(statuses, asof, lang)]
     return join(lines)

@@ -74,12 +74,24 @@ def _png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _decorate(fig: Figure, ax: Any, *, title: str, xlabel: str, ylabel: str, source: str) -> None:
+# Space between the lowest thing the axes draw (tick labels, the x-axis label) and the source line.
+SOURCE_GAP_PX = 6
+
+
+def _decorate(fig: Figure, ax: Any, *, title: str, xlabel: str, ylabel: str, source: str) -> Any:
+    """Title, axis labels, grid and the source line; returns the source line's Text.
+
+    The source line goes under everything the axes draw, measured after layout: rotated tick labels
+    and the x-axis label reach a different depth on every chart, so a fixed position overlaps them.
+    """
     ax.set_title(title, fontsize=12)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
-    fig.text(0.01, -0.02, source, fontsize=7, color="#555555", ha="left", va="top")
+    renderer = fig.canvas.get_renderer()
+    bottom = ax.get_tightbbox(renderer).y0 - SOURCE_GAP_PX  # display pixels
+    y = fig.transFigure.inverted().transform((0, bottom))[1]
+    return fig.text(0.01, y, source, fontsize=7, color="#555555", ha="left", va="top")
 
 
 def line_chart(
@@ -94,16 +106,23 @@ def line_chart(
 ) -> bytes:
     """One line per labelled series over a date index."""
     with plt.rc_context(_style(lang)):
-        fig, ax = plt.subplots(figsize=(8, 4.2))
-        for label, values in series.items():
-            ax.plot(values.index, values.to_numpy(), label=label, linewidth=1.4)
-        if zero_line:
-            ax.axhline(0, color="#888888", linewidth=0.8)
-        if len(series) > 1:
-            ax.legend(loc="best", fontsize=8)
-        fig.autofmt_xdate()
-        _decorate(fig, ax, title=title, xlabel=xlabel, ylabel=ylabel, source=source)
-        return _png(fig)
+        return _png(line_figure(series, title=title, xlabel=xlabel, ylabel=ylabel, source=source, zero_line=zero_line))
+
+
+def line_figure(
+    series: Mapping[str, pd.Series], *, title: str, xlabel: str, ylabel: str, source: str, zero_line: bool = False
+) -> Figure:
+    """The figure line_chart draws (under the caller's rc_context)."""
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for label, values in series.items():
+        ax.plot(values.index, values.to_numpy(), label=label, linewidth=1.4)
+    if zero_line:
+        ax.axhline(0, color="#888888", linewidth=0.8)
+    if len(series) > 1:
+        ax.legend(loc="best", fontsize=8)
+    fig.autofmt_xdate()
+    _decorate(fig, ax, title=title, xlabel=xlabel, ylabel=ylabel, source=source)
+    return fig
 
 
 def grouped_bar_chart(
@@ -116,23 +135,30 @@ def grouped_bar_chart(
     lang: str,
 ) -> bytes:
     """Bars per category inside each group (e.g. probability by target range for each meeting)."""
+    with plt.rc_context(_style(lang)):
+        return _png(grouped_bar_figure(groups, title=title, xlabel=xlabel, ylabel=ylabel, source=source))
+
+
+def grouped_bar_figure(
+    groups: Sequence[tuple[str, Mapping[str, float]]], *, title: str, xlabel: str, ylabel: str, source: str
+) -> Figure:
+    """The figure grouped_bar_chart draws (under the caller's rc_context)."""
     categories: list[str] = []
     for _, values in groups:
         for key in values:
             if key not in categories:
                 categories.append(key)
-    with plt.rc_context(_style(lang)):
-        fig, ax = plt.subplots(figsize=(8, 4.2))
-        width = 0.8 / max(1, len(groups))
-        for index, (label, values) in enumerate(groups):
-            xs = [c + index * width for c in range(len(categories))]
-            ax.bar(xs, [values.get(c, 0.0) for c in categories], width=width, label=label)
-        ax.set_xticks([c + width * (len(groups) - 1) / 2 for c in range(len(categories))])
-        ax.set_xticklabels(categories, rotation=30, ha="right", fontsize=8)
-        if len(groups) > 1:
-            ax.legend(loc="best", fontsize=8)
-        _decorate(fig, ax, title=title, xlabel=xlabel, ylabel=ylabel, source=source)
-        return _png(fig)
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    width = 0.8 / max(1, len(groups))
+    for index, (label, values) in enumerate(groups):
+        xs = [c + index * width for c in range(len(categories))]
+        ax.bar(xs, [values.get(c, 0.0) for c in categories], width=width, label=label)
+    ax.set_xticks([c + width * (len(groups) - 1) / 2 for c in range(len(categories))])
+    ax.set_xticklabels(categories, rotation=30, ha="right", fontsize=8)
+    if len(groups) > 1:
+        ax.legend(loc="best", fontsize=8)
+    _decorate(fig, ax, title=title, xlabel=xlabel, ylabel=ylabel, source=source)
+    return fig
 
 
 async def render(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

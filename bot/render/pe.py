@@ -11,6 +11,7 @@ from bot.render.i18n import N_, Safe, tr, tr_text, trn
 from bot.render.text import join, sources_line, stale_lines
 
 KINDS = {"forward": N_("forward"), "trailing": N_("trailing")}
+PE_KINDS_DIFFER = N_("⚠️ The two P/E are of different kinds (forward vs trailing): the gap is indicative only.")
 
 
 def _reading(r: PEReading, lang: str) -> Safe:
@@ -27,7 +28,7 @@ def render_pe(gap: PEGap, others: Sequence[PEReading], statuses: Sequence[Series
            turns=fmt.signed(gap.gap_turns, lang, 1), pct=fmt.pct(gap.gap_pct, lang, 1)),
     ]
     if not gap.comparable:
-        lines.append(tr(N_("⚠️ The two P/E are of different kinds (forward vs trailing): the gap is indicative only."), lang))
+        lines.append(tr(PE_KINDS_DIFFER, lang))
     if gap.percentile is not None:
         lines.append(tr(N_("Over the history held since {start}: mean gap {mean} turns; today's gap is above {percentile} of it."),
                         lang, start=fmt.day(gap.history_start, lang), mean=fmt.signed(gap.mean_turns, lang, 1),
@@ -39,5 +40,24 @@ def render_pe(gap: PEGap, others: Sequence[PEReading], statuses: Sequence[Series
     for other in others:
         lines.append(_reading(other, lang))
     lines += stale_lines(statuses, lang)
-    lines += ["", sources_line(statuses, gap.asof, lang)]
+    closes = {r.name: r.date for r in (gap.large, gap.small, *others)}
+    lines += ["", sources_line(statuses, gap.asof, lang, closes=closes)]
+    return join(lines)
+
+
+def render_pe_one_side(
+    present: PEReading, missing: str, others: Sequence[PEReading], statuses: Sequence[SeriesStatus], lang: str
+) -> Safe:
+    """Only one side of the gap is held: show it (and R2K / NDX), and name the side that is missing."""
+    lines: list[str] = [
+        tr(N_("<b>P/E: S&amp;P 500 vs S&amp;P 600</b>"), lang),
+        _reading(present, lang),
+        tr(N_("No {missing} is stored yet, so there is no gap to show. An operator can record it with `capgap refresh` (Yahoo ETF proxies) or load it with `capgap import`."),
+           lang, missing=tr(missing, lang)),
+    ]
+    for other in others:
+        lines.append(_reading(other, lang))
+    lines += stale_lines(statuses, lang)
+    closes = {r.name: r.date for r in (present, *others)}
+    lines += ["", sources_line(statuses, present.date, lang, closes=closes)]
     return join(lines)

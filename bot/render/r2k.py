@@ -15,9 +15,8 @@ from bot.render.i18n import N_, Safe, tr
 from bot.render.text import join, live_line, sources_line, stale_lines
 
 
-def render_r2k(
-    r: R2KSnapshot, statuses: Sequence[SeriesStatus], asof: date, lang: str, live: LiveQuote | None = None
-) -> Safe:
+def render_r2k(r: R2KSnapshot, statuses: Sequence[SeriesStatus], lang: str, live: LiveQuote | None = None) -> Safe:
+    """The message; its footer dates the last close used (``r.date``; the ratio's common close for NDX)."""
     lines: list[str] = [
         tr(N_("<b>Russell 2000</b> · close {date}"), lang, date=fmt.day(r.date, lang)),
         tr(
@@ -81,7 +80,8 @@ def render_r2k(
                         ratio=fmt.number(r.ratio_ndx, lang, 4), change=change))
     lines.append(tr(N_("<i>1M/3M/1Y: calendar windows, from the last close on or before the same day 1, 3 or 12 months earlier; 52 weeks = the last 364 days; price returns.</i>"), lang))
     lines += stale_lines(statuses, lang)
-    lines += ["", sources_line(statuses, asof, lang)]
+    closes = {"RUT": r.date, **({"NDX": r.ratio_date} if r.ratio_date is not None else {})}
+    lines += ["", sources_line(statuses, r.date, lang, closes=closes)]
     return join(lines)
 
 

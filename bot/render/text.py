@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 
 from bot.market import LiveQuote, SeriesStatus
@@ -17,13 +17,59 @@ def join(lines: Iterable[str]) -> Safe:
     return Safe("\n".join(line for line in lines if line is not None))
 
 
-def sources_line(statuses: Sequence[SeriesStatus], asof: date, lang: str) -> Safe:
-    """'Source: Yahoo Finance (RUT, NDX) · as of close 2026-02-20' — ends every reply with figures."""
+def sources_line(
+    statuses: Sequence[SeriesStatus], asof: date, lang: str, *, closes: Mapping[str, date] | None = None
+) -> Safe:
+    """'Source: Yahoo Finance (RUT, NDX) · as of close 2026-02-20' — ends every reply with figures.
+
+    The date is the last close the reply's figures use, never the date asked about: ``closes`` gives it
+    per series where the renderer knows it (a ratio on the last common close), otherwise each series'
+    last stored date on or before ``asof``. Where the series end on different days, each date says
+    which series it is for.
+    """
     by_source: dict[str, list[str]] = {}
     for status in statuses:
         by_source.setdefault(source_label(status.source), []).append(status.name)
     parts = [f"{label} ({', '.join(names)})" for label, names in by_source.items()]
-    return tr(N_("<i>Source: {sources} · as of close {asof}</i>"), lang, sources=", ".join(parts), asof=fmt.day(asof, lang))
+    return tr(N_("<i>Source: {sources} · as of close {asof}</i>"), lang, sources=", ".join(parts),
+              asof=asof_text(used_closes(statuses, asof, closes), asof, lang))
+
+
+def used_closes(
+    statuses: Sequence[SeriesStatus], asof: date, closes: Mapping[str, date] | None = None
+) -> dict[str, date]:
+    """Per series, the last close a reply about ``asof`` can have used: market series (and the futures
+    strip) only, as rates and P/E carry their own dates; every series when none is a market series."""
+    from bot.series import SERIES
+
+    out: dict[str, date] = {}
+    for status in statuses:
+        known = (closes or {}).get(status.name)
+        last = known or status.last_date
+        if last is None:
+            continue
+        out[status.name] = min(last, asof)
+    market = {n: d for n, d in out.items() if n == "ZQ_STRIPS" or (n in SERIES and SERIES[n].market)}
+    return market or out
+
+
+def asof_text(closes: Mapping[str, date], asof: date, lang: str) -> Safe:
+    """'2026-02-20' when every series ends on one day, else '2026-02-20 (RUT), 2026-02-27 (NDX, SPX)'."""
+    by_day: dict[date, list[str]] = {}
+    for name, day in closes.items():
+        by_day.setdefault(day, []).append(name)
+    if not by_day:
+        return fmt.day(asof, lang)
+    if len(by_day) == 1:
+        return fmt.day(next(iter(by_day)), lang)
+    return Safe(LIST_SEPARATOR.get(lang, ", ").join(
+        tr(N_("{date} ({series})"), lang, date=fmt.day(day, lang), series=NAME_SEPARATOR.get(lang, ", ").join(names))
+        for day, names in sorted(by_day.items())))
+
+
+# Between the per-series dates of a footer: the language's own list punctuation.
+LIST_SEPARATOR = {"en": ", ", "zh-Hant": "，"}
+NAME_SEPARATOR = {"en": ", ", "zh-Hant": "、"}
 
 
 SOURCE_LABELS = {
@@ -37,17 +83,33 @@ SOURCE_LABELS = {
 
 
 def source_label(source: str) -> str:
-    if source.startswith("csv:"):
-        return "CSV " + source[4:]
+    """What a stored series came from: a provider, or the file it was imported from, named as a file."""
+    prefix, _, name = source.partition(":")
+    if prefix in ("csv", "file") and name:
+        return ("CSV " if name.lower().endswith(".csv") else "file ") + name
     return SOURCE_LABELS.get(source, source)
 
 
 def stale_lines(statuses: Sequence[SeriesStatus], lang: str) -> list[Safe]:
-    """One warning per stale series: the figure is from an older close than it should be."""
+    """One warning per stale series, saying why: a missed close, an FOMC decision the value predates
+    (the target range, a futures strip), or an age past the series' limit (P/E, rates)."""
+    from bot.series import SERIES
+
     out = []
     for status in statuses:
-        if status.stale:
-            last = fmt.day(status.last_date, lang) if status.last_date else "—"
+        if not status.stale:
+            continue
+        last = fmt.day(status.last_date, lang) if status.last_date else Safe("—")
+        info = SERIES.get(status.name)
+        if status.stale_decision is not None:
+            out.append(tr(N_("⚠️ {series} data is stale: last value {last}, before the FOMC decision of {decision}."),
+                          lang, series=status.name, last=last, decision=fmt.day(status.stale_decision, lang)))
+        elif info is not None and info.staleness == "age":
+            out.append(tr(N_("⚠️ {series} data is stale: last value {last}, more than {days} days old."),
+                          lang, series=status.name, last=last, days=info.max_age_days))
+        elif info is not None and not info.market:
+            out.append(tr(N_("⚠️ {series} data is stale: last value {last}."), lang, series=status.name, last=last))
+        else:
             out.append(tr(N_("⚠️ {series} data is stale: last close {last}."), lang, series=status.name, last=last))
     return out
 

@@ -8,7 +8,10 @@ Layouts recognised (all seen in real files, see shared/data/PROVENANCE.md):
   Vol.,Change %`` (newest first, ``13.28K`` volumes);
 - FRED: fredgraph ``DATE,<ID>`` with ``.`` for missing, ``observation_date,<ID>`` with empty fields for
   missing, ``Date,Value`` re-exports, Excel re-saves with ``M/D/YYYY`` dates;
-- anything else shaped ``date,value`` (a forward P/E series from FactSet or Yardeni, say).
+- anything else shaped ``date,value`` (a forward P/E series from FactSet or Yardeni, say);
+- Shiller's monthly S&P 500 file (datahub ``Date,SP500,Dividend,Earnings,...,PE10``) read as a P/E
+  series: SP500 / Earnings, the trailing 12-month P/E (not PE10, the 10-year CAPE). Its 0.0 earnings
+  after 2023-06 are placeholders, not zero earnings: those months are left out.
 
 Dates may be ``YYYY-MM-DD`` (a time or UTC offset after it is ignored), ``M/D/YYYY``, ``YYYY/M/D`` or
 ``YYYYMMDD``. Bar series (the indices and ETFs) become bar frames, every other series a ``value``
@@ -245,6 +248,8 @@ def _guess_layout(date_name: str, value_names: list[str]) -> str:
     lower = {n.strip().lower() for n in value_names}
     if date_name == "observation_date":
         return "fredgraph"
+    if SHILLER_COLUMNS <= lower:
+        return "shiller"
     if date_name == "DATE" and len(value_names) == 1:
         return "fredgraph-old"
     if len(value_names) == 1:
@@ -374,6 +379,29 @@ def _bar_frame(
     return frame, dropped
 
 
+# The columns that make a file Shiller's monthly S&P 500 data (lower case).
+SHILLER_COLUMNS = frozenset({"sp500", "earnings", "pe10"})
+
+
+def _shiller_pe(
+    raw: pd.DataFrame,
+    by_lower: dict[str, str],
+    dates: pd.DatetimeIndex,
+    line_no: np.ndarray,
+    *,
+    source: str,
+    origin: str,
+) -> pd.DataFrame:
+    """Trailing P/E from Shiller's columns: the month's average price over 12-month trailing earnings."""
+    price = _numbers(raw[by_lower["sp500"]], by_lower["sp500"], dates, line_no, source=source, origin=origin)
+    column = by_lower["earnings"]
+    earnings = _numbers(raw[column], column, dates, line_no, source=source, origin=origin)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pe = price / earnings
+    keep = np.isfinite(pe) & (earnings > 0)  # 0.0 earnings are the file's placeholders after 2023-06
+    return pd.DataFrame({VALUE_COLUMN: pe[keep]}, index=dates[keep])
+
+
 def _scalar_frame(
     raw: pd.DataFrame,
     value_names: list[str],
@@ -386,6 +414,8 @@ def _scalar_frame(
 ) -> pd.DataFrame:
     by_lower = {n.strip().lower(): n for n in value_names}
     wanted = series.strip().lstrip("^").lower()
+    if wanted.startswith("pe_") and SHILLER_COLUMNS <= set(by_lower) and wanted not in by_lower:
+        return _shiller_pe(raw, by_lower, dates, line_no, source=source, origin=origin)
     if len(value_names) == 1:
         name = value_names[0]
     else:
