@@ -209,3 +209,15 @@ def test_first_cuts_property_each_follows_a_hike_or_a_full_pause(steps: list[tup
             or add_months(change.previous or date(2000, 1, 1), 12) <= change.effective
         )
         assert qualifies == (change in cuts)
+
+
+def test_render_cuts_before_the_article_was_published_does_not_quote_it() -> None:
+    from datetime import date
+
+    from bot.metrics.cuts import CutsStudy
+    from bot.render.cuts import CLAIM_PUBLISHED, render_cuts
+
+    for asof, quoted in ((date(2025, 9, 18), False), (CLAIM_PUBLISHED, True)):
+        study = CutsStudy(asof=asof, data_start=date(1987, 9, 10), cycles=(), avg_rut={3: None, 6: None, 12: None},
+                          avg_spx={3: None, 6: None, 12: None}, counted={3: 0, 6: 0, 12: 0})
+        assert ("FoolBull" in render_cuts(study, [], "en")) is quoted

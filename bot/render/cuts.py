@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from bot.market import SeriesStatus
 from bot.metrics.cuts import HORIZONS, CutsStudy, FirstCut
 from bot.render import format as fmt
 from bot.render.i18n import N_, Safe, tr, trn
 from bot.render.text import join, sources_line, stale_lines
+
+# The byline of the article whose averages /cuts checks (FoolBull, 2025-09-30).
+CLAIM_PUBLISHED = date(2025, 9, 30)
 
 
 def _pct(value: float | None, lang: str) -> str:
@@ -42,7 +46,8 @@ def render_cuts(study: CutsStudy, statuses: Sequence[SeriesStatus], lang: str) -
         lines.append(trn("Average {months}M ({count} cycle): R2K {rut} vs S&amp;P 500 {spx}",
                          "Average {months}M ({count} cycles): R2K {rut} vs S&amp;P 500 {spx}", study.counted[m], lang, months=m,
                          count=study.counted[m], rut=_pct(study.avg_rut[m], lang), spx=_pct(study.avg_spx[m], lang)))
-    lines.append(tr(N_("FoolBull (2025-09-30) put the averages after a first cut at +18.7% for small caps vs +11.2% for large caps; these closes give the figures above."), lang))
+    if study.asof >= CLAIM_PUBLISHED:  # an answer about an earlier close does not quote a later article
+        lines.append(tr(N_("FoolBull (2025-09-30) put the averages after a first cut at +18.7% for small caps vs +11.2% for large caps; these closes give the figures above."), lang))
     lines += stale_lines(statuses, lang)
     lines += ["", sources_line(statuses, study.asof, lang)]
     return join(lines)
