@@ -239,3 +239,21 @@ def test_cli_ask_rates_as_of_after_importing_fred_csvs(shared_data: Path, tmp_pa
     result = capgap("ask", "--as-of", "2025-09-18", "/rates")
     assert result.returncode == 0, result.stderr
     assert "4.00–4.25%" in result.stdout and "−25 bp since the 2025-09-17 decision" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("en", "Fed funds 3.50–3.75% · EFFR 3.64% · 10-year 4.08% (−16 bp since the 2026-01-28 decision)"),
+        ("zh-Hant", "聯邦基金利率 3.50–3.75% · EFFR 3.64% · 10 年期 4.08%（自 2026-01-28 決議以來 −16 基點）"),
+    ],
+)
+def test_rates_summary_is_one_line_for_a_digest(history: HistoryStore, lang: str, expected: str) -> None:
+    from bot import calendar
+    from bot.metrics.rates import compute_rates
+    from bot.render.rates import rates_summary
+
+    values = {n: history.load(n)["value"] for n in ("DFEDTARL", "DFEDTARU", "EFFR", "DGS10")}  # type: ignore[index]
+    r = compute_rates(values["DFEDTARL"], values["DFEDTARU"], values["EFFR"], values["DGS10"],
+                      calendar.fomc_meetings(), date(2026, 2, 20))
+    assert rates_summary(r, lang) == expected

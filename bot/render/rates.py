@@ -95,9 +95,10 @@ def rates_summary(r: Rates, lang: str) -> Safe:
     if r.effr is not None:
         parts.append(tr(N_("EFFR {value}"), lang, value=Safe(fmt.number(r.effr.value, lang) + "%")) + (" ⚠️" if r.effr.stale else ""))
     if r.dgs10 is not None:
-        ten = tr(N_("10-year {value}"), lang, value=Safe(fmt.number(r.dgs10.value, lang) + "%"))
+        value = Safe(fmt.number(r.dgs10.value, lang) + "%")
+        ten = tr(N_("10-year {value}"), lang, value=value)
         if r.decision is not None and r.dgs10.change_bp is not None:
-            ten = Safe(ten + " " + tr(N_("({change} since the {decision} decision)"), lang,
-                                      change=_bp(r.dgs10.change_bp, lang), decision=fmt.day(r.decision, lang)))
+            ten = tr(N_("10-year {value} ({change} since the {decision} decision)"), lang, value=value,
+                     change=_bp(r.dgs10.change_bp, lang), decision=fmt.day(r.decision, lang))
         parts.append(ten + (" ⚠️" if r.dgs10.stale else ""))
     return Safe(" · ".join(parts))
