@@ -35,7 +35,7 @@ class CompareArgs:
     chart: bool
 
     def callback_data(self) -> str:
-        """The chart button's data (at most 33 bytes of Telegram's 64)."""
+        """The chart button's data (at most 35 bytes of Telegram's 64)."""
         parts = [self.start.isoformat()] + ([self.end.isoformat()] if self.end else []) + ([self.period] if self.period else [])
         return ":".join(["compare", *parts, "chart"])
 
