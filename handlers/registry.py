@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.render.i18n import N_
-from handlers import alerts, cuts, digest, fedodds, pe, r2k, risk, spread, start, status
+from handlers import alerts, compare, cuts, digest, fedodds, pe, r2k, rates, risk, spread, start, status
 from handlers.base import Command, Request
 
 _ALL: tuple[Command, ...] = (
@@ -11,10 +11,12 @@ _ALL: tuple[Command, ...] = (
     Command("help", start.help_command, N_("How to use each command"), start.HELP_USAGE),
     Command("r2k", r2k.r2k_command, N_("Russell 2000: last close, YTD, highs, distance to the record"), r2k.R2K_USAGE, cacheable=True),
     Command("spread", spread.spread_command, N_("Small caps minus large caps over a period, with a chart"), spread.SPREAD_USAGE, cacheable=True),
+    Command("compare", compare.compare_command, N_("Russell 2000 vs S&amp;P 500 vs Nasdaq-100 over any window, with a chart"), compare.COMPARE_USAGE, cacheable=True),
     Command("pe", pe.pe_command, N_("S&amp;P 500 vs S&amp;P 600 P/E gap"), pe.PE_USAGE, cacheable=True),
     Command("risk", risk.risk_command, N_("Volatility and drawdowns: small vs large caps"), risk.RISK_USAGE, cacheable=True),
     Command("cuts", cuts.cuts_command, N_("Small vs large caps after the first Fed cut of each cycle"), cuts.CUTS_USAGE, cacheable=True),
     Command("fedodds", fedodds.fedodds_command, N_("Fed cut odds by FOMC meeting, from Fed funds futures"), fedodds.FEDODDS_USAGE, cacheable=True),
+    Command("rates", rates.rates_command, N_("Fed target range, effective fed funds rate, 10-year yield since the last FOMC decision"), rates.RATES_USAGE, cacheable=True),
     Command("digest", digest.digest_command, N_("Today's digest; /digest on HH:MM Area/City for a daily one"), digest.DIGEST_USAGE, changes_chat_with_args=True),
     Command("subscribe", alerts.subscribe_command, N_("Subscribe to an alert, with your own threshold"), alerts.SUBSCRIBE_USAGE, changes_chat=True),
     Command("unsubscribe", alerts.unsubscribe_command, N_("Stop an alert"), alerts.UNSUBSCRIBE_USAGE, changes_chat=True),
