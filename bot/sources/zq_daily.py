@@ -128,3 +128,21 @@ def parse_zq_daily(data: bytes, *, origin: str) -> ZqDailyFile:
         rows=len(frame),
         dropped_after_expiry=int(after.sum()),
     )
+
+
+ACCEPTED_ZQ_FILES = (
+    "a CME settlements JSON (as saved from cmegroup.com, one trade date) or a ZQ daily-contracts CSV "
+    f"with the header {SHAPE}"
+)
+
+
+def is_zq_daily_file(data: bytes, *, origin: str) -> bool:
+    """Which ZQ file ``data`` is: True for a daily-contracts CSV, False for a CME settlements JSON.
+    Anything else raises a SourceError naming the two shapes ``capgap import --series ZQ`` accepts
+    (a CSV in another layout used to be reported as "invalid JSON", which named neither)."""
+    head = data[:4096]
+    if looks_like_zq_daily(head):
+        return True
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
+        return False
+    raise SourceError(f"csv:{origin}" if b"," in head else origin, f"not a ZQ file: --series ZQ takes {ACCEPTED_ZQ_FILES}")
