@@ -35,7 +35,7 @@ def _outcomes(history: OddsHistory, day_probs: dict[float, float], lang: str) ->
 def _totals(history: OddsHistory, day_probs: dict[float, float], start: float, lang: str) -> Safe:
     cut = sum(p for lower, p in day_probs.items() if lower < start - 1e-9)
     hike = sum(p for lower, p in day_probs.items() if lower > start + 1e-9)
-    return tr(N_("cut {cut} · hold {hold} · hike {hike}"), lang, cut=fmt.pct(cut, lang, 1, sign=False),
+    return tr(N_("  cut {cut} · hold {hold} · hike {hike}"), lang, cut=fmt.pct(cut, lang, 1, sign=False),
               hold=fmt.pct(1.0 - cut - hike, lang, 1, sign=False), hike=fmt.pct(hike, lang, 1, sign=False))
 
 
@@ -53,7 +53,7 @@ def render_fedodds_history(history: OddsHistory, lang: str) -> Safe:
         start = float(history.lower_bounds.loc[history.probabilities.index[0 if day == first else -1]])
         lines.append(tr(N_("<b>{day}</b> (target then {target}): {outcomes}"), lang, day=fmt.day(day, lang),
                         target=outcome_label(start, history, lang), outcomes=_outcomes(history, probs, lang)))
-        lines.append("  " + _totals(history, probs, start, lang))
+        lines.append(_totals(history, probs, start, lang))
     if history.single_target:
         lines.append(tr(N_("Before {date} the FOMC set a single target rate: outcomes are target rates."), lang,
                         date=fmt.day(RANGE_START, lang)))
