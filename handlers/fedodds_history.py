@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pandas as pd
-
 from bot import calendar
 from bot.errors import NoDataError, UsageError
 from bot.metrics.odds_history import meeting_odds_history, target_lower_bound
@@ -17,8 +15,12 @@ from bot.render.fedodds_history import fedodds_history_caption, fedodds_history_
 from bot.render.i18n import N_
 from handlers.base import Chart, Reply, Request, Services
 
-NO_DECISION = N_("No FOMC decision in {month}: /fedodds YYYY-MM history takes a month with an FOMC meeting, e.g. /fedodds 2022-03 history")
-NO_HISTORY = N_("No stored futures settlements price the FOMC decision of {meeting} (up to {asof}). A month with two decisions (such as 2020-03) cannot be priced: one contract month cannot split them.")
+NO_DECISION = N_(
+    "No FOMC decision in {month}: /fedodds YYYY-MM history takes a month with an FOMC meeting, e.g. /fedodds 2022-03 history"
+)
+NO_HISTORY = N_(
+    "No stored futures settlements price the FOMC decision of {meeting} (up to {asof}). A month with two decisions (such as 2020-03) cannot be priced: one contract month cannot split them."
+)
 
 
 async def fedodds_history_reply(services: Services, request: Request, month: tuple[int, int]) -> Reply:
@@ -32,9 +34,13 @@ async def fedodds_history_reply(services: Services, request: Request, month: tup
         raise NoDataError(what=N_("30-day Fed funds futures settlements"))
     if not snap.has("DFEDTARL") and not snap.has("DFEDTAR"):
         raise NoDataError(what=N_("the Fed funds target range (FRED DFEDTARL)"))
-    lower = snap.close("DFEDTARL") if snap.has("DFEDTARL") else pd.Series(dtype="float64")
-    target = target_lower_bound(lower, snap.close("DFEDTAR") if snap.has("DFEDTAR") else None)
-    history = await asyncio.to_thread(meeting_odds_history, snap.strips, target, meetings, meeting, asof=snap.asof)
+    target = target_lower_bound(
+        snap.close("DFEDTARL") if snap.has("DFEDTARL") else None,
+        snap.close("DFEDTAR") if snap.has("DFEDTAR") else None,
+    )
+    history = await asyncio.to_thread(
+        meeting_odds_history, snap.strips, target, meetings, meeting, asof=snap.asof
+    )
     if history is None:
         raise NoDataError(NO_HISTORY, meeting=meeting.isoformat(), asof=snap.asof.isoformat())
     text = render_fedodds_history(history, request.lang)

@@ -54,7 +54,11 @@ def march_2022(strips: dict[date, Strip], target: pd.Series) -> OddsHistory:
 def raw_closes(shared_data: Path, day: date) -> dict[str, float]:
     """The file's close of each contract on ``day``, read with the csv module (not the parser under test)."""
     with (shared_data / ZQ_FILE).open(newline="") as handle:
-        return {row["symbol"]: float(row["close"]) for row in csv.DictReader(handle) if row["date"] == day.isoformat()}
+        return {
+            row["symbol"]: float(row["close"])
+            for row in csv.DictReader(handle)
+            if row["date"] == day.isoformat()
+        }
 
 
 def two_point(x: float) -> tuple[int, float]:
@@ -130,7 +134,11 @@ def test_meeting_odds_history_march_2022_hike_becomes_certain(march_2022: OddsHi
 def test_lower_bounds_on_decision_day_uses_the_range_just_announced(target: pd.Series) -> None:
     meetings = calendar.fomc_meetings()
     # FRED dates the March 2022 hike from 2022-03-17; ZQ settled on the 16th after the announcement.
-    assert lower_bounds_on(target, [date(2022, 3, 15), date(2022, 3, 16), date(2022, 3, 17)], meetings) == [0.0, 0.25, 0.25]
+    assert lower_bounds_on(target, [date(2022, 3, 15), date(2022, 3, 16), date(2022, 3, 17)], meetings) == [
+        0.0,
+        0.25,
+        0.25,
+    ]
     assert lower_bounds_on(target, [date(2008, 12, 15), date(2008, 12, 17)], meetings) == [1.0, 0.0]
     assert lower_bounds_on(target, [date(1970, 1, 2)], meetings) == [None]
 
@@ -145,7 +153,9 @@ def test_meeting_odds_history_range_meeting_starts_at_the_first_range_day(
 
 
 def test_meeting_odds_history_asof_cuts_the_dates(strips: dict[date, Strip], target: pd.Series) -> None:
-    history = meeting_odds_history(strips, target, calendar.fomc_meetings(), MARCH_2022, asof=date(2022, 1, 30))
+    history = meeting_odds_history(
+        strips, target, calendar.fomc_meetings(), MARCH_2022, asof=date(2022, 1, 30)
+    )
     assert history is not None and history.last == date(2022, 1, 28)
 
 
@@ -155,7 +165,11 @@ def test_meeting_odds_history_cut_strips_give_the_numbers_of_whole_strips(
     """The per-meeting history drops contract months past the meeting's anchor; the backfill solves
     whole strips. Both must agree on every date (a sample of dates, to keep the test quick)."""
     meetings = calendar.fomc_meetings()
-    for meeting, start in ((MARCH_2022, date(2020, 3, 16)), (date(2019, 7, 31), date(2018, 6, 1)), (date(2004, 6, 30), date(2003, 6, 1))):
+    for meeting, start in (
+        (MARCH_2022, date(2020, 3, 16)),
+        (date(2019, 7, 31), date(2018, 6, 1)),
+        (date(2004, 6, 30), date(2003, 6, 1)),
+    ):
         sample = {d: strips[d] for d in sorted(strips)[::7] if start <= d < meeting}
         whole = backfill_odds_history(sample, target, meetings)[meeting]
         cut = meeting_odds_history(sample, target, meetings, meeting)
@@ -165,7 +179,12 @@ def test_meeting_odds_history_cut_strips_give_the_numbers_of_whole_strips(
 
 @pytest.mark.parametrize(
     ("args", "expected"),
-    [(("2022-03", "history"), (2022, 3)), (("history", "2004-6"), (2004, 6)), (("2022-03",), None), ((), None)],
+    [
+        (("2022-03", "history"), (2022, 3)),
+        (("history", "2004-6"), (2004, 6)),
+        (("2022-03",), None),
+        ((), None),
+    ],
 )
 def test_parse_history_args_by_shape(args: tuple[str, ...], expected: tuple[int, int] | None) -> None:
     assert parse_history_args(args) == expected
@@ -173,7 +192,9 @@ def test_parse_history_args_by_shape(args: tuple[str, ...], expected: tuple[int,
 
 # the command ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def history_with_zq(shared_data: Path, strips: dict[date, Strip], tmp_path_factory: pytest.TempPathFactory) -> HistoryStore:
+def history_with_zq(
+    shared_data: Path, strips: dict[date, Strip], tmp_path_factory: pytest.TempPathFactory
+) -> HistoryStore:
     history = import_real_data(shared_data, tmp_path_factory.mktemp("history"))
     history.put_strips([strips[d] for d in sorted(strips)])
     return history
@@ -191,7 +212,9 @@ async def test_fedodds_history_march_2022_text_and_chart(services: Services) -> 
     assert "2022-03-15 (target then 0.00–0.25): 0.25–0.50 87.6%, 0.50–0.75 12.4%" in text
     assert "cut 0.0% · hold 0.0% · hike 100.0%" in text
     assert "as of 2022-03-15" in text and "ZQ_contracts_daily_1990_2025_pyfedwatch.csv" in text
-    assert reply.chart is not None and reply.chart.png[:4] == b"\x89PNG" and "2022-03-16" in reply.chart.caption
+    assert (
+        reply.chart is not None and reply.chart.png[:4] == b"\x89PNG" and "2022-03-16" in reply.chart.caption
+    )
 
 
 async def test_fedodds_history_in_zh_hant(services: Services) -> None:
@@ -200,13 +223,23 @@ async def test_fedodds_history_in_zh_hant(services: Services) -> None:
     assert reply.chart is not None and reply.chart.png[:4] == b"\x89PNG" and "機率走勢" in reply.chart.caption
 
 
-async def test_fedodds_history_as_of_ends_at_the_last_strip_before_it(history_with_zq: HistoryStore, tmp_path: Path) -> None:
+async def test_fedodds_history_as_of_ends_at_the_last_strip_before_it(
+    history_with_zq: HistoryStore, tmp_path: Path
+) -> None:
     services = services_for(history_with_zq, date(2022, 1, 31), tmp_path)
     text, _ = await ask(services, "/fedodds 2022-03 history", asof=date(2022, 1, 31))
     assert "→ 2022-01-31" in text and "as of 2022-01-31" in text
 
 
-@pytest.mark.parametrize("bad", ["/fedodds history", "/fedodds 2022-13 history", "/fedodds 2022-03 history chart", "/fedodds 2022-03 2022-05 history"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "/fedodds history",
+        "/fedodds 2022-13 history",
+        "/fedodds 2022-03 history chart",
+        "/fedodds 2022-03 2022-05 history",
+    ],
+)
 async def test_fedodds_history_bad_arguments_get_usage(services: Services, bad: str) -> None:
     text, reply = await ask(services, bad, asof=date(2023, 9, 15))
     assert text.startswith("Usage: /fedodds") and "/fedodds 2022-03 history" in text and reply.chart is None
@@ -219,3 +252,50 @@ async def test_fedodds_history_month_without_a_decision_or_with_two(services: Se
     assert none.startswith("No FOMC decision in 2022-02")
     two, _ = await ask(services, "/fedodds 2020-03 history", asof=date(2023, 9, 15))
     assert "2020-03-15" in two and "two decisions" in two
+
+
+async def test_e2e_fedodds_history_through_the_bot_in_zh_hant(
+    shared_data: Path, strips: dict[date, Strip], tmp_path: Path
+) -> None:
+    """The real Application polling the Telegram peer: the reply is one photo with the text as caption."""
+    from tests.e2e import clock_at_close, running_bot
+    from tests.telegram_peer import TelegramPeer
+
+    history = HistoryStore(tmp_path / "history")
+    for name, rel in (
+        ("DFEDTARL", "fred/DFEDTARL_jonsflow.csv"),
+        ("DFEDTAR", "fred/DFEDTAR_hussamalazzawi.csv"),
+    ):
+        history.write(
+            name,
+            read_series_csv(shared_data / rel, name).frame,
+            source="csv:" + Path(rel).name,
+            fetched_at=None,
+        )
+    history.put_strips([s for d, s in sorted(strips.items()) if date(2020, 1, 1) <= d])
+    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(date(2023, 9, 15))):
+        peer.inject_message(1016, "/fedodds 2022-03 history", language_code="zh-hant")
+        photo = await peer.wait_for(lambda c: c.method == "sendPhoto" and c.chat_id == 1016, timeout=60)
+        assert photo.ok and photo.photo is not None and photo.photo[:4] == b"\x89PNG"
+        assert (
+            "期貨隱含機率的變化" in photo.text
+            and "升息 100.0%" in photo.text
+            and "截至 2022-03-15" in photo.text
+        )
+        peer.inject_message(1016, "/fedodds 2022-03 history now", language_code="en")
+        usage = await peer.wait_for(
+            lambda c: c.chat_id == 1016 and (c.text or "").startswith("Usage: /fedodds"), timeout=20
+        )
+        assert usage.ok
+
+
+def test_target_lower_bound_single_target_only_still_prices_pre_2008_meetings(
+    strips: dict[date, Strip], shared_data: Path
+) -> None:
+    single = read_series_csv(shared_data / "fred/DFEDTAR_hussamalazzawi.csv", "DFEDTAR").frame["value"]
+    target = target_lower_bound(None, single)
+    assert target.index[-1] == pd.Timestamp("2008-12-15")
+    history = meeting_odds_history(strips, target, calendar.fomc_meetings(), date(2004, 6, 30))
+    assert history is not None and history.on(history.last)[1.25] > 0.99
+    assert meeting_odds_history(strips, target, calendar.fomc_meetings(), MARCH_2022) is None
+    assert target_lower_bound(None, None).empty

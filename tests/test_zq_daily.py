@@ -31,10 +31,14 @@ def test_parse_zq_daily_real_file_one_strip_per_trade_date(parsed: ZqDailyFile) 
     days = [s.trade_date for s in parsed.strips]
     assert days == sorted(set(days)) and len(days) == 8_572
     last = parsed.strips[-1]
-    # PROVENANCE 3a: "Strip on 2023-09-15: ZQU23 94.6675, ZQV23 94.665, ZQX23 94.595, ZQZ23 94.575, ZQF24 94.56".
+    # PROVENANCE 3a: "Strip on 2023-09-15: ZQU23 94.6675, ZQV23 94.665, ZQX23 94.595, ZQZ23 94.575,
+    # ZQF24 94.56".
     assert list(last.settles.items())[:5] == [
-        (date(2023, 9, 1), 94.6675), (date(2023, 10, 1), 94.665), (date(2023, 11, 1), 94.595),
-        (date(2023, 12, 1), 94.575), (date(2024, 1, 1), 94.56),
+        (date(2023, 9, 1), 94.6675),
+        (date(2023, 10, 1), 94.665),
+        (date(2023, 11, 1), 94.595),
+        (date(2023, 12, 1), 94.575),
+        (date(2024, 1, 1), 94.56),
     ]
     assert last.source == "csv:ZQ_contracts_daily_1990_2025_pyfedwatch.csv"
     assert all(list(s.settles) == sorted(s.settles) for s in parsed.strips[::97])
@@ -54,14 +58,26 @@ def test_parse_zq_daily_row_after_last_trading_day_stays_out(parsed: ZqDailyFile
 @pytest.mark.parametrize(
     ("body", "fault"),
     [
-        ("Date,Price,Open,High,Low,Vol.,Change %\n01/25/2024,94.67,94.67,94.67,94.67,13.28K,0.00%\n", "header must be"),
+        (
+            "Date,Price,Open,High,Low,Vol.,Change %\n01/25/2024,94.67,94.67,94.67,94.67,13.28K,0.00%\n",
+            "header must be",
+        ),
         (HEADER, "no rows"),
         (HEADER + "ZQG90,1990,1,1989-08-25,91.52,91.52,91.52,91.52,0,0\n", "line 2: a symbol that disagrees"),
-        (HEADER + "ZQF90,1990,1,25/08/1989,91.52,91.52,91.52,91.52,0,0\n", "line 2: a date that is not YYYY-MM-DD"),
+        (
+            HEADER + "ZQF90,1990,1,25/08/1989,91.52,91.52,91.52,91.52,0,0\n",
+            "line 2: a date that is not YYYY-MM-DD",
+        ),
         (HEADER + "ZQF90,1990,1,1989-08-25,91.52,91.52,91.52,,0,0\n", "line 2: no close price"),
-        (HEADER + "ZQF90,1990,1,1989-08-25,91.52,91.52,91.52,-1,0,0\n", "line 2: a close that is not a ZQ price"),
+        (
+            HEADER + "ZQF90,1990,1,1989-08-25,91.52,91.52,91.52,-1,0,0\n",
+            "line 2: a close that is not a ZQ price",
+        ),
         (HEADER + "ZQF90,1990,13,1989-08-25,91.52,91.52,91.52,91.52,0,0\n", "an expiry that is not"),
-        (HEADER + "ZQF90,1990,1,1989-08-25,1,1,1,91.52,0,0\nZQF90,1990,1,1989-08-25,1,1,1,91.50,0,0\n", "listed twice"),
+        (
+            HEADER + "ZQF90,1990,1,1989-08-25,1,1,1,91.52,0,0\nZQF90,1990,1,1989-08-25,1,1,1,91.50,0,0\n",
+            "listed twice",
+        ),
         (HEADER + "ZQF90,1990,1,1990-02-01,1,1,1,91.52,0,0\n", "every row is dated after"),
     ],
 )
@@ -89,7 +105,9 @@ def test_is_zq_daily_file_tells_the_two_shapes_and_names_them_for_anything_else(
     cme = (shared_data / "fixtures/cme/settlements_ZQ_20260917.json").read_bytes()
     assert is_zq_daily_file(cme, origin="cme.json") is False
     with pytest.raises(SourceError) as err:
-        is_zq_daily_file((shared_data / "zq/ZQ0M_investing_hussamalazzawi.csv").read_bytes(), origin="ZQ0M.csv")
+        is_zq_daily_file(
+            (shared_data / "zq/ZQ0M_investing_hussamalazzawi.csv").read_bytes(), origin="ZQ0M.csv"
+        )
     assert "CME settlements JSON" in err.value.fault and "daily-contracts CSV" in err.value.fault
 
 
@@ -102,23 +120,36 @@ def test_put_strips_stores_like_put_strip_one_by_one(tmp_path: Path) -> None:
     bulk.put_strips([a2])
     for strip in (a, b, a2):
         single.put_strip(strip)
-    assert {d: s.settles for d, s in bulk.strips().items()} == {d: s.settles for d, s in single.strips().items()}
+    assert {d: s.settles for d, s in bulk.strips().items()} == {
+        d: s.settles for d, s in single.strips().items()
+    }
     # A trade date stored again is replaced whole, not merged.
     assert bulk.strips()[date(2022, 3, 1)].settles == {date(2022, 4, 1): 99.70}
     assert HistoryStore(tmp_path / "bulk").strips()[date(2022, 3, 2)].settles == {date(2022, 3, 1): 99.80}
 
 
-def test_cli_import_zq_daily_file_stores_every_strip_and_prints_a_summary(tmp_path: Path, shared_data: Path) -> None:
+def test_cli_import_zq_daily_file_stores_every_strip_and_prints_a_summary(
+    tmp_path: Path, shared_data: Path
+) -> None:
     result = capgap("import", str(shared_data / ZQ_FILE), "--series", "ZQ", data_dir=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Imported 8,572 ZQ strips" in result.stdout and "1989-08-25 .. 2023-09-15" in result.stdout
-    assert "432 contract months" in result.stdout and "15 rows dated after their contract's month" in result.stdout
+    assert (
+        "432 contract months" in result.stdout
+        and "15 rows dated after their contract's month" in result.stdout
+    )
     strips = HistoryStore(tmp_path / "history").strips()
     assert len(strips) == 8_572 and strips[date(2022, 3, 1)].settles[date(2022, 4, 1)] == 99.68
 
 
 def test_cli_import_zq_other_csv_names_the_accepted_shapes(tmp_path: Path, shared_data: Path) -> None:
-    result = capgap("import", str(shared_data / "zq/ZQ0M_investing_hussamalazzawi.csv"), "--series", "ZQ", data_dir=tmp_path)
+    result = capgap(
+        "import",
+        str(shared_data / "zq/ZQ0M_investing_hussamalazzawi.csv"),
+        "--series",
+        "ZQ",
+        data_dir=tmp_path,
+    )
     assert result.returncode == 1
     assert "invalid JSON" not in result.stderr
     assert "CME settlements JSON" in result.stderr and "daily-contracts CSV" in result.stderr

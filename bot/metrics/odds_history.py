@@ -68,26 +68,35 @@ class OddsHistory:
         return {float(lower): float(p) for lower, p in row.items() if p > 0}
 
 
-def target_lower_bound(dfedtarl: pd.Series, dfedtar: pd.Series | None) -> pd.Series:
+def target_lower_bound(dfedtarl: pd.Series | None, dfedtar: pd.Series | None) -> pd.Series:
     """One start series for the tree: DFEDTAR (the single target) before 2008-12-16, DFEDTARL after.
 
-    Both indexed by FRED's (effective) dates, ascending."""
-    later = dfedtarl.loc[pd.Timestamp(RANGE_START) :]
-    if dfedtar is None or dfedtar.empty:
-        return later
-    earlier = dfedtar.loc[: pd.Timestamp(RANGE_START - timedelta(days=1))]
-    return pd.concat([earlier, later])
+    Both indexed by FRED's (effective) dates, ascending; either may be missing (None or empty)."""
+    parts = []
+    if dfedtar is not None and not dfedtar.empty:
+        parts.append(dfedtar.loc[: pd.Timestamp(RANGE_START - timedelta(days=1))])
+    if dfedtarl is not None and not dfedtarl.empty:
+        parts.append(dfedtarl.loc[pd.Timestamp(RANGE_START) :])
+    if not parts:
+        return pd.Series([], index=pd.DatetimeIndex([], name="date"), dtype="float64")
+    return pd.concat(parts) if len(parts) > 1 else parts[0]
 
 
 def lower_bounds_on(target: pd.Series, days: Sequence[date], meetings: Sequence[date]) -> list[float | None]:
     """The target in effect at the settlement of each of ``days`` (ascending or not): FRED's value on the
-    day, or on the next day when the day is a decision day (module docstring). None before the series."""
+    day, or on the next day when the day is a decision day (module docstring). None before the series,
+    and None from 2008-12-16 on when the series has no range yet: the last single target (1.00 %) is
+    not the range in effect years later."""
     stamps = target.index.to_numpy(dtype="datetime64[ns]")
     values = target.to_numpy(dtype="float64")
     decided = set(meetings)
     looked = np.array([d + timedelta(days=1) if d in decided else d for d in days], dtype="datetime64[ns]")
     at = np.searchsorted(stamps, looked, side="right") - 1
-    return [float(values[i]) if i >= 0 else None for i in at.tolist()]
+    first_range = np.datetime64(RANGE_START, "ns")
+    return [
+        float(values[i]) if i >= 0 and (stamps[i] >= first_range or day < first_range) else None
+        for i, day in zip(at.tolist(), looked, strict=True)
+    ]
 
 
 def _collect(
@@ -178,4 +187,6 @@ def backfill_odds_history(
     """The odds history of every meeting that some stored strip solves, each strip solved once."""
     ordered = [strips[d] for d in sorted(strips)]
     source = ordered[-1].source if ordered else ""
-    return {m: _history(m, rows, source) for m, rows in sorted(_collect(ordered, target, meetings, None).items())}
+    return {
+        m: _history(m, rows, source) for m, rows in sorted(_collect(ordered, target, meetings, None).items())
+    }

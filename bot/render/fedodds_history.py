@@ -26,45 +26,88 @@ def outcome_label(lower: float, history: OddsHistory, lang: str) -> str:
 
 
 def _outcomes(history: OddsHistory, day_probs: dict[float, float], lang: str) -> Safe:
-    return Safe(", ".join(
-        f"{outcome_label(lower, history, lang)} {fmt.pct(p, lang, 1, sign=False)}"
-        for lower, p in sorted(day_probs.items()) if p >= SHOWN
-    ))
+    return Safe(
+        ", ".join(
+            f"{outcome_label(lower, history, lang)} {fmt.pct(p, lang, 1, sign=False)}"
+            for lower, p in sorted(day_probs.items())
+            if p >= SHOWN
+        )
+    )
 
 
 def _totals(history: OddsHistory, day_probs: dict[float, float], start: float, lang: str) -> Safe:
     cut = sum(p for lower, p in day_probs.items() if lower < start - 1e-9)
     hike = sum(p for lower, p in day_probs.items() if lower > start + 1e-9)
-    return tr(N_("  cut {cut} · hold {hold} · hike {hike}"), lang, cut=fmt.pct(cut, lang, 1, sign=False),
-              hold=fmt.pct(1.0 - cut - hike, lang, 1, sign=False), hike=fmt.pct(hike, lang, 1, sign=False))
+    return tr(
+        N_("  cut {cut} · hold {hold} · hike {hike}"),
+        lang,
+        cut=fmt.pct(cut, lang, 1, sign=False),
+        hold=fmt.pct(1.0 - cut - hike, lang, 1, sign=False),
+        hike=fmt.pct(hike, lang, 1, sign=False),
+    )
 
 
 def render_fedodds_history(history: OddsHistory, lang: str) -> Safe:
     first, last = history.first, history.last
     lines: list[str] = [
-        tr(N_("<b>FOMC {meeting}: how the futures odds moved</b> (CME FedWatch method)"), lang,
-           meeting=fmt.day(history.meeting, lang)),
-        tr(N_("{count} trade dates, {first} → {last}"), lang, count=len(history.probabilities),
-           first=fmt.day(first, lang), last=fmt.day(last, lang)),
+        tr(
+            N_("<b>FOMC {meeting}: how the futures odds moved</b> (CME FedWatch method)"),
+            lang,
+            meeting=fmt.day(history.meeting, lang),
+        ),
+        tr(
+            N_("{count} trade dates, {first} → {last}"),
+            lang,
+            count=len(history.probabilities),
+            first=fmt.day(first, lang),
+            last=fmt.day(last, lang),
+        ),
         "",
     ]
     for day in (first, last) if first != last else (first,):
         probs = history.on(day)
         start = float(history.lower_bounds.loc[history.probabilities.index[0 if day == first else -1]])
-        lines.append(tr(N_("<b>{day}</b> (target then {target}): {outcomes}"), lang, day=fmt.day(day, lang),
-                        target=outcome_label(start, history, lang), outcomes=_outcomes(history, probs, lang)))
+        lines.append(
+            tr(
+                N_("<b>{day}</b> (target then {target}): {outcomes}"),
+                lang,
+                day=fmt.day(day, lang),
+                target=outcome_label(start, history, lang),
+                outcomes=_outcomes(history, probs, lang),
+            )
+        )
         lines.append(_totals(history, probs, start, lang))
     if history.single_target:
-        lines.append(tr(N_("Before {date} the FOMC set a single target rate: outcomes are target rates."), lang,
-                        date=fmt.day(RANGE_START, lang)))
-    lines += ["", tr(N_("<i>Source: ZQ settlements ({source}); target: FRED DFEDTARL, DFEDTAR before {date} · as of {last}</i>"),
-                     lang, source=source_label(history.source), date=fmt.day(RANGE_START, lang), last=fmt.day(last, lang))]
+        lines.append(
+            tr(
+                N_("Before {date} the FOMC set a single target rate: outcomes are target rates."),
+                lang,
+                date=fmt.day(RANGE_START, lang),
+            )
+        )
+    lines += [
+        "",
+        tr(
+            N_(
+                "<i>Source: ZQ settlements ({source}); target: FRED DFEDTARL, DFEDTAR before {date} · as of {last}</i>"
+            ),
+            lang,
+            source=source_label(history.source),
+            date=fmt.day(RANGE_START, lang),
+            last=fmt.day(last, lang),
+        ),
+    ]
     return join(lines)
 
 
 def fedodds_history_caption(history: OddsHistory, lang: str) -> Safe:
-    return tr(N_("FOMC {meeting}: odds over time · {first} → {last}"), lang, meeting=fmt.day(history.meeting, lang),
-              first=fmt.day(history.first, lang), last=fmt.day(history.last, lang))
+    return tr(
+        N_("FOMC {meeting}: odds over time · {first} → {last}"),
+        lang,
+        meeting=fmt.day(history.meeting, lang),
+        first=fmt.day(history.first, lang),
+        last=fmt.day(history.last, lang),
+    )
 
 
 def fedodds_history_chart(history: OddsHistory, lang: str) -> bytes:
@@ -82,21 +125,33 @@ def fedodds_history_chart(history: OddsHistory, lang: str) -> bytes:
     colours = list(plt.get_cmap("coolwarm")(np.linspace(0.05, 0.95, max(1, len(major)))))
     if minor:
         colours.append((0.8, 0.8, 0.8, 1.0))
-    title_id = (N_("FOMC {meeting}: odds of each target rate over time") if history.single_target
-                else N_("FOMC {meeting}: odds of each target range over time"))
+    title_id = (
+        N_("FOMC {meeting}: odds of each target rate over time")
+        if history.single_target
+        else N_("FOMC {meeting}: odds of each target range over time")
+    )
     with plt.rc_context(charts._style(clang)):
         fig, ax = plt.subplots(figsize=(8, 4.2))
-        ax.stackplot(frame.index, *layers, labels=[html.unescape(lbl) for lbl in labels], colors=colours, linewidth=0)
+        ax.stackplot(
+            frame.index, *layers, labels=[html.unescape(lbl) for lbl in labels], colors=colours, linewidth=0
+        )
         ax.set_ylim(0, 100)
         ax.set_xlim(frame.index[0], frame.index[-1])
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, reverse=True)
         fig.autofmt_xdate()
         charts._decorate(
-            fig, ax,
+            fig,
+            ax,
             title=html.unescape(tr(title_id, clang, meeting=fmt.day(history.meeting, clang))),
             xlabel=html.unescape(tr(N_("Trade date"), clang)),
             ylabel=html.unescape(tr(N_("Probability (%)"), clang)),
-            source=html.unescape(tr(N_("Source: ZQ settlements ({source}), capgap FedWatch method · as of {last}"), clang,
-                                    source=source_label(history.source), last=fmt.day(history.last, clang))),
+            source=html.unescape(
+                tr(
+                    N_("Source: ZQ settlements ({source}), capgap FedWatch method · as of {last}"),
+                    clang,
+                    source=source_label(history.source),
+                    last=fmt.day(history.last, clang),
+                )
+            ),
         )
         return charts._png(fig)

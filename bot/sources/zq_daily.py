@@ -29,10 +29,19 @@ from bot.errors import SourceError
 from bot.sources.base import Strip
 
 COLUMNS: tuple[str, ...] = (
-    "symbol", "expiry_year", "expiry_month", "date", "open", "high", "low", "close", "volume", "open_interest",
+    "symbol",
+    "expiry_year",
+    "expiry_month",
+    "date",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "open_interest",
 )
 MONTH_CODES = "FGHJKMNQUVXZ"  # CME month codes, January .. December
-SHAPE = "symbol,expiry_year,expiry_month,date,open,high,low,close,volume,open_interest (one row per ZQ contract and trade date)"
+SHAPE = ",".join(COLUMNS) + " (one row per ZQ contract and trade date)"
 
 
 @dataclass(frozen=True)
@@ -88,21 +97,32 @@ def parse_zq_daily(data: bytes, *, origin: str) -> ZqDailyFile:
             raise SourceError(source, f"line {line}: {what} ({len(where)} such rows)")
 
     fail(frame["close"].isna(), "no close price")
-    fail(~np.isfinite(frame["close"]) | (frame["close"] <= 0) | (frame["close"] >= 200), "a close that is not a ZQ price")
+    fail(
+        ~np.isfinite(frame["close"]) | (frame["close"] <= 0) | (frame["close"] >= 200),
+        "a close that is not a ZQ price",
+    )
     years = pd.to_numeric(frame["expiry_year"], errors="coerce")
     months = pd.to_numeric(frame["expiry_month"], errors="coerce")
-    fail(years.isna() | months.isna() | ~months.between(1, 12) | ~years.between(1980, 2200), "an expiry that is not a year and month")
+    fail(
+        years.isna() | months.isna() | ~months.between(1, 12) | ~years.between(1980, 2200),
+        "an expiry that is not a year and month",
+    )
     years, months = years.astype("int64"), months.astype("int64")
     dates = pd.to_datetime(frame["date"], format="%Y-%m-%d", errors="coerce")
     fail(dates.isna(), "a date that is not YYYY-MM-DD")
     # Checked once per distinct (symbol, year, month): a few hundred, not a row at a time.
     combos = pd.DataFrame({"symbol": frame["symbol"], "year": years, "month": months}).drop_duplicates()
-    expected = [f"ZQ{MONTH_CODES[m - 1]}{y % 100:02d}" for y, m in zip(combos["year"], combos["month"], strict=True)]
+    expected = [
+        f"ZQ{MONTH_CODES[m - 1]}{y % 100:02d}" for y, m in zip(combos["year"], combos["month"], strict=True)
+    ]
     wrong = combos.index[combos["symbol"].str.strip().str.upper().to_numpy() != np.array(expected)]
     fail(frame.index.isin(wrong), "a symbol that disagrees with its expiry year and month")
 
     month_start = pd.to_datetime(pd.DataFrame({"year": years, "month": months, "day": 1}))
-    fail(pd.DataFrame({"m": month_start, "d": dates}).duplicated().to_numpy(), "a contract listed twice on one date")
+    fail(
+        pd.DataFrame({"m": month_start, "d": dates}).duplicated().to_numpy(),
+        "a contract listed twice on one date",
+    )
     # After its month a contract has stopped trading: a row dated then is not a settlement of a live contract.
     after = (dates >= month_start + pd.offsets.MonthBegin(1)).to_numpy()
     keep = ~after
@@ -119,7 +139,11 @@ def parse_zq_daily(data: bytes, *, origin: str) -> ZqDailyFile:
     values = close.tolist()
     bounds = [0, *(np.flatnonzero(trade[1:] != trade[:-1]) + 1).tolist(), len(trade)]
     strips = tuple(
-        Strip(trade_date=trade_days[lo], settles=dict(zip(month_days[lo:hi], values[lo:hi], strict=True)), source=source)
+        Strip(
+            trade_date=trade_days[lo],
+            settles=dict(zip(month_days[lo:hi], values[lo:hi], strict=True)),
+            source=source,
+        )
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
     )
     return ZqDailyFile(
@@ -145,4 +169,6 @@ def is_zq_daily_file(data: bytes, *, origin: str) -> bool:
         return True
     if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
         return False
-    raise SourceError(f"csv:{origin}" if b"," in head else origin, f"not a ZQ file: --series ZQ takes {ACCEPTED_ZQ_FILES}")
+    raise SourceError(
+        f"csv:{origin}" if b"," in head else origin, f"not a ZQ file: --series ZQ takes {ACCEPTED_ZQ_FILES}"
+    )
