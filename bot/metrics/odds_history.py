@@ -15,6 +15,11 @@ The target in effect on a trade date d (the tree's start, SPEC step 7):
   announcement: on a decision day the target is FRED's value of the next day (SPEC's worked example:
   2026-09-17 is priced from the range raised at the 2026-09-16 meeting).
 
+A limit of the method, not of this module: each meeting's move is measured between futures-implied
+rates (S, E), so the outcomes are right only where the effective rate trades at the target. In late 2008
+it traded far below the 1.00 % target, and the 2008-12-16 history reads "hold or hike" for what was a cut
+to 0–0.25 %.
+
 A meeting after 2008-12-16 is charted from 2008-12-16 on: odds over a single target and odds over a range
 are different outcomes, so one chart never mixes them.
 """
