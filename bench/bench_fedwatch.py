@@ -18,6 +18,10 @@ later, which turns its day count into CME's, to show that this convention is the
 They stop before the first upcoming meeting on a month's last day, which the shift would move into the
 next month.
 
+Odds history (issue 16): the whole ZQ file's 8,572 strips backfilled into every meeting's odds history
+(strips per second) and one meeting's history as ``/fedodds 2022-03 history`` computes it on demand;
+these rows need no peer and run first.
+
 Timing: wall clock in one process, median of several batches, inputs prepared outside the timer; capgap
 solves every meeting the strip allows, pyfedwatch as many as it can (it needs a month without a
 decision after the last one), so the ratio is if anything unfair to capgap.
@@ -243,6 +247,41 @@ def _cases(calendar: list[datetime]) -> list[Case]:
     return cases
 
 
+BACKFILL_GOAL = 150.0  # strips per second: the whole 30-year file (8,572 strips) in under a minute
+MEETING_GOAL_S = 3.0  # one meeting's history (/fedodds YYYY-MM history) computed within this many seconds
+
+
+def backfill_rows() -> list[dict[str, object]]:
+    """Odds history over the whole shared ZQ file: every strip solved once for all its meetings
+    (``backfill_odds_history``), and one meeting's history as /fedodds 2022-03 history computes it.
+    The file is parsed outside the timer (its parse time is a row of its own)."""
+    from bot.metrics.odds_history import backfill_odds_history, meeting_odds_history, target_lower_bound
+    from bot.sources.csvfile import read_series_csv
+    from bot.sources.zq_daily import parse_zq_daily
+
+    data = ZQ_FILE.read_bytes()
+    start = time.perf_counter()
+    parsed = parse_zq_daily(data, origin=ZQ_FILE.name)
+    parse_s = time.perf_counter() - start
+    strips = {s.trade_date: s for s in parsed.strips}
+    lower = read_series_csv(DFEDTARL, "DFEDTARL").frame["value"]
+    single = read_series_csv(SHARED_DATA / "fred" / "DFEDTAR_hussamalazzawi.csv", "DFEDTAR").frame["value"]
+    target = target_lower_bound(lower, single)
+    meetings = fomc_meetings()
+    start = time.perf_counter()
+    histories = backfill_odds_history(strips, target, meetings)
+    backfill_s = time.perf_counter() - start
+    rate = len(strips) / backfill_s
+    one_s = _median_seconds(lambda: meeting_odds_history(strips, target, meetings, date(2022, 3, 16)), batch=1, batches=3)
+    return [
+        row(f"ZQ daily file parse: seconds ({len(strips):,} strips, {parsed.rows:,} rows)", parse_s, "reference"),
+        row(f"odds history backfill: strips per second ({len(strips):,} strips, {len(histories)} meetings,"
+            f" {backfill_s:.1f} s)", rate, f">= {BACKFILL_GOAL:g}", rate >= BACKFILL_GOAL),
+        row("odds history of one meeting (2022-03, as /fedodds 2022-03 history): seconds", one_s,
+            f"<= {MEETING_GOAL_S:g} s", one_s <= MEETING_GOAL_S),
+    ]
+
+
 def run(*, verbose: bool = False) -> list[dict[str, object]]:
     """Rows ``name, capgap, peer, ratio, goal, pass`` for the lead's table printer.
 
@@ -250,11 +289,15 @@ def run(*, verbose: bool = False) -> list[dict[str, object]]:
     probability difference in percentage points over the meetings both report, against pyfedwatch as
     published and with its day count aligned to CME's.
     """
-    fed_watch = _import_pyfedwatch()
+    rows: list[dict[str, object]] = backfill_rows()  # needs no peer: measured even where pyfedwatch is absent
+    try:
+        fed_watch = _import_pyfedwatch()
+    except ImportError as exc:
+        rows.append(row(f"pyfedwatch comparison: not run ({exc})", "missing", "pip install pyfedwatch==1.2.0", False))
+        return rows
     meetings = fomc_meetings()
     calendar = [_naive(m) for m in meetings]
     shifted = [m + timedelta(days=1) for m in calendar]
-    rows: list[dict[str, object]] = []
     for case in _cases(calendar):
 
         def ours(case: Case = case) -> FedWatchResult:

@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="load a CSV (or a saved CME settlements JSON) into history",
                          description="Load a file into history. Series: RUT NDX SPX SP600 IWM IJR SPY QQQ, "
                          "FRED ids (DFEDTARU DFEDTARL DFEDTAR EFFR DGS10 ...), P/E series (PE_SPX_FWD "
-                         "PE_SP600_FWD ...), or ZQ for a CME settlements JSON.")
+                         "PE_SP600_FWD ...), or ZQ for a CME settlements JSON or a ZQ daily-contracts CSV.")
     imp.add_argument("file", type=Path, help="the CSV or JSON file")
     imp.add_argument("--series", required=True, metavar="NAME", help="series name (e.g. RUT, DFEDTARU, ZQ)")
     bt = sub.add_parser("backtest", help="run an alert rule over stored history: when it fired and what followed",
@@ -241,8 +241,12 @@ def _import(args: argparse.Namespace) -> int:
             return _import_fred_bundle(args.file, history, now)
         if name in ("ZQ", "ZQ_STRIP", "CME") or args.file.suffix.lower() == ".json":
             from bot.sources.cme import parse_cme_settlements
+            from bot.sources.zq_daily import is_zq_daily_file
 
-            strip = parse_cme_settlements(args.file.read_bytes(), source="cme")
+            data = args.file.read_bytes()
+            if is_zq_daily_file(data, origin=args.file.name):
+                return _import_zq_daily(args.file, data, history)
+            strip = parse_cme_settlements(data, source="cme")
             history.put_strip(strip)
             from bot.market import record_odds
 
@@ -271,6 +275,24 @@ def _import(args: argparse.Namespace) -> int:
     dropped = fetched.meta.get("dropped_partial")
     if dropped:
         print(f"  note: the last row ({dropped}) looks like an intraday snapshot (volume 0) and was not imported")
+    return 0
+
+
+def _import_zq_daily(path: Path, data: bytes, history) -> int:  # type: ignore[no-untyped-def]
+    """Every trade date of a ZQ daily-contracts CSV as a strip, in one write; then the odds series."""
+    from bot.market import record_odds
+    from bot.sources.zq_daily import parse_zq_daily
+
+    parsed = parse_zq_daily(data, origin=path.name)
+    stored = history.strips()
+    replaced = sum(1 for s in parsed.strips if s.trade_date in stored and stored[s.trade_date].settles != s.settles)
+    history.put_strips(parsed.strips)
+    record_odds(history)
+    print(f"Imported {len(parsed.strips):,} ZQ strips from {path.name}: trade dates {parsed.first} .. {parsed.last}, "
+          f"{parsed.contracts} contract months, {parsed.rows:,} rows"
+          + (f"; {replaced} stored trade dates replaced" if replaced else ""))
+    if parsed.dropped_after_expiry:
+        print(f"  note: {parsed.dropped_after_expiry} rows dated after their contract's month were left out")
     return 0
 
 

@@ -922,14 +922,22 @@ class HistoryStore:
 
     # ZQ strips -------------------------------------------------------------------------------------
     def put_strip(self, strip: Strip) -> None:
-        trade = int(_day_stamps([strip.trade_date])[0])
-        months = _day_stamps(strip.settles.keys())
-        settles = np.array(list(strip.settles.values()), dtype=np.float64)
+        self.put_strips([strip])
+
+    def put_strips(self, strips: Sequence[Strip]) -> None:
+        """Store each strip, replacing any stored strip of its trade date, in one write (a bulk
+        import of 30 years of strips would otherwise rewrite the file once per trade date)."""
+        if not strips:
+            return
+        strip = strips[-1]  # its source and fetch time label the file
+        strips = list({s.trade_date: s for s in strips}.values())  # the last strip of a date replaces the rest
+        trades = _day_stamps([s.trade_date for s in strips for _ in s.settles])
+        months = _day_stamps([m for s in strips for m in s.settles])
+        settles = np.array([p for s in strips for p in s.settles.values()], dtype=np.float64)
         with self._lock:
             old = self._strip_arrays()
-            trades = np.full(len(months), trade, dtype=np.int64)
             if old is not None:
-                keep = old[0] != trade
+                keep = ~np.isin(old[0], _day_stamps([s.trade_date for s in strips]))
                 trades = np.concatenate([old[0][keep], trades])
                 months = np.concatenate([old[1][keep], months])
                 settles = np.concatenate([old[2][keep], settles])

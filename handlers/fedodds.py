@@ -12,8 +12,9 @@ from bot.render import charts
 from bot.render.fedodds import fedodds_chart, render_fedodds, strip_label
 from bot.render.i18n import N_, tr
 from handlers.base import Button, Chart, Reply, Request, Services
+from handlers.fedodds_history import fedodds_history_reply
 
-FEDODDS_USAGE = N_("Usage: /fedodds [N | YYYY-MM] [chart] — the next N meetings (1–12, default 4) or the meeting in a month, e.g. /fedodds 8 or /fedodds 2026-12; add chart for the picture")
+FEDODDS_USAGE = N_("Usage: /fedodds [N | YYYY-MM] [chart] — the next N meetings (1–12, default 4) or the meeting in a month, e.g. /fedodds 8 or /fedodds 2026-12; add chart for the picture; /fedodds YYYY-MM history charts how that meeting's odds moved, e.g. /fedodds 2022-03 history")
 NO_MEETING = N_("No FOMC meeting in {month} among the meetings the futures price now. Try /fedodds 8.")
 DEFAULT_MEETINGS = 4
 MAX_MEETINGS = 12
@@ -35,8 +36,22 @@ def parse_fedodds_args(args: tuple[str, ...]) -> tuple[int, tuple[int, int] | No
     raise UsageError(FEDODDS_USAGE)
 
 
+def parse_history_args(args: tuple[str, ...]) -> tuple[int, int] | None:
+    """``YYYY-MM history`` (either order) -> (year, month); None when ``history`` is not asked for."""
+    words = [a.strip().lower() for a in args]
+    if "history" not in words:
+        return None
+    months = [_MONTH.match(w) for w in words if w != "history"]
+    if len(words) != 2 or len(months) != 1 or months[0] is None or not 1 <= int(months[0].group(2)) <= 12:
+        raise UsageError(FEDODDS_USAGE)
+    return int(months[0].group(1)), int(months[0].group(2))
+
+
 async def fedodds_command(services: Services, request: Request) -> Reply:
     args = tuple(request.args)
+    history_month = parse_history_args(args)
+    if history_month is not None:
+        return await fedodds_history_reply(services, request, history_month)
     want_chart = bool(args) and args[-1].strip().lower() == "chart"
     if want_chart:
         args = args[:-1]
