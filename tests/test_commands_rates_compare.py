@@ -91,7 +91,8 @@ async def test_rates_past_the_data_calls_every_input_stale(at) -> None:  # type:
     text, _ = await ask(at(asof), "/rates", asof=asof)
     assert text.count("is stale") == 3
     assert "⚠️ 10-year Treasury yield is stale: its last observation (2026-03-26) is more than 7 days before 2026-04-20." in text
-    assert "as of close 2026-03-27" in text  # the last observation used, not the date asked
+    # The last observation of each series used, not the date asked.
+    assert "as of close 2026-03-26 (EFFR, DGS10), 2026-03-27 (DFEDTARL, DFEDTARU)" in text and "2026-04-20 (" not in text
 
 
 async def test_rates_in_zh_hant(at) -> None:  # type: ignore[no-untyped-def]
@@ -155,7 +156,7 @@ async def test_compare_to_the_last_close_and_beyond_it(at) -> None:  # type: ign
 async def test_compare_in_zh_hant(at) -> None:  # type: ignore[no-untyped-def]
     text, reply = await ask(at(LAST_FILE_DAY), "/compare 2009-03-09 5y", lang="zh-Hant", asof=LAST_FILE_DAY)
     assert "羅素 2000：343.26（2009-03-09）→ 1,203.32（2014-03-07）：+250.56%" in text
-    assert "R2K − 標普 500：+72.96 pp（羅素 2000 表現較佳）" in text and "不含股息" in text and "資料來源" in text
+    assert "R2K − 標普 500：+72.96 百分點（羅素 2000 表現較佳）" in text and "不含股息" in text and "資料來源" in text
     assert reply.buttons[0][0].label.startswith("📈 圖表")
 
 
