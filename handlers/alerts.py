@@ -26,7 +26,7 @@ UNSUBSCRIBED = N_("Unsubscribed from {rule}.")
 MUTED = N_("Alerts muted until {until} (UTC). /mute off to resume.")
 UNMUTED = N_("Alerts are on again.")
 NO_STORE = N_("Subscriptions need the bot's store; `capgap ask` has none.")
-_DURATION = re.compile(r"^(\d{1,3})([hdw])$")
+_DURATION = re.compile(r"^(\d{1,3})([hdw])$", re.ASCII)
 
 
 def _store(services: Services):  # type: ignore[no-untyped-def]
