@@ -48,7 +48,7 @@ async def fedodds_command(services: Services, request: Request) -> Reply:
     if not snap.strips:
         raise NoDataError(what=N_("30-day Fed funds futures settlements"))
     if not snap.has("DFEDTARL"):
-        raise NoDataError(what=N_("the Fed funds target range (FRED DFEDTARL)"))
+        raise NoDataError(what=N_("the Fed funds target range"))
     view = odds_view(snap.strips, snap.close("DFEDTARL"), calendar.fomc_meetings(), snap.asof)
     if view is None or not view.result.meetings:
         raise NoDataError(what=N_("FOMC odds on this date"))

@@ -76,3 +76,25 @@ async def test_backtest_bad_parameter_shows_the_backtest_usage_of_that_rule(serv
 async def test_backtest_unknown_rule_shows_the_backtest_usage(services: Services) -> None:
     answer = await say(services, "/backtest nope")
     assert answer.startswith("Usage: /backtest RULE [params]") and "/help subscribe" in answer
+
+
+INTERNAL = ("CUTPROB_NEXT", "ZQ_STRIPS", "cut_prob_next", "rut_close", "pe_gap_series", "at or above a level", "overtakes (or falls behind)")
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULES))
+async def test_backtest_without_data_names_the_data_as_users_know_it(services: Services, rule_id: str) -> None:
+    text = await say(services, f"/backtest {rule_id}")
+    assert text.startswith("No data stored yet for ")
+    assert not [word for word in INTERNAL if word in text], text
+    assert "No data stored yet for cut odds history." in await say(services, "/backtest cut_odds")
+    assert "降息機率歷史" in await say(services, "/backtest cut_odds", "zh-Hant")
+
+
+async def test_backtest_of_cut_odds_cites_the_cut_odds_history_not_its_series_id(shared_data: Path, tmp_path: Path) -> None:
+    from tests.commands_data import ask, import_real_data
+
+    day = date(2026, 9, 17)
+    services = services_for(import_real_data(shared_data, tmp_path / "history"), day, tmp_path)
+    text, _ = await ask(services, "/backtest cut_odds 40", asof=day)
+    assert text.startswith("Backtest:") and "CUTPROB_NEXT" not in text
+    assert "CME settlements (cut odds history)" in text

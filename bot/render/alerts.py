@@ -21,6 +21,17 @@ METRIC_SERIES = {
 }
 
 
+# The data each rule's metric is computed from, as a reader knows it: what a "no data" reply names.
+METRIC_DATA = {
+    "rut_close": N_("Russell 2000 closes"),
+    "rut_drawdown": N_("Russell 2000 closes"),
+    "spread_ytd_ndx": N_("Russell 2000 and Nasdaq-100 closes"),
+    "pe_gap": N_("S&P 500 and S&P 600 P/E history"),
+    "cut_prob_next": N_("cut odds history"),
+    "fed_target_upper": N_("Fed funds target range history"),
+}
+
+
 def render_event(e: AlertEvent, lang: str) -> Safe:
     rule = RULES[e.rule_id]
     if e.kind == "resolved":

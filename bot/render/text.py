@@ -17,11 +17,26 @@ def join(lines: Iterable[str]) -> Safe:
     return Safe("\n".join(line for line in lines if line is not None))
 
 
+# Names of series capgap derives or bundles itself, as a reader knows them. Tickers (RUT, NDX) and FRED
+# ids (DFEDTARU) are public names a reader can look up and stay as they are.
+DISPLAY_NAMES = {
+    "ZQ_STRIPS": "ZQ",  # CME's ticker of the 30-day Fed funds futures
+    "CUTPROB_NEXT": N_("cut odds history"),
+}
+
+
+def display_name(name: str, lang: str) -> str:
+    """A series name fit for a reply (plain text: the caller escapes it): the public ticker or id,
+    never an internal one."""
+    shown = DISPLAY_NAMES.get(name, name)
+    return shown if shown in ("ZQ", name) else str(tr(shown, lang))
+
+
 def sources_line(statuses: Sequence[SeriesStatus], asof: date, lang: str) -> Safe:
     """'Source: Yahoo Finance (RUT, NDX) · as of close 2026-02-20' — ends every reply with figures."""
     by_source: dict[str, list[str]] = {}
     for status in statuses:
-        by_source.setdefault(source_label(status.source), []).append(status.name)
+        by_source.setdefault(source_label(status.source), []).append(display_name(status.name, lang))
     parts = [f"{label} ({', '.join(names)})" for label, names in by_source.items()]
     return tr(N_("<i>Source: {sources} · as of close {asof}</i>"), lang, sources=", ".join(parts), asof=fmt.day(asof, lang))
 
@@ -48,7 +63,7 @@ def stale_lines(statuses: Sequence[SeriesStatus], lang: str) -> list[Safe]:
     for status in statuses:
         if status.stale:
             last = fmt.day(status.last_date, lang) if status.last_date else "—"
-            out.append(tr(N_("⚠️ {series} data is stale: last close {last}."), lang, series=status.name, last=last))
+            out.append(tr(N_("⚠️ {series} data is stale: last close {last}."), lang, series=display_name(status.name, lang), last=last))
     return out
 
 
