@@ -532,9 +532,10 @@ def unknown_message_handler():  # type: ignore[no-untyped-def]
             addressed = bool(target)
         else:
             replied = message.reply_to_message
+            mention = re.compile(rf"@{re.escape(username)}(?!\w)", re.IGNORECASE) if username else None
             addressed = bool(
                 (replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id)
-                or (username and f"@{username}" in text.lower())
+                or (mention is not None and mention.search(text))
             )
         private = chat.type == ChatType.PRIVATE
         if not private and not addressed:

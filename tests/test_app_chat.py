@@ -117,7 +117,7 @@ async def test_unknown_command_answers_in_the_chats_language(app: AppFixture) ->
     assert chosen == tr(UNKNOWN_TEXT, "zh-Hant") != tr(UNKNOWN_TEXT, "en")
 
 
-@pytest.mark.parametrize("text", ["/foo", "/foo@some_other_bot", "/r2k@some_other_bot", "nice rally today", "@someone_else hi"])
+@pytest.mark.parametrize("text", ["/foo", "/foo@some_other_bot", "/r2k@some_other_bot", "nice rally today", "@someone_else hi", "@capgap_bench_bot_fan hi"])
 async def test_group_messages_not_addressed_to_the_bot_get_no_answer(app: AppFixture, text: str) -> None:
     application, request, _ = app
     await feed(application, group_update_for(text, 1))
