@@ -48,7 +48,7 @@ from bot.errors import NoDataError, NotAllowedError, StoreUnavailableError, Usag
 from bot.render.i18n import N_, current_lang, localise_params, normalise_lang, tr
 from bot.render.text import as_terminal_text, split_message
 from bot.store.base import ChatSettings
-from handlers.base import Command, Reply, Request, Services, split_args
+from handlers.base import Chart, Command, Reply, Request, Services, split_args
 from handlers.registry import COMMANDS, visible_commands
 
 log = logging.getLogger(__name__)
@@ -400,8 +400,9 @@ def callback_router():  # type: ignore[no-untyped-def]
     What the press shows depends on what it asked for, as Telegram users expect:
     - a refusal or a usage line (a stale button, a non-admin in a group) is a notification to the one
       who pressed, not a message to the chat;
-    - a reply with a chart (the "Chart" buttons) is sent once, as a reply to the message, and that
-      button is taken off the message; pressing it again only says the chart is already there;
+    - a reply with a chart (the "Chart" buttons) sends the chart once, under its short caption, as a
+      reply to the message (which has the figures), and that button is taken off the message;
+      pressing it again only says the chart is already there;
     - a command whose buttons change what its message shows (``button_edits``: mute, unmute, delete)
       edits that message in place and says what it did in the notification;
     - anything else is sent as a new message.
@@ -429,7 +430,7 @@ def callback_router():  # type: ignore[no-untyped-def]
             await query.answer(_plain(reply.text), show_alert=True)
             return
         if reply.chart is not None and message is not None:
-            if await _send_chart_once(context, chat.id, message, data, reply):
+            if await _send_chart_once(context, chat.id, message, data, reply.chart):
                 await query.answer()
             else:
                 await query.answer(_plain(tr(CHART_ALREADY_SENT, request.lang)))
@@ -445,7 +446,7 @@ def callback_router():  # type: ignore[no-untyped-def]
 
 
 async def _send_chart_once(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message: Message, data: str,
-                           reply: Reply) -> bool:
+                           chart: Chart) -> bool:
     """The chart a button asked for, once per message: the button comes off the message first, so
     another press (here or in another bot process) finds nothing to change and posts nothing.
     False when the chart was sent before."""
@@ -465,8 +466,10 @@ async def _send_chart_once(context: ContextTypes.DEFAULT_TYPE, chat_id: int, mes
         log.warning("could not take the chart button off message %s: %s", message.message_id, exc.message)
     except TelegramError as exc:
         log.warning("could not take the chart button off message %s: %s", message.message_id, exc)
-    await send_reply(context.bot, chat_id, reply, reply_to=message.message_id,
-                     photo_ids=context.application.bot_data["photo_ids"], outgoing=context.application.bot_data["outgoing"])
+    # The figures are in the message the button belongs to: the chart goes under it with its short
+    # caption (title, source), not with the whole text again.
+    await send_reply(context.bot, chat_id, Reply(text=chart.caption, chart=chart), reply_to=message.message_id,
+                     photo_ids=context.application.bot_data["photo_ids"])
     return True
 
 

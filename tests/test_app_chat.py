@@ -255,8 +255,9 @@ async def test_chart_button_sends_the_chart_once(tmp_path: Path, shared_data: Pa
         message = bot_message(request, first, 4242)
         request.calls.clear()
         await feed(application, callback_for("r2k:chart:ytd", 2, message=message))
+        assert [m for m, _ in request.calls if m in ("sendMessage", "sendPhoto")] == ["sendPhoto"]
         [photo] = sent(request, "sendPhoto")
-        assert replied_to(photo) == message["message_id"]
+        assert replied_to(photo) == message["message_id"] and photo["caption"].startswith("Russell 2000 vs Nasdaq-100, rebased to 100")
         [unbutton] = sent(request, "editMessageReplyMarkup")
         assert unbutton["message_id"] == message["message_id"] and callback_data(unbutton) == []
         request.calls.clear()
