@@ -98,3 +98,10 @@ async def test_backtest_of_cut_odds_cites_the_cut_odds_history_not_its_series_id
     text, _ = await ask(services, "/backtest cut_odds 40", asof=day)
     assert text.startswith("Backtest:") and "CUTPROB_NEXT" not in text
     assert "CME settlements (cut odds history)" in text
+
+
+@pytest.mark.parametrize("text", ["/subscribe pe_gap 9 " + "9" * 5000, "/subscribe pe_gap " + "9" * 5000, "/subscribe cut_odds ７５",
+                                  "/subscribe r2k_high " + "9" * 5000 + "w", "/mute " + "9" * 5000 + "h"])
+async def test_subscribe_and_mute_with_huge_or_non_ascii_digits_get_their_usage_line(services: Services, text: str) -> None:
+    answer = await say(services, text)
+    assert answer.startswith(("Usage: /subscribe", "Usage: /mute"))
