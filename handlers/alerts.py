@@ -12,7 +12,7 @@ from bot.alerts.rules import RULES, RuleParamError, parse_params
 from bot.alerts.series import METRICS
 from bot.errors import NoDataError, UsageError
 from bot.render.alerts import METRIC_DATA, METRIC_SERIES, render_alert_list, render_backtest, render_resubscribed, render_subscribed, rule_usage
-from bot.render.i18n import N_, Safe, tr
+from bot.render.i18n import N_, tr
 from bot.store.base import ChatSettings, Subscription
 from handlers.base import Button, Reply, Request, Services
 
@@ -120,11 +120,7 @@ async def alerts_command(services: Services, request: Request) -> Reply:
         for s in subs
     )
     chat = await store.get_chat(request.chat_id)
-    listing = render_alert_list(subs, chat, now, request.lang)
-    if notice is None:
-        return Reply(text=listing, buttons=buttons)
-    # The list's message says what the last change was (a button press edits it in place).
-    return Reply(text=Safe(f"{notice}\n\n{listing}"), buttons=buttons, notice=notice)
+    return Reply(text=render_alert_list(subs, chat, now, request.lang, notice), buttons=buttons, notice=notice or "")
 
 
 async def mute_command(services: Services, request: Request) -> Reply:

@@ -158,10 +158,14 @@ def render_subscribed(rule: Rule, lang: str) -> Safe:
     ])
 
 
-def render_alert_list(subs: Sequence[Subscription], chat: ChatSettings | None, now: datetime, lang: str) -> Safe:
+def render_alert_list(subs: Sequence[Subscription], chat: ChatSettings | None, now: datetime, lang: str,
+                      notice: Safe | None = None) -> Safe:
+    """/alerts; ``notice`` (what a mute, unmute or delete just did) heads the list, so the message a
+    button press edits in place says what changed."""
+    head = [notice, ""] if notice else []
     if not subs:
-        return tr(N_("No alert subscriptions in this chat. Try /subscribe r2k_high or /subscribe cut_odds 75."), lang)
-    lines = [tr(N_("<b>Your alerts</b>"), lang)]
+        return join(head + [tr(N_("No alert subscriptions in this chat. Try /subscribe r2k_high or /subscribe cut_odds 75."), lang)])
+    lines = head + [tr(N_("<b>Your alerts</b>"), lang)]
     for sub in subs:
         muted = sub.muted_until is not None and sub.muted_until > now
         line = Safe(f"• <code>{sub.rule_id}</code> — " + describe_rule(RULES[sub.rule_id].with_params(sub.params), lang))
