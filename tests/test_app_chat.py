@@ -275,3 +275,30 @@ async def test_chart_button_sends_the_chart_once(tmp_path: Path, shared_data: Pa
         assert sent(other_request, "answerCallbackQuery")[0]["text"] == tr(CHART_ALREADY_SENT, "en")
     finally:
         await stop(other)
+
+
+class CannotEditRequest(InstantRequest):
+    """Telegram refuses the edit (the message is gone or cannot be edited any more)."""
+
+    async def do_request(self, url: str, method: str, request_data: Any = None, **kwargs: Any) -> tuple[int, bytes]:
+        if url.endswith("/editMessageText"):
+            self.calls.append(("editMessageText", dict(request_data.parameters if request_data else {})))
+            body = {"ok": False, "error_code": 400, "description": "Bad Request: message can't be edited"}
+            return 400, json.dumps(body).encode()
+        return await super().do_request(url, method, request_data, **kwargs)
+
+
+async def test_mute_button_on_a_message_that_cannot_be_edited_sends_the_list_anew(tmp_path: Path) -> None:
+    request = CannotEditRequest(record=True)
+    application = await start(make_services(tmp_path), request)
+    try:
+        await feed(application, update_for("/subscribe cut_odds 75", 1))
+        await feed(application, update_for("/alerts", 2))
+        message = bot_message(request, sent(request)[-1], 4242)
+        request.calls.clear()
+        await feed(application, callback_for("alerts:mute:cut_odds", 3, message=message))
+        assert len(sent(request, "editMessageText")) == 1
+        [fresh] = sent(request)
+        assert "(muted)" in fresh["text"] and "alerts:unmute:cut_odds" in callback_data(fresh)
+    finally:
+        await stop(application)

@@ -50,3 +50,19 @@ async def test_e2e_group_quiet_on_unknown_commands_and_operator_status_points_to
         assert "/help" in (pointer.text or "")
         await asyncio.sleep(0.2)
         assert len(peer.messages_to(-5002)) == 1
+
+
+async def test_e2e_mute_button_pressed_by_a_non_admin_in_a_group_tells_only_the_presser(tmp_path: Path) -> None:
+    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)) as bot:
+        peer.set_admins(-5003, [77])
+        peer.inject_message(-5003, "/subscribe cut_odds 75", user_id=77, chat_type="supergroup")
+        await peer.wait_for(lambda c: c.chat_id == -5003 and "Subscribed" in (c.text or ""), timeout=10)
+        peer.inject_message(-5003, "/alerts", user_id=77, chat_type="supergroup")
+        listing = await peer.wait_for(lambda c: c.chat_id == -5003 and c.reply_markup is not None, timeout=10)
+        assert listing.message_id is not None
+        peer.inject_callback(-5003, listing.message_id, "alerts:mute:cut_odds", user_id=88)
+        answer = await peer.wait_for(lambda c: c.method == "answerCallbackQuery" and c.params.get("text"), timeout=10)
+        assert "administrators" in str(answer.params["text"]) and answer.params.get("show_alert") in (True, "true", "True")
+        assert len(peer.messages_to(-5003)) == 2 and peer.calls("editMessageText") == []
+        [sub] = await bot.services.store.list_subscriptions(chat_id=-5003)  # type: ignore[union-attr]
+        assert sub.muted_until is None
