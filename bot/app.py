@@ -11,9 +11,11 @@ import itertools
 import json
 import logging
 import math
+import re
 import time
 import traceback
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,11 +25,12 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
+    Message,
     PhotoSize,
     Update,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.request import BaseRequest
 from telegram.ext import (
     AIORateLimiter,
@@ -36,6 +39,8 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    MessageHandler,
+    filters,
 )
 
 from bot.config import Settings
@@ -43,14 +48,25 @@ from bot.errors import NoDataError, NotAllowedError, StoreUnavailableError, Usag
 from bot.render.i18n import N_, current_lang, localise_params, normalise_lang, tr
 from bot.render.text import as_terminal_text, split_message
 from bot.store.base import ChatSettings
-from handlers.base import Command, Reply, Request, Services, split_args
+from handlers.base import Chart, Command, Reply, Request, Services, split_args
 from handlers.registry import COMMANDS, visible_commands
 
 log = logging.getLogger(__name__)
 
 APOLOGY = N_("Sorry, something went wrong on our side. The error was logged; please try again later.")
 ADMIN_ONLY = N_("This command is for the bot's operators only.")
+ADMIN_IN_PRIVATE = N_("Operator commands answer only in a private chat, so that the group does not see them: send /{command} to me privately.")
 GROUP_ADMIN_ONLY = N_("Only the chat's administrators can change this.")
+UNKNOWN_COMMAND = N_("I don't know the command /{command}. Send /help for the list of commands.")
+UNKNOWN_TEXT = N_("I answer commands only, such as /r2k or /fedodds. Send /help for the list of commands.")
+CHART_ALREADY_SENT = N_("This chart is already in the chat, just below the message.")
+# A command name as Telegram clients recognise one (and as the bot's menu can hold it).
+_COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$", re.ASCII)
+# Charts sent for a button press, per (chat, message, button): a second press does not post the chart
+# again. Bounded: a press older than the last few thousand is also caught by the button being gone.
+CHART_PRESSES_MAX = 4096
+# Telegram's limit for the text of a callback answer.
+CALLBACK_ANSWER_LIMIT = 200
 
 REPLY_MEMO_MAX = 512
 # How long a chat's settings are used without asking the store again (see ChatCache).
@@ -277,6 +293,9 @@ async def run_command(services: Services, command: Command, request: Request) ->
     try:
         if command.admin_only and not request.is_admin:
             raise NotAllowedError(ADMIN_ONLY)
+        if command.admin_only and request.chat_type != ChatType.PRIVATE:
+            # An operator's answer (data sources, outbox, errors) is not for every member of a group.
+            raise NotAllowedError(ADMIN_IN_PRIVATE, command=command.name)
         if command.needs_chat_admin(request.args) and not request.is_chat_admin:
             raise NotAllowedError(GROUP_ADMIN_ONLY)
         if not command.cacheable or request.asof is not None:
@@ -302,7 +321,7 @@ async def run_command(services: Services, command: Command, request: Request) ->
 
 
 def _user_error_reply(exc: UserError, lang: str) -> Reply:
-    return Reply(text=tr(exc.msgid, lang, **localise_params(exc.params, lang)))
+    return Reply(text=tr(exc.msgid, lang, **localise_params(exc.params, lang)), error=True)
 
 
 async def build_request(
@@ -356,14 +375,45 @@ def ptb_callback(command: Command):  # type: ignore[no-untyped-def]
     return callback
 
 
+def _without_button(markup: InlineKeyboardMarkup | None, data: str) -> InlineKeyboardMarkup | None:
+    """The keyboard of a message less the button whose callback data is ``data`` (None when empty)."""
+    if markup is None:
+        return None
+    rows = [[b for b in row if b.callback_data != data] for row in markup.inline_keyboard]
+    rows = [row for row in rows if row]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _plain(text: str) -> str:
+    """A callback answer is plain text of at most 200 characters."""
+    plain = as_terminal_text(text)
+    return plain if len(plain) <= CALLBACK_ANSWER_LIMIT else plain[: CALLBACK_ANSWER_LIMIT - 1] + "…"
+
+
+def _not_modified(exc: BadRequest) -> bool:
+    return "not modified" in exc.message.lower()
+
+
 def callback_router():  # type: ignore[no-untyped-def]
-    """Inline buttons carry "<command>:<arg>:<arg>..." and run that command like a typed message."""
+    """Inline buttons carry "<command>:<arg>:<arg>..." and run that command like a typed message.
+
+    What the press shows depends on what it asked for, as Telegram users expect:
+    - a refusal or a usage line (a stale button, a non-admin in a group) is a notification to the one
+      who pressed, not a message to the chat;
+    - a reply with a chart (the "Chart" buttons) sends the chart once, under its short caption, as a
+      reply to the message (which has the figures), and that button is taken off the message;
+      pressing it again only says the chart is already there;
+    - a command whose buttons change what its message shows (``button_edits``: mute, unmute, delete)
+      edits that message in place and says what it did in the notification;
+    - anything else is sent as a new message.
+    """
 
     async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         if query is None:
             return
-        parts = (query.data or "").split(":")
+        data = query.data or ""
+        parts = data.split(":")
         command = COMMANDS.get(parts[0]) if parts and parts[0] else None
         chat = update.effective_chat
         if command is None or chat is None:
@@ -375,9 +425,133 @@ def callback_router():  # type: ignore[no-untyped-def]
         reply = await run_command(services, command, request)
         if command.needs_chat_admin(args):
             await _settings_may_have_changed(context, services, chat.id)
-        await query.answer()
+        message = query.message if isinstance(query.message, Message) else None
+        if reply.error:
+            await query.answer(_plain(reply.text), show_alert=True)
+            return
+        if reply.chart is not None and message is not None:
+            if await _send_chart_once(context, chat.id, message, data, reply.chart):
+                await query.answer()
+            else:
+                await query.answer(_plain(tr(CHART_ALREADY_SENT, request.lang)))
+            return
+        if command.button_edits and message is not None and await _edit_in_place(context, message, reply):
+            await query.answer(_plain(reply.notice) if reply.notice else None)
+            return
+        await query.answer(_plain(reply.notice) if reply.notice else None)
         await send_reply(context.bot, chat.id, reply, photo_ids=context.application.bot_data["photo_ids"],
                          outgoing=context.application.bot_data["outgoing"])
+
+    return callback
+
+
+async def _send_chart_once(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message: Message, data: str,
+                           chart: Chart) -> bool:
+    """The chart a button asked for, once per message: the button comes off the message first, so
+    another press (here or in another bot process) finds nothing to change and posts nothing.
+    False when the chart was sent before."""
+    presses: OrderedDict[tuple[int, int, str], None] = context.application.bot_data["chart_presses"]
+    key = (chat_id, message.message_id, data)
+    if key in presses:  # a double tap that arrived before the button was gone
+        return False
+    presses[key] = None
+    if len(presses) > CHART_PRESSES_MAX:
+        presses.popitem(last=False)
+    try:
+        await context.bot.edit_message_reply_markup(chat_id, message.message_id,
+                                                    reply_markup=_without_button(message.reply_markup, data))
+    except BadRequest as exc:
+        if _not_modified(exc):  # the button was already gone: the chart was sent
+            return False
+        log.warning("could not take the chart button off message %s: %s", message.message_id, exc.message)
+    except TelegramError as exc:
+        log.warning("could not take the chart button off message %s: %s", message.message_id, exc)
+    # The figures are in the message the button belongs to: the chart goes under it with its short
+    # caption (title, source), not with the whole text again.
+    await send_reply(context.bot, chat_id, Reply(text=chart.caption, chart=chart), reply_to=message.message_id,
+                     photo_ids=context.application.bot_data["photo_ids"])
+    return True
+
+
+async def _edit_in_place(context: ContextTypes.DEFAULT_TYPE, message: Message, reply: Reply) -> bool:
+    """Replace the text and keyboard of the message a button belongs to; False when it cannot be (a
+    photo, a reply longer than one message, Telegram refused): the caller sends a new message."""
+    plan = Outgoing.of(reply)
+    if plan.png is not None or len(plan.texts) != 1 or message.text is None:
+        return False
+    try:
+        await context.bot.edit_message_text(
+            plan.texts[0], message.chat_id, message.message_id, parse_mode=ParseMode.HTML,
+            api_kwargs=plan.api_kwargs(markup=True, text=True),
+        )
+    except BadRequest as exc:
+        if _not_modified(exc):  # a second press of the same button: the message already shows it
+            return True
+        log.warning("could not edit message %s after a button press: %s", message.message_id, exc.message)
+        return False
+    except TelegramError as exc:
+        log.warning("could not edit message %s after a button press: %s", message.message_id, exc)
+        return False
+    return True
+
+
+async def _apology_lang(context: ContextTypes.DEFAULT_TYPE, services: Services | None, update: Update) -> str:
+    """The chat's language, as every other reply has it; the sender's when the settings cannot be read
+    (the error may be the store's)."""
+    user = update.effective_user
+    fallback = normalise_lang(user.language_code if user else None)
+    cache: ChatCache | None = context.application.bot_data.get("chat_cache")
+    if services is None or cache is None:
+        return fallback
+    try:
+        return await resolve_lang(services, cache, update)
+    except Exception:  # noqa: BLE001 (whatever failed, the apology still goes out)
+        log.warning("chat settings unreadable for the apology", exc_info=True)
+        return fallback
+
+
+def unknown_message_handler():  # type: ignore[no-untyped-def]
+    """A message no command handler took: an unknown /command or plain text.
+
+    In a private chat it gets one line pointing to /help, in the chat's language. In a group the bot
+    stays quiet unless the message is addressed to it (a command with @thisbot, a mention, or a reply to
+    one of its messages): other bots' commands and the members' talk are not for it.
+    """
+
+    async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, chat = update.message, update.effective_chat
+        if message is None or chat is None or not message.text:
+            return
+        text = message.text.strip()
+        username = (context.bot.username or "").lower()
+        name = ""
+        if text.startswith("/"):
+            head = text.split(maxsplit=1)[0][1:]
+            name, _, target = head.partition("@")
+            if target and target.lower() != username:
+                return  # another bot's command
+            if name.lower() in COMMANDS:
+                return  # ours, but not in a form the command handlers take: not "unknown"
+            addressed = bool(target)
+        else:
+            replied = message.reply_to_message
+            mention = re.compile(rf"@{re.escape(username)}(?!\w)", re.IGNORECASE) if username else None
+            addressed = bool(
+                (replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id)
+                or (mention is not None and mention.search(text))
+            )
+        private = chat.type == ChatType.PRIVATE
+        if not private and not addressed:
+            return
+        services: Services = context.application.bot_data["services"]
+        lang = await resolve_lang(services, context.application.bot_data["chat_cache"], update)
+        if not text.startswith("/"):
+            answer = tr(UNKNOWN_TEXT, lang)
+        elif _COMMAND_NAME.match(name.lower()):
+            answer = tr(UNKNOWN_COMMAND, lang, command=name.lower())
+        else:
+            answer = tr(UNKNOWN_TEXT, lang)
+        await send_reply(context.bot, chat.id, Reply(text=answer), reply_to=None if private else message.message_id)
 
     return callback
 
@@ -387,7 +561,7 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     log.error("unhandled error while handling an update", exc_info=context.error)
     services: Services | None = context.application.bot_data.get("services")
     if isinstance(update, Update) and update.effective_chat is not None:
-        lang = normalise_lang(update.effective_user.language_code if update.effective_user else None)
+        lang = await _apology_lang(context, services, update)
         try:
             await context.bot.send_message(update.effective_chat.id, tr(APOLOGY, lang), parse_mode=ParseMode.HTML)
         except TelegramError:
@@ -466,8 +640,11 @@ def build_application(
     application.bot_data["chat_cache"] = ChatCache()
     application.bot_data["photo_ids"] = {}
     application.bot_data["outgoing"] = OutgoingCache()
+    application.bot_data["chart_presses"] = OrderedDict()
     for command in COMMANDS.values():
         application.add_handler(CommandHandler(command.name, ptb_callback(command)))
+    # After the commands: a message none of them took (new messages only; an edit is not a new question).
+    application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, unknown_message_handler()))
     application.add_handler(CallbackQueryHandler(callback_router()))
     application.add_error_handler(error_handler)
     return application

@@ -11,7 +11,7 @@ from bot.alerts.backtest import backtest
 from bot.alerts.rules import RULES, RuleParamError, parse_params
 from bot.alerts.series import METRICS
 from bot.errors import NoDataError, UsageError
-from bot.render.alerts import render_alert_list, render_backtest, render_subscribed
+from bot.render.alerts import METRIC_DATA, METRIC_SERIES, render_alert_list, render_backtest, render_resubscribed, render_subscribed, rule_usage
 from bot.render.i18n import N_, tr
 from bot.store.base import ChatSettings, Subscription
 from handlers.base import Button, Reply, Request, Services
@@ -20,13 +20,18 @@ SUBSCRIBE_USAGE = N_("Usage: /subscribe RULE [params]. Rules: r2k_high, pe_gap, 
 UNSUBSCRIBE_USAGE = N_("Usage: /unsubscribe RULE — e.g. /unsubscribe cut_odds")
 ALERTS_USAGE = N_("Usage: /alerts — your subscriptions, with buttons to mute, unmute or delete")
 MUTE_USAGE = N_("Usage: /mute 1h | 1d | 1w | off — mute every alert of this chat for a while")
-BACKTEST_USAGE = N_("Usage: /backtest RULE [params] — e.g. /backtest r2k_high 52w")
+BACKTEST_USAGE = N_("Usage: /backtest RULE [params] — when an alert would have fired, with the rules and parameters of /subscribe (/help subscribe lists them); e.g. /backtest r2k_high 52w")
+# A bad parameter of one rule: that rule's usage line, as /backtest takes it.
+BACKTEST_RULE_USAGE = N_("Usage: {usage}")
 NOT_SUBSCRIBED = N_("This chat has no {rule} subscription. /alerts lists them.")
 UNSUBSCRIBED = N_("Unsubscribed from {rule}.")
 MUTED = N_("Alerts muted until {until} (UTC). /mute off to resume.")
 UNMUTED = N_("Alerts are on again.")
 NO_STORE = N_("Subscriptions need the bot's store; `capgap ask` has none.")
-_DURATION = re.compile(r"^(\d{1,3})([hdw])$")
+RULE_MUTED = N_("🔕 {rule} muted.")
+RULE_UNMUTED = N_("🔔 {rule} unmuted.")
+RULE_DELETED = N_("🗑 {rule} deleted.")
+_DURATION = re.compile(r"^(\d{1,3})([hdw])$", re.ASCII)
 
 
 def _store(services: Services):  # type: ignore[no-untyped-def]
@@ -42,27 +47,35 @@ def _rule_id(arg: str, usage: str) -> str:
     return rule_id
 
 
-def _rule_and_params(args: tuple[str, ...], usage: str) -> tuple[str, dict[str, object]]:
-    """``RULE [params]`` -> the rule id and the subscription's params; a bad one gets its usage line."""
+def _rule_and_params(args: tuple[str, ...], usage: str, lang: str, command: str = "subscribe") -> tuple[str, dict[str, object]]:
+    """``RULE [params]`` -> the rule id and the subscription's params; a bad one gets its rule's usage
+    line, worded for ``command`` (/backtest takes the parameters of /subscribe)."""
     if not args:
         raise UsageError(usage)
     rule_id = _rule_id(args[0], usage)
     try:
         return rule_id, parse_params(rule_id, args[1:])
     except RuleParamError as exc:
-        raise UsageError(exc.msgid) from exc
+        if command == "subscribe":
+            raise UsageError(exc.msgid) from exc
+        raise UsageError(BACKTEST_RULE_USAGE, usage=rule_usage(RULES[rule_id], lang, command)) from exc
 
 
 async def subscribe_command(services: Services, request: Request) -> Reply:
-    rule_id, params = _rule_and_params(request.args, SUBSCRIBE_USAGE)
+    rule_id, params = _rule_and_params(request.args, SUBSCRIBE_USAGE, request.lang)
     store = _store(services)
     chat = await store.get_chat(request.chat_id)
     if chat is None:
         await store.put_chat(ChatSettings(chat_id=request.chat_id, lang=None, kind=request.chat_type))
     elif not chat.active:
         await store.put_chat(replace(chat, active=True, inactive_reason=None))
+    # One subscription per rule and chat: subscribing again replaces its parameters, so say which.
+    before = next((s for s in await store.list_subscriptions(chat_id=request.chat_id) if s.rule_id == rule_id), None)
     await store.put_subscription(Subscription(chat_id=request.chat_id, rule_id=rule_id, params=params, created_at=services.clock.now()))
-    return Reply(text=render_subscribed(RULES[rule_id].with_params(params), request.lang))
+    rule = RULES[rule_id]
+    if before is None:
+        return Reply(text=render_subscribed(rule.with_params(params), request.lang))
+    return Reply(text=render_resubscribed(rule.with_params(before.params), rule.with_params(params), request.lang))
 
 
 async def unsubscribe_command(services: Services, request: Request) -> Reply:
@@ -87,9 +100,14 @@ async def alerts_command(services: Services, request: Request) -> Reply:
             raise UsageError(NOT_SUBSCRIBED, rule=args[1])
         if args[0] == "del":
             await store.delete_subscription(request.chat_id, args[1])
+            notice = tr(RULE_DELETED, request.lang, rule=args[1])
         else:
             until = services.clock.now() + timedelta(days=3650) if args[0] == "mute" else None
             await store.put_subscription(replace(sub, muted_until=until))
+            done = RULE_MUTED if args[0] == "mute" else RULE_UNMUTED
+            notice = tr(done, request.lang, rule=args[1])
+    else:
+        notice = None
     subs = await store.list_subscriptions(chat_id=request.chat_id)
     now = services.clock.now()
     buttons = tuple(
@@ -102,7 +120,7 @@ async def alerts_command(services: Services, request: Request) -> Reply:
         for s in subs
     )
     chat = await store.get_chat(request.chat_id)
-    return Reply(text=render_alert_list(subs, chat, now, request.lang), buttons=buttons)
+    return Reply(text=render_alert_list(subs, chat, now, request.lang, notice), buttons=buttons, notice=notice or "")
 
 
 async def mute_command(services: Services, request: Request) -> Reply:
@@ -126,13 +144,17 @@ async def mute_command(services: Services, request: Request) -> Reply:
 
 
 async def backtest_command(services: Services, request: Request) -> Reply:
-    rule_id, params = _rule_and_params(request.args, BACKTEST_USAGE)
+    rule_id, params = _rule_and_params(request.args, BACKTEST_USAGE, request.lang, "backtest")
     rule = RULES[rule_id].with_params(params)
     snap = request.snapshot(services)
-    history = METRICS[rule.metric](snap)
-    if history.empty:
-        raise NoDataError(what=rule.title)
+    try:
+        history = METRICS[rule.metric](snap)
+    except NoDataError:  # names the series as stored (CUTPROB_NEXT): say what it is instead
+        history = None
+    if history is None or history.empty:
+        raise NoDataError(what=METRIC_DATA[rule.metric])
     result = await asyncio.to_thread(backtest, RULES[rule_id], params, history, snap.close("RUT"))
-    statuses = [snap.status[n] for n in ("RUT",) if n in snap.status]
+    names = dict.fromkeys((*METRIC_SERIES.get(rule_id, ()), "RUT"))
+    statuses = [snap.status[n] for n in names if n in snap.status]
     return Reply(text=render_backtest(rule, result, statuses, snap.asof, request.lang))
 

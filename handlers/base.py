@@ -64,6 +64,10 @@ class Reply:
     text: Safe
     chart: Chart | None = None
     buttons: Sequence[Sequence[Button]] = field(default_factory=tuple)
+    # What a button press did, in a few plain words: shown as the press's notification (Telegram shows
+    # a callback answer briefly at the top of the chat, up to 200 characters).
+    notice: str = ""
+    error: bool = False  # a UserError's text (usage, no data, not allowed) rather than an answer
 
 
 CommandFunc = Callable[[Services, Request], Awaitable[Reply]]
@@ -78,6 +82,9 @@ class Command:
     admin_only: bool = False  # CAPGAP_ADMIN_IDS only (e.g. /status)
     changes_chat: bool = False  # in groups, only chat administrators
     changes_chat_with_args: bool = False  # the same, only when given arguments (/alerts mute X)
+    # A button of this command's reply changes what that reply shows (mute, unmute, delete): the press
+    # edits the message the button belongs to instead of posting a new one.
+    button_edits: bool = False
 
     def needs_chat_admin(self, args: tuple[str, ...]) -> bool:
         return self.changes_chat or (self.changes_chat_with_args and bool(args))

@@ -18,7 +18,10 @@ FEDODDS_USAGE = N_("Usage: /fedodds [N | YYYY-MM] [chart] — the next N meeting
 NO_MEETING = N_("No FOMC meeting in {month} among the meetings the futures price now. Try /fedodds 8.")
 DEFAULT_MEETINGS = 4
 MAX_MEETINGS = 12
-_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+# Shapes first, conversion after: int() of user text can raise (5,000 digits exceed Python's 4,300-digit
+# limit; "²" passes str.isdigit() but not int()). re.ASCII: only 0-9 count as digits.
+_COUNT = re.compile(r"^\d{1,2}$", re.ASCII)
+_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$", re.ASCII)
 
 
 def parse_fedodds_args(args: tuple[str, ...]) -> tuple[int, tuple[int, int] | None]:
@@ -28,7 +31,7 @@ def parse_fedodds_args(args: tuple[str, ...]) -> tuple[int, tuple[int, int] | No
     if len(args) > 1:
         raise UsageError(FEDODDS_USAGE)
     arg = args[0].strip()
-    if arg.isdigit() and 1 <= int(arg) <= MAX_MEETINGS:
+    if _COUNT.match(arg) and 1 <= int(arg) <= MAX_MEETINGS:
         return int(arg), None
     match = _MONTH.match(arg)
     if match and 1 <= int(match.group(2)) <= 12:
@@ -60,7 +63,7 @@ async def fedodds_command(services: Services, request: Request) -> Reply:
     if not snap.strips:
         raise NoDataError(what=N_("30-day Fed funds futures settlements"))
     if not snap.has("DFEDTARL"):
-        raise NoDataError(what=N_("the Fed funds target range (FRED DFEDTARL)"))
+        raise NoDataError(what=N_("the Fed funds target range"))
     view = odds_view(snap.strips, snap.close("DFEDTARL"), calendar.fomc_meetings(), snap.asof, calendar.previous_session)
     if view is None or not view.result.meetings:
         raise NoDataError(what=N_("FOMC odds on this date"))

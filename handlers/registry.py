@@ -20,7 +20,7 @@ _ALL: tuple[Command, ...] = (
     Command("digest", digest.digest_command, N_("Today's digest; /digest on HH:MM Area/City for a daily one"), digest.DIGEST_USAGE, changes_chat_with_args=True),
     Command("subscribe", alerts.subscribe_command, N_("Subscribe to an alert, with your own threshold"), alerts.SUBSCRIBE_USAGE, changes_chat=True),
     Command("unsubscribe", alerts.unsubscribe_command, N_("Stop an alert"), alerts.UNSUBSCRIBE_USAGE, changes_chat=True),
-    Command("alerts", alerts.alerts_command, N_("Your alerts, with mute and delete buttons"), alerts.ALERTS_USAGE, changes_chat_with_args=True),
+    Command("alerts", alerts.alerts_command, N_("Your alerts, with mute and delete buttons"), alerts.ALERTS_USAGE, changes_chat_with_args=True, button_edits=True),
     Command("mute", alerts.mute_command, N_("Mute all alerts of this chat for a while"), alerts.MUTE_USAGE, changes_chat=True),
     Command("backtest", alerts.backtest_command, N_("When an alert would have fired, and what followed"), alerts.BACKTEST_USAGE),
     Command("status", status.status_command, N_("Data freshness per series (operators)"), status.STATUS_USAGE, admin_only=True),
@@ -31,5 +31,9 @@ COMMANDS: dict[str, Command] = {c.name: c for c in _ALL}
 
 
 def visible_commands(request: Request | None = None) -> list[Command]:
-    """Commands to list in /start, /help and the menu (admin commands only for admins)."""
-    return [c for c in _ALL if not c.admin_only or (request is not None and request.is_admin)]
+    """Commands to list in /start, /help and the menu: operator commands only for operators, and only in
+    a private chat (they answer nowhere else)."""
+    def shown(c: Command) -> bool:
+        return not c.admin_only or (request is not None and request.is_admin and request.chat_type == "private")
+
+    return [c for c in _ALL if shown(c)]

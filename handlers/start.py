@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.errors import UsageError
+from bot.render.alerts import render_subscribe_help
 from bot.render.i18n import N_, parse_lang, tr
 from bot.render.text import render_help, render_start
 from handlers.base import Reply, Request, Services
@@ -26,8 +27,10 @@ async def help_command(services: Services, request: Request) -> Reply:
     if request.args:
         name = request.args[0].lstrip("/").lower()
         command = COMMANDS.get(name)
-        if command is None:
+        if command is None or (command.admin_only and not request.is_admin):
             raise UsageError(HELP_USAGE)
+        if name == "subscribe":  # the rules and their parameters do not fit one usage line
+            return Reply(text=render_subscribe_help(request.lang))
         return Reply(text=tr(command.usage, request.lang))
     return Reply(text=render_help(visible_commands(request), request.lang))
 

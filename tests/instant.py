@@ -64,8 +64,23 @@ def update_for(text: str, update_id: int, *, chat_id: int = 4242, lang: str = "e
     }
 
 
-def callback_for(data: str, update_id: int, *, chat_id: int = 4242) -> dict[str, Any]:
-    """A callback_query update on a message the bot sent."""
+def group_update_for(text: str, update_id: int, *, chat_id: int = -1001, user_id: int = 31, lang: str = "en",
+                     reply_to_bot: bool = False) -> dict[str, Any]:
+    """A supergroup message update from ``user_id``, optionally a reply to one of the bot's messages."""
+    update = update_for(text, update_id, chat_id=chat_id, lang=lang)
+    message = update["message"]
+    message["chat"] = {"id": chat_id, "type": "supergroup", "title": "Small caps club"}
+    message["from"] = {"id": user_id, "is_bot": False, "first_name": "Member", "language_code": lang}
+    if reply_to_bot:
+        message["reply_to_message"] = {"message_id": 1, "date": 1_700_000_000, "chat": message["chat"], "from": BOT_USER, "text": "x"}
+    return update
+
+
+def callback_for(data: str, update_id: int, *, chat_id: int = 4242, message_id: int = 1,
+                 message: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A callback_query update on a message the bot sent (``message``: that message as Telegram has it,
+    with its keyboard; a plain text message by default)."""
     user = {"id": chat_id, "is_bot": False, "first_name": "Bench", "language_code": "en"}
-    message = {"message_id": 1, "date": 1_700_000_000, "chat": {"id": chat_id, "type": "private"}, "from": BOT_USER, "text": "x"}
+    if message is None:
+        message = {"message_id": message_id, "date": 1_700_000_000, "chat": {"id": chat_id, "type": "private"}, "from": BOT_USER, "text": "x"}
     return {"update_id": update_id, "callback_query": {"id": str(update_id), "from": user, "chat_instance": "1", "message": message, "data": data}}

@@ -101,7 +101,7 @@ def test_cli_backtest_r2k_high_prints_the_first_firing_after_the_2021_record(tmp
     assert result.returncode == 0, result.stderr
     assert "2025-09-18" in result.stdout and "would have fired 4 times" in result.stdout
     bad = capgap("backtest", "r2k_high", "banana", data_dir=tmp_path)
-    assert bad.returncode == 0 and bad.stdout.startswith("Usage: /subscribe r2k_high")
+    assert bad.returncode == 0 and bad.stdout.startswith("Usage: /backtest r2k_high")
 
 
 def test_cli_ask_future_as_of_is_refused_in_one_line(tmp_path: Path) -> None:

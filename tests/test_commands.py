@@ -301,3 +301,19 @@ async def test_r2k_during_a_session_shows_the_intraday_price_as_not_a_close(hist
         assert "Intraday" not in later
     finally:  # the history fixture is shared by the module
         history.write("RUT", original, source=meta.source, fetched_at=None)
+
+
+async def test_fedodds_without_the_target_range_names_it_without_its_fred_id(shared_data: Path, tmp_path: Path) -> None:
+    from bot.sources.cme import parse_cme_settlements
+
+    history = HistoryStore(tmp_path / "history")
+    history.put_strip(parse_cme_settlements((shared_data / "fixtures/cme/settlements_ZQ_20260917.json").read_bytes()))
+    day = date(2026, 9, 17)
+    text, _ = await ask(services_for(history, day, tmp_path), "/fedodds", asof=day)
+    assert text.startswith("No data stored yet for the Fed funds target range.") and "DFEDTARL" not in text
+
+
+@pytest.mark.parametrize("arg", ["9" * 5000, "²", "１２", "٢٠٢٦-١٢", "2026-" + "1" * 5000])
+async def test_fedodds_with_huge_or_non_ascii_digits_gets_the_usage_line(services: Services, arg: str) -> None:
+    text, reply = await ask(services, f"/fedodds {arg}", asof=END_2025)
+    assert text.startswith("Usage: /fedodds") and reply.error

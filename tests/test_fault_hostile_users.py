@@ -31,6 +31,7 @@ NASTY = st.sampled_from([
     "-3", "-1e309", "1e309", "NaN", "inf", "0", "99999999999999999999", "'; DROP TABLE chats; --", "$(rm -rf /)",
     "%s%s%n", "{lang}", "{0}", "\x00", "\u202e", "繁體", "😀", " " * 50, "a" * 5000, "2026-02-30", "1999-01",
     "since:2021-13-40", "52w", "-52w", "07:30", "25:99", "Asia/Taipei", "Mars/Olympus", "../../etc/passwd",
+    "9" * 5000, "²", "١٢", "１２",
 ])
 ARG = st.one_of(NASTY, st.text(min_size=1, max_size=40).filter(lambda s: s.strip() != ""))
 COMMAND_TEXT = st.builds(
@@ -115,3 +116,29 @@ def test_hostile_html_in_an_argument_never_comes_back_as_markup(harness: Harness
     sent = [p["text"] for m, p in harness.request.calls if m == "sendMessage"]
     assert sent and all("<b>x</b>" not in str(t) for t in sent)
     assert_clean(harness)
+
+
+# Words shaped like numbers, dates, times and durations that a naive int()/float() chokes on: more digits
+# than Python converts (4,300), digits that are not ASCII, huge exponents, and long or odd words.
+HUGE = "9" * 5000
+SHAPED = (
+    HUGE, "-" + HUGE, HUGE + "%", HUGE + ".5", "0." + HUGE, "1e99999", HUGE + "w", HUGE + "d", HUGE + "h",
+    "since:" + HUGE, "until:" + HUGE, HUGE + "-01", "2026-" + HUGE, HUGE + ":00", "08:" + HUGE,
+    "²", "١٢", "１２", "٢٠٢٦-١٢", "０８:３０", "𝟗", "a" * 5000, "\u202e\u0000", "繁體" * 500,
+)
+# A valid word before the odd one, so that each parser reaches the argument it converts.
+LEADS = {"subscribe": ("pe_gap 9", "cut_odds", "r2k_high", "cut_odds_move 10"), "backtest": ("pe_gap 9", "cut_odds"),
+         "digest": ("on",), "alerts": ("mute",), "help": ("",)}
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_command_with_huge_numbers_and_odd_unicode_answers_without_raising(harness: Harness, name: str) -> None:
+    for lead in ("",) + LEADS.get(name, ()):
+        for word in SHAPED:
+            harness.request.calls.clear()
+            text = " ".join(w for w in (f"/{name}", lead, word) if w)
+            harness.feed(update_for(text, harness.update_id + 1, chat_id=6000))
+            sent = [m for m, _ in harness.request.calls if m in ("sendMessage", "sendPhoto")]
+            assert harness.errors == [], f"{text[:60]!r} raised {harness.errors[:1]!r}"
+            assert sent, f"{text[:60]!r} got no answer"
+            assert_clean(harness)

@@ -143,9 +143,12 @@ class Rule:
 
 # --- parsing and validation ---------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)%?$")
-_WEEKS = re.compile(r"^(\d{1,3})w$")
-_PERIOD = re.compile(r"^(\d{1,3})([dw])$")
+# Shapes a user's word must have before it is converted: bounded lengths (int() refuses more than 4,300
+# digits with a ValueError) and ASCII digits only (str.isdigit() accepts "²", which int() does not).
+_NUMBER = re.compile(r"^[+-]?(\d{1,9}(\.\d{0,9})?|\.\d{1,9})%?$", re.ASCII)
+_INT = re.compile(r"^\d{1,6}$", re.ASCII)
+_WEEKS = re.compile(r"^(\d{1,3})w$", re.ASCII)
+_PERIOD = re.compile(r"^(\d{1,3})([dw])$", re.ASCII)
 
 
 def high_window(text: str) -> str:
@@ -252,7 +255,7 @@ def validate_params(rule: Rule, params: Mapping[str, Any]) -> dict[str, Any]:
 def _parse_word(rule: Rule, spec: ParamSpec, word: str) -> Any:
     try:
         if spec.type in ("number", "int"):
-            if not _NUMBER.match(word) or (spec.type == "int" and not word.isdigit()):
+            if not _NUMBER.match(word) or (spec.type == "int" and not _INT.match(word)):
                 raise _bad(rule, word)
             return _coerce(rule, spec, float(word.rstrip("%")) if spec.type == "number" else int(word))
         return _coerce(rule, spec, word)

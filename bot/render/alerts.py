@@ -21,6 +21,17 @@ METRIC_SERIES = {
 }
 
 
+# The data each rule's metric is computed from, as a reader knows it: what a "no data" reply names.
+METRIC_DATA = {
+    "rut_close": N_("Russell 2000 closes"),
+    "rut_drawdown": N_("Russell 2000 closes"),
+    "spread_ytd_ndx": N_("Russell 2000 and Nasdaq-100 closes"),
+    "pe_gap": N_("S&P 500 and S&P 600 P/E history"),
+    "cut_prob_next": N_("cut odds history"),
+    "fed_target_upper": N_("Fed funds target range history"),
+}
+
+
 def render_event(e: AlertEvent, lang: str) -> Safe:
     rule = RULES[e.rule_id]
     if e.kind == "resolved":
@@ -79,6 +90,68 @@ def describe_rule(rule: Rule, lang: str) -> Safe:
     return Safe(f"{title} ({detail})")
 
 
+def rule_usage(rule: Rule, lang: str, command: str = "subscribe") -> Safe:
+    """A rule's usage line without its "Usage:" lead, for ``command`` (/backtest takes the parameters of
+    /subscribe): "/backtest pe_gap N [M] — gap ≥ N turns for M sessions (default 8 turns, 3 sessions)".
+    The command stays literal in every catalog, so the line is found by it in any language."""
+    line = tr(rule.usage, lang)
+    start = line.find("/subscribe ")
+    rest = line[start + len("/subscribe "):] if start >= 0 else rule.id
+    return Safe(f"/{command} {rest}")
+
+
+def render_subscribe_help(lang: str) -> Safe:
+    """/help subscribe: every rule with what it watches, its parameters and their defaults."""
+    lines = [
+        tr(N_("<b>/subscribe RULE [params]</b> — one alert per rule in this chat; subscribing to a rule again changes its parameters."), lang),
+        tr(N_("Rules, their parameters and defaults:"), lang),
+    ]
+    for rule in RULES.values():
+        lines.append(Safe(f"• <b>{rule.id}</b>: " + tr_text(rule.title, lang)))
+        lines.append(Safe("   " + rule_usage(rule, lang)))
+    lines += [
+        tr(N_("Every rule also takes until:YYYY-MM-DD (the last day it may fire) and resolved (a message when it ends, too)."), lang),
+        tr(N_("/backtest RULE [params] shows when a rule would have fired and what followed; /alerts lists this chat's alerts."), lang),
+    ]
+    return join(lines)
+
+
+# What each parameter a subscription may change is called in a reply, and how its value reads.
+PARAM_LABELS = {
+    "threshold": N_("level"),
+    "for_sessions": N_("sessions"),
+    "window": N_("window"),
+    "expires": N_("last day"),
+    "notify_resolved": N_("resolved notices"),
+}
+
+
+def _param_value(value: Any, lang: str) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return tr(N_("on"), lang) if value else tr(N_("off"), lang)
+    if isinstance(value, int | float):
+        return fmt.number(value, lang, 0 if float(value).is_integer() else 1)
+    return str(value).removeprefix("since:")
+
+
+def render_resubscribed(before: Rule, after: Rule, lang: str) -> Safe:
+    """A chat subscribed again to a rule it had: the new parameters and what changed (old → new)."""
+    old, new = before.effective_params(), after.effective_params()
+    changes = [
+        tr(N_("{param} {old} → {new}"), lang, param=tr(PARAM_LABELS.get(name, name), lang),
+           old=_param_value(old[name], lang), new=_param_value(new[name], lang))
+        for name in after.overridable if old.get(name) != new.get(name)
+    ]
+    if not changes:
+        return tr(N_("✅ Already subscribed, with the same parameters: {rule}"), lang, rule=describe_rule(after, lang))
+    return join([
+        tr(N_("✅ Subscription changed: {rule}"), lang, rule=describe_rule(after, lang)),
+        tr(N_("Changed: {changes}"), lang, changes=Safe("; ".join(changes))),
+    ])
+
+
 def render_subscribed(rule: Rule, lang: str) -> Safe:
     return join([
         tr(N_("✅ Subscribed: {rule}"), lang, rule=describe_rule(rule, lang)),
@@ -86,10 +159,14 @@ def render_subscribed(rule: Rule, lang: str) -> Safe:
     ])
 
 
-def render_alert_list(subs: Sequence[Subscription], chat: ChatSettings | None, now: datetime, lang: str) -> Safe:
+def render_alert_list(subs: Sequence[Subscription], chat: ChatSettings | None, now: datetime, lang: str,
+                      notice: Safe | None = None) -> Safe:
+    """/alerts; ``notice`` (what a mute, unmute or delete just did) heads the list, so the message a
+    button press edits in place says what changed."""
+    head = [notice, ""] if notice else []
     if not subs:
-        return tr(N_("No alert subscriptions in this chat. Try /subscribe r2k_high or /subscribe cut_odds 75."), lang)
-    lines = [tr(N_("<b>Your alerts</b>"), lang)]
+        return join(head + [tr(N_("No alert subscriptions in this chat. Try /subscribe r2k_high or /subscribe cut_odds 75."), lang)])
+    lines = head + [tr(N_("<b>Your alerts</b>"), lang)]
     for sub in subs:
         muted = sub.muted_until is not None and sub.muted_until > now
         line = Safe(f"• <code>{sub.rule_id}</code> — " + describe_rule(RULES[sub.rule_id].with_params(sub.params), lang))

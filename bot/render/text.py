@@ -17,6 +17,21 @@ def join(lines: Iterable[str]) -> Safe:
     return Safe("\n".join(line for line in lines if line is not None))
 
 
+# Names of series capgap derives or bundles itself, as a reader knows them. Tickers (RUT, NDX) and FRED
+# ids (DFEDTARU) are public names a reader can look up and stay as they are.
+DISPLAY_NAMES = {
+    "ZQ_STRIPS": "ZQ",  # CME's ticker of the 30-day Fed funds futures
+    "CUTPROB_NEXT": N_("cut odds history"),
+}
+
+
+def display_name(name: str, lang: str) -> str:
+    """A series name fit for a reply (plain text: the caller escapes it): the public ticker or id,
+    never an internal one."""
+    shown = DISPLAY_NAMES.get(name, name)
+    return shown if shown in ("ZQ", name) else str(tr(shown, lang))
+
+
 def sources_line(
     statuses: Sequence[SeriesStatus], asof: date, lang: str, *, closes: Mapping[str, date] | None = None
 ) -> Safe:
@@ -29,7 +44,7 @@ def sources_line(
     """
     by_source: dict[str, list[str]] = {}
     for status in statuses:
-        by_source.setdefault(source_label(status.source), []).append(status.name)
+        by_source.setdefault(source_label(status.source), []).append(display_name(status.name, lang))
     parts = [f"{label} ({', '.join(names)})" for label, names in by_source.items()]
     return tr(N_("<i>Source: {sources} · as of close {asof}</i>"), lang, sources=", ".join(parts),
               asof=asof_text(used_closes(statuses, asof, closes), asof, lang))
@@ -103,14 +118,14 @@ def stale_lines(statuses: Sequence[SeriesStatus], lang: str) -> list[Safe]:
         info = SERIES.get(status.name)
         if status.stale_decision is not None:
             out.append(tr(N_("⚠️ {series} data is stale: last value {last}, before the FOMC decision of {decision}."),
-                          lang, series=status.name, last=last, decision=fmt.day(status.stale_decision, lang)))
+                          lang, series=display_name(status.name, lang), last=last, decision=fmt.day(status.stale_decision, lang)))
         elif info is not None and info.staleness == "age":
             out.append(tr(N_("⚠️ {series} data is stale: last value {last}, more than {days} days old."),
-                          lang, series=status.name, last=last, days=info.max_age_days))
+                          lang, series=display_name(status.name, lang), last=last, days=info.max_age_days))
         elif info is not None and not info.market:
-            out.append(tr(N_("⚠️ {series} data is stale: last value {last}."), lang, series=status.name, last=last))
+            out.append(tr(N_("⚠️ {series} data is stale: last value {last}."), lang, series=display_name(status.name, lang), last=last))
         else:
-            out.append(tr(N_("⚠️ {series} data is stale: last close {last}."), lang, series=status.name, last=last))
+            out.append(tr(N_("⚠️ {series} data is stale: last close {last}."), lang, series=display_name(status.name, lang), last=last))
     return out
 
 
