@@ -84,8 +84,8 @@ async def test_digest_live_heads_with_the_last_close_and_never_shows_a_decided_m
     assert text.startswith("capgap daily · close of 2026-02-20")
     assert "FOMC 2026-10-28" not in text  # decided on 2026-10-28, after the 2026-09-17 strip
     assert "FOMC 2026-12-09: cut 0%, hold 11%, hike 89%" in text and "settlements of 2026-09-17" in text
-    assert "⚠️ ZQ_STRIPS data is stale: last value 2026-09-17, before the FOMC decision of 2026-10-28." in text
-    assert "as of close 2026-02-20 (RUT, NDX), 2026-09-17 (ZQ_STRIPS)" in text
+    assert "⚠️ ZQ data is stale: last value 2026-09-17, before the FOMC decision of 2026-10-28." in text
+    assert "as of close 2026-02-20 (RUT, NDX), 2026-09-17 (ZQ)" in text
     assert reply.chart is not None and "2026-02-20" in reply.chart.caption
 
 
@@ -110,7 +110,7 @@ async def test_fedodds_as_of_with_a_current_range_has_no_stale_warning(history: 
 async def test_fedodds_live_long_after_the_strip_hides_decided_meetings_and_says_why(history: HistoryStore, tmp_path: Path) -> None:
     text, _ = await ask(live(history, tmp_path), "/fedodds")
     assert "FOMC 2026-10-28" not in text and "FOMC 2026-12-09" in text
-    assert "⚠️ ZQ_STRIPS data is stale: last value 2026-09-17, before the FOMC decision of 2026-10-28." in text
+    assert "⚠️ ZQ data is stale: last value 2026-09-17, before the FOMC decision of 2026-10-28." in text
     assert "as of close 2026-09-17" in text
 
 
@@ -246,6 +246,8 @@ async def test_reply_on_shared_data_shows_no_date_beyond_its_data_and_flags_stal
 ) -> None:
     import re
 
+    from bot.render.text import display_name
+
     services = live(shared_history, tmp_path) if day is None else services_for(shared_history, day, tmp_path)
     text, reply = await ask(services, command, asof=day)
     snap = services.market.snapshot if day is None else services.market.at(day)
@@ -262,8 +264,8 @@ async def test_reply_on_shared_data_shows_no_date_beyond_its_data_and_flags_stal
     if source is None:
         return  # a reply without figures (usage, no data)
     named = {n for group in re.findall(r"\(([^()]*)\)", source.split(" · as of")[0]) for n in re.split(r",\s*", group)}
-    if source.startswith("Source: ZQ settlements"):
-        named.add("ZQ_STRIPS")  # /fedodds names the strip by what it is
+    if source.startswith("Source: ZQ settlements") or "ZQ" in named:
+        named.add("ZQ_STRIPS")  # the strip is named by what it is (ZQ), not by its store name
     used = [snap.status[n] for n in named if n in snap.status]
     assert used, source
     # The footer's dates are last dates the series it names actually have (on or before the as-of).
@@ -272,7 +274,8 @@ async def test_reply_on_shared_data_shows_no_date_beyond_its_data_and_flags_stal
     assert footer_dates <= have, f"{command}: footer {source!r} dates {footer_dates - have} no series ends on"
     for status in used:
         if status.stale:
-            assert f"{status.name} data is stale" in text, f"{command}: {status.name} is stale and not flagged"
+            shown_name = display_name(status.name, "en")
+            assert f"{shown_name} data is stale" in text, f"{command}: {status.name} is stale and not flagged"
 
 
 def test_stale_after_target_range_turns_stale_only_once_a_decision_it_predates_took_effect() -> None:

@@ -78,7 +78,8 @@ def asof_text(closes: Mapping[str, date], asof: date, lang: str) -> Safe:
     if len(by_day) == 1:
         return fmt.day(next(iter(by_day)), lang)
     return Safe(LIST_SEPARATOR.get(lang, ", ").join(
-        tr(N_("{date} ({series})"), lang, date=fmt.day(day, lang), series=NAME_SEPARATOR.get(lang, ", ").join(names))
+        tr(N_("{date} ({series})"), lang, date=fmt.day(day, lang),
+           series=NAME_SEPARATOR.get(lang, ", ").join(display_name(n, lang) for n in names))
         for day, names in sorted(by_day.items())))
 
 
