@@ -19,6 +19,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from babel.messages.pofile import read_po
+from fontTools import subset
+from fontTools.ttLib import TTFont
+
 REPO = Path(__file__).resolve().parent.parent
 CATALOG = REPO / "bot" / "locales" / "zh_Hant" / "LC_MESSAGES" / "capgap.po"
 FONT_DIR = REPO / "bot" / "fonts"
@@ -57,8 +61,6 @@ def is_cjk(char: str) -> bool:
 
 def catalog_chars(path: Path = CATALOG) -> set[str]:
     """Every character of every zh-Hant translation (plural forms included)."""
-    from babel.messages.pofile import read_po
-
     with path.open("rb") as handle:
         catalog = read_po(handle)
     chars: set[str] = set()
@@ -77,9 +79,6 @@ def wanted_chars(path: Path = CATALOG) -> set[str]:
 
 def build(source: Path, font_number: int, out: Path, catalog: Path = CATALOG) -> tuple[int, list[str]]:
     """Write the subset to ``out``; returns (glyphs kept, wanted characters the source font lacks)."""
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
-
     font = TTFont(str(source), fontNumber=font_number, recalcTimestamp=False, lazy=False)
     cmap = font.getBestCmap()
     wanted = wanted_chars(catalog)
@@ -97,9 +96,9 @@ def build(source: Path, font_number: int, out: Path, catalog: Path = CATALOG) ->
     return len(font.getGlyphOrder()), absent
 
 
-def _rename(font: object) -> None:
+def _rename(font: TTFont) -> None:
     """A modified font gets its own family name (OFL practice; Noto's Reserved Font Name is only 'Source')."""
-    name = font["name"]  # type: ignore[index]
+    name = font["name"]
     postscript = FAMILY.replace(" ", "") + "-Regular"
     for record in list(name.names):
         if record.nameID in (16, 17, 21, 22):  # typographic family/subfamily: drop, use 1/2 only
@@ -113,8 +112,8 @@ def _rename(font: object) -> None:
             record.string = f"{FAMILY} Regular"
         elif record.nameID == 6:
             record.string = postscript
-    if "CFF " in font:  # type: ignore[operator]
-        cff = font["CFF "].cff  # type: ignore[index]
+    if "CFF " in font:
+        cff = font["CFF "].cff
         cff.fontNames = [postscript]
         top = cff.topDictIndex[0]
         top.FullName = f"{FAMILY} Regular"

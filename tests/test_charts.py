@@ -89,7 +89,8 @@ def test_cjk_font_is_the_shipped_subset_loaded_from_the_package() -> None:
     assert charts.CJK_FONT_FILE.parent == Path(charts.__file__).resolve().parent.parent / "fonts"
     assert charts.CJK_FONT_FILE.name == font_subset.FONT_FILE
     assert charts.cjk_font() == font_subset.FAMILY
-    assert (charts.CJK_FONT_FILE.parent / "OFL.txt").read_text().count("SIL OPEN FONT LICENSE Version 1.1") == 1
+    licence = (charts.CJK_FONT_FILE.parent / "OFL.txt").read_text()
+    assert licence.count("SIL OPEN FONT LICENSE Version 1.1") == 1
 
 
 @pytest.mark.parametrize(("text", "asof"), ZH_CHARTS, ids=[text for text, _ in ZH_CHARTS])

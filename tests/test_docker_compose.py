@@ -20,8 +20,10 @@ INSTALL_HINT = "not installed: `make test` installs the locked test set (require
 
 def instructions(dockerfile: str) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) per Dockerfile instruction, continuation lines joined, comments dropped."""
-    text = re.sub(r"\\\n", " ", "\n".join(line for line in dockerfile.splitlines() if not line.lstrip().startswith("#")))
-    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in text.splitlines() if line.strip()]
+    kept = "\n".join(line for line in dockerfile.splitlines() if not line.lstrip().startswith("#"))
+    joined = re.sub(r"\\\n", " ", kept)
+    pairs = (line.split(None, 1) for line in joined.splitlines() if line.strip())
+    return [(name.upper(), args) for name, args in pairs]
 
 
 def check_compose_schema(path: Path) -> subprocess.CompletedProcess[str]:
@@ -77,9 +79,10 @@ def test_compose_bot_is_configured_by_env_and_waits_for_healthy_redis() -> None:
 def test_dockerfile_installs_the_lock_before_copying_the_source() -> None:
     steps = [f"{name} {args}" for name, args in instructions(DOCKERFILE)]
     copy_lock = steps.index("COPY requirements.txt ./")
-    install_lock = next(i for i, s in enumerate(steps) if s.startswith("RUN pip install") and "--require-hashes -r requirements.txt" in s)
+    pip = [(i, s) for i, s in enumerate(steps) if s.startswith("RUN pip install")]
+    install_lock = next(i for i, s in pip if "--require-hashes -r requirements.txt" in s)
     copy_source = steps.index("COPY bot ./bot")
-    install_project = next(i for i, s in enumerate(steps) if s.startswith("RUN pip install") and "--no-deps" in s)
+    install_project = next(i for i, s in pip if "--no-deps" in s)
     assert copy_lock < install_lock < copy_source < install_project
     assert not any(s.startswith("COPY . ") for s in steps)
 

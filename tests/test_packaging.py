@@ -52,7 +52,9 @@ def test_lock_files_pin_every_package_with_a_hash() -> None:
         assert len(read_lock(name)) > 10
 
 
-@pytest.mark.parametrize(("lock", "sets"), [("runtime", [None]), ("test", [None, "test"]), ("bench", [None, "test", "bench"])])
+@pytest.mark.parametrize(
+    ("lock", "sets"), [("runtime", [None]), ("test", [None, "test"]), ("bench", [None, "test", "bench"])]
+)
 def test_lock_file_satisfies_every_declared_dependency(lock: str, sets: list[str | None]) -> None:
     pins = read_lock(LOCKS[lock])
     for extra in sets:
@@ -110,7 +112,7 @@ def test_cli_version_prints_the_installed_version() -> None:
 
 
 @pytest.mark.slow
-def test_wheel_builds_offline_without_warnings_and_ships_the_font_catalogs_and_licence(tmp_path: Path) -> None:
+def test_wheel_builds_offline_without_warnings_and_ships_font_catalogs_and_licence(tmp_path: Path) -> None:
     # The files the Dockerfile copies, built the way it builds them (locked setuptools, no index).
     source = tmp_path / "src"
     for name in ("pyproject.toml", "README.md"):
