@@ -140,3 +140,25 @@ def test_wheel_builds_offline_without_warnings_and_ships_font_catalogs_and_licen
             "bot/locales/zh_Hant/LC_MESSAGES/capgap.po", "bot/data/fomc_decisions.csv"} <= files
     assert "License-Expression: LicenseRef-Proprietary" in meta
     assert "Requires-Dist: pyyaml" not in meta.lower()
+
+
+def test_makefile_install_stamp_changes_when_a_lock_file_changes(tmp_path: Path) -> None:
+    # `make -n` prints what make would run, including the stamp it would touch; nothing is installed.
+    if shutil.which("make") is None:
+        pytest.fail("make is not installed (the README's two commands need it)")
+    for name in ("Makefile", "pyproject.toml", *LOCKS.values()):
+        shutil.copy(REPO / name, tmp_path / name)
+
+    def stamps() -> set[str]:
+        result = subprocess.run(["make", "-n", "run", "test", "bench", "VENV=v"], capture_output=True,
+                                text=True, cwd=tmp_path, timeout=60)
+        return set(re.findall(r"touch (v/\.\w+-\d+)", result.stdout))
+
+    before = stamps()
+    assert {s.split("-")[0] for s in before} == {"v/.run", "v/.test", "v/.bench"}
+    for name in LOCKS.values():
+        with (tmp_path / name).open("a") as lock:
+            lock.write("\n# edited\n")
+        after = stamps()
+        assert after.isdisjoint(before), f"editing {name} leaves the install stamps as they were"
+        before = after
