@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from datetime import UTC, date, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,12 +40,21 @@ def _parse_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _installed_version() -> str:
+    """The version pip installed (pyproject's), not a copy kept in the code."""
+    try:
+        return metadata.version("capgap")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="capgap",
         description="capgap: a Telegram bot for the US small-cap vs large-cap story.",
         epilog="Configuration comes from CAPGAP_* environment variables or a .env file (see README).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_installed_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 

@@ -1,18 +1,35 @@
-"""Every chart opens as a PNG and has a title, axis labels and a source line; zh-Hant never draws tofu."""
+"""Every chart opens as a PNG and has a title, axis labels and a source line; zh-Hant never draws tofu:
+its labels are Chinese on every machine, drawn by the CJK font shipped in bot/fonts/."""
 
 from __future__ import annotations
 
 import io
+import sys
+import warnings
 from datetime import date
 from pathlib import Path
 
 import matplotlib.image as mpimg
 import pytest
+from fontTools.ttLib import TTFont
 from matplotlib.figure import Figure
 
 from bot.render import charts
 from handlers.base import Services
 from tests.commands_data import ask, import_real_data, services_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+import font_subset  # noqa: E402
+
+# Every chart the bot draws: /r2k's periods, /spread's periods, /fedodds for several meetings and for one,
+# and the digest's chart, each with the date its data supports.
+ZH_CHARTS = [
+    *(("/r2k chart " + period, date(2025, 12, 31)) for period in ("ytd", "1y", "5y")),
+    *(("/spread " + period, date(2025, 12, 31)) for period in ("ytd", "1m", "3m", "1y", "5y")),
+    ("/fedodds chart", date(2026, 9, 17)),
+    ("/fedodds 1 chart", date(2026, 9, 17)),
+    ("/digest", date(2025, 12, 31)),
+]
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +65,6 @@ async def test_chart_opens_and_has_title_axis_labels_and_source(services: Servic
     assert any("2025-12-31" in t.get_text() or "2026-09-17" in t.get_text() for t in fig.texts)
 
 
-async def test_zh_hant_chart_labels_are_chinese_only_with_a_cjk_font(services: Services, figures: list[Figure]) -> None:
-    _, reply = await ask(services, "/spread", lang="zh-Hant", asof=date(2025, 12, 31))
-    title = figures[-1].axes[0].get_title()
-    if charts.cjk_font() is None:
-        assert title.isascii()  # English labels rather than tofu boxes
-    else:
-        assert "羅素" in title
-
-
 async def test_fedodds_chart_of_one_meeting_names_it_and_source_clears_the_axis_label(
     services: Services, figures: list[Figure]
 ) -> None:
@@ -73,3 +81,55 @@ async def test_fedodds_chart_of_one_meeting_names_it_and_source_clears_the_axis_
     for label in (ax.xaxis.label, *ax.get_xticklabels()):
         assert not below.overlaps(label.get_window_extent(renderer)), label.get_text()
     assert below.y1 < ax.xaxis.label.get_window_extent(renderer).y0
+
+
+def missing_from_shipped_font(chars: set[str]) -> list[str]:
+    """The CJK characters of ``chars`` that the shipped subset cannot draw, sorted."""
+    cmap = TTFont(str(charts.CJK_FONT_FILE), lazy=True).getBestCmap()
+    return sorted(c for c in chars if font_subset.is_cjk(c) and ord(c) not in cmap)
+
+
+def test_shipped_cjk_font_covers_every_cjk_character_of_the_zh_hant_catalog() -> None:
+    missing = missing_from_shipped_font(font_subset.catalog_chars())
+    assert missing == [], (
+        f"zh-Hant translations use {len(missing)} character(s) the chart font lacks: {''.join(missing)}; "
+        "regenerate it with `python scripts/font_subset.py` (source: `apt-get install fonts-noto-cjk`) "
+        "and commit bot/fonts/"
+    )
+
+
+def test_shipped_cjk_font_check_names_a_character_the_subset_lacks() -> None:
+    # U+9F98 is a rare ideograph no capgap string uses: the check above must report it, not pass.
+    assert missing_from_shipped_font({"羅", "素", "龘", "A"}) == ["龘"]
+
+
+def test_cjk_font_is_the_shipped_subset_loaded_from_the_package() -> None:
+    assert charts.CJK_FONT_FILE.parent == Path(charts.__file__).resolve().parent.parent / "fonts"
+    assert charts.CJK_FONT_FILE.name == font_subset.FONT_FILE
+    assert charts.cjk_font() == font_subset.FAMILY
+    licence = (charts.CJK_FONT_FILE.parent / "OFL.txt").read_text()
+    assert licence.count("SIL OPEN FONT LICENSE Version 1.1") == 1
+
+
+@pytest.mark.parametrize(("text", "asof"), ZH_CHARTS, ids=[text for text, _ in ZH_CHARTS])
+async def test_zh_hant_chart_draws_chinese_labels_with_no_missing_glyph(
+    services: Services, figures: list[Figure], text: str, asof: date
+) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # matplotlib warns once per missing glyph: see them all
+        _, reply = await ask(services, text, lang="zh-Hant", asof=asof)
+    assert reply.chart is not None
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert missing == [], f"{text}: glyphs fell back to boxes: {missing}"
+    fig = figures[-1]
+    assert font_subset.FAMILY in fig.axes[0].title.get_fontfamily()
+    assert any(font_subset.is_cjk(c) for c in fig.axes[0].get_title()), "the title is not in Chinese"
+
+
+def test_zh_hant_chart_glyph_check_catches_a_character_no_font_has(figures: list[Figure]) -> None:
+    # The same check on a title with a glyph neither font has: the warning the test above relies on.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        charts.line_chart({}, title="羅素 龘", xlabel="日", ylabel="%", source="來源", lang="zh-Hant")
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert missing and all("CJK UNIFIED IDEOGRAPH-9F98" in m for m in missing), missing

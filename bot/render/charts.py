@@ -1,14 +1,17 @@
 """Charts: matplotlib with the Agg backend, rendered off the event loop, PNG bytes out.
 
-zh-Hant labels need a CJK font. We look for one installed on the machine (Noto Sans CJK, WenQuanYi,
-...); where there is none, charts fall back to English labels rather than draw tofu boxes. Every chart
-has a title, axis labels and a source line.
+zh-Hant labels are drawn with the CJK font shipped in bot/fonts/: a subset of Noto Sans CJK TC (SIL OFL
+1.1) holding the glyphs of the zh-Hant catalog, made by scripts/font_subset.py. It is registered with
+matplotlib from the package on first use, so every machine (a fresh clone, CI, the image) draws the same
+Chinese labels without a system font. DejaVu Sans (bundled with matplotlib) follows it in the family list
+for the few symbols the subset lacks. Every chart has a title, axis labels and a source line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
@@ -24,39 +27,24 @@ import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-CJK_FAMILIES = (
-    "Noto Sans CJK TC",
-    "Noto Sans CJK JP",
-    "Noto Sans CJK SC",
-    "Noto Sans TC",
-    "WenQuanYi Micro Hei",
-    "WenQuanYi Zen Hei",
-    "Droid Sans Fallback",
-    "AR PL UMing TW",
-)
-FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts")
+FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"
+CJK_FONT_FILE = FONT_DIR / "capgap-NotoSansCJKtc-Regular-subset.otf"
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
 def cjk_font() -> str | None:
-    """The first installed font family that covers Traditional Chinese, or None."""
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    if not installed.intersection(CJK_FAMILIES):
-        # matplotlib's font cache predates a font installed later (CI installs one): add it by path.
-        for folder in FONT_DIRS:
-            for path in sorted(Path(folder).glob("**/*")):
-                if path.suffix.lower() in (".ttf", ".ttc", ".otf") and any(k in path.name.lower() for k in ("wqy", "cjk", "droidsansfallback")):
-                    font_manager.fontManager.addfont(str(path))
-        installed = {f.name for f in font_manager.fontManager.ttflist}
-    for family in CJK_FAMILIES:
-        if family in installed:
-            return family
-    return None
+    """The family name of the shipped CJK font, registered with matplotlib; None if the file is missing."""
+    if not CJK_FONT_FILE.is_file():  # only a broken install: the font is package data
+        log.warning("CJK chart font %s is missing: zh-Hant charts fall back to English labels", CJK_FONT_FILE)
+        return None
+    font_manager.fontManager.addfont(str(CJK_FONT_FILE))
+    return font_manager.FontProperties(fname=str(CJK_FONT_FILE)).get_name()
 
 
 def chart_lang(lang: str) -> str:
-    """The language chart labels can be drawn in: zh-Hant only with a CJK font."""
+    """The language chart labels can be drawn in: zh-Hant only when its font loaded."""
     return lang if lang != "zh-Hant" or cjk_font() else "en"
 
 
