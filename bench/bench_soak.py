@@ -125,7 +125,7 @@ def expected_alerts(plan: Plan, snapshot: Any) -> dict[tuple[int, date], int]:
     per_group: dict[int, list[date]] = {}
     for index, (rule_id, params) in enumerate(RULE_MIX):
         rule = RULES[rule_id]
-        history = METRICS[rule.with_params(params).metric](snapshot)
+        history = METRICS[rule.with_params(params).metric].compute(snapshot)
         result = backtest(rule, params, history, snapshot.close("RUT"))
         # The bot starts watching at the first session, silently: what fired before is not news.
         per_group[index] = [d for d in result.firings if first < d <= plan.sessions[-1]]

@@ -11,7 +11,7 @@ from bot.alerts.backtest import backtest
 from bot.alerts.rules import RULES, RuleParamError, parse_params
 from bot.alerts.series import METRICS
 from bot.errors import NoDataError, UsageError
-from bot.render.alerts import METRIC_DATA, METRIC_SERIES, render_alert_list, render_backtest, render_resubscribed, render_subscribed, rule_usage
+from bot.render.alerts import render_alert_list, render_backtest, render_resubscribed, render_subscribed, rule_usage
 from bot.render.i18n import N_, tr
 from bot.store.base import ChatSettings, Subscription
 from handlers.base import Button, Reply, Request, Services
@@ -147,14 +147,15 @@ async def backtest_command(services: Services, request: Request) -> Reply:
     rule_id, params = _rule_and_params(request.args, BACKTEST_USAGE, request.lang, "backtest")
     rule = RULES[rule_id].with_params(params)
     snap = request.snapshot(services)
+    metric = METRICS[rule.metric]
     try:
-        history = METRICS[rule.metric](snap)
+        history = metric.compute(snap)
     except NoDataError:  # names the series as stored (CUTPROB_NEXT): say what it is instead
         history = None
     if history is None or history.empty:
-        raise NoDataError(what=METRIC_DATA[rule.metric])
+        raise NoDataError(what=metric.data)
     result = await asyncio.to_thread(backtest, RULES[rule_id], params, history, snap.close("RUT"))
-    names = dict.fromkeys((*METRIC_SERIES.get(rule_id, ()), "RUT"))
+    names = dict.fromkeys((*metric.inputs(snap), "RUT"))
     statuses = [snap.status[n] for n in names if n in snap.status]
     return Reply(text=render_backtest(rule, result, statuses, snap.asof, request.lang))
 

@@ -93,12 +93,15 @@ class Rule:
         None  # last date it may fire; a duration counts from the first bar seen
     )
     notify_resolved: bool = False  # send a notice when a firing alert resolves (opt-in)
-    msgid: str = ""  # the alert message (firing and repeat), rendered by bot/render/alerts.py
+    # The alert message (firing and repeat) and the resolved notice, rendered by bot/render/alerts.py with
+    # {value} (the metric at the bar), {date}, {threshold}, {reference} (what the value is compared with:
+    # the beaten high, the value a move started from), {change} (value − reference) and {title}, each
+    # formatted in the metric's unit (bot/alerts/series.py).
+    msgid: str = ""
     resolved_msgid: str = RESOLVED_MSGID  # the resolved notice
     title: str = ""  # what the rule is, for /alerts
     usage: str = ""  # how to subscribe; every RuleParamError of this rule carries it
     params: tuple[ParamSpec, ...] = ()  # what a subscription may override, in argument order
-    depends_on: tuple[str, ...] = ()  # history series behind the metric: when one is stale the rule holds
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -313,7 +316,6 @@ RULES: dict[str, Rule] = {
             # A run of record closes is one alert; a new one needs a 3 % pull-back from the high first.
             recovery=3.0,
             params=(ParamSpec("window", "high_window"),),
-            depends_on=("RUT",),
             msgid=N_(
                 "🏁 <b>Russell 2000 new high</b>: closed at {value} on {date}, above the highest close of the window ({reference})."  # noqa: E501 (a msgid is one line)
             ),
@@ -345,7 +347,6 @@ RULES: dict[str, Rule] = {
             threshold=75.0,
             recovery=5.0,
             params=(ParamSpec("threshold", "number", 1.0, 99.0),),
-            depends_on=("ZQ_STRIPS",),
             msgid=N_(
                 "🏦 <b>Cut odds</b> for the next FOMC meeting reached {value} on {date} (your level {threshold})."  # noqa: E501 (a msgid is one line)
             ),
@@ -361,7 +362,6 @@ RULES: dict[str, Rule] = {
             threshold=10.0,
             window="1d",
             params=(ParamSpec("threshold", "number", 1.0, 100.0), ParamSpec("window", "change_window", 1, 7)),
-            depends_on=("ZQ_STRIPS",),
             msgid=N_("🏦 <b>Cut odds moved</b> {change} to {value} on {date}."),
             title=N_("Next FOMC meeting: cut odds move sharply"),
             usage=N_(
@@ -377,7 +377,7 @@ RULES: dict[str, Rule] = {
             threshold=0.01,
             window="1d",
             msgid=N_(
-                "🏦 <b>The Fed changed its target</b>: upper bound {before}% → {after}% (effective {date})."
+                "🏦 <b>The Fed changed its target</b>: upper bound {reference} → {value} (effective {date})."
             ),
             title=N_("The Fed changed its target range"),
             usage=N_("Usage: /subscribe fed_decision"),
@@ -389,7 +389,6 @@ RULES: dict[str, Rule] = {
             threshold=10.0,
             recovery=2.0,
             params=(ParamSpec("threshold", "number", 1.0, 90.0),),
-            depends_on=("RUT",),
             msgid=N_(
                 "📉 <b>Russell 2000</b> closed {value} below its record on {date} (your level {threshold})."
             ),
@@ -406,7 +405,6 @@ RULES: dict[str, Rule] = {
             threshold=0.25,
             recovery=0.5,
             notify_resolved=True,
-            depends_on=("RUT", "NDX"),
             msgid=N_("🔁 <b>Russell 2000 overtook the Nasdaq-100</b> year to date: {value} on {date}."),
             resolved_msgid=N_(
                 "🔁 <b>Russell 2000 fell behind the Nasdaq-100</b> year to date: {value} on {date}."

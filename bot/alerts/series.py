@@ -1,58 +1,69 @@
-"""The metric series alert rules watch, built from a market snapshot (pure functions of its frames)."""
+"""The metrics alert rules watch: for each, how its daily series is built from a market snapshot (by
+the functions of bot/metrics), the stored series it reads, what a reader calls that data, and the unit its
+values are said in. A rule names its metric; whether it holds on stale data and how its messages print
+its numbers both follow from here, so no other table repeats them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from bot.market import CUT_ODDS_SERIES, Snapshot
-from bot.metrics.pe import CANDIDATES, pe_gap_series
+from bot.metrics.pe import CANDIDATES, best_pe, pe_gap_series
+from bot.metrics.risk import drawdown_series
+from bot.metrics.spread import ytd_gap_series
+from bot.render.i18n import N_
 from bot.series import SERIES
 
-
-def rut_close(snap: Snapshot) -> pd.Series:
-    return snap.close("RUT")
+UNITS = ("index", "turns", "percent", "pp", "rate")
 
 
-def rut_drawdown(snap: Snapshot) -> pd.Series:
-    """Percent below the highest close so far (0 at a record)."""
-    closes = snap.close("RUT")
-    return (1.0 - closes / np.maximum.accumulate(closes)) * 100.0
+@dataclass(frozen=True)
+class Metric:
+    compute: Callable[[Snapshot], pd.Series]
+    # The stored series the values come from: when one is stale the rule holds (no fire, no resolve).
+    inputs: Callable[[Snapshot], tuple[str, ...]]
+    data: str  # msgid: the data as a reader knows it ("Russell 2000 closes"), for "no data" replies
+    unit: str  # how a value reads: an index level, P/E turns, a percentage, percentage points, a rate in %
+
+    def __post_init__(self) -> None:
+        if self.unit not in UNITS:
+            raise ValueError(f"unknown unit {self.unit!r}")
 
 
-def spread_ytd_ndx(snap: Snapshot) -> pd.Series:
-    """R2K minus NDX year-to-date return, pp, at every common close (each year based on the last close
-    of the year before)."""
-    both = pd.concat([snap.close("RUT").rename("rut"), snap.close("NDX").rename("ndx")], axis=1, join="inner").dropna()
-    year_end = both.groupby(both.index.year).last()
-    base = year_end.shift(1).reindex(both.index.year)
-    base.index = both.index
-    rel = both / base - 1.0
-    return ((rel["rut"] - rel["ndx"]) * 100.0).dropna()
+def _fixed(*names: str) -> Callable[[Snapshot], tuple[str, ...]]:
+    return lambda snap: names
+
+
+def _pe_values(snap: Snapshot) -> tuple[dict[str, pd.Series], dict[str, str]]:
+    names = {n for names in CANDIDATES.values() for n in names if snap.has(n)}
+    return {n: snap.close(n) for n in names}, {n: SERIES[n].label for n in names}
 
 
 def pe_gap(snap: Snapshot) -> pd.Series:
     """S&P 500 minus S&P 600 P/E (turns), from the best series held (forward before trailing)."""
-    names = {n for names in CANDIDATES.values() for n in names if snap.has(n)}
-    return pe_gap_series({n: snap.close(n) for n in names}, {n: SERIES[n].label for n in names})
+    return pe_gap_series(*_pe_values(snap))
 
 
-def cut_prob_next(snap: Snapshot) -> pd.Series:
-    """The next meeting's cut probability, percent, per stored trade date."""
-    return snap.close(CUT_ODDS_SERIES) * 100.0
+def pe_gap_inputs(snap: Snapshot) -> tuple[str, ...]:
+    """The two P/E series the gap is computed from (as pe_gap chooses them)."""
+    values, labels = _pe_values(snap)
+    chosen = (best_pe(values, role, labels) for role in ("large", "small"))
+    return tuple(s.name for s in chosen if s is not None)
 
 
-def fed_target_upper(snap: Snapshot) -> pd.Series:
-    return snap.close("DFEDTARU")
-
-
-METRICS: dict[str, Callable[[Snapshot], pd.Series]] = {
-    "rut_close": rut_close,
-    "rut_drawdown": rut_drawdown,
-    "spread_ytd_ndx": spread_ytd_ndx,
-    "pe_gap": pe_gap,
-    "cut_prob_next": cut_prob_next,
-    "fed_target_upper": fed_target_upper,
+METRICS: dict[str, Metric] = {
+    "rut_close": Metric(lambda snap: snap.close("RUT"), _fixed("RUT"), N_("Russell 2000 closes"), "index"),
+    "rut_drawdown": Metric(lambda snap: drawdown_series(snap.close("RUT")), _fixed("RUT"),
+                           N_("Russell 2000 closes"), "percent"),
+    "spread_ytd_ndx": Metric(lambda snap: ytd_gap_series(snap.close("RUT"), snap.close("NDX")), _fixed("RUT", "NDX"),
+                             N_("Russell 2000 and Nasdaq-100 closes"), "pp"),
+    "pe_gap": Metric(pe_gap, pe_gap_inputs, N_("S&P 500 and S&P 600 P/E history"), "turns"),
+    # The next meeting's cut probability (percent) per stored strip, labelled from the target range.
+    "cut_prob_next": Metric(lambda snap: snap.close(CUT_ODDS_SERIES) * 100.0, _fixed("ZQ_STRIPS", "DFEDTARL"),
+                            N_("cut odds history"), "percent"),
+    "fed_target_upper": Metric(lambda snap: snap.close("DFEDTARU"), _fixed("DFEDTARU"),
+                               N_("Fed funds target range history"), "rate"),
 }

@@ -125,12 +125,13 @@ async def watch_once(
     watermarks: dict[str, date] = {}
     for rule_id, subs in subscribers.items():
         rule = rules[rule_id]
-        stale = [s.name for s in snap.stale(rule.depends_on)]
-        if stale:
-            report.held[rule_id] = "stale: " + ", ".join(stale)
-            continue
+        metric = METRICS[rule.metric]
         try:
-            history = METRICS[rule.metric](snap)
+            stale = [s.name for s in snap.stale(metric.inputs(snap))]
+            if stale:
+                report.held[rule_id] = "stale: " + ", ".join(stale)
+                continue
+            history = metric.compute(snap)
         except NoDataError:
             report.held[rule_id] = "no data"
             continue

@@ -99,6 +99,12 @@ def _vol(log_returns: np.ndarray) -> float:
     return float(np.std(log_returns, ddof=1) * np.sqrt(TRADING_DAYS))
 
 
+def drawdown_series(closes: pd.Series) -> pd.Series:
+    """Percent below the highest close so far, at every close (0 at a record): the series the
+    r2k_drawdown alert watches."""
+    return (1.0 - closes / np.maximum.accumulate(closes)) * 100.0
+
+
 def episode_drawdown(closes: pd.Series, episode: Episode, asof: date | None = None) -> Drawdown | None:
     """The drawdown of ``episode`` (see module doc); None without a close dated in the episode.
 

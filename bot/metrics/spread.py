@@ -124,6 +124,17 @@ def _trend(slope: float, today: float) -> Literal["closing", "widening", "flat"]
     return "widening"
 
 
+def ytd_gap_series(rut: pd.Series, ndx: pd.Series) -> pd.Series:
+    """R2K minus NDX year-to-date price return (pp) at every common close, each year based on the last
+    common close of the year before: the series the spread_flip alert watches."""
+    both = pd.concat([rut.rename("rut"), ndx.rename("ndx")], axis=1, join="inner").dropna()
+    year_end = both.groupby(both.index.year).last()
+    base = year_end.shift(1).reindex(both.index.year)
+    base.index = both.index
+    rel = both / base - 1.0
+    return ((rel["rut"] - rel["ndx"]) * 100.0).dropna()
+
+
 def compute_spread(
     rut: pd.Series, ndx: pd.Series, spx: pd.Series | None, asof: date, period: str = "ytd"
 ) -> Spread:

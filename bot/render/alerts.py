@@ -9,61 +9,48 @@ from typing import Any
 from bot.alerts.backtest import HORIZONS, BacktestResult
 from bot.alerts.evaluator import AlertEvent
 from bot.alerts.rules import RULES, Rule
+from bot.alerts.series import METRICS
 from bot.market import SeriesStatus, Snapshot
 from bot.render import format as fmt
 from bot.render.i18n import N_, Safe, tr, tr_text, trn
 from bot.render.text import join, sources_line, stale_lines
 from bot.store.base import ChatSettings, Subscription
 
-METRIC_SERIES = {
-    "r2k_high": ("RUT",), "r2k_drawdown": ("RUT",), "spread_flip": ("RUT", "NDX"),
-    "cut_odds": ("CUTPROB_NEXT",), "cut_odds_move": ("CUTPROB_NEXT",), "fed_decision": ("DFEDTARU",), "pe_gap": (),
-}
-
-
-# The data each rule's metric is computed from, as a reader knows it: what a "no data" reply names.
-METRIC_DATA = {
-    "rut_close": N_("Russell 2000 closes"),
-    "rut_drawdown": N_("Russell 2000 closes"),
-    "spread_ytd_ndx": N_("Russell 2000 and Nasdaq-100 closes"),
-    "pe_gap": N_("S&P 500 and S&P 600 P/E history"),
-    "cut_prob_next": N_("cut odds history"),
-    "fed_target_upper": N_("Fed funds target range history"),
-}
+def _in_unit(value: float, unit: str, lang: str, *, level: bool = False) -> Safe:
+    """A metric value as a reader reads it, in its metric's unit (bot/alerts/series.py); a subscriber's
+    level (``level``) without decimals when it has none."""
+    if unit == "percent":
+        return fmt.pct(value / 100, lang, 0 if level and float(value).is_integer() else 1, sign=False)
+    if unit == "pp":
+        return fmt.pp(value, lang)
+    if unit == "turns":
+        return fmt.number(value, lang, 1)
+    if unit == "rate":
+        return Safe(f"{fmt.number(value, lang)}%")
+    return fmt.number(value, lang)
 
 
 def render_event(e: AlertEvent, lang: str) -> Safe:
+    """One event from its rule's own message (a resolved one from the rule's resolved notice)."""
     rule = RULES[e.rule_id]
-    if e.kind == "resolved":
-        return tr(N_("✅ Resolved ({date}): {title}"), lang, date=fmt.day(e.bar, lang), title=tr_text(rule.title, lang))
-    day = fmt.day(e.bar, lang)
-    if e.rule_id == "r2k_high":
-        return tr(N_("🏁 <b>Russell 2000 new high</b>: closed at {value} on {date}, above the highest close of the window ({reference})."),
-                  lang, value=fmt.number(e.value, lang), date=day, reference=fmt.number(e.reference or 0.0, lang))
-    if e.rule_id == "pe_gap":
-        return tr(N_("📊 <b>P/E gap</b> S&amp;P 500 − S&amp;P 600 is {value} turns on {date} (your level {threshold})."),
-                  lang, value=fmt.number(e.value, lang, 1), date=day, threshold=fmt.number(e.threshold, lang, 1))
-    if e.rule_id == "cut_odds":
-        return tr(N_("🏦 <b>Cut odds</b> for the next FOMC meeting reached {value} on {date} (your level {threshold})."),
-                  lang, value=fmt.pct(e.value / 100, lang, 1, sign=False), date=day, threshold=fmt.pct(e.threshold / 100, lang, 0, sign=False))
-    if e.rule_id == "cut_odds_move":
-        return tr(N_("🏦 <b>Cut odds moved</b> {change} to {value} on {date}."), lang,
-                  change=fmt.pp(e.value - (e.reference or 0.0), lang, 1), value=fmt.pct(e.value / 100, lang, 1, sign=False), date=day)
-    if e.rule_id == "fed_decision":
-        return tr(N_("🏦 <b>The Fed changed its target</b>: upper bound {before}% → {after}% (effective {date})."),
-                  lang, before=fmt.number(e.reference or 0.0, lang), after=fmt.number(e.value, lang), date=day)
-    if e.rule_id == "r2k_drawdown":
-        return tr(N_("📉 <b>Russell 2000</b> closed {value} below its record on {date} (your level {threshold})."),
-                  lang, value=fmt.pct(e.value / 100, lang, 1, sign=False), date=day, threshold=fmt.pct(e.threshold / 100, lang, 0, sign=False))
-    if e.value >= 0:
-        return tr(N_("🔁 <b>Russell 2000 overtook the Nasdaq-100</b> year to date: {value} on {date}."), lang, value=fmt.pp(e.value, lang), date=day)
-    return tr(N_("🔁 <b>Russell 2000 fell behind the Nasdaq-100</b> year to date: {value} on {date}."), lang, value=fmt.pp(e.value, lang), date=day)
+    unit = METRICS[rule.metric].unit
+    reference = e.reference if e.reference is not None else e.threshold
+    fields = {
+        "value": _in_unit(e.value, unit, lang),
+        "date": fmt.day(e.bar, lang),
+        "threshold": _in_unit(e.threshold, unit, lang, level=True),
+        "reference": _in_unit(reference, unit, lang),
+        "change": fmt.pp(e.value - reference, lang, 1) if unit in ("percent", "pp") else fmt.signed(e.value - reference, lang),
+        "title": tr_text(rule.title, lang),
+    }
+    msgid = rule.resolved_msgid if e.kind == "resolved" else rule.msgid
+    return tr(msgid, lang, **fields)
 
 
 def render_alerts(chat: ChatSettings, events: Sequence[AlertEvent], snap: Snapshot) -> dict[str, Any]:
     """The outbox payload for one chat."""
     lang = chat.lang or "en"
-    names = sorted({n for e in events for n in METRIC_SERIES.get(e.rule_id, ())})
+    names = sorted({n for e in events for n in METRICS[RULES[e.rule_id].metric].inputs(snap)})
     statuses = [snap.status[n] for n in names if n in snap.status]
     lines = [tr(N_("<b>capgap alert</b>"), lang)] + [render_event(e, lang) for e in events]
     lines += ["", tr(N_("Manage your alerts with /alerts."), lang), sources_line(statuses, snap.asof, lang)]
