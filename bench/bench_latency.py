@@ -34,11 +34,11 @@ from bot.clock import FixedClock
 from bot.config import Settings
 from bot.history import HistoryStore
 from bot.market import Market, record_odds
+from bot.seam import Services
 from bot.sources.cme import parse_cme_settlements
 from bot.sources.csvfile import read_series_csv
 from bot.sources.fred import parse_fredgraph_csv
 from bot.store.factory import make_store
-from handlers.base import Services
 from tests.instant import InstantRequest, update_for
 
 UPDATES = 2000

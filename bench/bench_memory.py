@@ -3,7 +3,7 @@
 The parent process prepares what a bot finds on disk when it starts: the history it keeps (written
 from the real CSVs through ``HistoryStore``) and a SQLite store with 100k chats, each subscribed to
 r2k_drawdown with its own threshold. A child process then does what ``capgap run`` does, and nothing
-a bot never does at runtime (no CSV parsing, no bulk writes): it imports the bot (``bot.runtime``,
+a bot never does at runtime (no CSV parsing, no bulk writes): it imports the bot (``bot.app``,
 ``bot.app``, the jobs), opens the history and the store, builds the snapshot, and runs the watch twice
 (the first tick indexes the subscriptions, the second finds them unchanged). Its peak RSS
 (``getrusage`` maxrss) is the headline; the RSS after each step and the two watch tick times are
@@ -73,7 +73,6 @@ async def prepare(tmp: Path) -> None:
 async def child(tmp: Path) -> dict[str, Any]:
     steps: list[tuple[str, float, float]] = [("start", *_rss_mb())]
     import bot.app  # noqa: F401 - what `capgap run` imports: the application, the jobs, the renderers
-    import bot.runtime  # noqa: F401
     import jobs.digest  # noqa: F401
     import jobs.refresh  # noqa: F401
     import jobs.schedule  # noqa: F401

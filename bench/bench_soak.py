@@ -1,5 +1,5 @@
 """Soak: months of service in minutes. The whole bot, started as `capgap run` starts it
-(bot.__main__._services + bot.runtime.build_bot), is driven by an injected clock through SESSIONS NYSE
+(bot.__main__._services + bot.app.build_bot), is driven by an injected clock through SESSIONS NYSE
 sessions of the real data in ../shared/data, served session by session by the fake Yahoo/FRED/CME/Stooq
 of the tests (tests/fake_vendors.py), with CHATS chats subscribed to a mix of rules and digest times and
 zones, on the Telegram Bot API peer with Telegram's limits.
@@ -49,10 +49,10 @@ from bot.__main__ import _services
 from bot.alerts.backtest import backtest
 from bot.alerts.rules import RULES
 from bot.alerts.series import METRICS
+from bot.app import build_bot
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.delivery import Limits
-from bot.runtime import build_bot
 from bot.store.base import ChatSettings, Subscription
 from bot.store.factory import make_store
 from jobs.digest import digest_job

@@ -112,7 +112,7 @@ def _services(settings: Settings, *, asof: date | None, with_store: bool, clock:
     from bot.clock import FixedClock, SystemClock
     from bot.history import HistoryStore
     from bot.market import Market
-    from handlers.base import Services
+    from bot.seam import Services
 
     history = HistoryStore(settings.history_dir)
     if asof is not None:
@@ -149,11 +149,10 @@ def _asof_problem(asof: date | None) -> str | None:
 
 
 async def _ask(args: argparse.Namespace) -> int:
-    from bot.app import run_command
-    from bot.render.i18n import tr
+    from bot.app import COMMANDS, run_command
+    from bot.i18n import tr
     from bot.render.text import as_terminal_text
-    from handlers.base import Request, split_args
-    from handlers.registry import COMMANDS
+    from bot.seam import Request, split_args
 
     settings = _settings()
     name, words = split_args(args.text if args.text.startswith("/") else "/" + args.text)
@@ -342,8 +341,8 @@ def _run(args: argparse.Namespace) -> int:
         print("capgap run --webhook needs CAPGAP_WEBHOOK_SECRET (1-256 characters A-Z a-z 0-9 _ -): Telegram "
               "sends it with every update and the bot rejects updates without it.", file=sys.stderr)
         return 2
+    from bot.app import run_bot
     from bot.logsetup import setup_logging
-    from bot.runtime import run_bot
 
     secrets = [settings.telegram_token.get_secret_value()]
     if settings.webhook_secret:

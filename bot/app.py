@@ -1,10 +1,13 @@
 """build_application(): the PTB Application with every handler, job and the error handler.
 
-This is the only module that imports everything: handlers and jobs use bot/, bot/ never imports them.
+The only module of bot/ that imports handlers/ and jobs/ (the composition root; `capgap` reaches them
+through it): handlers and jobs use bot/, nothing else in bot/ imports them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import html
 import itertools
@@ -19,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import httpx
 from telegram import (
     BotCommand,
     BotCommandScopeDefault,
@@ -31,7 +35,6 @@ from telegram import (
 )
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
-from telegram.request import BaseRequest
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -42,13 +45,16 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import BaseRequest
 
 from bot.config import Settings
+from bot.delivery import Limits
 from bot.errors import NoDataError, NotAllowedError, StoreUnavailableError, UsageError, UserError
-from bot.render.i18n import N_, current_lang, localise_params, normalise_lang, tr
+from bot.i18n import N_, current_lang, localise_params, normalise_lang, tr
 from bot.render.text import as_terminal_text, split_message
+from bot.seam import Chart, Command, Reply, Request, Services, split_args
+from bot.sources.registry import open_sources
 from bot.store.base import ChatSettings
-from handlers.base import Chart, Command, Reply, Request, Services, split_args
 from handlers.registry import COMMANDS, visible_commands
 
 log = logging.getLogger(__name__)
@@ -648,3 +654,61 @@ def build_application(
     application.add_handler(CallbackQueryHandler(callback_router()))
     application.add_error_handler(error_handler)
     return application
+
+# --- running for real: `capgap run` ------------------------------------------------------------------------
+# build_bot is what `capgap run` runs (the end-to-end tests and the soak start the bot through it too): the
+# data sources are opened on one HTTP client for the life of the Application and closed on shutdown, so
+# the scheduled passes fetch from Yahoo, FRED, CME and Stooq exactly as `capgap refresh` does.
+
+
+def build_bot(
+    settings: Settings,
+    services: Services,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    send_limits: Limits | None = None,
+) -> Application:  # type: ignore[type-arg]
+    """The Application `capgap run` runs. ``http_client`` replaces the data sources' HTTP client (tests
+    answer the vendors locally); the bot closes a client it made itself, never one it was given.
+    ``send_limits`` replaces the sender's pacing from the settings (the soak scales Telegram's clock)."""
+    from jobs.schedule import schedule_jobs, step_down, stop_sender
+
+    sources = contextlib.AsyncExitStack()
+
+    async def open_data_sources(application: Application) -> None:  # type: ignore[type-arg]
+        apikey = settings.stooq_apikey.get_secret_value() if settings.stooq_apikey else None
+        services.market.sources = await sources.enter_async_context(open_sources(stooq_apikey=apikey, client=http_client))
+        log.info("data sources: %s", ", ".join(sorted(services.market.sources)))
+
+    async def close_data_sources(application: Application) -> None:  # type: ignore[type-arg]
+        services.market.sources = {}
+        await sources.aclose()
+
+    return build_application(
+        settings,
+        services,
+        extra_post_init=[open_data_sources, functools.partial(schedule_jobs, send_limits=send_limits)],
+        extra_post_stop=[stop_sender, step_down, close_data_sources],
+    )
+
+
+def run_bot(settings: Settings, services: Services, *, webhook_url: str | None) -> int:
+    application = build_bot(settings, services)
+    if webhook_url:
+        from urllib.parse import urlparse
+
+        path = urlparse(webhook_url).path.lstrip("/")
+        log.info("serving the webhook on %s:%s/%s", settings.webhook_listen, settings.webhook_port, path)
+        assert settings.webhook_secret is not None
+        application.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=path,
+            webhook_url=webhook_url,
+            secret_token=settings.webhook_secret.get_secret_value(),
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        log.info("polling Telegram for updates")
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0

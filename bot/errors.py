@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.render.i18n import N_
+from bot.i18n import N_
 
 
 class CapgapError(Exception):

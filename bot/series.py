@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from bot.render.i18n import N_
+from bot.i18n import N_
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,16 @@ from bot.alerts.backtest import backtest
 from bot.alerts.rules import RULES, RuleParamError, parse_params
 from bot.alerts.series import METRICS
 from bot.errors import NoDataError, UsageError
-from bot.render.alerts import render_alert_list, render_backtest, render_resubscribed, render_subscribed, rule_usage
-from bot.render.i18n import N_, tr
+from bot.i18n import N_, tr
+from bot.render.alerts import (
+    render_alert_list,
+    render_backtest,
+    render_resubscribed,
+    render_subscribed,
+    rule_usage,
+)
+from bot.seam import Button, Reply, Request, Services
 from bot.store.base import ChatSettings, Subscription
-from handlers.base import Button, Reply, Request, Services
 
 SUBSCRIBE_USAGE = N_("Usage: /subscribe RULE [params]. Rules: r2k_high, pe_gap, cut_odds, cut_odds_move, fed_decision, r2k_drawdown, spread_flip. Example: /subscribe cut_odds 75")
 UNSUBSCRIBE_USAGE = N_("Usage: /unsubscribe RULE — e.g. /unsubscribe cut_odds")

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.errors import NoDataError, UsageError
+from bot.i18n import N_, tr
 from bot.metrics.compare import PERIODS, WindowError, compute_compare
 from bot.metrics.returns import InsufficientData
 from bot.render import charts
 from bot.render.compare import compare_chart, render_compare
-from bot.render.i18n import N_, tr
-from handlers.base import Button, Chart, Reply, Request, Services
+from bot.seam import Button, Chart, Reply, Request, Services
 
 COMPARE_USAGE = N_("Usage: /compare FROM [TO|1m|3m|6m|1y|3y|5y|10y] [chart] — Russell 2000 vs S&amp;P 500 vs Nasdaq-100 price returns, dates as YYYY-MM-DD (without TO: to the last close)")
 NOT_A_DATE = N_("{value} is not a calendar date. Dates are written YYYY-MM-DD, e.g. 2009-03-09.")

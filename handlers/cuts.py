@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from bot import calendar
 from bot.errors import NoDataError, UsageError
+from bot.i18n import N_
 from bot.metrics.cuts import compute_cuts, splice_target
 from bot.metrics.r2k import InsufficientData
 from bot.render.cuts import render_cuts
-from bot.render.i18n import N_
-from handlers.base import Reply, Request, Services
+from bot.seam import Reply, Request, Services
 
 CUTS_USAGE = N_("Usage: /cuts — Russell 2000 and S&amp;P 500 price returns (no dividends) 3, 6 and 12 calendar months after the first cut of each easing cycle")
 

@@ -7,13 +7,12 @@ from dataclasses import replace
 from functools import lru_cache
 from zoneinfo import available_timezones
 
+from bot.digests import DEFAULT_TIME, DEFAULT_TZ
 from bot.errors import UsageError
-
+from bot.i18n import N_, tr
 from bot.render.digest import build_digest
-from bot.render.i18n import N_, tr
+from bot.seam import Chart, Reply, Request, Services
 from bot.store.base import ChatSettings
-from handlers.base import Chart, Reply, Request, Services
-from jobs.digest import DEFAULT_TIME, DEFAULT_TZ
 
 DIGEST_USAGE = N_("Usage: /digest — the digest now; /digest on [HH:MM] [Area/City] — daily on NYSE trading days (default 08:00, your zone); /digest off")
 DIGEST_ON = N_("Daily digest on: {time} {zone}, on NYSE trading days, about the session before.")

@@ -7,11 +7,11 @@ import re
 
 from bot import calendar
 from bot.errors import NoDataError, UsageError
+from bot.i18n import N_, tr
 from bot.metrics.odds import odds_view
 from bot.render import charts
 from bot.render.fedodds import fedodds_chart, render_fedodds, strip_label
-from bot.render.i18n import N_, tr
-from handlers.base import Button, Chart, Reply, Request, Services
+from bot.seam import Button, Chart, Reply, Request, Services
 from handlers.fedodds_history import fedodds_history_reply
 
 FEDODDS_USAGE = N_("Usage: /fedodds [N | YYYY-MM] [chart] — the next N meetings (1–12, default 4) or the meeting in a month, e.g. /fedodds 8 or /fedodds 2026-12; add chart for the picture; /fedodds YYYY-MM history charts how that meeting's odds moved, e.g. /fedodds 2022-03 history")

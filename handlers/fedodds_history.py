@@ -9,11 +9,11 @@ import asyncio
 
 from bot import calendar
 from bot.errors import NoDataError, UsageError
+from bot.i18n import N_
 from bot.metrics.odds_history import meeting_odds_history, target_lower_bound
 from bot.render import charts
 from bot.render.fedodds_history import fedodds_history_caption, fedodds_history_chart, render_fedodds_history
-from bot.render.i18n import N_
-from handlers.base import Chart, Reply, Request, Services
+from bot.seam import Chart, Reply, Request, Services
 
 NO_DECISION = N_(
     "No FOMC decision in {month}: /fedodds YYYY-MM history takes a month with an FOMC meeting, e.g. /fedodds 2022-03 history"

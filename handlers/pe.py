@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from bot.errors import NoDataError, UsageError
+from bot.i18n import N_
 from bot.market import Snapshot
 from bot.metrics.pe import CANDIDATES, best_pe, compute_pe_gap, latest
 from bot.metrics.r2k import InsufficientData
-from bot.render.i18n import N_
 from bot.render.pe import render_pe, render_pe_one_side
+from bot.seam import Reply, Request, Services
 from bot.series import SERIES
-from handlers.base import Reply, Request, Services
 
 PE_USAGE = N_("Usage: /pe — S&amp;P 500 vs S&amp;P 600 P/E gap, forward where imported, else ETF trailing proxies")
 

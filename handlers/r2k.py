@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from bot.errors import NoDataError, UsageError, UserError
+from bot.i18n import N_, tr
 from bot.metrics.r2k import InsufficientData, compute_r2k
 from bot.render import charts
-from bot.render.i18n import N_, tr
 from bot.render.r2k import CHART_PERIODS, r2k_chart, render_r2k
-from handlers.base import Button, Chart, Reply, Request, Services
+from bot.seam import Button, Chart, Reply, Request, Services
 
 BEFORE_HISTORY = N_("The {series} history held starts on {start}: there is no close on or before {asof}.")
 R2K_USAGE = N_("Usage: /r2k — the Russell 2000 at its last close; /r2k chart [ytd|1y|5y] — against the Nasdaq-100, rebased to 100")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from bot import calendar
 from bot.errors import NoDataError, UsageError
+from bot.i18n import N_
 from bot.metrics.rates import compute_rates
 from bot.metrics.returns import InsufficientData
-from bot.render.i18n import N_
 from bot.render.rates import render_rates
-from handlers.base import Reply, Request, Services
+from bot.seam import Reply, Request, Services
 
 RATES_USAGE = N_("Usage: /rates — the Fed target range, the effective fed funds rate and the 10-year Treasury yield, each with its change since the last FOMC decision")
 SERIES = ("DFEDTARL", "DFEDTARU", "EFFR", "DGS10")

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from bot.render.i18n import N_
+from collections.abc import Awaitable, Callable, Sequence
+
+from bot.i18n import N_
+from bot.seam import Command, CommandFunc, Reply, Request, Services
+from bot.seam import visible_commands as seam_visible
 from handlers import alerts, compare, cuts, digest, fedodds, pe, r2k, rates, risk, spread, start, status
-from handlers.base import Command, Request
+
+
+def _with_table(func: Callable[[Services, Request, Sequence[Command]], Awaitable[Reply]]) -> CommandFunc:
+    """/start and /help list the table below: it is handed to them here, so they need not import it."""
+
+    async def command(services: Services, request: Request) -> Reply:
+        return await func(services, request, _ALL)
+
+    return command
+
 
 _ALL: tuple[Command, ...] = (
-    Command("start", start.start_command, N_("Welcome and the list of commands"), start.START_USAGE),
-    Command("help", start.help_command, N_("How to use each command"), start.HELP_USAGE),
+    Command("start", _with_table(start.start_command), N_("Welcome and the list of commands"), start.START_USAGE),
+    Command("help", _with_table(start.help_command), N_("How to use each command"), start.HELP_USAGE),
     Command("r2k", r2k.r2k_command, N_("Russell 2000: last close, YTD, highs, distance to the record"), r2k.R2K_USAGE, cacheable=True),
     Command("spread", spread.spread_command, N_("Small caps minus large caps over a period, with a chart"), spread.SPREAD_USAGE, cacheable=True),
     Command("compare", compare.compare_command, N_("Russell 2000 vs S&amp;P 500 vs Nasdaq-100 over any window, with a chart"), compare.COMPARE_USAGE, cacheable=True),
@@ -31,9 +44,5 @@ COMMANDS: dict[str, Command] = {c.name: c for c in _ALL}
 
 
 def visible_commands(request: Request | None = None) -> list[Command]:
-    """Commands to list in /start, /help and the menu: operator commands only for operators, and only in
-    a private chat (they answer nowhere else)."""
-    def shown(c: Command) -> bool:
-        return not c.admin_only or (request is not None and request.is_admin and request.chat_type == "private")
-
-    return [c for c in _ALL if shown(c)]
+    """Commands to list in the menu, /start and /help (see bot.seam.visible_commands)."""
+    return seam_visible(_ALL, request)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from bot.errors import NoDataError, UsageError
+from bot.i18n import N_
 from bot.metrics.r2k import InsufficientData
 from bot.metrics.risk import compute_risk
-from bot.render.i18n import N_
 from bot.render.risk import render_risk
-from handlers.base import Reply, Request, Services
+from bot.seam import Reply, Request, Services
 
 RISK_USAGE = N_("Usage: /risk — volatility (annualised, over the last 20 and 252 sessions; 252 sessions ≈ 1 year) and drawdowns of named episodes (peak = last record close, trough = lowest close of the episode), Russell 2000 vs S&amp;P 500 and Nasdaq-100")
 

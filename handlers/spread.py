@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from bot.errors import NoDataError, UsageError
+from bot.i18n import N_, tr
 from bot.metrics.r2k import InsufficientData
 from bot.metrics.spread import PERIODS, compute_spread
 from bot.render import charts
-from bot.render.i18n import N_, tr
 from bot.render.spread import render_spread, spread_chart
-from handlers.base import Chart, Reply, Request, Services
+from bot.seam import Chart, Reply, Request, Services
 
 SPREAD_USAGE = N_("Usage: /spread [ytd|1m|3m|1y|5y] — small caps minus large caps over the period (default ytd): price returns, no dividends; 1m/3m/1y/5y are calendar windows from the last close on or before the same day 1, 3, 12 or 60 months earlier")
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.errors import UsageError
-from bot.render.i18n import N_
+from bot.i18n import N_
 from bot.render.status import render_status
-from handlers.base import Reply, Request, Services
+from bot.seam import Reply, Request, Services
 
 STATUS_USAGE = N_("Usage: /status — data freshness per series (operators only)")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import ContextTypes
 
-from handlers.base import Services
+from bot.seam import Services
 
 
 def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:

@@ -9,7 +9,7 @@ import logging
 from telegram.ext import ContextTypes
 
 from bot import calendar
-from handlers.base import Services
+from bot.seam import Services
 from jobs.context import is_leader, services_of
 from jobs.watch import watch_once
 

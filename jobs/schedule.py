@@ -27,7 +27,7 @@ from telegram.ext import Application, ContextTypes
 
 from bot import health
 from bot.delivery import Limits, Sender
-from handlers.base import Services
+from bot.seam import Services
 from jobs.digest import schedule_digests
 from jobs.refresh import data_job, intraday_job, refresh_job
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from bot.alerts.watcher import WatchReport, watch_once as evaluate_rules
+from bot.alerts.watcher import WatchReport
+from bot.alerts.watcher import watch_once as evaluate_rules
 from bot.render.alerts import render_alerts
-from handlers.base import Services
+from bot.seam import Services
 
 log = logging.getLogger(__name__)
 

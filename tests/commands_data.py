@@ -13,10 +13,10 @@ from bot.config import Settings
 from bot.history import HistoryStore
 from bot.market import Market, record_odds
 from bot.render.text import as_terminal_text
+from bot.seam import Reply, Request, Services, split_args
 from bot.sources.cme import parse_cme_settlements
 from bot.sources.csvfile import read_series_csv
 from bot.sources.fred import parse_fredgraph_csv
-from handlers.base import Reply, Request, Services, split_args
 from handlers.registry import COMMANDS
 
 FILES = {

@@ -16,8 +16,8 @@ from bot.clock import Clock, FixedClock
 from bot.config import Settings
 from bot.history import HistoryStore
 from bot.market import Market
+from bot.seam import Services
 from bot.store.factory import make_store
-from handlers.base import Services
 from tests.telegram_peer import TelegramPeer
 
 

@@ -13,8 +13,8 @@ from bot.alerts.rules import RULES
 from bot.app import run_command
 from bot.history import HistoryStore
 from bot.render.text import as_terminal_text
+from bot.seam import Request, Services, split_args
 from bot.store.factory import make_store
-from handlers.base import Request, Services, split_args
 from handlers.registry import COMMANDS
 from tests.commands_data import services_for
 

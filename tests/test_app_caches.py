@@ -33,11 +33,11 @@ from bot.clock import FixedClock
 from bot.config import Settings
 from bot.errors import NoDataError, StoreUnavailableError
 from bot.history import HistoryStore
+from bot.i18n import Safe
 from bot.market import Market
-from bot.render.i18n import Safe
+from bot.seam import Button, Chart, Command, Reply, Request, Services
 from bot.store.base import ChatSettings
 from bot.store.factory import make_store
-from handlers.base import Button, Chart, Command, Reply, Request, Services
 from tests.instant import InstantRequest, callback_for, update_for
 
 ASOF = date(2026, 2, 20)

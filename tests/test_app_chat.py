@@ -14,14 +14,21 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot import calendar
-from bot.app import ADMIN_IN_PRIVATE, APOLOGY, CHART_ALREADY_SENT, UNKNOWN_COMMAND, UNKNOWN_TEXT, build_application
+from bot.app import (
+    ADMIN_IN_PRIVATE,
+    APOLOGY,
+    CHART_ALREADY_SENT,
+    UNKNOWN_COMMAND,
+    UNKNOWN_TEXT,
+    build_application,
+)
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.history import HistoryStore
+from bot.i18n import tr
 from bot.market import Market
-from bot.render.i18n import tr
+from bot.seam import Services
 from bot.store.factory import make_store
-from handlers.base import Services
 from tests.instant import BOT_USER, InstantRequest, callback_for, group_update_for, update_for
 
 ASOF = date(2026, 2, 20)

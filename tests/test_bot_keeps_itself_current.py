@@ -1,5 +1,5 @@
 """The running bot fetches its own data and acts on it: started through the same code path as
-`capgap run` (bot.__main__._services + bot.runtime.build_bot), with Yahoo, FRED, CME and Stooq answered
+`capgap run` (bot.__main__._services + bot.app.build_bot), with Yahoo, FRED, CME and Stooq answered
 from the real data (tests/fake_vendors.py) and Telegram by the Bot API peer."""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from telegram.ext import Application
 
 from bot.__main__ import _services
 from bot.__main__ import main as capgap
+from bot.app import build_bot
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.history import HistoryStore
-from bot.runtime import build_bot
 from bot.sources.csvfile import read_series_csv
 from bot.store.base import ChatSettings, Subscription
 from bot.store.factory import make_store

@@ -15,7 +15,7 @@ from fontTools.ttLib import TTFont
 from matplotlib.figure import Figure
 
 from bot.render import charts
-from handlers.base import Services
+from bot.seam import Services
 from tests.commands_data import ask, import_real_data, services_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))

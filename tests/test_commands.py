@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.history import HistoryStore
-from handlers.base import Services
+from bot.seam import Services
 from tests.commands_data import ask, import_real_data, services_for
 
 END_2025 = date(2025, 12, 31)

@@ -15,8 +15,8 @@ from matplotlib.figure import Figure
 
 from bot.history import HistoryStore
 from bot.render import charts
+from bot.seam import Services
 from bot.sources.csvfile import read_series_csv
-from handlers.base import Services
 from handlers.registry import COMMANDS
 from tests.commands_data import ask, import_real_data, services_for
 

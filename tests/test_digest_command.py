@@ -12,8 +12,8 @@ import pytest
 from bot.app import run_command
 from bot.history import HistoryStore
 from bot.render.text import as_terminal_text
+from bot.seam import Request, Services
 from bot.store.factory import make_store
-from handlers.base import Request, Services
 from handlers.registry import COMMANDS
 from tests.commands_data import services_for
 

@@ -10,13 +10,14 @@ import pytest
 
 from bot.clock import FixedClock
 from bot.config import Settings
+from bot.digests import due_session
 from bot.history import HistoryStore
 from bot.market import Market
+from bot.seam import Services
 from bot.sources.csvfile import read_series_csv
 from bot.store.base import ChatSettings
 from bot.store.sqlite import SqliteStore
-from handlers.base import Services
-from jobs.digest import due_session, enqueue_due_digests
+from jobs.digest import enqueue_due_digests
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 

@@ -20,8 +20,8 @@ from bot.clock import FixedClock
 from bot.config import Settings
 from bot.history import HistoryStore
 from bot.market import Market
+from bot.seam import Services
 from bot.store.factory import make_store
-from handlers.base import Services
 from handlers.registry import COMMANDS
 from tests.instant import InstantRequest, callback_for, update_for
 from tests.telegram_peer import HtmlParseError, parse_html

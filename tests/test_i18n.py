@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.render.i18n import Safe, catalog, normalise_lang, parse_lang, tr, trn
+from bot.i18n import Safe, catalog, normalise_lang, parse_lang, tr, trn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import i18n as i18n_tool  # noqa: E402

@@ -20,10 +20,10 @@ from bot.metrics.odds_history import (
     meeting_odds_history,
     target_lower_bound,
 )
+from bot.seam import Services
 from bot.sources.base import Strip
 from bot.sources.csvfile import read_series_csv
 from bot.sources.zq_daily import parse_zq_daily
-from handlers.base import Services
 from handlers.fedodds import parse_history_args
 from tests.commands_data import ask, import_real_data, services_for
 

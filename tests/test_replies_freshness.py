@@ -17,9 +17,9 @@ from bot import calendar
 from bot.clock import FixedClock
 from bot.history import HistoryStore
 from bot.market import Market, record_odds
+from bot.seam import Services
 from bot.sources.base import Strip
 from bot.sources.cme import parse_cme_settlements
-from handlers.base import Services
 from tests.commands_data import ask, import_real_data, services_for
 
 LATER = datetime(2026, 12, 4, 18, 0, tzinfo=UTC)  # a Friday long after the shared data ends

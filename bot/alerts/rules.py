@@ -32,6 +32,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.errors import UsageError
+from bot.i18n import N_
 
 KINDS = ("crosses_above", "crosses_below", "above", "below", "new_high", "change_by")
 EVALUATE_ON = ("close", "intraday")
@@ -40,11 +41,6 @@ CROSSING_KINDS = ("crosses_above", "crosses_below")
 
 # Parameters every subscription may set, whatever its rule: an end date and resolved notices.
 COMMON_PARAMS = ("expires", "notify_resolved")
-
-
-def N_(msgid: str) -> str:
-    """Mark a msgid for extraction (scripts/i18n.py); bot/alerts stays independent of bot/render."""
-    return msgid
 
 
 class RuleParamError(UsageError, ValueError):

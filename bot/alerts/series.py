@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from bot.i18n import N_
 from bot.market import CUT_ODDS_SERIES, Snapshot
 from bot.metrics.pe import CANDIDATES, best_pe, pe_gap_series
 from bot.metrics.risk import drawdown_series
 from bot.metrics.spread import ytd_gap_series
-from bot.render.i18n import N_
 from bot.series import SERIES
 
 UNITS = ("index", "turns", "percent", "pp", "rate")

@@ -10,11 +10,12 @@ from bot.alerts.backtest import HORIZONS, BacktestResult
 from bot.alerts.evaluator import AlertEvent
 from bot.alerts.rules import RULES, Rule
 from bot.alerts.series import METRICS
+from bot.i18n import N_, Safe, tr, tr_text, trn
 from bot.market import SeriesStatus, Snapshot
 from bot.render import format as fmt
-from bot.render.i18n import N_, Safe, tr, tr_text, trn
 from bot.render.text import join, sources_line, stale_lines
 from bot.store.base import ChatSettings, Subscription
+
 
 def _in_unit(value: float, unit: str, lang: str, *, level: bool = False) -> Safe:
     """A metric value as a reader reads it, in its metric's unit (bot/alerts/series.py); a subscriber's

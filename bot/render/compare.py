@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.i18n import N_, Safe, tr, tr_text
 from bot.market import SeriesStatus
 from bot.metrics.compare import Comparison
 from bot.render import charts
 from bot.render import format as fmt
-from bot.render.i18n import N_, Safe, tr, tr_text
 from bot.render.spread import charts_source
 from bot.render.text import join, sources_line, stale_lines
 

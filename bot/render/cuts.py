@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from bot.i18n import N_, Safe, tr, trn
 from bot.market import SeriesStatus
 from bot.metrics.cuts import HORIZONS, CutsStudy, FirstCut
 from bot.render import format as fmt
-from bot.render.i18n import N_, Safe, tr, trn
 from bot.render.text import join, sources_line, stale_lines
 
 # The byline of the article whose averages /cuts checks (FoolBull, 2025-09-30).

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot import calendar
+from bot.i18n import N_, Safe, tr
 from bot.market import Snapshot
 from bot.metrics.odds import odds_view
 from bot.metrics.pe import CANDIDATES, best_pe, compute_pe_gap
@@ -14,7 +15,6 @@ from bot.metrics.spread import compute_spread
 from bot.render import charts
 from bot.render import format as fmt
 from bot.render.fedodds import range_label
-from bot.render.i18n import N_, Safe, tr
 from bot.render.pe import KINDS, PE_KINDS_DIFFER
 from bot.render.r2k import r2k_chart
 from bot.render.spread import trend_word

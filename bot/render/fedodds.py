@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot.i18n import N_, Safe, tr
 from bot.market import SeriesStatus
 from bot.metrics.fedwatch import MeetingOdds
 from bot.metrics.odds import OddsView
 from bot.render import charts
 from bot.render import format as fmt
-from bot.render.i18n import N_, Safe, tr
 from bot.render.text import as_terminal_text, join, source_label, sources_line, stale_lines
 
 STEP = 0.25

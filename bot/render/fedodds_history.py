@@ -7,10 +7,10 @@ import html
 import matplotlib.pyplot as plt
 import numpy as np
 
+from bot.i18n import N_, Safe, tr
 from bot.metrics.odds_history import RANGE_START, OddsHistory
 from bot.render import charts
 from bot.render import format as fmt
-from bot.render.i18n import N_, Safe, tr
 from bot.render.text import join, source_label
 
 STEP = 0.25

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date as _babel_date
 from babel.numbers import format_decimal
 
-from bot.render.i18n import BABEL_LOCALE, N_, Safe, tr
+from bot.i18n import BABEL_LOCALE, N_, Safe, tr
 
 MINUS = "−"  # U+2212: a real minus sign reads better than a hyphen in a figure
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.i18n import N_, Safe, tr, tr_text, trn
 from bot.market import SeriesStatus
 from bot.metrics.pe import PEGap, PEReading
 from bot.render import format as fmt
-from bot.render.i18n import N_, Safe, tr, tr_text, trn
 from bot.render.text import join, sources_line, stale_lines
 
 KINDS = {"forward": N_("forward"), "trailing": N_("trailing")}

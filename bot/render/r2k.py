@@ -7,11 +7,11 @@ from datetime import date
 
 import pandas as pd
 
+from bot.i18n import N_, Safe, tr
 from bot.market import LiveQuote, SeriesStatus
 from bot.metrics.r2k import R2KSnapshot
 from bot.render import charts
 from bot.render import format as fmt
-from bot.render.i18n import N_, Safe, tr
 from bot.render.text import join, live_line, sources_line, stale_lines
 
 

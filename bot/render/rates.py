@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from bot.i18n import N_, Safe, tr
 from bot.market import SeriesStatus
 from bot.metrics.rates import MAX_AGE_DAYS, Rates, Reading, TargetRange
 from bot.render import format as fmt
-from bot.render.i18n import N_, Safe, tr
 from bot.render.text import join, sources_line
 
 TARGET_LABEL = N_("Fed funds target range")

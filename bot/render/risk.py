@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from bot.i18n import N_, Safe, tr, tr_text
 from bot.market import SeriesStatus
 from bot.metrics.risk import EPISODES, Drawdown, IndexRisk
 from bot.render import format as fmt
-from bot.render.i18n import N_, Safe, tr, tr_text
 from bot.render.text import join, sources_line, stale_lines
 
 NAMES = {"RUT": N_("Russell 2000"), "SPX": N_("S&P 500"), "NDX": N_("Nasdaq-100")}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.i18n import N_, Safe, tr, trn
 from bot.market import SeriesStatus
 from bot.metrics.spread import Spread
 from bot.render import charts
 from bot.render import format as fmt
-from bot.render.i18n import N_, Safe, tr, trn
 from bot.render.text import join, sources_line, stale_lines
 
 PERIOD_NAMES = {"ytd": N_("year to date"), "1m": N_("1 month"), "3m": N_("3 months"), "1y": N_("1 year"), "5y": N_("5 years")}

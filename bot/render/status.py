@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.i18n import N_, Safe, tr
 from bot.market import Snapshot
 from bot.render import format as fmt
-from bot.render.i18n import N_, Safe, tr
 from bot.render.text import join, source_label
 
 

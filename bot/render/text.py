@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 
+from bot.i18n import N_, Safe, tr
 from bot.market import LiveQuote, SeriesStatus
 from bot.render import format as fmt
-from bot.render.i18n import N_, Safe, tr
 
 # Telegram's limit for one message, in UTF-16 code units; we count characters and keep a margin.
 MESSAGE_LIMIT = 4096

@@ -26,7 +26,7 @@ from babel.messages.pofile import read_po
 
 from bot.config import LANGUAGES
 
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "locales"
+LOCALE_DIR = Path(__file__).resolve().parent / "locales"
 DOMAIN = "capgap"
 # Catalog folder per language (gettext locale names use underscores).
 CATALOG_LOCALE = {"en": "en", "zh-Hant": "zh_Hant"}

@@ -14,8 +14,8 @@ from datetime import date
 from bot.clock import Clock
 from bot.config import Settings
 from bot.history import HistoryStore
+from bot.i18n import Safe
 from bot.market import Market, Snapshot
-from bot.render.i18n import Safe
 from bot.store.base import Store
 
 
@@ -98,3 +98,13 @@ def split_args(text: str) -> tuple[str, tuple[str, ...]]:
         return "", tuple(parts)
     head = parts[0][1:].split("@", 1)[0].lower()
     return head, tuple(parts[1:])
+
+
+def visible_commands(commands: Sequence[Command], request: Request | None = None) -> list[Command]:
+    """The commands of ``commands`` to list in the menu, /start and /help: operator commands only for
+    operators, and only in a private chat (they answer nowhere else)."""
+
+    def shown(c: Command) -> bool:
+        return not c.admin_only or (request is not None and request.is_admin and request.chat_type == "private")
+
+    return [c for c in commands if shown(c)]
