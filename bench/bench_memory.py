@@ -78,7 +78,7 @@ async def child(tmp: Path) -> dict[str, Any]:
     import jobs.schedule  # noqa: F401
     import jobs.watch  # noqa: F401
     from bot import calendar
-    from bot.alerts.watcher import watch_once
+    from bot.alerts.watcher import Watcher
     from bot.clock import FixedClock
     from bot.history import HistoryStore
     from bot.market import Market
@@ -93,9 +93,10 @@ async def child(tmp: Path) -> dict[str, Any]:
     await store.open()
     steps.append(("store opened", *_rss_mb()))
     ticks = []
+    watcher = Watcher(store)  # as the running bot keeps one (bot/seam.py Services)
     for label in ("watch tick 1 (indexes the subscriptions)", "watch tick 2 (subscriptions unchanged)"):
         started = time.perf_counter()
-        report = await watch_once(store, snap, clock.now(), render_alerts)
+        report = await watcher.watch(snap, clock.now(), render_alerts)
         ticks.append(time.perf_counter() - started)
         steps.append((label, *_rss_mb()))
     await store.close()

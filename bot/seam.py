@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from bot.alerts.watcher import Watcher
 from bot.clock import Clock
 from bot.config import Settings
 from bot.history import HistoryStore
@@ -29,6 +30,12 @@ class Services:
     market: Market
     store: Store | None  # None for `capgap ask` (no chat state)
     watch_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one rule evaluation at a time
+    # The running bot's rule evaluator, keeping subscriber indexes between ticks (None without a store).
+    watcher: Watcher | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.store is not None:
+            self.watcher = Watcher(self.store)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from telegram.ext import ContextTypes
 from bot import calendar
 from bot.seam import Services
 from jobs.context import is_leader, services_of
-from jobs.watch import watch_once
+from jobs.watch import run_rules
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ async def refresh_and_watch(services: Services) -> None:
             log.info("snapshot as of %s; stale: %s", snapshot.asof, ", ".join(stale) or "none")
     else:
         await asyncio.to_thread(services.market.reload_if_changed)
-    await watch_once(services)
+    await run_rules(services)
 
 
 async def refresh_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -51,7 +51,7 @@ async def data_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     if changed:
         log.info("history changed: snapshot as of %s", services.market.snapshot.asof)
         if is_leader(context):
-            await watch_once(services)
+            await run_rules(services)
 
 
 async def intraday_job(context: ContextTypes.DEFAULT_TYPE) -> None:

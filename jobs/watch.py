@@ -5,20 +5,20 @@ from __future__ import annotations
 import logging
 
 from bot.alerts.watcher import WatchReport
-from bot.alerts.watcher import watch_once as evaluate_rules
 from bot.render.alerts import render_alerts
 from bot.seam import Services
 
 log = logging.getLogger(__name__)
 
 
-async def watch_once(services: Services) -> WatchReport | None:
-    if services.store is None:
+async def run_rules(services: Services) -> WatchReport | None:
+    """Evaluate the rules on the current snapshot with the services' watcher; never raises."""
+    if services.watcher is None:
         return None
     # One evaluation at a time: a refresh pass and a history change can come due together.
     async with services.watch_lock:
         try:
-            report = await evaluate_rules(services.store, services.market.snapshot, services.clock.now(), render_alerts)
+            report = await services.watcher.watch(services.market.snapshot, services.clock.now(), render_alerts)
         except Exception:
             log.exception("watch failed; the next refresh runs it again (events are idempotent)")
             return None

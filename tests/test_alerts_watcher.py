@@ -1,10 +1,8 @@
-"""The watcher's subscription cache: kept per store while the store's subscriptions version holds, and
-dropped, so the next tick lists again, as soon as anything about a subscription changes."""
+"""The watcher's subscription index: a Watcher keeps it while its store's subscriptions version holds,
+and drops it, so the next tick lists again, as soon as anything about a subscription changes."""
 
 from __future__ import annotations
 
-import gc
-import weakref
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -15,7 +13,7 @@ import pytest
 
 from bot import calendar
 from bot.alerts.rules import RULES
-from bot.alerts.watcher import watch_once
+from bot.alerts.watcher import Watcher, watch_once
 from bot.clock import FixedClock
 from bot.history import HistoryStore
 from bot.market import Market, Snapshot
@@ -107,18 +105,27 @@ async def _alerted(store: Store) -> list[int]:
 
 async def test_watch_unchanged_subscriptions_are_not_listed_again(store: Store, tmp_path: Path) -> None:
     rut, counting = Rut(tmp_path), CountingStore(store)
+    watcher = Watcher(counting)  # type: ignore[arg-type]
     await _subscribe(store, 1, 2)
-    await watch_once(counting, rut.before(), rut.clock.now(), render_alerts)
+    await watcher.watch(rut.before(), rut.clock.now(), render_alerts)
     assert counting.listings == len(RULES)  # the first tick lists each rule once
     snap = rut.firing()
-    report = await watch_once(counting, snap, rut.clock.now(), render_alerts)
-    assert counting.listings == len(RULES) and report.messages == 2  # evaluated from the cache
+    report = await watcher.watch(snap, rut.clock.now(), render_alerts)
+    assert counting.listings == len(RULES) and report.messages == 2  # evaluated from the kept index
     await store.put_chat(ChatSettings(1, lang="zh-Hant"))  # not a subscription
     await store.set_meta("anything", "1")
-    await watch_once(counting, snap, rut.clock.now(), render_alerts)
+    await watcher.watch(snap, rut.clock.now(), render_alerts)
     assert counting.listings == len(RULES)
     await _subscribe(store, 3)
-    await watch_once(counting, snap, rut.clock.now(), render_alerts)
+    await watcher.watch(snap, rut.clock.now(), render_alerts)
+    assert counting.listings == 2 * len(RULES)
+
+
+async def test_watch_once_keeps_nothing_between_calls(store: Store, tmp_path: Path) -> None:
+    rut, counting = Rut(tmp_path), CountingStore(store)
+    await _subscribe(store, 1)
+    await watch_once(counting, rut.before(), rut.clock.now(), render_alerts)  # type: ignore[arg-type]
+    await watch_once(counting, rut.before(), rut.clock.now(), render_alerts)  # type: ignore[arg-type]
     assert counting.listings == 2 * len(RULES)
 
 
@@ -126,30 +133,33 @@ async def test_watch_subscription_added_between_ticks_gets_the_next_alert(
     store: Store, tmp_path: Path
 ) -> None:
     rut = Rut(tmp_path)
+    watcher = Watcher(store)  # one index kept across the ticks, as in the running bot
     await _subscribe(store, 1)
-    await watch_once(store, rut.before(), rut.clock.now(), render_alerts)
+    await watcher.watch(rut.before(), rut.clock.now(), render_alerts)
     await _subscribe(store, 2)
-    report = await watch_once(store, rut.firing(), rut.clock.now(), render_alerts)
+    report = await watcher.watch(rut.firing(), rut.clock.now(), render_alerts)
     assert report.events == 2 and await _alerted(store) == [1, 2]
 
 
 async def test_watch_subscription_removed_between_ticks_gets_nothing(store: Store, tmp_path: Path) -> None:
     rut = Rut(tmp_path)
+    watcher = Watcher(store)  # one index kept across the ticks, as in the running bot
     await _subscribe(store, 1, 2)
-    await watch_once(store, rut.before(), rut.clock.now(), render_alerts)
+    await watcher.watch(rut.before(), rut.clock.now(), render_alerts)
     assert await store.delete_subscription(2, "r2k_high")
-    report = await watch_once(store, rut.firing(), rut.clock.now(), render_alerts)
+    report = await watcher.watch(rut.firing(), rut.clock.now(), render_alerts)
     assert report.events == 1 and await _alerted(store) == [1]
 
 
 async def test_watch_subscription_muted_between_ticks_gets_nothing(store: Store, tmp_path: Path) -> None:
     rut = Rut(tmp_path)
+    watcher = Watcher(store)  # one index kept across the ticks, as in the running bot
     await _subscribe(store, 1, 2, 3)
-    await watch_once(store, rut.before(), rut.clock.now(), render_alerts)
+    await watcher.watch(rut.before(), rut.clock.now(), render_alerts)
     until = rut.clock.now() + timedelta(days=3)
     await store.put_subscription(Subscription(2, "r2k_high", muted_until=until))  # /mute of one alert
     await store.put_chat(ChatSettings(3, muted_until=until))  # /mute of the whole chat
-    report = await watch_once(store, rut.firing(), rut.clock.now(), render_alerts)
+    report = await watcher.watch(rut.firing(), rut.clock.now(), render_alerts)
     assert report.events == 3 and report.messages == 1 and await _alerted(store) == [1]
 
 
@@ -157,50 +167,18 @@ async def test_watch_mute_that_ran_out_between_ticks_lets_the_alert_through(
     store: Store, tmp_path: Path
 ) -> None:
     rut = Rut(tmp_path)
+    watcher = Watcher(store)  # one index kept across the ticks, as in the running bot
     await _subscribe(store, 1, muted_until=_after_close(BEFORE) + timedelta(hours=1))
-    await watch_once(store, rut.before(), rut.clock.now(), render_alerts)
-    report = await watch_once(store, rut.firing(), rut.clock.now(), render_alerts)  # a day later
+    await watcher.watch(rut.before(), rut.clock.now(), render_alerts)
+    report = await watcher.watch(rut.firing(), rut.clock.now(), render_alerts)  # a day later
     assert report.messages == 1 and await _alerted(store) == [1]
 
 
 async def test_watch_chat_migrated_between_ticks_alerts_the_new_id(store: Store, tmp_path: Path) -> None:
     rut = Rut(tmp_path)
+    watcher = Watcher(store)  # one index kept across the ticks, as in the running bot
     await _subscribe(store, -4001, 2)
-    await watch_once(store, rut.before(), rut.clock.now(), render_alerts)
+    await watcher.watch(rut.before(), rut.clock.now(), render_alerts)
     await store.migrate_chat(-4001, -1004001)
-    report = await watch_once(store, rut.firing(), rut.clock.now(), render_alerts)
+    report = await watcher.watch(rut.firing(), rut.clock.now(), render_alerts)
     assert report.events == 2 and await _alerted(store) == [-1004001, 2]
-
-
-async def test_watch_keeps_one_cache_per_store(make_store: Callable[[str], Store], tmp_path: Path) -> None:
-    rut = Rut(tmp_path)
-    first, second = make_store("first"), make_store("second")
-    await first.open()
-    await second.open()
-    try:
-        await _subscribe(first, 1)
-        await _subscribe(second, 2)
-        await watch_once(first, rut.before(), rut.clock.now(), render_alerts)
-        await watch_once(second, rut.before(), rut.clock.now(), render_alerts)
-        snap = rut.firing()
-        await watch_once(first, snap, rut.clock.now(), render_alerts)
-        await watch_once(second, snap, rut.clock.now(), render_alerts)
-        assert await _alerted(first) == [1] and await _alerted(second) == [2]
-    finally:
-        await first.close()
-        await second.close()
-
-
-async def test_watch_cache_does_not_keep_a_dropped_store_alive(
-    make_store: Callable[[str], Store], tmp_path: Path
-) -> None:
-    rut = Rut(tmp_path)
-    store = make_store("dropped")
-    await store.open()
-    await _subscribe(store, 1)
-    await watch_once(store, rut.before(), rut.clock.now(), render_alerts)
-    await store.close()
-    ref = weakref.ref(store)
-    del store
-    gc.collect()
-    assert ref() is None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import weakref
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,35 +66,6 @@ class _Indexed:
     rules: dict[str, _Subscribers] = field(default_factory=dict)
 
 
-# Per store object: the subscriptions as of one version. A tick whose version matches lists nothing;
-# any write to subscriptions (subscribe, unsubscribe, mute, a chat migration) changes the version, and
-# the next tick lists the rules again, a page at a time. Weak keys: a closed, dropped store takes its
-# indexes with it.
-_INDEXES: weakref.WeakKeyDictionary[Store, _Indexed] = weakref.WeakKeyDictionary()
-
-
-async def _subscribers(store: Store, rules: Mapping[str, Rule]) -> dict[str, _Subscribers]:
-    """The subscribers of each rule that has any, from the cache while the store's version holds."""
-    # The version is read before listing: a write that lands during the listing changes it, so the
-    # next tick lists again even if this listing missed the write.
-    version = await store.subscriptions_version()
-    try:
-        indexed = _INDEXES.get(store)
-    except TypeError:  # a store that cannot be weakly referenced: no cache
-        indexed = None
-    if indexed is None or indexed.version != version:
-        indexed = _Indexed(version)  # the old indexes go now, before the new ones are built
-        try:
-            _INDEXES[store] = indexed
-        except TypeError:
-            pass
-    for rule_id, rule in rules.items():
-        kept = indexed.rules.get(rule_id)
-        if kept is None or kept.rule != rule:
-            indexed.rules[rule_id] = await _index(store, rule_id, rule)
-    return {rule_id: indexed.rules[rule_id] for rule_id in rules if len(indexed.rules[rule_id].index)}
-
-
 async def _index(store: Store, rule_id: str, rule: Rule) -> _Subscribers:
     """Index the subscriptions to ``rule_id`` a page at a time (100k take ~150 ms to index)."""
     builder = SubscriptionIndexBuilder(rule)
@@ -109,78 +79,106 @@ async def _index(store: Store, rule_id: str, rule: Rule) -> _Subscribers:
     return _Subscribers(rule, index, mutes)
 
 
-async def watch_once(
-    store: Store,
-    snap: Snapshot,
-    now: datetime,
-    render: Any,
-    *,
-    rules: Mapping[str, Rule] = RULES,
-) -> WatchReport:
-    """Evaluate every subscribed rule on ``snap``; ``render(chat, events, snap) -> payload`` builds messages."""
-    report = WatchReport()
-    subscribers = await _subscribers(store, rules)
-    events: list[tuple[int, AlertEvent]] = []
-    pending_states: dict[str, dict[str, dict[str, Any]]] = {}
-    watermarks: dict[str, date] = {}
-    for rule_id, subs in subscribers.items():
-        rule = rules[rule_id]
-        metric = METRICS[rule.metric]
-        try:
-            stale = [s.name for s in snap.stale(metric.inputs(snap))]
-            if stale:
-                report.held[rule_id] = "stale: " + ", ".join(stale)
-                continue
-            history = metric.compute(snap)
-        except NoDataError:
-            report.held[rule_id] = "no data"
-            continue
-        history = history.loc[: pd.Timestamp(snap.asof)].dropna()
-        if history.empty:
-            report.held[rule_id] = "no data"
-            continue
-        stored = await store.get_alert_states(rule_id)
-        states = {scope: AlertState.from_dict(value) for scope, value in stored.items() if scope.startswith("group:")}
-        changed, by_scope = evaluate_group(rule, subs.index, history, states, now)
-        announce_from = history.index[max(0, len(history) - ANNOUNCE_BARS)].date()
-        for scope, scope_events in by_scope.items():
-            events += [(int(scope), e) for e in scope_events if e.bar >= announce_from]
-        pending_states[rule_id] = {scope: state.to_dict() for scope, state in changed.items()}
-        before = [s.last_bar for s in states.values() if s.last_bar]
-        after = [s.last_bar for s in changed.values() if s.last_bar]
-        if after:
-            old, new = (max(before) if before else None), max(after)
-            dates = history.index
-            report.evaluated[rule_id] = (
-                1 if old is None else int(((dates > pd.Timestamp(old)) & (dates <= pd.Timestamp(new))).sum())
-            )
-            watermarks[rule_id] = new
+class Watcher:
+    """Evaluates the rules for one store, keeping each rule's subscriber index between ticks.
 
-    report.events = len(events)
-    if events:
-        all_chats = await store.list_chats(active_only=False)
-        muted_chats = {c.chat_id for c in all_chats if c.muted_until and c.muted_until > now}
-        by_chat: dict[int, list[AlertEvent]] = defaultdict(list)
-        for chat_id, event in events:
-            if chat_id in muted_chats:
-                continue  # the whole chat is muted
-            until = subscribers[event.rule_id].mutes.get(chat_id)
-            if until is not None and until > now:
-                continue  # this subscription is muted
-            by_chat[chat_id].append(event)
-        chats = {c.chat_id: c for c in all_chats if c.active}
-        items = []
-        for chat_id, chat_events in by_chat.items():
-            chat = chats.get(chat_id)
-            if chat is None:
-                continue  # the chat blocked the bot or was never started: nothing to send
-            digest = hashlib.sha256("|".join(sorted(e.key for e in chat_events)).encode()).hexdigest()[:20]
-            items.append(OutboxItem(key=f"alert:{chat_id}:{digest}", chat_id=chat_id, payload=render(chat, chat_events, snap),
-                                    created_at=now, not_before=now))
-        report.messages = await store.enqueue(items) if items else 0
-    for rule_id, changed_states in pending_states.items():
-        if changed_states:
-            await store.put_alert_states(rule_id, changed_states)
-    for rule_id, latest in watermarks.items():
-        await store.set_meta(watermark_key(rule_id), latest.isoformat())
-    return report
+    The index is kept as of one ``subscriptions_version`` of the store: a tick whose version matches
+    lists nothing; any write to subscriptions (subscribe, unsubscribe, mute, a chat migration) changes
+    the version, and the next tick lists the rules again, a page at a time. The running bot keeps one
+    Watcher (bot/seam.py Services); ``watch_once`` evaluates without keeping anything.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._indexed: _Indexed | None = None
+
+    async def _subscribers(self, rules: Mapping[str, Rule]) -> dict[str, _Subscribers]:
+        """The subscribers of each rule that has any, from the kept index while the version holds."""
+        # The version is read before listing: a write that lands during the listing changes it, so the
+        # next tick lists again even if this listing missed the write.
+        version = await self.store.subscriptions_version()
+        indexed = self._indexed
+        if indexed is None or indexed.version != version:
+            indexed = self._indexed = _Indexed(version)  # the old indexes go now, before new ones are built
+        for rule_id, rule in rules.items():
+            kept = indexed.rules.get(rule_id)
+            if kept is None or kept.rule != rule:
+                indexed.rules[rule_id] = await _index(self.store, rule_id, rule)
+        return {rule_id: indexed.rules[rule_id] for rule_id in rules if len(indexed.rules[rule_id].index)}
+
+    async def watch(self, snap: Snapshot, now: datetime, render: Any, *, rules: Mapping[str, Rule] = RULES) -> WatchReport:
+        """Evaluate every subscribed rule on ``snap``; ``render(chat, events, snap) -> payload`` builds messages."""
+        report = WatchReport()
+        store = self.store
+        subscribers = await self._subscribers(rules)
+        events: list[tuple[int, AlertEvent]] = []
+        pending_states: dict[str, dict[str, dict[str, Any]]] = {}
+        watermarks: dict[str, date] = {}
+        for rule_id, subs in subscribers.items():
+            rule = rules[rule_id]
+            metric = METRICS[rule.metric]
+            try:
+                stale = [s.name for s in snap.stale(metric.inputs(snap))]
+                if stale:
+                    report.held[rule_id] = "stale: " + ", ".join(stale)
+                    continue
+                history = metric.compute(snap)
+            except NoDataError:
+                report.held[rule_id] = "no data"
+                continue
+            history = history.loc[: pd.Timestamp(snap.asof)].dropna()
+            if history.empty:
+                report.held[rule_id] = "no data"
+                continue
+            stored = await store.get_alert_states(rule_id)
+            states = {scope: AlertState.from_dict(value) for scope, value in stored.items() if scope.startswith("group:")}
+            changed, by_scope = evaluate_group(rule, subs.index, history, states, now)
+            announce_from = history.index[max(0, len(history) - ANNOUNCE_BARS)].date()
+            for scope, scope_events in by_scope.items():
+                events += [(int(scope), e) for e in scope_events if e.bar >= announce_from]
+            pending_states[rule_id] = {scope: state.to_dict() for scope, state in changed.items()}
+            before = [s.last_bar for s in states.values() if s.last_bar]
+            after = [s.last_bar for s in changed.values() if s.last_bar]
+            if after:
+                old, new = (max(before) if before else None), max(after)
+                dates = history.index
+                report.evaluated[rule_id] = (
+                    1 if old is None else int(((dates > pd.Timestamp(old)) & (dates <= pd.Timestamp(new))).sum())
+                )
+                watermarks[rule_id] = new
+
+        report.events = len(events)
+        if events:
+            all_chats = await store.list_chats(active_only=False)
+            muted_chats = {c.chat_id for c in all_chats if c.muted_until and c.muted_until > now}
+            by_chat: dict[int, list[AlertEvent]] = defaultdict(list)
+            for chat_id, event in events:
+                if chat_id in muted_chats:
+                    continue  # the whole chat is muted
+                until = subscribers[event.rule_id].mutes.get(chat_id)
+                if until is not None and until > now:
+                    continue  # this subscription is muted
+                by_chat[chat_id].append(event)
+            chats = {c.chat_id: c for c in all_chats if c.active}
+            items = []
+            for chat_id, chat_events in by_chat.items():
+                chat = chats.get(chat_id)
+                if chat is None:
+                    continue  # the chat blocked the bot or was never started: nothing to send
+                digest = hashlib.sha256("|".join(sorted(e.key for e in chat_events)).encode()).hexdigest()[:20]
+                items.append(OutboxItem(key=f"alert:{chat_id}:{digest}", chat_id=chat_id, payload=render(chat, chat_events, snap),
+                                        created_at=now, not_before=now))
+            report.messages = await store.enqueue(items) if items else 0
+        for rule_id, changed_states in pending_states.items():
+            if changed_states:
+                await store.put_alert_states(rule_id, changed_states)
+        for rule_id, latest in watermarks.items():
+            await store.set_meta(watermark_key(rule_id), latest.isoformat())
+        return report
+
+
+async def watch_once(
+    store: Store, snap: Snapshot, now: datetime, render: Any, *, rules: Mapping[str, Rule] = RULES
+) -> WatchReport:
+    """One evaluation of every subscribed rule, listing the subscriptions afresh (tools, tests)."""
+    return await Watcher(store).watch(snap, now, render, rules=rules)
