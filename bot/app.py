@@ -19,8 +19,9 @@ import time
 import traceback
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from telegram import (
@@ -55,9 +56,13 @@ from bot.render.text import as_terminal_text, split_message
 from bot.seam import Chart, Command, Reply, Request, Services, split_args
 from bot.sources.registry import open_sources
 from bot.store.base import ChatSettings
-from handlers.registry import COMMANDS, visible_commands
+from handlers.registry import COMMANDS as COMMANDS  # re-exported: `capgap ask` answers from the same table
+from handlers.registry import visible_commands
 
 log = logging.getLogger(__name__)
+
+# What PTB calls for an update: the callbacks the handlers below are built on.
+UpdateCallback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 APOLOGY = N_("Sorry, something went wrong on our side. The error was logged; please try again later.")
 ADMIN_ONLY = N_("This command is for the bot's operators only.")
@@ -363,7 +368,7 @@ async def _settings_may_have_changed(
     await cache.get(services, chat_id)
 
 
-def ptb_callback(command: Command):  # type: ignore[no-untyped-def]
+def ptb_callback(command: Command) -> UpdateCallback:
     async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         chat = update.effective_chat
@@ -400,7 +405,7 @@ def _not_modified(exc: BadRequest) -> bool:
     return "not modified" in exc.message.lower()
 
 
-def callback_router():  # type: ignore[no-untyped-def]
+def callback_router() -> UpdateCallback:
     """Inline buttons carry "<command>:<arg>:<arg>..." and run that command like a typed message.
 
     What the press shows depends on what it asked for, as Telegram users expect:
@@ -516,7 +521,7 @@ async def _apology_lang(context: ContextTypes.DEFAULT_TYPE, services: Services |
         return fallback
 
 
-def unknown_message_handler():  # type: ignore[no-untyped-def]
+def unknown_message_handler() -> UpdateCallback:
     """A message no command handler took: an unknown /command or plain text.
 
     In a private chat it gets one line pointing to /help, in the chat's language. In a group the bot

@@ -57,7 +57,7 @@ def catalog(lang: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for message in cat:
         if message.id and isinstance(message.id, str):
-            out[message.id] = message.string or message.id
+            out[message.id] = message.string if isinstance(message.string, str) and message.string else message.id
     return out
 
 

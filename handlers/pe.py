@@ -29,8 +29,8 @@ async def pe_command(services: Services, request: Request) -> Reply:
     snap = request.snapshot(services)
     values = pe_values(snap)
     # Fresh series before stale ones, forward before trailing (bot/metrics/pe.py choose_pe_series).
-    large, small = (best_pe(values, role, LABELS, asof=snap.asof) for role in ("large", "small"))  # type: ignore[arg-type]
-    extra = [best_pe(values, role, LABELS, asof=snap.asof) for role in ("r2k", "ndx")]  # type: ignore[arg-type]
+    large, small = (best_pe(values, role, LABELS, asof=snap.asof) for role in ("large", "small"))
+    extra = [best_pe(values, role, LABELS, asof=snap.asof) for role in ("r2k", "ndx")]
     if large is None and small is None:
         raise NoDataError(what=N_("S&P 500 and S&P 600 P/E (recorded daily from Yahoo, or imported)"))
     try:

@@ -33,6 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+_Day = date  # the classes below have a field named ``date``: their other date fields use this name
+
 import numpy as np
 import pandas as pd
 
@@ -50,9 +52,9 @@ class Reading:
     value: float
     date: date  # the observation's date
     before: float | None  # the last value dated before the announcement; None without a decision
-    before_date: date | None
+    before_date: _Day | None
     change_bp: float | None  # (value − before) × 100
-    effective: date | None  # the first observation date that can show the decision
+    effective: _Day | None  # the first observation date that can show the decision
     shows_decision: bool  # observed on or after ``effective``
     stale: bool
 
@@ -64,12 +66,12 @@ class TargetRange:
     lower: float
     upper: float
     date: date  # the observation's date
-    since: date  # the first day of the current range (its effective day, as FRED dates it)
+    since: _Day  # the first day of the current range (its effective day, as FRED dates it)
     before_lower: float | None  # the range before the last decision
     before_upper: float | None
-    before_date: date | None
+    before_date: _Day | None
     change_bp: float | None  # change of the upper bound since the decision, bp
-    effective: date | None  # the day FRED's range shows the decision: the announcement + 1 day
+    effective: _Day | None  # the day FRED's range shows the decision: the announcement + 1 day
     shows_decision: bool
     stale: bool
 

@@ -48,12 +48,16 @@ def render_event(e: AlertEvent, lang: str) -> Safe:
     return tr(msgid, lang, **fields)
 
 
+def _day_or_dash(day: date | None, lang: str) -> Safe:
+    return fmt.day(day, lang) if day is not None else Safe("—")
+
+
 def render_alerts(chat: ChatSettings, events: Sequence[AlertEvent], snap: Snapshot) -> dict[str, Any]:
     """The outbox payload for one chat."""
     lang = chat.lang or "en"
     names = sorted({n for e in events for n in METRICS[RULES[e.rule_id].metric].inputs(snap)})
     statuses = [snap.status[n] for n in names if n in snap.status]
-    lines = [tr(N_("<b>capgap alert</b>"), lang)] + [render_event(e, lang) for e in events]
+    lines: list[str] = [tr(N_("<b>capgap alert</b>"), lang), *(render_event(e, lang) for e in events)]
     lines += ["", tr(N_("Manage your alerts with /alerts."), lang), sources_line(statuses, snap.asof, lang)]
     return {"text": join(lines)}
 
@@ -165,10 +169,10 @@ def render_alert_list(subs: Sequence[Subscription], chat: ChatSettings | None, n
 
 
 def render_backtest(rule: Rule, result: BacktestResult, statuses: Sequence[SeriesStatus], asof: date, lang: str) -> Safe:
-    lines = [
+    lines: list[str] = [
         tr(N_("<b>Backtest</b>: {rule}"), lang, rule=describe_rule(rule, lang)),
         trn("From {start} to {end} it would have fired {count} time.", "From {start} to {end} it would have fired {count} times.",
-            len(result.firings), lang, start=fmt.day(result.start, lang), end=fmt.day(result.end, lang), count=len(result.firings)),
+            len(result.firings), lang, start=_day_or_dash(result.start, lang), end=_day_or_dash(result.end, lang), count=len(result.firings)),
     ]
     if result.firings:
         lines.append(tr(N_("Last firings: {dates}"), lang, dates=", ".join(d.isoformat() for d in result.last_five)))

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import matplotlib
 
@@ -25,6 +25,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"
@@ -48,7 +49,7 @@ def chart_lang(lang: str) -> str:
     return lang if lang != "zh-Hant" or cjk_font() else "en"
 
 
-def _style(lang: str) -> dict[str, Any]:
+def _style(lang: str) -> Any:  # rc parameters; matplotlib types their keys as literals
     family = ["DejaVu Sans"]
     if lang == "zh-Hant" and cjk_font():
         family = [cjk_font(), "DejaVu Sans"]  # type: ignore[list-item]
@@ -76,7 +77,7 @@ def _decorate(fig: Figure, ax: Any, *, title: str, xlabel: str, ylabel: str, sou
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
-    renderer = fig.canvas.get_renderer()
+    renderer = cast(FigureCanvasAgg, fig.canvas).get_renderer()  # type: ignore[no-untyped-call]  # Agg draws charts
     bottom = ax.get_tightbbox(renderer).y0 - SOURCE_GAP_PX  # display pixels
     y = fig.transFigure.inverted().transform((0, bottom))[1]
     return fig.text(0.01, y, source, fontsize=7, color="#555555", ha="left", va="top")

@@ -95,7 +95,7 @@ def r2k_chart(rut: pd.Series, ndx: pd.Series | None, asof: date, period: str, st
     clang = charts.chart_lang(lang)
     last = rut.loc[: pd.Timestamp(asof)].index[-1]
     start = period_start(last, period)
-    lines = {}
+    lines: dict[str, pd.Series] = {}
     for label, series in ((tr(N_("Russell 2000"), clang), rut), (tr(N_("Nasdaq-100"), clang), ndx)):
         if series is None:
             continue

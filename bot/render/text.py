@@ -155,7 +155,7 @@ def render_start(commands: Sequence[object], lang: str) -> Safe:
 
 
 def render_help(commands: Sequence[object], lang: str) -> Safe:
-    lines = [tr(N_("<b>capgap commands</b>"), lang)]
+    lines: list[str] = [tr(N_("<b>capgap commands</b>"), lang)]
     lines += [_command_line(c, lang) for c in commands]
     lines += ["", tr(N_("/help COMMAND shows how to use one command."), lang)]
     return join(lines)
