@@ -33,12 +33,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-_Day = date  # the classes below have a field named ``date``: their other date fields use this name
-
 import numpy as np
 import pandas as pd
 
 from bot.metrics.returns import InsufficientData, as_timestamp, close_on_or_before, day, truncate
+
+_Day = date  # the classes below have a field named ``date``: their other date fields use this name
 
 MAX_AGE_DAYS = 7
 _EFFECTIVE_LAG = {"target": timedelta(days=1), "EFFR": timedelta(days=1), "DGS10": timedelta(days=0)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from typing import Protocol
 
 from bot.i18n import N_, Safe, tr
 from bot.market import LiveQuote, SeriesStatus
@@ -142,7 +143,7 @@ def live_line(quote: LiveQuote, last_close: float, lang: str) -> Safe:
     )
 
 
-def render_start(commands: Sequence[object], lang: str) -> Safe:
+def render_start(commands: Sequence[ListedCommand], lang: str) -> Safe:
     lines = [
         tr(N_("<b>Welcome to capgap</b> — small caps vs large caps, in numbers."), lang),
         tr(N_("Russell 2000 highs, its gap to the Nasdaq-100, the S&amp;P 500 vs S&amp;P 600 P/E gap and Fed cut odds from Fed funds futures."), lang),
@@ -154,16 +155,22 @@ def render_start(commands: Sequence[object], lang: str) -> Safe:
     return join(lines)
 
 
-def render_help(commands: Sequence[object], lang: str) -> Safe:
+def render_help(commands: Sequence[ListedCommand], lang: str) -> Safe:
     lines: list[str] = [tr(N_("<b>capgap commands</b>"), lang)]
     lines += [_command_line(c, lang) for c in commands]
     lines += ["", tr(N_("/help COMMAND shows how to use one command."), lang)]
     return join(lines)
 
 
-def _command_line(command: object, lang: str) -> Safe:
-    name = getattr(command, "name")
-    return Safe(f"/{name} — " + tr(getattr(command, "description"), lang))
+class ListedCommand(Protocol):
+    """What /start and /help show of a command (bot.seam.Command has it)."""
+
+    name: str
+    description: str  # msgid
+
+
+def _command_line(command: ListedCommand, lang: str) -> Safe:
+    return Safe(f"/{command.name} — " + tr(command.description, lang))
 
 
 def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
