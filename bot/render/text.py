@@ -165,8 +165,11 @@ def render_help(commands: Sequence[ListedCommand], lang: str) -> Safe:
 class ListedCommand(Protocol):
     """What /start and /help show of a command (bot.seam.Command has it)."""
 
-    name: str
-    description: str  # msgid
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...  # a msgid
 
 
 def _command_line(command: ListedCommand, lang: str) -> Safe:
