@@ -30,12 +30,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bot.sources.base import Strip
+from bot.sources.base import PRICE_COLUMNS, Strip
 from bot.store.history_base import STRIPS, HistoryBackend, HistoryTxn, SeriesRecord, SeriesWrite, StripRow
 
 __all__ = ["STRIPS", "HistoryCorrupt", "HistoryStore", "SeriesMeta", "UpsertResult", "load_all", "truncate"]
 
 _DAY_NS = 86_400 * 10**9
+_PRICE_ORDER = {c: i for i, c in enumerate(PRICE_COLUMNS)}
 CHUNK_YEARS = 10
 """Years per chunk. Reading a .npy header costs about a millisecond here (numpy parses it with
 ast.literal_eval): yearly chunks made a cold load of the 8 benchmark series 290 ms, decades ~40 chunks.
@@ -115,10 +116,15 @@ def _normalise(frame: pd.DataFrame) -> _Rows:
 
 
 def _union(lower: tuple[str, ...], upper: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of both: ``lower``'s then those only ``upper`` has; bar columns in the order of
+    PRICE_COLUMNS (the order an import or a fetch gives), so merged bars look like fetched ones."""
     if lower == upper:
         return lower
     known = set(lower)
-    return lower + tuple(c for c in upper if c not in known)
+    out = lower + tuple(c for c in upper if c not in known)
+    if set(out) <= _PRICE_ORDER.keys():
+        out = tuple(sorted(out, key=_PRICE_ORDER.__getitem__))
+    return out
 
 
 def _values(rows: _Rows, columns: tuple[str, ...]) -> np.ndarray:
@@ -448,3 +454,52 @@ def load_all(store: HistoryStore, names: Mapping[str, object] | None = None) -> 
         if got is not None:
             out[name] = got[0]
     return out
+
+
+# imports and exports ---------------------------------------------------------------------------
+REVISION_TOLERANCE = 0.02
+"""An import may revise stored closes by at most this much (median relative difference over the
+dates both hold); beyond it the file is another instrument or another unit, not a vendor revision."""
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """How an incoming frame compares with the stored one on the dates both hold."""
+
+    dates: int  # dates both hold
+    median_change: float  # median |new / stored - 1| of the close (or value) column; 0.0 without overlap
+    column: str
+
+    @property
+    def too_large(self) -> bool:
+        return self.dates > 0 and self.median_change > REVISION_TOLERANCE
+
+
+def compare_overlap(stored: pd.DataFrame, new: pd.DataFrame) -> Overlap:
+    column = "close" if "close" in stored.columns and "close" in new.columns else "value"
+    if column not in stored.columns or column not in new.columns:
+        return Overlap(0, 0.0, column)
+    old = stored[column].dropna()
+    incoming = new[column].dropna()
+    common = old.index.intersection(incoming.index)
+    if not len(common):
+        return Overlap(0, 0.0, column)
+    before = old.loc[common].to_numpy()
+    after = incoming.loc[common].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.abs(np.where(before != 0, after / before - 1.0, np.where(after == 0, 0.0, np.inf)))
+    return Overlap(len(common), float(np.median(change)), column)
+
+
+_CSV_HEADERS = {"open": "Open", "high": "High", "low": "Low", "close": "Close", "adjclose": "Adj Close",
+                "volume": "Volume", "value": "Value"}
+
+
+def export_csv(frame: pd.DataFrame) -> str:
+    """``frame`` as CSV in the columns ``capgap import`` reads: ``Date`` then ``Open,High,Low,Close,
+    Adj Close,Volume`` for bars or ``Value`` for one-value series (other columns keep their names).
+    Floats are written in full (repr), so an export imported again gives the same numbers."""
+    out = frame.rename(columns=lambda c: _CSV_HEADERS.get(c, c))
+    out.index = out.index.strftime("%Y-%m-%d")
+    out.index.name = "Date"
+    return out.to_csv(lineterminator="\n")

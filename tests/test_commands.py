@@ -98,8 +98,8 @@ async def test_pe_with_recorded_proxies_labels_them_trailing(history: HistorySto
         usage, _ = await ask(services, "/pe 3", asof=END_2025)
         assert usage.startswith("Usage: /pe")
     finally:
-        (history.directory / "PE_SPY.cgh").unlink()
-        (history.directory / "PE_IJR.cgh").unlink()
+        history.delete("PE_SPY")
+        history.delete("PE_IJR")
 
 
 async def test_r2k_chart_sends_a_png_and_bad_period_gets_usage(services: Services) -> None:
