@@ -3,8 +3,8 @@
 ``HistoryStore`` is what Market, the CLI and the jobs use; it stores through a backend
 (bot/store/history_sqlite.py on the embedded SQLite file, bot/store/history_redis.py on Redis; the
 layout is described in bot/store/history_base.py). Rows live in one standard ``.npy`` blob per
-series and decade, a structured array with a ``date`` field (``datetime64[D]``) and one
-``float64`` field per column: a refresh rewrites the current decade's chunk, an import the decades it
+series and calendar year, a structured array with a ``date`` field (``datetime64[D]``) and one
+``float64`` field per column: a refresh rewrites the current year's chunk, an import the years it
 touches.
 
 Every write replaces the series' revision in the same transaction as its data. ``revision()`` (one
@@ -19,8 +19,10 @@ dates at nanosecond resolution, strictly increasing, float64 columns.
 
 from __future__ import annotations
 
+import ast
 import functools
 import io
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,10 +39,11 @@ __all__ = ["STRIPS", "HistoryCorrupt", "HistoryStore", "SeriesMeta", "UpsertResu
 
 _DAY_NS = 86_400 * 10**9
 _PRICE_ORDER = {c: i for i, c in enumerate(PRICE_COLUMNS)}
-CHUNK_YEARS = 10
-"""Years per chunk. Reading a .npy header costs about a millisecond here (numpy parses it with
-ast.literal_eval): yearly chunks made a cold load of the 8 benchmark series 290 ms, decades ~40 chunks.
-A refresh rewrites the current decade's chunk: at most ~2,500 rows, a few hundred microseconds."""
+CHUNK_YEARS = 1
+"""Years per chunk: a refresh rewrites the current year's chunk (at most ~253 rows, ~14 kB), where a
+decade's chunk made every upsert move ~150 kB (9 ms an upsert in bench_data, twice the fetch). A load
+reads ~360 chunks for the 8 benchmark series; see ``_npy_layout`` and ``_assemble`` for why that costs
+no more than ~40 decade chunks did."""
 
 
 class HistoryCorrupt(ValueError):
@@ -83,7 +86,7 @@ class _Rows:
 @dataclass(slots=True)
 class _Cached:
     record: SeriesRecord
-    chunks: dict[int, tuple[str, _Rows]]  # year -> (chunk revision, rows)
+    chunks: dict[int, tuple[str, np.ndarray]]  # chunk key -> (chunk revision, its structured array)
     frame: pd.DataFrame
 
 
@@ -155,7 +158,7 @@ def _merge(old: _Rows, new: _Rows) -> tuple[_Rows, int, int]:
 
 
 def _years(stamps: np.ndarray) -> np.ndarray:
-    """The chunk of each stamp: the first year of its decade (1987 -> 1980)."""
+    """The chunk key of each stamp: the first year of its span of CHUNK_YEARS years."""
     years = stamps.view("M8[ns]").astype("M8[Y]").astype(np.int64) + 1970
     return years - years % CHUNK_YEARS
 
@@ -186,34 +189,79 @@ def encode_chunk(rows: _Rows) -> bytes:
     return buffer.getvalue()
 
 
-@functools.lru_cache(maxsize=64)
-def _chunk_columns(dtype: np.dtype) -> tuple[str, ...] | None:
+_NPY_MAGIC = b"\x93NUMPY"
+_SHAPE = re.compile(rb"'shape': \((\d+),\)")
+
+
+@functools.lru_cache(maxsize=256)
+def _npy_layout(header: bytes) -> tuple[np.dtype, tuple[str, ...]] | None:
+    """The dtype and columns a chunk's .npy header describes, its shape taken out (the cache key).
+    numpy's own reader parses every header with ast.literal_eval: 1-4 ms a chunk on the 2-core
+    machine, most of a cold load and of a refresh's reload. Chunks of one series share their header
+    but for the row count, so each layout is parsed once."""
+    try:
+        info = ast.literal_eval(header.decode("latin1"))
+        dtype = np.lib.format.descr_to_dtype(info["descr"])
+    except (ValueError, SyntaxError, KeyError, TypeError):
+        return None
     names = dtype.names
-    if not names or names[0] != "date" or dtype["date"] != np.dtype("M8[D]"):
+    if info.get("fortran_order") or not names or names[0] != "date" or dtype["date"] != np.dtype("M8[D]"):
         return None
     if any(dtype[n] != np.dtype("<f8") for n in names[1:]):
         return None
-    return tuple(names[1:])
+    return dtype, tuple(names[1:])
 
 
-def decode_chunk(name: str, year: int, blob: bytes) -> _Rows:
-    """A chunk written by ``encode_chunk``, checked: the dtype, the dates increasing and in ``year``."""
-    try:
-        array = np.load(io.BytesIO(blob), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise HistoryCorrupt(name, f"chunk {year} is not a .npy array ({exc})") from None
-    columns = _chunk_columns(array.dtype) if array.ndim == 1 else None
-    if columns is None:
-        raise HistoryCorrupt(name, f"chunk {year} holds {array.dtype} {array.shape}, not dated float rows")
-    stamps = array["date"].astype("M8[ns]").view(np.int64)
-    if len(stamps) and (
-        not bool((stamps[1:] > stamps[:-1]).all()) or not (_years(stamps[[0, -1]]) == year).all()
-    ):
-        raise HistoryCorrupt(name, f"chunk {year}: dates out of order or outside {year}..{year + CHUNK_YEARS - 1}")
+def _read_npy(name: str, year: int, blob: bytes) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The structured array of a chunk (a view of ``blob``) and its value columns. Reads the .npy
+    format (versions 1-3) as numpy documents it; only the layouts ``encode_chunk`` writes are accepted."""
+    if blob[:6] != _NPY_MAGIC or blob[6:7] not in (b"\x01", b"\x02", b"\x03"):
+        raise HistoryCorrupt(name, f"chunk {year} is not a .npy array")
+    size = 2 if blob[6] == 1 else 4
+    start = 8 + size
+    end = start + int.from_bytes(blob[8:start], "little")
+    match = _SHAPE.search(blob, start, end)
+    layout = _npy_layout(blob[start : match.start()] + b"'shape': (0,)" + blob[match.end() : end]) if match else None
+    if match is None or layout is None:
+        raise HistoryCorrupt(name, f"chunk {year} holds no dated float rows")
+    dtype, columns = layout
+    rows = int(match.group(1))
+    if len(blob) != end + rows * dtype.itemsize:
+        raise HistoryCorrupt(name, f"chunk {year}: {len(blob)} bytes where its header describes {end + rows * dtype.itemsize}")
+    return np.frombuffer(blob, dtype, rows, end), columns
+
+
+def _rows_of(array: np.ndarray, columns: tuple[str, ...]) -> _Rows:
+    """Structured chunk rows as stamps and a (rows, columns) float64 array."""
     values = np.empty((len(array), len(columns)))
     for j, column in enumerate(columns):
         values[:, j] = array[column]
-    return _Rows(stamps, values, columns)
+    return _Rows(array["date"].astype("M8[ns]").view(np.int64), values, columns)
+
+
+def _assemble(name: str, columns: tuple[str, ...], parts: list[tuple[int, np.ndarray]]) -> _Rows:
+    """A series from its chunks in key order, laid out in ``columns``, checked: dates strictly
+    increasing and each in its chunk's span. Chunks of one layout (the usual case) are joined first
+    and converted once: per-chunk work would dominate a load of a few hundred chunks."""
+    if not parts:
+        return _Rows(np.empty(0, np.int64), np.empty((0, len(columns))), columns)
+    arrays = [a for _, a in parts]
+    if all(a.dtype == arrays[0].dtype for a in arrays) and arrays[0].dtype.names[1:] == columns:
+        rows = _rows_of(np.concatenate(arrays) if len(arrays) > 1 else arrays[0], columns)
+    else:  # a column added by a later write: older chunks lack it (NaN there)
+        laid = [_rows_of(a, tuple(a.dtype.names[1:])) for a in arrays]
+        rows = _Rows(np.concatenate([r.stamps for r in laid]), np.concatenate([_values(r, columns) for r in laid]), columns)
+    stamps = rows.stamps
+    keys = np.repeat(np.array([k for k, _ in parts], dtype=np.int64), [len(a) for a in arrays])
+    if not bool((stamps[1:] > stamps[:-1]).all()) or not bool((_years(stamps) == keys).all()):
+        raise HistoryCorrupt(name, "dates out of order or outside their chunk")
+    return rows
+
+
+def decode_chunk(name: str, year: int, blob: bytes) -> _Rows:
+    """A chunk written by ``encode_chunk``, checked like a whole series."""
+    array, columns = _read_npy(name, year, blob)
+    return _assemble(name, columns, [(year, array)])
 
 
 @functools.lru_cache(maxsize=256)
@@ -294,7 +342,7 @@ class HistoryStore:
             return None
         if cached is not None and cached.record.rev == read.record.rev:
             return cached.frame.copy(deep=False), _meta(cached.record)
-        chunks: dict[int, tuple[str, _Rows]] = {}
+        chunks: dict[int, tuple[str, np.ndarray]] = {}
         for year, chunk_rev in read.chunk_revs.items():
             blob = read.blobs.get(year)
             if blob is None and cached is not None and cached.chunks.get(year, ("",))[0] == chunk_rev:
@@ -302,18 +350,9 @@ class HistoryStore:
             elif blob is None:
                 raise HistoryCorrupt(name, f"chunk {year} is missing")
             else:
-                chunks[year] = (chunk_rev, decode_chunk(name, year, blob))
+                chunks[year] = (chunk_rev, _read_npy(name, year, blob)[0])
         record = read.record
-        parts = [chunks[y][1] for y in sorted(chunks)]
-        columns = record.columns
-        if parts:
-            rows = _Rows(
-                np.concatenate([p.stamps for p in parts]),
-                np.concatenate([_values(p, columns) for p in parts]),
-                columns,
-            )
-        else:
-            rows = _Rows(np.empty(0, np.int64), np.empty((0, len(columns))), columns)
+        rows = _assemble(name, record.columns, [(y, chunks[y][1]) for y in sorted(chunks)])
         if len(rows) != record.rows:
             raise HistoryCorrupt(name, f"{len(rows)} rows in its chunks where its record says {record.rows}")
         frame = _frame(rows)

@@ -4,7 +4,7 @@ Keys under the store's prefix (default ``capgap:``), next to the store's own (se
 
     hist:revs                  hash     series name (and ZQ_STRIPS) -> revision
     hist:series:{name}         hash     source, fetched_at, rows, first, last, columns (JSON), rev
-    hist:chunks:{name}         hash     first year of a decade -> .npy blob of that decade's rows
+    hist:chunks:{name}         hash     year -> .npy blob of that calendar year's rows
     hist:chunkrevs:{name}      hash     year -> revision that wrote the chunk
     hist:strips                hash     trade date -> JSON {"source", "fetched_at", "settles": {month: settle}}
 
@@ -124,7 +124,7 @@ class RedisHistory:
 
     # writing ---------------------------------------------------------------------------------------
     def update(self, name: str, change: WriteFn) -> str | None:
-        series, chunks, chunkrevs = self._series_key(name), self._chunks_key(name), self._chunkrevs_key(name)
+        series = self._series_key(name)
         with self.client.pipeline(transaction=True) as pipe:
             while True:
                 try:

@@ -4,7 +4,7 @@ Tables (next to the store's chats and subscriptions, created on open; see histor
 
     history_revisions (name, rev)                        one row per series and one for ZQ_STRIPS
     history_series    (name, source, fetched_at, rows, first, last, columns)   columns: JSON list
-    history_chunks    (name, year, rev, data)            data: a .npy blob of one decade's rows
+    history_chunks    (name, year, rev, data)            data: a .npy blob of one calendar year's rows
     history_strips    (trade_date, month, settle, source, fetched_at)          one row per contract month
 
 Anyone can read it: ``sqlite3 capgap.sqlite3 "select * from history_series"``, and a chunk with
