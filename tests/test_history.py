@@ -180,7 +180,7 @@ def test_history_reader_reloads_only_chunks_another_store_changed(opener: Opener
     reader.backend.read = lambda name, have: (lambda r: reads.append(len(r.blobs)) or r)(read(name, have))  # type: ignore[method-assign,func-returns-value]
     got, meta = reader.series("SPY", reader.revision()["SPY"])  # type: ignore[misc]
     pd.testing.assert_frame_equal(got, frame)
-    assert meta.last == frame.index[-1].date() and reads == [1]  # the current year's chunk, not every year's
+    assert meta.last == frame.index[-1].date() and reads == [1]  # the current decade's chunk, not all four
 
 
 def test_history_series_at_held_revision_reads_nothing(opener: Opener) -> None:
@@ -280,11 +280,11 @@ def test_history_chunk_is_a_standard_npy_structured_array(tmp_path: Path) -> Non
     assert array["close"].tolist() == [100.0, 101.0, 102.0]
 
 
-def test_history_chunk_outside_its_year_is_corrupt() -> None:
-    rows = decode_chunk("RUT", 2021, encode_chunk(decode_chunk("RUT", 2021, _blob(bars("2021-01-04", 3)))))
+def test_history_chunk_outside_its_decade_is_corrupt() -> None:
+    rows = decode_chunk("RUT", 2020, encode_chunk(decode_chunk("RUT", 2020, _blob(bars("2021-01-04", 3)))))
     assert len(rows) == 3
     with pytest.raises(HistoryCorrupt, match="outside their chunk"):
-        decode_chunk("RUT", 2020, _blob(bars("2021-01-04", 3)))
+        decode_chunk("RUT", 2010, _blob(bars("2021-01-04", 3)))
 
 
 def test_history_chunks_of_an_older_layout_load_with_nan_in_the_new_column(opener: Opener) -> None:

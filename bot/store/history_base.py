@@ -4,9 +4,9 @@ bot/history.py (``HistoryStore``) does everything that is the same on both backe
 caching); a backend only stores and reads, atomically:
 
 - a **series** is a record (source, fetch time, row count, first and last date, columns, revision)
-  and its rows in **chunks**, one per calendar year: a standard ``.npy`` blob (``np.save`` of a
+  and its rows in **chunks**, one per decade (keyed by its first year): a standard ``.npy`` blob (``np.save`` of a
   structured array with a ``date`` field, ``datetime64[D]``, and one ``float64`` field per column).
-  A refresh rewrites the chunk of the current year, never the decades before it.
+  A refresh rewrites the chunk of the current decade, never the ones before it.
 - a **revision** per series (and one for the ZQ strips under the name ``ZQ_STRIPS``): a random token
   replaced in the same transaction (SQLite) or MULTI/EXEC (Redis) as the data it describes. Each
   chunk also carries the revision that last wrote it, so a reader re-reads only the chunks that

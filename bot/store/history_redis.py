@@ -4,7 +4,7 @@ Keys under the store's prefix (default ``capgap:``), next to the store's own (se
 
     hist:revs                  hash     series name (and ZQ_STRIPS) -> revision
     hist:series:{name}         hash     source, fetched_at, rows, first, last, columns (JSON), rev
-    hist:chunks:{name}         hash     year -> .npy blob of that calendar year's rows
+    hist:chunks:{name}         hash     first year of a decade -> .npy blob of that decade's rows
     hist:chunkrevs:{name}      hash     year -> revision that wrote the chunk
     hist:strips                hash     trade date -> JSON {"source", "fetched_at", "settles": {month: settle}}
 
@@ -99,11 +99,15 @@ class RedisHistory:
             pipe = self.client.pipeline(transaction=True)
             pipe.hgetall(series)
             pipe.hgetall(chunkrevs)
-            raw, raw_revs = pipe.execute()
+            if not have:  # a first read: every chunk in the same MULTI
+                pipe.hgetall(chunks)
+            raw, raw_revs, *everything = pipe.execute()
             record = _record(raw)
             if record is None:
                 return None
             revs = {int(y): _text(r) for y, r in raw_revs.items()}
+            if everything:
+                return SeriesRead(record, revs, {int(y): b for y, b in everything[0].items()})
             changed = sorted(y for y, r in revs.items() if have.get(y) != r)
             if not changed:
                 return SeriesRead(record, revs, {})

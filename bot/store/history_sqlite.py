@@ -4,7 +4,7 @@ Tables (next to the store's chats and subscriptions, created on open; see histor
 
     history_revisions (name, rev)                        one row per series and one for ZQ_STRIPS
     history_series    (name, source, fetched_at, rows, first, last, columns)   columns: JSON list
-    history_chunks    (name, year, rev, data)            data: a .npy blob of one calendar year's rows
+    history_chunks    (name, year, rev, data)            data: a .npy blob of one decade's rows
     history_strips    (trade_date, month, settle, source, fetched_at)          one row per contract month
 
 Anyone can read it: ``sqlite3 capgap.sqlite3 "select * from history_series"``, and a chunk with
@@ -152,9 +152,11 @@ class SqliteHistory:
             record = _record(conn.execute(_RECORD_SQL, (name,)).fetchone())
             if record is None:
                 return None
-            revs = {int(y): str(r) for y, r in conn.execute("SELECT year, rev FROM history_chunks WHERE name = ?", (name,))}
-            changed = [y for y, r in revs.items() if have.get(y) != r]
-            blobs = _Txn(conn, name).chunks(changed)
+            if not have:  # a first read: every chunk, in one pass
+                rows = conn.execute("SELECT year, rev, data FROM history_chunks WHERE name = ?", (name,)).fetchall()
+                return SeriesRead(record, {y: r for y, r, _ in rows}, {y: d for y, _, d in rows})
+            revs = dict(conn.execute("SELECT year, rev FROM history_chunks WHERE name = ?", (name,)).fetchall())
+            blobs = _Txn(conn, name).chunks(y for y, r in revs.items() if have.get(y) != r)
         return SeriesRead(record, revs, blobs)
 
     def strips(self) -> list[StripRow]:
