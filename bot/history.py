@@ -86,6 +86,7 @@ class _Rows:
 class _Cached:
     record: SeriesRecord
     chunks: dict[int, tuple[str, np.ndarray]]  # chunk key -> (chunk revision, its structured array)
+    rows: _Rows
     frame: pd.DataFrame
 
 
@@ -270,6 +271,28 @@ def _assemble(name: str, columns: tuple[str, ...], parts: list[tuple[int, np.nda
     return rows
 
 
+def _reassemble(
+    name: str, columns: tuple[str, ...], chunks: dict[int, tuple[str, np.ndarray]], cached: _Cached | None
+) -> _Rows:
+    """The series from ``chunks``; when only its last chunks changed since ``cached`` (a refresh),
+    the rows of the others are taken from ``cached`` as they are, and only the changed ones are
+    converted and checked."""
+    keys = sorted(chunks)
+    if cached is not None and cached.rows.columns == columns and set(cached.chunks) <= set(chunks):
+        same = [k for k in keys if cached.chunks.get(k, ("",))[0] == chunks[k][0]]
+        changed = keys[len(same):]
+        if same == keys[: len(same)] and changed:
+            cut = sum(len(chunks[k][1]) for k in same)
+            tail = _assemble(name, columns, [(k, chunks[k][1]) for k in changed])
+            old = cached.rows
+            if cut and len(tail) and tail.stamps[0] <= old.stamps[cut - 1]:
+                raise HistoryCorrupt(name, "dates out of order or outside their chunk")
+            return _Rows(
+                np.concatenate([old.stamps[:cut], tail.stamps]), np.concatenate([old.values[:cut], tail.values]), columns
+            )
+    return _assemble(name, columns, [(k, chunks[k][1]) for k in keys])
+
+
 def decode_chunk(name: str, year: int, blob: bytes) -> _Rows:
     """A chunk written by ``encode_chunk``, checked like a whole series."""
     array, columns = _read_npy(name, year, blob)
@@ -364,12 +387,12 @@ class HistoryStore:
             else:
                 chunks[year] = (chunk_rev, _read_npy(name, year, blob)[0])
         record = read.record
-        rows = _assemble(name, record.columns, [(y, chunks[y][1]) for y in sorted(chunks)])
+        rows = _reassemble(name, record.columns, chunks, cached)
         if len(rows) != record.rows:
             raise HistoryCorrupt(name, f"{len(rows)} rows in its chunks where its record says {record.rows}")
         frame = _frame(rows)
         with self._lock:
-            self._cache[name] = _Cached(record, chunks, frame)
+            self._cache[name] = _Cached(record, chunks, rows, frame)
         return frame.copy(deep=False), _meta(record)
 
     def load(self, name: str) -> pd.DataFrame | None:
