@@ -84,7 +84,7 @@ async def prepare(tmp: Path, redis_url: str = "", prefix: str = "") -> None:
             Subscription(chat_id=chat_id, rule_id="r2k_drawdown", params={"threshold": threshold})
         )
 
-    batch = 200 if redis_url else 1  # Redis: round trips overlap; SQLite: one writer thread anyway
+    batch = 16 if redis_url else 1  # Redis: round trips overlap (within its connection pool); SQLite: one writer thread
     for start in range(0, SUBSCRIPTIONS, batch):
         await asyncio.gather(*(add(start + i + 1, t) for i, t in enumerate(thresholds[start : start + batch])))
     await store.close()
