@@ -423,7 +423,13 @@ class HistoryStore:
         _check_name(name)
         rows = _normalise(frame)
         fetched = fetched_at.isoformat() if fetched_at else None
-        self.backend.update(name, lambda txn: _whole(rows, source=source, fetched_at=fetched))
+        write = _whole(rows, source=source, fetched_at=fetched)
+        rev = self.backend.update(name, lambda txn: write)
+        if rev is not None:  # what was written is the series: remember it as written
+            chunks = {key: (rev, _read_npy(name, key, blob)[0]) for key, blob in write.put.items()}
+            record = SeriesRecord(rev, source, fetched, write.rows, write.first, write.last, write.columns)
+            with self._lock:
+                self._cache[name] = _Cached(record, chunks, rows, _frame(rows))
 
     def upsert(
         self, name: str, frame: pd.DataFrame, *, source: str, fetched_at: datetime | None
@@ -434,9 +440,10 @@ class HistoryStore:
         new = _normalise(frame)
         fetched = fetched_at.isoformat() if fetched_at else None
         result = UpsertResult(0, 0, 0)
+        applied: tuple[SeriesRecord, SeriesWrite] | None = None  # what the write saw, what it wrote
 
         def change(txn: HistoryTxn) -> SeriesWrite | None:
-            nonlocal result
+            nonlocal result, applied
             record = txn.record()
             if record is None or record.rows == 0:
                 result = UpsertResult(added=len(new), revised=0, rows=len(new))
@@ -461,7 +468,7 @@ class HistoryStore:
             if not put:
                 return None
             first, last = _iso(new.stamps[0]), _iso(new.stamps[-1])
-            return SeriesWrite(
+            write = SeriesWrite(
                 source=source,
                 fetched_at=fetched,
                 rows=record.rows + added,
@@ -470,9 +477,30 @@ class HistoryStore:
                 columns=_union(record.columns, new.columns),
                 put=put,
             )
+            applied = (record, write)
+            return write
 
-        self.backend.update(name, change)
+        rev = self.backend.update(name, change)
+        if rev is not None and applied is not None:
+            self._remember(name, rev, *applied)
         return result
+
+    def _remember(self, name: str, rev: str, before: SeriesRecord, write: SeriesWrite) -> None:
+        """Keep what this process just wrote in memory when the series held there is the one the write
+        started from: the reload after a refresh then reads nothing back."""
+        cached = self._cache.get(name)
+        if cached is None or cached.record.rev != before.rev or write.replace:
+            return
+        chunks = dict(cached.chunks)
+        for key, blob in write.put.items():
+            chunks[key] = (rev, _read_npy(name, key, blob)[0])
+        record = SeriesRecord(rev, write.source, write.fetched_at, write.rows, write.first, write.last, write.columns)
+        rows = _reassemble(name, record.columns, chunks, cached)
+        with self._lock:
+            if len(rows) == record.rows:
+                self._cache[name] = _Cached(record, chunks, rows, _frame(rows))
+            else:
+                self._cache.pop(name, None)
 
     def delete(self, name: str) -> bool:
         with self._lock:

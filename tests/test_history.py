@@ -372,3 +372,15 @@ def test_load_all_and_truncate(opener: Opener) -> None:
     assert sorted(frames) == ["DGS10", "RUT"]
     assert truncate(frames["RUT"], date(2020, 1, 6))["close"].tolist() == [100.0, 101.0, 102.0]
     assert truncate(frames["RUT"], date(2030, 1, 1)) is frames["RUT"]
+
+
+def test_history_writer_keeps_what_it_wrote_and_reads_nothing_back(opener: Opener) -> None:
+    store = opener()
+    store.write("RUT", bars("2019-12-02", 30), source="csv", fetched_at=None)
+    store.upsert("RUT", bars("2019-12-02", 33).iloc[-4:], source="yahoo", fetched_at=FETCHED)
+    store.backend.read = None  # type: ignore[assignment,method-assign]  # any read now fails the test
+    got = store.series("RUT", store.revision()["RUT"])
+    assert got is not None
+    pd.testing.assert_frame_equal(got[0], bars("2019-12-02", 33))
+    assert (got[1].rows, got[1].source, got[1].fetched_at) == (33, "yahoo", FETCHED)
+    pd.testing.assert_frame_equal(opener().load("RUT"), bars("2019-12-02", 33))
