@@ -1,7 +1,8 @@
 """Memory: peak RSS of a running bot with all real history loaded and 100k subscriptions watched.
 
-The parent process prepares what a bot finds on disk when it starts: the history it keeps (written
-from the real CSVs through ``HistoryStore``) and a SQLite store with 100k chats, each subscribed to
+Measured on both backends. The parent process prepares what a bot finds when it starts: the store
+(the SQLite file in the data dir, or a Redis under a key prefix of its own) holding the history it
+keeps (written from the real CSVs through ``HistoryStore``) and 100k chats, each subscribed to
 r2k_drawdown with its own threshold. A child process then does what ``capgap run`` does, and nothing
 a bot never does at runtime (no CSV parsing, no bulk writes): it imports the bot (``bot.app``,
 ``bot.app``, the jobs), opens the history and the store, builds the snapshot, and runs the watch twice
@@ -14,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,33 +47,50 @@ def _rss_mb() -> tuple[float, float]:
     return peak, current
 
 
-async def prepare(tmp: Path) -> None:
-    """What the bot finds on disk: the history it keeps and a store with the subscriptions."""
+def _stores(tmp: Path, redis_url: str, prefix: str):  # type: ignore[no-untyped-def]
+    """History and store as `capgap run` opens them: make_history/make_store on the data dir without
+    CAPGAP_REDIS_URL, or on Redis (under ``prefix``, so the benchmark's keys are its own)."""
+    if not redis_url:
+        from bot.store.factory import make_history, make_store
+
+        return make_history(data_dir=tmp, redis_url=None), make_store(data_dir=tmp, redis_url=None)
+    from bot.history import HistoryStore
+    from bot.store.history_redis import RedisHistory
+    from bot.store.redis import RedisStore
+
+    return HistoryStore(RedisHistory(redis_url, prefix=prefix)), RedisStore(redis_url, prefix=prefix)
+
+
+async def prepare(tmp: Path, redis_url: str = "", prefix: str = "") -> None:
+    """What the bot finds when it starts: the history it keeps and a store with the subscriptions."""
     import numpy as np
 
     from bench.bench_data import FILES
-    from bot.history import HistoryStore
     from bot.sources.csvfile import read_series_csv
     from bot.store.base import ChatSettings, Subscription
-    from bot.store.factory import make_store
 
     data = require_shared_data()
-    history = HistoryStore(tmp / "history")
+    history, store = _stores(tmp, redis_url, prefix)
     for name, rel in FILES.items():
         history.write(name, read_series_csv(data / rel, name).frame, source="csv", fetched_at=None)
-    store = make_store(data_dir=tmp, redis_url=None)
+    history.close()
     await store.open()
     rng = np.random.default_rng(1)
     thresholds = [float(round(t, 1)) for t in rng.uniform(1, 30, SUBSCRIPTIONS)]
-    for chat_id, threshold in enumerate(thresholds, start=1):
+
+    async def add(chat_id: int, threshold: float) -> None:
         await store.put_chat(ChatSettings(chat_id=chat_id))
         await store.put_subscription(
             Subscription(chat_id=chat_id, rule_id="r2k_drawdown", params={"threshold": threshold})
         )
+
+    batch = 16 if redis_url else 1  # Redis: round trips overlap (within its connection pool); SQLite: one writer thread
+    for start in range(0, SUBSCRIPTIONS, batch):
+        await asyncio.gather(*(add(start + i + 1, t) for i, t in enumerate(thresholds[start : start + batch])))
     await store.close()
 
 
-async def child(tmp: Path) -> dict[str, Any]:
+async def child(tmp: Path, redis_url: str = "", prefix: str = "") -> dict[str, Any]:
     steps: list[tuple[str, float, float]] = [("start", *_rss_mb())]
     import bot.app  # noqa: F401 - what `capgap run` imports: the application, the jobs, the renderers
     import jobs.digest  # noqa: F401
@@ -80,16 +100,14 @@ async def child(tmp: Path) -> dict[str, Any]:
     from bot import calendar
     from bot.alerts.watcher import Watcher
     from bot.clock import FixedClock
-    from bot.history import HistoryStore
     from bot.market import Market
     from bot.render.alerts import render_alerts
-    from bot.store.factory import make_store
 
     steps.append(("imports", *_rss_mb()))
     clock = FixedClock(calendar.session_close(ASOF) + timedelta(minutes=30))
-    snap = Market(HistoryStore(tmp / "history"), clock).reload()
+    history, store = _stores(tmp, redis_url, prefix)
+    snap = Market(history, clock).reload()
     steps.append(("history opened, snapshot built", *_rss_mb()))
-    store = make_store(data_dir=tmp, redis_url=None)  # as `capgap run` opens it, without CAPGAP_REDIS_URL
     await store.open()
     steps.append(("store opened", *_rss_mb()))
     ticks = []
@@ -111,26 +129,52 @@ async def child(tmp: Path) -> dict[str, Any]:
 
 
 def run() -> list[dict[str, Any]]:
+    from bench.bench_data import bench_redis
+
     require_shared_data()
-    with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(prepare(Path(tmp)))
-        # Linux keeps a process's peak RSS across exec, and a forked child starts from its parent's: a
-        # child forked from this process (which just wrote the data) would report this one's peak. So a
-        # fresh, small interpreter starts the child.
-        command = [sys.executable, "-m", "bench.bench_memory", "--child", tmp]
-        out = subprocess.run(
-            [sys.executable, "-c", _LAUNCHER, *command],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=1200,
-        )
+    rows: list[dict[str, Any]] = []
+    with bench_redis() as redis_url:
+        rows += run_backend("sqlite", "")
+        if redis_url is None:
+            rows.append(row("[redis] not measured: no CAPGAP_REDIS_URL and no redis-server", "-", "runs", False))
+        else:
+            rows += run_backend("redis", redis_url)
+    return rows
+
+
+def run_backend(kind: str, redis_url: str) -> list[dict[str, Any]]:
+    prefix = f"capgap-bench:{uuid.uuid4().hex}:" if redis_url else ""
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            asyncio.run(prepare(Path(tmp), redis_url, prefix))
+            # Linux keeps a process's peak RSS across exec, and a forked child starts from its parent's: a
+            # child forked from this process (which just wrote the data) would report this one's peak. So a
+            # fresh, small interpreter starts the child.
+            command = [sys.executable, "-m", "bench.bench_memory", "--child", tmp, redis_url, prefix]
+            out = subprocess.run(
+                [sys.executable, "-c", _LAUNCHER, *command],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=1200,
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+            )
+    finally:
+        if redis_url:
+            import redis
+
+            client = redis.Redis.from_url(redis_url)
+            keys = list(client.scan_iter(match=prefix + "*", count=1000))
+            for start in range(0, len(keys), 1000):
+                client.unlink(*keys[start : start + 1000])
+            client.close()
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     result = json.loads(out.stdout.strip().splitlines()[-1])
+    tag = f"[{kind}]"
     rows = [
         row(
-            f"peak RSS MB: {result['series']} series ({result['rows']:,} rows)"
+            f"{tag} peak RSS MB: {result['series']} series ({result['rows']:,} rows)"
             f" + {SUBSCRIPTIONS:,} subscriptions watched",
             result["rss_mb"],
             f"<= {GOAL_MB} MB",
@@ -138,20 +182,22 @@ def run() -> list[dict[str, Any]]:
         )
     ]
     for name, peak, current in result["steps"]:
-        rows.append(row(f"  RSS MB after {name} (peak {peak:.0f})", current, "reference"))
+        rows.append(row(f"{tag}   RSS MB after {name} (peak {peak:.0f})", current, "reference"))
     first, second = result["ticks"]
     rows.append(
-        row(f"  watch tick ms, {SUBSCRIPTIONS:,} subs, first (indexes them)", first * 1000, "reference")
+        row(f"{tag}   watch tick ms, {SUBSCRIPTIONS:,} subs, first (indexes them)", first * 1000, "reference")
     )
     rows.append(
-        row(f"  watch tick ms, {SUBSCRIPTIONS:,} subs, unchanged subscriptions", second * 1000, "reference")
+        row(f"{tag}   watch tick ms, {SUBSCRIPTIONS:,} subs, unchanged subscriptions", second * 1000, "reference")
     )
     return rows
 
 
 if __name__ == "__main__":
     if "--child" in sys.argv:
-        print(json.dumps(asyncio.run(child(Path(sys.argv[sys.argv.index("--child") + 1]))), default=str))
+        at = sys.argv.index("--child")
+        tmp, redis_url, prefix = sys.argv[at + 1 : at + 4]
+        print(json.dumps(asyncio.run(child(Path(tmp), redis_url, prefix)), default=str))
     else:
         from bench.common import print_table
 

@@ -1,4 +1,4 @@
-"""The `capgap` command line (also `python -m bot`): run | ask | refresh | import | backtest | health."""
+"""The `capgap` command line (also `python -m bot`): run | ask | refresh | import | export | backtest | health."""
 
 from __future__ import annotations
 
@@ -80,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
                          "PE_SP600_FWD ...), or ZQ for a CME settlements JSON or a ZQ daily-contracts CSV.")
     imp.add_argument("file", type=Path, help="the CSV or JSON file")
     imp.add_argument("--series", required=True, metavar="NAME", help="series name (e.g. RUT, DFEDTARU, ZQ)")
+    imp.add_argument("--replace", action="store_true",
+                     help="replace the stored series with the file, even where it differs from what is stored by "
+                     "more than 2%% (median over the common dates); the previous history is saved as a CSV "
+                     "under DATA_DIR/backups first")
+    exp = sub.add_parser("export", help="write a stored series as CSV (the columns import reads)",
+                         description="Write a stored series to FILE (stdout without FILE) as CSV with the columns "
+                         "`capgap import` reads: Date,Open,High,Low,Close,Adj Close,Volume or Date,Value.")
+    exp.add_argument("series", metavar="SERIES", help="series name (e.g. RUT, DFEDTARU, PE_SPX_FWD)")
+    exp.add_argument("file", type=Path, nargs="?", metavar="FILE", help="the CSV file to write (default: stdout)")
     bt = sub.add_parser("backtest", help="run an alert rule over stored history: when it fired and what followed",
                         description="Same as the bot's /backtest: e.g. `capgap backtest r2k_high 52w`.")
     bt.add_argument("rule", help="r2k_high, pe_gap, cut_odds, cut_odds_move, fed_decision, r2k_drawdown, spread_flip")
@@ -110,11 +119,13 @@ def _services(settings: Settings, *, asof: date | None, with_store: bool, clock:
     tests that run the bot at an injected time; `capgap` itself uses the system clock."""
     from bot import calendar
     from bot.clock import FixedClock, SystemClock
-    from bot.history import HistoryStore
     from bot.market import Market
     from bot.seam import Services
+    from bot.store.factory import make_history
 
-    history = HistoryStore(settings.history_dir)
+    # History lives in the store: the Redis of CAPGAP_REDIS_URL, else the SQLite file in the data dir
+    # (old .cgh files there are converted first, once).
+    history = make_history(data_dir=settings.data_dir, redis_url=settings.redis_url)
     if asof is not None:
         # Answer as the bot would have just after that day's close (or the last session before it).
         session = asof if calendar.is_session(asof) else calendar.previous_session(asof)
@@ -235,14 +246,14 @@ def _print_refresh(snap, report) -> int:  # type: ignore[no-untyped-def]
 
 def _import(args: argparse.Namespace) -> int:
     from bot.errors import SourceError
-    from bot.history import HistoryStore
     from bot.series import SERIES, series_info, series_key
+    from bot.store.factory import make_history
 
     settings = _settings()
-    history = HistoryStore(settings.history_dir)
     if not args.file.is_file():
         print(f"capgap import: no such file: {args.file}", file=sys.stderr)
         return 2
+    history = make_history(data_dir=settings.data_dir, redis_url=settings.redis_url)
     name = series_key(args.series)
     now = datetime.now(UTC)
     try:
@@ -255,7 +266,7 @@ def _import(args: argparse.Namespace) -> int:
             data = args.file.read_bytes()
             if is_zq_daily_file(data, origin=args.file.name):
                 return _import_zq_daily(args.file, data, history)
-            strip = parse_cme_settlements(data, source="cme")
+            strip = parse_cme_settlements(data, source=f"file:{args.file.name}")
             history.put_strip(strip)
             from bot.market import record_odds
 
@@ -275,8 +286,38 @@ def _import(args: argparse.Namespace) -> int:
     except SourceError as exc:
         print(f"capgap import: {exc}", file=sys.stderr)
         return 1
-    result = history.upsert(info.name, fetched.frame, source=f"csv:{args.file.name}", fetched_at=now)
     frame = fetched.frame
+    source = f"csv:{args.file.name}"
+    stored = history.load(info.name)
+    if stored is not None and len(stored):
+        from bot.history import REVISION_TOLERANCE, compare_overlap
+
+        overlap = compare_overlap(stored, frame)
+        if overlap.too_large and not args.replace:
+            print(
+                f"capgap import: refused, nothing written. {args.file.name} differs from the stored {info.name} by "
+                f"{overlap.median_change:.1%} in median over the {overlap.dates:,} dates both hold ({overlap.column}; "
+                f"an import may revise by at most {REVISION_TOLERANCE:.0%}). Is it another instrument (an ETF for an "
+                f"index) or another unit? To replace the stored {info.name} with this file anyway, run it again "
+                f"with --replace (the stored history is saved as a CSV first).",
+                file=sys.stderr,
+            )
+            return 1
+        if args.replace:
+            backup = _backup_path(settings.data_dir, info.name, now)
+            backup.parent.mkdir(parents=True, exist_ok=True)
+            from bot.history import export_csv
+
+            backup.write_text(export_csv(stored))
+            history.write(info.name, frame, source=source, fetched_at=now)
+            print(
+                f"Replaced {info.name} with {args.file.name}: {len(frame)} rows {frame.index[0].date()} .. "
+                f"{frame.index[-1].date()} (was {len(stored)} rows {stored.index[0].date()} .. "
+                f"{stored.index[-1].date()}).\n  The previous history is saved in {backup}; to restore it: "
+                f"capgap import {backup} --series {info.name} --replace"
+            )
+            return 0
+    result = history.upsert(info.name, frame, source=source, fetched_at=now)
     print(
         f"Imported {info.name} from {args.file.name}: {len(frame)} rows {frame.index[0].date()} .. "
         f"{frame.index[-1].date()} ({result.added} new, {result.revised} revised; {result.rows} stored)"
@@ -302,6 +343,43 @@ def _import_zq_daily(path: Path, data: bytes, history) -> int:  # type: ignore[n
           + (f"; {replaced} stored trade dates replaced" if replaced else ""))
     if parsed.dropped_after_expiry:
         print(f"  note: {parsed.dropped_after_expiry} rows dated after their contract's month were left out")
+    return 0
+
+
+def _backup_path(data_dir: Path, name: str, now: datetime) -> Path:
+    """Where ``import --replace`` saves the history it replaces (never overwriting an earlier one)."""
+    base = Path(data_dir) / "backups" / f"{name}-before-import-{now:%Y%m%dT%H%M%SZ}"
+    path, n = base.with_suffix(".csv"), 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}.csv")
+    return path
+
+
+def _export(args: argparse.Namespace) -> int:
+    from bot.history import export_csv
+    from bot.series import series_info
+    from bot.store.factory import make_history
+
+    settings = _settings()
+    history = make_history(data_dir=settings.data_dir, redis_url=settings.redis_url)
+    try:
+        name = series_info(args.series).name
+    except KeyError:
+        name = args.series.strip().upper()  # a stored series the catalogue does not list (CUTPROB_NEXT)
+    frame = history.load(name)
+    if frame is None or frame.empty:
+        stored = " ".join(history.names()) or "none"
+        print(f"capgap export: no stored history of {args.series!r}. Stored: {stored}", file=sys.stderr)
+        return 1
+    text = export_csv(frame)
+    if args.file is None:
+        sys.stdout.write(text)  # `capgap export RUT | head`: main() ends quietly on the closed pipe
+        sys.stdout.flush()
+        return 0
+    args.file.write_text(text)
+    print(f"Exported {name}: {len(frame)} rows {frame.index[0].date()} .. {frame.index[-1].date()} to {args.file}",
+          file=sys.stderr)
     return 0
 
 
@@ -374,6 +452,8 @@ def _main(argv: list[str] | None) -> int:
         return asyncio.run(_refresh(args))
     if args.command == "import":
         return _import(args)
+    if args.command == "export":
+        return _export(args)
     if args.command == "backtest":
         text = " ".join(["/backtest", args.rule, *args.params])
         return asyncio.run(_ask(argparse.Namespace(command="backtest", text=text, lang=args.lang, as_of=args.as_of,

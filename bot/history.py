@@ -1,64 +1,17 @@
-"""The local time-series store: per series a large immutable *base* file and a small *tail* file.
+"""Market history (bars, FRED series, P/E, odds, ZQ strips), kept in the Store with a revision per series.
 
-Files under ``<data_dir>/history`` (``.cgh``: the binary format described below):
+``HistoryStore`` is what Market, the CLI and the jobs use; it stores through a backend
+(bot/store/history_sqlite.py on the embedded SQLite file, bot/store/history_redis.py on Redis; the
+layout is described in bot/store/history_base.py). Rows live in one standard ``.npy`` blob per
+series and decade, a structured array with a ``date`` field (``datetime64[D]``) and one
+``float64`` field per column: a refresh rewrites the current decade's chunk, an import the decades it
+touches.
 
-- ``NAME.cgh``, the base: every row as of the last ``write()`` or compaction.
-- ``NAME.tail.cgh``, the tail: the rows upserted since. A daily refresh re-fetches a few sessions and
-  appends one, so it rewrites this file of a few dozen rows, never the 40-year base. Past ``TAIL_MAX``
-  rows the tail is compacted into the base, keeping the last ``TAIL_KEEP`` rows in the tail so the next
-  refresh's overlap again touches only the tail.
-- ``ZQ_STRIPS.cgh``: ZQ settlement strips in one long table (trade_date, month, settle), replaced per
-  trade date.
-
-``.parquet`` files left by earlier versions (which used pyarrow) are not read: no install had data
-worth keeping, and pyarrow is no longer a dependency (``import pandas`` loads it whenever it is
-installed, ~65 MB of resident memory). A ``capgap refresh`` downloads the history again.
-
-A series is its base overlaid with its tail by date, the tail's row winning. Every file is replaced
-atomically (temporary file in the same directory, ``os.replace``), so a killed process leaves no torn
-file. Bases and strips are also made durable (fsync of the file before the rename, of the directory
-after). Tails are not: they hold only rows that a refresh fetches again, and the two fsyncs would be
-most of an incremental refresh's cost. After a power loss a tail may be the previous one, or
-unreadable, in which case it is left out (logged) and the series is its base until the next refresh
-fetches from the base's last date. The tail names the generation of the base it applies to (a
-random token in the base's header) and is ignored under any other base. Hence every kill point
-leaves either the series before or the series after, never a mix and never a duplicated date:
-
-- upsert: one tail write;
-- compaction: first a new base holding every row (a new generation), then the new tail; killed in
-  between, the old tail no longer matches and the new base alone is complete;
-- write: first the new base (a new generation), then the tail is removed; killed in between, the
-  stale tail is ignored.
-
-The file format (little-endian), numpy and the standard library only:
-
-- 16 bytes: the magic ``b"\\x89CGHIST\\n"``, the format version (uint32, 1), the header's length H
-  (uint32);
-- H bytes: a JSON object padded with spaces so the arrays start 8-byte aligned: ``kind`` (base, tail,
-  strips), ``keys`` (names of the int64 key arrays: ``["date"]``, or ``["trade_date", "month"]`` for
-  the strips), ``columns`` (names of the float64 value columns), ``rows``, ``first``/``last`` (ISO
-  dates of the file's first and last row), ``source``, ``fetched_at``; a base adds its generation
-  ``gen`` and ``blocks`` (row ranges with their date ranges), a tail the generation ``base`` it
-  applies to and the whole series' ``series`` {rows, first, last};
-- each key array in turn: ``rows`` int64 nanosecond stamps of midnights;
-- the values: ``rows`` x ``len(columns)`` float64, row-major.
-
-A file is read with one ``read()`` into one buffer and its arrays are views of that buffer
-(``np.frombuffer``, no copy). Reading checks the magic, the version, that the size is exactly what
-the header describes, and that the keys are strictly increasing (lexicographically, for the strips)
-and agree with the header's dates and blocks; a file that fails raises ``HistoryCorrupt`` (a
-``ValueError``) naming the file and the fault. It is left in place for inspection: a ``write()``
-replaces it.
-
-Provenance (source, fetch time) and the series' row count and date range live in the headers (the
-tail's when it applies, else the base's), so ``meta()`` and ``last_date()`` read two headers and no
-rows. The base's last ``TAIL_KEEP`` rows form a block of their own, and an upsert reads only the base
-blocks whose date range covers incoming dates that the tail lacks, so the first refresh after a full
-write reads a few dozen rows, not the base.
-
-A store keeps what it has decoded in memory, keyed by each file's identity (inode, size, mtime): a
-reload after a refresh decodes only what changed, and what this process writes is remembered as
-written, never read back. Series must be written by one process at a time (readers may be many).
+Every write replaces the series' revision in the same transaction as its data. ``revision()`` (one
+query, one HGETALL) tells whether anything changed; ``series(name, rev)`` answers from memory while the
+revision is the one held, and otherwise re-reads only the chunks whose revision changed. So a process
+that did not write (a second worker, a bot while ``capgap import`` runs) sees new data at its next
+check, and a check that finds nothing new costs one small read.
 
 Frames follow bot/sources/base.py: a naive, midnight ``DatetimeIndex`` named ``date`` of exchange
 dates at nanosecond resolution, strictly increasing, float64 columns.
@@ -66,54 +19,38 @@ dates at nanosecond resolution, strictly increasing, float64 columns.
 
 from __future__ import annotations
 
+import ast
 import functools
-import json
-import logging
-import os
-import secrets
-import struct
-import tempfile
+import io
+import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
-from bot.sources.base import Strip
+from bot.sources.base import PRICE_COLUMNS, Strip
+from bot.store.history_base import STRIPS, HistoryBackend, HistoryTxn, SeriesRecord, SeriesWrite, StripRow
 
-log = logging.getLogger(__name__)
+__all__ = ["STRIPS", "HistoryCorrupt", "HistoryStore", "SeriesMeta", "UpsertResult", "load_all", "truncate"]
 
-STRIPS = "ZQ_STRIPS"
-# A tail past this many rows is compacted into the base: about a year of daily refreshes.
-TAIL_MAX = 250
-# Rows left in the tail by a compaction, and rows in the base's last block: far more than the
-# sessions a refresh re-fetches (bot.market.OVERLAP_SESSIONS), so its overlap never needs the base.
-TAIL_KEEP = 40
-
-_SUFFIX = ".cgh"
-_TAIL_SUFFIX = ".tail.cgh"
-_MAGIC = b"\x89CGHIST\n"  # 8 bytes; the high byte and the newline catch text-mode mangling
-_VERSION = 1
-_PREFIX = struct.Struct("<8sII")  # magic, version, header length
-_HEAD_READ = 4096  # bytes read for a header: the prefix and the header of any series fit
 _DAY_NS = 86_400 * 10**9
-_EPOCH = date(1970, 1, 1).toordinal()
-_SERIES_KEYS = ["date"]
-_STRIP_KEYS = ["trade_date", "month"]
-
-_Ident = tuple[int, int, int]  # inode, size, mtime (ns): a file replaced by os.replace gets a new one
+_PRICE_ORDER = {c: i for i, c in enumerate(PRICE_COLUMNS)}
+CHUNK_YEARS = 10
+"""Years per chunk (a chunk's key is the first year of its decade). Measured in bench_data on the
+2-core machine: yearly chunks (~360 for the 8 series) made a cold load ~1.4x slower for no clear gain
+in an upsert (whose cost is the transaction, not the ~150 kB of the current decade's chunk)."""
 
 
 class HistoryCorrupt(ValueError):
-    """A history file that is not what the store writes (truncated, foreign, damaged)."""
+    """A stored chunk or record that is not what the store writes (foreign, damaged)."""
 
-    def __init__(self, path: Path, fault: str) -> None:
-        super().__init__(f"history file {path} is corrupt: {fault}")
-        self.path = path
+    def __init__(self, name: str, fault: str) -> None:
+        super().__init__(f"history of {name} is corrupt: {fault}")
+        self.name = name
         self.fault = fault
 
 
@@ -135,7 +72,7 @@ class UpsertResult:
 
 @dataclass(frozen=True, slots=True)
 class _Rows:
-    """A series as arrays: increasing midnight stamps (int64 ns) and a (rows, columns) float64 array."""
+    """Rows as arrays: increasing midnight stamps (int64 ns) and a (rows, columns) float64 array."""
 
     stamps: np.ndarray
     values: np.ndarray
@@ -145,53 +82,18 @@ class _Rows:
         return len(self.stamps)
 
 
-@dataclass(frozen=True, slots=True)
-class _Part:
-    """One file as its header describes it (and, for tails and strips, its decoded rows)."""
-
-    ident: _Ident
-    header: dict[str, Any]
-    offset: int  # where the arrays start
-    blocks: tuple[tuple[int, int, int, int], ...] = ()  # start row, stop row, first and last stamp
-    rows: Any = None  # _Rows of a tail, the strip arrays of the strips file
-
-    @property
-    def generation(self) -> str:
-        return str(self.header.get("gen", ""))
-
-    @property
-    def count(self) -> int:
-        return int(self.header["rows"])
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return tuple(self.header["columns"])
-
-
 @dataclass(slots=True)
-class _Series:
-    """A series in memory: the files it was made of, its rows, and the frame once one was asked for.
-
-    ``state`` holds the rows and, from upserts since, the rows to overlay on them: an upsert costs
-    what it adds, and the whole series is laid out again once, when it is next loaded."""
-
-    key: tuple[_Ident, _Ident | None]  # base and tail identities
-    state: tuple[_Rows, _Rows | None]
-    frame: pd.DataFrame | None = None
-
-    def rows(self) -> _Rows:
-        lower, upper = self.state
-        if upper is None:
-            return lower
-        merged = _overlay(lower, upper)
-        self.state = (merged, None)  # one assignment: a concurrent reader sees either state
-        return merged
+class _Cached:
+    record: SeriesRecord
+    chunks: dict[int, tuple[str, np.ndarray]]  # chunk key -> (chunk revision, its structured array)
+    rows: _Rows
+    frame: pd.DataFrame
 
 
 # rows ------------------------------------------------------------------------------------------
 def _normalise(frame: pd.DataFrame) -> _Rows:
     """``frame`` as the store keeps it: naive midnight ns dates, increasing, unique (last row of a
-    date wins), float64 values in a fresh C-ordered array the caller cannot mutate."""
+    date wins), float64 values in a fresh C-ordered array."""
     index = frame.index
     if not isinstance(index, pd.DatetimeIndex):
         raise TypeError("history frames are indexed by a DatetimeIndex")
@@ -216,559 +118,300 @@ def _normalise(frame: pd.DataFrame) -> _Rows:
     return _Rows(days, values, columns)
 
 
-@functools.lru_cache(maxsize=256)
-def _column_index(columns: tuple[str, ...]) -> pd.Index:
-    # An Index is immutable: frames with the same columns can share one.
-    return pd.Index(columns)
-
-
-def _frame(rows: _Rows) -> pd.DataFrame:
-    """``rows`` as a frame over the same arrays (no copy)."""
-    index = pd.DatetimeIndex(rows.stamps.view("M8[ns]"), name="date", copy=False)
-    return pd.DataFrame(rows.values, index=index, columns=_column_index(rows.columns), copy=False)
-
-
 def _union(lower: tuple[str, ...], upper: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of both: ``lower``'s then those only ``upper`` has; bar columns in the order of
+    PRICE_COLUMNS (the order an import or a fetch gives), so merged bars look like fetched ones."""
     if lower == upper:
         return lower
     known = set(lower)
-    return lower + tuple(c for c in upper if c not in known)
-
-
-def _positions(columns: tuple[str, ...], of: tuple[str, ...]) -> list[int]:
-    where = {c: j for j, c in enumerate(columns)}
-    return [where[c] for c in of]
+    out = lower + tuple(c for c in upper if c not in known)
+    if set(out) <= _PRICE_ORDER.keys():
+        out = tuple(sorted(out, key=_PRICE_ORDER.__getitem__))
+    return out
 
 
 def _values(rows: _Rows, columns: tuple[str, ...]) -> np.ndarray:
     """``rows``' values laid out in ``columns`` (NaN for columns it lacks)."""
     if rows.columns == columns:
         return rows.values
+    where = {c: j for j, c in enumerate(columns)}
     out = np.full((len(rows), len(columns)), np.nan)
-    out[:, _positions(columns, rows.columns)] = rows.values
+    out[:, [where[c] for c in rows.columns]] = rows.values
     return out
 
 
-def _overlay(lower: _Rows, upper: _Rows) -> _Rows:
-    """The rows of both by date, ``upper``'s whole row winning on a date both hold; the columns of
-    ``lower`` followed by those only ``upper`` has."""
-    if not len(upper):
-        return lower
-    columns = _union(lower.columns, upper.columns)
-    low, up = lower.stamps, upper.stamps
-    low_values, up_values = _values(lower, columns), _values(upper, columns)
-    if not len(low) or low[-1] < up[0]:
-        # The usual refresh: every upper date is new.
-        return _Rows(np.concatenate([low, up]), np.concatenate([low_values, up_values]), columns)
-    # Rows of ``lower`` before upper's first date stay in place; only the rest is merged and sorted.
-    cut = int(np.searchsorted(low, up[0]))
-    later = low[cut:]
-    rest = up[np.minimum(np.searchsorted(up, later), len(up) - 1)] != later  # dates upper lacks
-    if not rest.any():
-        # A refresh's overlap: upper re-sends lower's last rows and adds new ones after them.
-        return _Rows(np.concatenate([low[:cut], up]), np.concatenate([low_values[:cut], up_values]), columns)
-    stamps = np.concatenate([low[cut:][rest], up])
-    values = np.concatenate([low_values[cut:][rest], up_values])
+def _merge(old: _Rows, new: _Rows) -> tuple[_Rows, int, int]:
+    """``new``'s rows over ``old``'s (a date in both takes ``new``'s whole row), with the count of
+    dates added and of stored rows whose values changed."""
+    columns = _union(old.columns, new.columns)
+    old_values, new_values = _values(old, columns), _values(new, columns)
+    at = np.minimum(np.searchsorted(old.stamps, new.stamps), max(len(old) - 1, 0))
+    present = (old.stamps[at] == new.stamps) if len(old) else np.zeros(len(new), dtype=bool)
+    before, after = old_values[at[present]], new_values[present]
+    same = ((before == after) | (np.isnan(before) & np.isnan(after))).all(axis=1)
+    added, revised = int(np.count_nonzero(~present)), int(np.count_nonzero(~same))
+    keep = ~np.isin(old.stamps, new.stamps)
+    stamps = np.concatenate([old.stamps[keep], new.stamps])
+    values = np.concatenate([old_values[keep], new_values])
     order = np.argsort(stamps, kind="stable")
-    return _Rows(
-        np.concatenate([low[:cut], stamps[order]]), np.concatenate([low_values[:cut], values[order]]), columns
+    return _Rows(stamps[order], values[order], columns), added, revised
+
+
+def _years(stamps: np.ndarray) -> np.ndarray:
+    """The chunk key of each stamp: the first year of its span of CHUNK_YEARS years."""
+    years = stamps.view("M8[ns]").astype("M8[Y]").astype(np.int64) + 1970
+    return years - years % CHUNK_YEARS
+
+
+def _by_year(rows: _Rows) -> dict[int, _Rows]:
+    years = _years(rows.stamps)
+    bounds = [0, *(np.flatnonzero(years[1:] != years[:-1]) + 1).tolist(), len(rows)]
+    return {
+        int(years[lo]): _Rows(rows.stamps[lo:hi], rows.values[lo:hi], rows.columns)
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+    }
+
+
+def _iso(stamp: int) -> str:
+    return str(np.datetime64(int(stamp), "ns").astype("M8[D]"))
+
+
+# chunks: standard .npy ---------------------------------------------------------------------------
+def encode_chunk(rows: _Rows) -> bytes:
+    """``rows`` as a .npy blob of a structured array: ``date`` (datetime64[D]) and a float64 per column."""
+    dtype = np.dtype([("date", "<M8[D]"), *((c, "<f8") for c in rows.columns)])
+    out = np.empty(len(rows), dtype=dtype)
+    out["date"] = rows.stamps.view("M8[ns]").astype("M8[D]")
+    for j, column in enumerate(rows.columns):
+        out[column] = rows.values[:, j]
+    # np.save's own writer copies a structured array through a buffered nditer (~3 ms for a decade's
+    # chunk); the header functions it uses plus one tobytes() write the same .npy, ~20x faster.
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, np.lib.format.header_data_from_array_1_0(out))
+    buffer.write(out.tobytes())
+    return buffer.getvalue()
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+_SHAPE = re.compile(rb"'shape': \((\d+),\)")
+
+
+@functools.lru_cache(maxsize=256)
+def _npy_layout(header: bytes) -> tuple[np.dtype, tuple[str, ...]] | None:
+    """The dtype and columns a chunk's .npy header describes, its shape taken out (the cache key).
+    numpy's own reader parses every header with ast.literal_eval: 1-4 ms a chunk on the 2-core
+    machine, most of a cold load and of a refresh's reload. Chunks of one series share their header
+    but for the row count, so each layout is parsed once."""
+    try:
+        info = ast.literal_eval(header.decode("latin1"))
+        dtype = np.lib.format.descr_to_dtype(info["descr"])
+    except (ValueError, SyntaxError, KeyError, TypeError):
+        return None
+    names = dtype.names
+    if info.get("fortran_order") or not names or names[0] != "date" or dtype["date"] != np.dtype("M8[D]"):
+        return None
+    if any(dtype[n] != np.dtype("<f8") for n in names[1:]):
+        return None
+    return dtype, tuple(names[1:])
+
+
+def _read_npy(name: str, year: int, blob: bytes) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The structured array of a chunk (a view of ``blob``) and its value columns. Reads the .npy
+    format (versions 1-3) as numpy documents it; only the layouts ``encode_chunk`` writes are accepted."""
+    if blob[:6] != _NPY_MAGIC or blob[6:7] not in (b"\x01", b"\x02", b"\x03"):
+        raise HistoryCorrupt(name, f"chunk {year} is not a .npy array")
+    size = 2 if blob[6] == 1 else 4
+    start = 8 + size
+    end = start + int.from_bytes(blob[8:start], "little")
+    match = _SHAPE.search(blob, start, end)
+    layout = _npy_layout(blob[start : match.start()] + b"'shape': (0,)" + blob[match.end() : end]) if match else None
+    if match is None or layout is None:
+        raise HistoryCorrupt(name, f"chunk {year} holds no dated float rows")
+    dtype, columns = layout
+    rows = int(match.group(1))
+    if len(blob) != end + rows * dtype.itemsize:
+        raise HistoryCorrupt(name, f"chunk {year}: {len(blob)} bytes where its header describes {end + rows * dtype.itemsize}")
+    return np.frombuffer(blob, dtype, rows, end), columns
+
+
+def _rows_of(array: np.ndarray, columns: tuple[str, ...]) -> _Rows:
+    """Structured chunk rows as stamps and a (rows, columns) float64 array."""
+    values = np.empty((len(array), len(columns)))
+    for j, column in enumerate(columns):
+        values[:, j] = array[column]
+    # days -> ns midnights by integer arithmetic (a datetime64 cast is several times slower)
+    return _Rows(array["date"].view(np.int64) * _DAY_NS, values, columns)
+
+
+def _span_start(keys: np.ndarray) -> np.ndarray:
+    """The midnight (int64 ns) of January 1 of each year in ``keys``."""
+    return (keys - 1970).astype("M8[Y]").astype("M8[ns]").view(np.int64)
+
+
+def _assemble(name: str, columns: tuple[str, ...], parts: list[tuple[int, np.ndarray]]) -> _Rows:
+    """A series from its chunks in key order, laid out in ``columns``, checked: dates strictly
+    increasing and each chunk within its span. Chunks of one layout (the usual case) are joined as
+    bytes and converted once: per-chunk work (and numpy's field promotion when it concatenates
+    structured arrays) would dominate a load of a few hundred chunks."""
+    if not parts:
+        return _Rows(np.empty(0, np.int64), np.empty((0, len(columns))), columns)
+    arrays = [a for _, a in parts]
+    dtype = arrays[0].dtype
+    if all(a.dtype == dtype for a in arrays) and dtype.names[1:] == columns:
+        joined = np.concatenate([a.view(np.uint8) for a in arrays]).view(dtype) if len(arrays) > 1 else arrays[0]
+        rows = _rows_of(joined, columns)
+    else:  # a column added by a later write: older chunks lack it (NaN there)
+        laid = [_rows_of(a, tuple(a.dtype.names[1:])) for a in arrays]
+        rows = _Rows(np.concatenate([r.stamps for r in laid]), np.concatenate([_values(r, columns) for r in laid]), columns)
+    stamps = rows.stamps
+    sizes = np.array([len(a) for a in arrays])
+    keys = np.array([k for k, _ in parts], dtype=np.int64)[sizes > 0]
+    ends = np.cumsum(sizes)[sizes > 0]
+    starts = ends - sizes[sizes > 0]
+    inside = (stamps[starts] >= _span_start(keys)) & (stamps[ends - 1] < _span_start(keys + CHUNK_YEARS))
+    if not bool((stamps[1:] > stamps[:-1]).all()) or not bool(inside.all()):
+        raise HistoryCorrupt(name, "dates out of order or outside their chunk")
+    return rows
+
+
+def _reassemble(
+    name: str, columns: tuple[str, ...], chunks: dict[int, tuple[str, np.ndarray]], cached: _Cached | None
+) -> _Rows:
+    """The series from ``chunks``; when only its last chunks changed since ``cached`` (a refresh),
+    the rows of the others are taken from ``cached`` as they are, and only the changed ones are
+    converted and checked."""
+    keys = sorted(chunks)
+    if cached is not None and cached.rows.columns == columns and set(cached.chunks) <= set(chunks):
+        same = [k for k in keys if cached.chunks.get(k, ("",))[0] == chunks[k][0]]
+        changed = keys[len(same):]
+        if same == keys[: len(same)] and changed:
+            cut = sum(len(chunks[k][1]) for k in same)
+            tail = _assemble(name, columns, [(k, chunks[k][1]) for k in changed])
+            old = cached.rows
+            if cut and len(tail) and tail.stamps[0] <= old.stamps[cut - 1]:
+                raise HistoryCorrupt(name, "dates out of order or outside their chunk")
+            return _Rows(
+                np.concatenate([old.stamps[:cut], tail.stamps]), np.concatenate([old.values[:cut], tail.values]), columns
+            )
+    return _assemble(name, columns, [(k, chunks[k][1]) for k in keys])
+
+
+def decode_chunk(name: str, year: int, blob: bytes) -> _Rows:
+    """A chunk written by ``encode_chunk``, checked like a whole series."""
+    array, columns = _read_npy(name, year, blob)
+    return _assemble(name, columns, [(year, array)])
+
+
+@functools.lru_cache(maxsize=256)
+def _column_index(columns: tuple[str, ...]) -> pd.Index:
+    return pd.Index(columns)  # immutable: frames with the same columns can share one
+
+
+def _frame(rows: _Rows) -> pd.DataFrame:
+    index = pd.DatetimeIndex(rows.stamps.view("M8[ns]"), name="date", copy=False)
+    return pd.DataFrame(rows.values, index=index, columns=_column_index(rows.columns), copy=False)
+
+
+def _meta(record: SeriesRecord) -> SeriesMeta:
+    return SeriesMeta(
+        source=record.source or "unknown",
+        fetched_at=datetime.fromisoformat(record.fetched_at) if record.fetched_at else None,
+        rows=record.rows,
+        first=date.fromisoformat(record.first) if record.first else None,
+        last=date.fromisoformat(record.last) if record.last else None,
     )
 
 
-def _pick(rows: _Rows, stamps: np.ndarray, columns: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """``rows`` at ``stamps`` as a (len(stamps), len(columns)) array, NaN where there is no row or
-    column, and which dates it has."""
-    out = np.full((len(stamps), len(columns)), np.nan)
-    index = rows.stamps
-    if not len(index) or not len(stamps):
-        return out, np.zeros(len(stamps), dtype=bool)
-    at = np.minimum(np.searchsorted(index, stamps), len(index) - 1)
-    present = index[at] == stamps
-    picked = rows.values[at[present]]
-    if rows.columns == columns:
-        out[present] = picked
-    else:
-        out[np.ix_(np.flatnonzero(present), _positions(columns, rows.columns))] = picked
-    return out, present
+def _whole(rows: _Rows, *, source: str, fetched_at: str | None) -> SeriesWrite:
+    return SeriesWrite(
+        source=source,
+        fetched_at=fetched_at,
+        rows=len(rows),
+        first=_iso(rows.stamps[0]) if len(rows) else None,
+        last=_iso(rows.stamps[-1]) if len(rows) else None,
+        columns=rows.columns,
+        put={year: encode_chunk(part) for year, part in _by_year(rows).items()} if len(rows) else {},
+        replace=True,
+    )
 
 
-def _fill(before: np.ndarray, present: np.ndarray, lower: np.ndarray, in_lower: np.ndarray) -> None:
-    """Complete the rows ``before`` found in an upper layer (``present``) from a lower one, in place."""
-    use = in_lower & ~present
-    before[use] = lower[use]
-    present |= use
-
-
-def _iso(stamp: int | None) -> str | None:
-    return date.fromordinal(int(stamp) // _DAY_NS + _EPOCH).isoformat() if stamp is not None else None
-
-
-def _stamp(day: str | None) -> int | None:
-    return (date.fromisoformat(day).toordinal() - _EPOCH) * _DAY_NS if day else None
-
-
-def _day_stamps(days: Iterable[date]) -> np.ndarray:
-    return np.array(list(days), dtype="M8[D]").astype("M8[ns]").view(np.int64)
-
-
-def _blocks(stamps: np.ndarray, sizes: Sequence[int]) -> list[list[Any]]:
-    out: list[list[Any]] = []
-    start = 0
-    for size in sizes:
-        if size:
-            out.append([start, start + size, _iso(int(stamps[start])), _iso(int(stamps[start + size - 1]))])
-        start += size
-    return out
-
-
-# the file format -------------------------------------------------------------------------------
-def _encode(header: Mapping[str, Any], keys: Sequence[np.ndarray], values: np.ndarray) -> list[Any]:
-    """A file as the chunks to write: prefix, padded header, key arrays, values."""
-    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
-    text += b" " * (-(_PREFIX.size + len(text)) % 8)
-    chunks: list[Any] = [_PREFIX.pack(_MAGIC, _VERSION, len(text)), text]
-    for key in keys:
-        chunks.append(np.ascontiguousarray(key, dtype="<i8").view(np.uint8))
-    if values.size:
-        chunks.append(np.ascontiguousarray(values, dtype="<f8").reshape(-1).view(np.uint8))
-    return chunks
-
-
-def _write_chunks(handle: IO[bytes], chunks: Sequence[Any]) -> None:
-    for chunk in chunks:
-        handle.write(chunk)
-
-
-def _offset(path: Path, head: bytes | bytearray | memoryview, size: int) -> int:
-    """Where the arrays of the file start, from its first bytes ``head`` (the header may end past
-    them); checks the magic, the version and that the header fits in the file's ``size``."""
-    if len(head) < _PREFIX.size:
-        raise HistoryCorrupt(path, f"{len(head)} bytes, shorter than the {_PREFIX.size}-byte prefix")
-    magic, version, length = _PREFIX.unpack_from(head)
-    if magic != _MAGIC:
-        raise HistoryCorrupt(path, "not a capgap history file (bad magic)")
-    if version != _VERSION:
-        raise HistoryCorrupt(path, f"format version {version}, this build reads {_VERSION}")
-    if _PREFIX.size + length > size:
-        raise HistoryCorrupt(path, f"{size} bytes, shorter than its {length}-byte header (truncated?)")
-    return _PREFIX.size + length
-
-
-def _check_header(path: Path, raw: bytes | bytearray | memoryview, size: int, offset: int) -> dict[str, Any]:
-    """The header parsed from ``raw`` and checked against the file's ``size``."""
-    try:
-        header = json.loads(bytes(raw))
-    except ValueError as exc:
-        raise HistoryCorrupt(path, f"unreadable header ({exc})") from None
-    if not isinstance(header, dict):
-        raise HistoryCorrupt(path, "the header is not an object")
-    rows, keys, columns = header.get("rows"), header.get("keys"), header.get("columns")
-    if not isinstance(rows, int) or rows < 0:
-        raise HistoryCorrupt(path, f"bad row count {rows!r}")
-    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
-        raise HistoryCorrupt(path, f"bad keys {keys!r}")
-    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-        raise HistoryCorrupt(path, f"bad columns {columns!r}")
-    expected = offset + 8 * rows * (len(keys) + len(columns))
-    if size != expected:
-        raise HistoryCorrupt(path, f"{size} bytes where the header describes {expected} (truncated?)")
-    return header
-
-
-def _check_blocks(path: Path, header: Mapping[str, Any]) -> tuple[tuple[int, int, int, int], ...]:
-    raw = header.get("blocks", [])
-    try:
-        blocks = tuple((int(b[0]), int(b[1]), _stamp(b[2]), _stamp(b[3])) for b in raw)
-    except (TypeError, ValueError, IndexError):
-        raise HistoryCorrupt(path, f"bad blocks {raw!r}") from None
-    start = 0
-    for lo, hi, first, last in blocks:
-        if lo != start or hi <= lo or first is None or last is None:
-            raise HistoryCorrupt(path, f"bad blocks {raw!r}")
-        start = hi
-    if blocks and start != header["rows"]:
-        raise HistoryCorrupt(path, f"blocks cover {start} of {header['rows']} rows")
-    return blocks  # type: ignore[return-value]
-
-
-def _is_day(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return isinstance(value, str) and date.fromisoformat(value).isoformat() == value
-    except ValueError:
-        return False
-
-
-def _check_kind(path: Path, header: Mapping[str, Any], kind: str) -> None:
-    """The fields the store relies on, for a file of ``kind``."""
-    if header.get("kind") != kind:
-        raise HistoryCorrupt(path, f"a {header.get('kind')!r} file where a {kind} file belongs")
-    want = _STRIP_KEYS if kind == "strips" else _SERIES_KEYS
-    if header["keys"] != want:
-        raise HistoryCorrupt(path, f"keys {header['keys']} where {want} belong")
-    if kind == "strips" and header["columns"] != ["settle"]:
-        raise HistoryCorrupt(path, f"columns {header['columns']} where ['settle'] belongs")
-    if len(set(header["columns"])) != len(header["columns"]) or "date" in header["columns"]:
-        raise HistoryCorrupt(path, f"bad columns {header['columns']}")
-    days = [header.get("first"), header.get("last")]
-    if kind == "tail":
-        series = header.get("series")
-        if not isinstance(header.get("base"), str) or not isinstance(series, dict):
-            raise HistoryCorrupt(path, "a tail without the base it applies to")
-        if not isinstance(series.get("rows"), int) or series["rows"] < header["rows"]:
-            raise HistoryCorrupt(path, f"bad series row count {series.get('rows')!r}")
-        days += [series.get("first"), series.get("last")]
-    if not all(_is_day(d) for d in days) or (header["rows"] > 0) != (days[0] is not None):
-        raise HistoryCorrupt(path, f"bad dates {days}")
-    if not isinstance(header.get("source", ""), str):
-        raise HistoryCorrupt(path, "bad source")
-    fetched = header.get("fetched_at")
-    try:
-        if fetched is not None:
-            datetime.fromisoformat(fetched)
-    except (TypeError, ValueError):
-        raise HistoryCorrupt(path, f"bad fetched_at {fetched!r}") from None
-    if kind == "base" and header["rows"] and not header.get("blocks"):
-        raise HistoryCorrupt(path, "a base without blocks")
-
-
-def _open(path: Path) -> int | None:
-    """A descriptor of ``path`` for reading (None: no file). Every read of the store goes here."""
-    try:
-        return os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return None
-
-
-def _read_header(path: Path, kind: str) -> _Part | None:
-    """The header of ``path`` (None: no file), checked against the file's size; no rows are read."""
-    fd = _open(path)
-    if fd is None:
-        return None
-    try:
-        stat = os.fstat(fd)
-        head = os.pread(fd, _HEAD_READ, 0)
-        offset = _offset(path, head, stat.st_size)
-        if offset > len(head):
-            head += os.pread(fd, offset - len(head), len(head))
-    finally:
-        os.close(fd)
-    header = _check_header(path, memoryview(head)[_PREFIX.size : offset], stat.st_size, offset)
-    _check_kind(path, header, kind)
-    return _Part(_ident(stat), header, offset, _check_blocks(path, header))
-
-
-def _read_file(path: Path, kind: str) -> tuple[_Part, list[np.ndarray], np.ndarray] | None:
-    """The whole of ``path`` (None: no file) with one read: its header, key arrays and values (views
-    of the one buffer), all checked."""
-    fd = _open(path)
-    if fd is None:
-        return None
-    try:
-        stat = os.fstat(fd)
-        size = stat.st_size
-        # Writable (unlike bytes) and not zero-filled first (unlike bytearray): the read fills it.
-        buf = np.empty(size, dtype=np.uint8)
-        done = 0
-        while done < size:
-            got = os.readv(fd, [buf[done:]])
-            if got == 0:
-                break
-            done += got
-    finally:
-        os.close(fd)
-    if done != size:
-        raise HistoryCorrupt(path, f"{done} bytes read of {size}")
-    offset = _offset(path, buf[: _PREFIX.size].tobytes(), size)
-    header = _check_header(path, buf[_PREFIX.size : offset].tobytes(), size, offset)
-    _check_kind(path, header, kind)
-    blocks = _check_blocks(path, header)
-    n, nkeys, ncols = header["rows"], len(header["keys"]), len(header["columns"])
-    # Views of the one buffer; the offsets are multiples of 8, so they are aligned.
-    keys = [buf[offset + 8 * n * k : offset + 8 * n * (k + 1)].view("<i8") for k in range(nkeys)]
-    start = offset + 8 * n * nkeys
-    values = buf[start : start + 8 * n * ncols].view("<f8").reshape(n, ncols)
-    _check_keys(path, header, keys, blocks)
-    return _Part(_ident(stat), header, offset, blocks), keys, values
-
-
-def _check_keys(
-    path: Path, header: Mapping[str, Any], keys: list[np.ndarray], blocks: Sequence[tuple[int, int, int, int]]
-) -> None:
-    first = keys[0]
-    if len(first) > 1:
-        if len(keys) == 1:
-            ordered = bool((first[1:] > first[:-1]).all())
-        else:  # (trade_date, month) pairs
-            step, inner = first[1:] - first[:-1], keys[1][1:] - keys[1][:-1]
-            ordered = bool(((step > 0) | ((step == 0) & (inner > 0))).all())
-        if not ordered:
-            raise HistoryCorrupt(path, "rows not in strictly increasing order")
-    if len(first):
-        if (_iso(int(first[0])), _iso(int(first[-1]))) != (header.get("first"), header.get("last")):
-            raise HistoryCorrupt(path, "the dates disagree with the header")
-        if (first % _DAY_NS).any():
-            raise HistoryCorrupt(path, "a date that is not a midnight")
-    for lo, hi, lo_stamp, hi_stamp in blocks:
-        if (first[lo], first[hi - 1]) != (lo_stamp, hi_stamp):
-            raise HistoryCorrupt(path, "the dates disagree with the header's blocks")
-
-
-def _read_blocks(path: Path, part: _Part, blocks: Sequence[tuple[int, int, int, int]]) -> _Rows:
-    """The rows of ``blocks`` of the base ``part`` (only those bytes are read)."""
-    fd = _open(path)
-    if fd is None:
-        raise FileNotFoundError(path)
-    n, columns = part.count, part.columns
-    stamps, values = [], []
-    try:
-        if _ident(os.fstat(fd)) != part.ident:
-            raise RuntimeError(f"history file {path} was replaced by another writer during an upsert")
-        for lo, hi, lo_stamp, hi_stamp in blocks:
-            raw = os.pread(fd, 8 * (hi - lo), part.offset + 8 * lo)
-            data = os.pread(fd, 8 * (hi - lo) * len(columns), part.offset + 8 * (n + lo * len(columns)))
-            if len(raw) != 8 * (hi - lo) or len(data) != 8 * (hi - lo) * len(columns):
-                raise HistoryCorrupt(path, "short read of a block")
-            block = np.frombuffer(raw, dtype="<i8")
-            if (block[0], block[-1]) != (lo_stamp, hi_stamp) or not bool((block[1:] > block[:-1]).all()):
-                raise HistoryCorrupt(path, "the dates disagree with the header's blocks")
-            stamps.append(block)
-            values.append(np.frombuffer(data, dtype="<f8").reshape(hi - lo, len(columns)))
-    finally:
-        os.close(fd)
-    return _Rows(np.concatenate(stamps), np.concatenate(values), columns)
-
-
-def _ident(stat: os.stat_result) -> _Ident:
-    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _check_name(name: str) -> None:
+    if not name or name == STRIPS or not all(ch.isalnum() or ch in "_-" for ch in name):
+        raise ValueError(f"bad series name {name!r}")
 
 
 class HistoryStore:
-    """Reads and writes series files. Thread-safe for writers within one process."""
+    """Market history on a backend: ``HistoryStore(backend)``, or ``HistoryStore(directory)`` for the
+    embedded SQLite file ``capgap.sqlite3`` in ``directory`` (the store's file when it is the data dir).
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = Path(directory)
+    Thread-safe; frames handed out are shallow copies over arrays no caller should write to."""
+
+    def __init__(self, where: HistoryBackend | Path | str) -> None:
+        if isinstance(where, str | Path):
+            from bot.store.history_sqlite import SqliteHistory
+
+            where = SqliteHistory(Path(where) / "capgap.sqlite3")
+        self.backend: HistoryBackend = where
+        self._cache: dict[str, _Cached] = {}
+        self._strips: tuple[str, dict[date, Strip]] | None = None
         self._lock = threading.Lock()
-        self._parts: dict[Path, _Part] = {}
-        self._series: dict[str, _Series] = {}
-        self._known_paths: dict[str, tuple[Path, Path]] = {}
 
-    def _paths(self, name: str) -> tuple[Path, Path]:
-        """The base and tail paths of ``name``."""
-        paths = self._known_paths.get(name)
-        if paths is None:
-            if not name or any(ch in name for ch in "/\\.") or name.startswith("_"):
-                raise ValueError(f"bad series name {name!r}")
-            paths = (self.directory / f"{name}{_SUFFIX}", self.directory / f"{name}{_TAIL_SUFFIX}")
-            self._known_paths[name] = paths
-        return paths
-
-    def _path(self, name: str) -> Path:
-        return self._paths(name)[0]
-
-    def _tail_path(self, name: str) -> Path:
-        return self._paths(name)[1]
-
-    # files -----------------------------------------------------------------------------------------
-    def _part(self, path: Path, kind: str, *, rows: bool = False) -> _Part | None:
-        """The file at ``path`` (with its rows decoded when ``rows``; tails and strips only), from
-        memory while the file is the one remembered."""
-        try:
-            ident = _ident(os.stat(path))
-        except FileNotFoundError:
-            return None
-        cached = self._parts.get(path)
-        if cached is not None and cached.ident == ident and (not rows or cached.rows is not None):
-            return cached
-        if rows:
-            read = _read_file(path, kind)
-            if read is None:
-                return None
-            part, keys, values = read
-            if kind == "strips":
-                decoded: Any = (keys[0], keys[1], values[:, 0])
-            else:
-                decoded = _Rows(keys[0], values, part.columns)
-            part = _Part(part.ident, part.header, part.offset, part.blocks, decoded)
-        else:
-            part = _read_header(path, kind)  # type: ignore[assignment]
-            if part is None:
-                return None
-        self._parts[path] = part
-        return part
-
-    def _tail(self, name: str, base: _Part) -> _Part | None:
-        """The tail of ``name`` when it applies to ``base``. A tail (at most TAIL_MAX rows) is always
-        read whole, so damage to its rows is seen by ``meta()`` and ``last_date()`` too. An unreadable
-        tail is left out (logged): the base alone is the series as of its last compaction, and the
-        next refresh fetches again from the base's last date."""
-        try:
-            tail = self._part(self._tail_path(name), "tail", rows=True)
-        except HistoryCorrupt as exc:
-            log.warning("history: %s; reading %s without it", exc, name)
-            return None
-        if tail is None or tail.header.get("base") != base.generation:
-            return None
-        return tail
-
-    def _atomic_write(self, path: Path, chunks: Sequence[Any], *, durable: bool = True) -> _Ident:
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                _write_chunks(handle, chunks)
-                handle.flush()
-                if durable:
-                    os.fsync(handle.fileno())
-                # os.replace keeps the inode, size and mtime: the identity the file will have.
-                ident = _ident(os.fstat(handle.fileno()))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        if durable:
-            _fsync_directory(path.parent)
-        return ident
-
-    def _write_base(self, name: str, rows: _Rows, *, source: str, fetched_at: str | None) -> _Part:
-        n = len(rows)
-        # The last rows in a block of their own: the first upsert after a write reads only them.
-        sizes = [n - TAIL_KEEP, TAIL_KEEP] if n > TAIL_KEEP else [n]
-        header = {
-            "kind": "base",
-            "keys": _SERIES_KEYS,
-            "columns": list(rows.columns),
-            "rows": n,
-            "first": _iso(int(rows.stamps[0])) if n else None,
-            "last": _iso(int(rows.stamps[-1])) if n else None,
-            "blocks": _blocks(rows.stamps, sizes),
-            "source": source,
-            "fetched_at": fetched_at,
-            "gen": secrets.token_hex(8),
-        }
-        chunks = _encode(header, [rows.stamps], rows.values)
-        path = self._path(name)
-        ident = self._atomic_write(path, chunks)
-        part = _Part(ident, header, len(chunks[0]) + len(chunks[1]), _check_blocks(path, header))
-        self._parts[path] = part
-        return part
-
-    def _write_tail(self, name: str, rows: _Rows, info: Mapping[str, Any]) -> _Part:
-        header = {
-            "kind": "tail",
-            "keys": _SERIES_KEYS,
-            "columns": list(rows.columns),
-            "rows": len(rows),
-            "first": _iso(int(rows.stamps[0])),
-            "last": _iso(int(rows.stamps[-1])),
-            **info,
-        }
-        chunks = _encode(header, [rows.stamps], rows.values)
-        path = self._tail_path(name)
-        ident = self._atomic_write(path, chunks, durable=False)
-        part = _Part(ident, header, len(chunks[0]) + len(chunks[1]), (), rows)
-        self._parts[path] = part
-        return part
-
-    def _drop_tail(self, name: str) -> None:
-        path = self._tail_path(name)
-        self._parts.pop(path, None)
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            return
-        _fsync_directory(path.parent)
+    def close(self) -> None:
+        self.backend.close()
 
     # reading ---------------------------------------------------------------------------------------
-    def revision(self) -> object:
-        """A value that changes whenever any process writes any series or strip: the identities of the
-        files (every write replaces a file, which gives it a new inode, size or mtime)."""
-        try:
-            with os.scandir(self.directory) as entries:
-                return tuple(sorted((e.name, _ident(e.stat())) for e in entries if e.name.endswith(_SUFFIX)))
-        except FileNotFoundError:
-            return ()
+    def revision(self) -> dict[str, str]:
+        """Series name (and ``ZQ_STRIPS``) -> revision: equal dicts mean nothing changed in between."""
+        return self.backend.revisions()
 
     def names(self) -> list[str]:
-        if not self.directory.is_dir():
-            return []
-        stems = (p.name[: -len(_SUFFIX)] for p in self.directory.glob(f"*{_SUFFIX}"))
-        # Tails (NAME.tail) and files no series name can have are not series.
-        return sorted(s for s in stems if s and s != STRIPS and "." not in s and not s.startswith("_"))
+        return sorted(n for n in self.revision() if n != STRIPS)
 
-    def _rows(self, name: str) -> _Series | None:
-        """The series ``name`` in memory, read again only when one of its files changed."""
-        path = self._path(name)
-        cached = self._series.get(name)
-        if cached is not None:
-            base = self._part(path, "base")
-            if base is None:
-                return None
-            if base.ident == cached.key[0]:
-                tail = self._tail(name, base)
-                if cached.key[1] == (tail.ident if tail is not None else None):
-                    return cached
-        read = _read_file(path, "base")
+    def series(self, name: str, rev: str | None = None) -> tuple[pd.DataFrame, SeriesMeta] | None:
+        """The stored series and its meta (None: not stored). With ``rev`` (from ``revision()``), a
+        series held in memory at that revision is returned without a read."""
+        cached = self._cache.get(name)
+        if rev is not None and cached is not None and cached.record.rev == rev:
+            return cached.frame.copy(deep=False), _meta(cached.record)
+        have = {y: r for y, (r, _) in cached.chunks.items()} if cached is not None else {}
+        read = self.backend.read(name, have)
         if read is None:
+            self._cache.pop(name, None)
             return None
-        part, keys, values = read
-        self._parts[path] = part
-        tail = self._tail(name, part)
-        cached = _Series(
-            (part.ident, tail.ident if tail is not None else None),
-            (_Rows(keys[0], values, part.columns), tail.rows if tail is not None else None),
-        )
-        self._series[name] = cached
-        return cached
+        if cached is not None and cached.record.rev == read.record.rev:
+            return cached.frame.copy(deep=False), _meta(cached.record)
+        chunks: dict[int, tuple[str, np.ndarray]] = {}
+        for year, chunk_rev in read.chunk_revs.items():
+            blob = read.blobs.get(year)
+            if blob is None and cached is not None and cached.chunks.get(year, ("",))[0] == chunk_rev:
+                chunks[year] = cached.chunks[year]
+            elif blob is None:
+                raise HistoryCorrupt(name, f"chunk {year} is missing")
+            else:
+                chunks[year] = (chunk_rev, _read_npy(name, year, blob)[0])
+        record = read.record
+        rows = _reassemble(name, record.columns, chunks, cached)
+        if len(rows) != record.rows:
+            raise HistoryCorrupt(name, f"{len(rows)} rows in its chunks where its record says {record.rows}")
+        frame = _frame(rows)
+        with self._lock:
+            self._cache[name] = _Cached(record, chunks, rows, frame)
+        return frame.copy(deep=False), _meta(record)
 
     def load(self, name: str) -> pd.DataFrame | None:
-        """The stored series (base overlaid with tail), or None when there is none."""
-        series = self._rows(name)
-        if series is None:
-            return None
-        frame = series.frame
-        if frame is None:
-            frame = series.frame = _frame(series.rows())
-        # A new frame object over the same arrays: copy-on-write keeps a caller's edits out of memory.
-        return frame.copy(deep=False)
+        got = self.series(name)
+        return got[0] if got is not None else None
 
     def meta(self, name: str) -> SeriesMeta | None:
-        path = self._path(name)
         if name == STRIPS:
-            base = self._part(path, "strips")
-            tail = None
-        else:
-            base = self._part(path, "base")
-            tail = self._tail(name, base) if base is not None else None
-        if base is None:
-            return None
-        if tail is not None:
-            info = tail.header
-            series = info.get("series") or {}
-            rows, first, last = int(series.get("rows", 0)), series.get("first"), series.get("last")
-        else:
-            info = base.header
-            rows, first, last = base.count, info.get("first"), info.get("last")
-        fetched = info.get("fetched_at")
-        return SeriesMeta(
-            source=info.get("source") or "unknown",
-            fetched_at=datetime.fromisoformat(fetched) if fetched else None,
-            rows=rows,
-            first=date.fromisoformat(first) if first else None,
-            last=date.fromisoformat(last) if last else None,
-        )
+            strips = self.strips()
+            if not strips:
+                return None
+            last = strips[max(strips)]
+            return SeriesMeta(last.source, last.fetched_at, sum(len(s.settles) for s in strips.values()),
+                              min(strips), max(strips))
+        record = self.backend.record(name)
+        return _meta(record) if record is not None else None
 
     def last_date(self, name: str) -> date | None:
         meta = self.meta(name)
@@ -777,214 +420,135 @@ class HistoryStore:
     # writing ---------------------------------------------------------------------------------------
     def write(self, name: str, frame: pd.DataFrame, *, source: str, fetched_at: datetime | None) -> None:
         """Replace the whole series."""
+        _check_name(name)
         rows = _normalise(frame)
-        with self._lock:
-            fetched = fetched_at.isoformat() if fetched_at else None
-            self._replace(name, rows, source=source, fetched_at=fetched)
-
-    def _replace(self, name: str, rows: _Rows, *, source: str, fetched_at: str | None) -> None:
-        base = self._write_base(name, rows, source=source, fetched_at=fetched_at)
-        self._drop_tail(name)
-        self._series[name] = _Series((base.ident, None), (rows, None))
+        fetched = fetched_at.isoformat() if fetched_at else None
+        write = _whole(rows, source=source, fetched_at=fetched)
+        rev = self.backend.update(name, lambda txn: write)
+        if rev is not None:  # what was written is the series: remember it as written
+            chunks = {key: (rev, _read_npy(name, key, blob)[0]) for key, blob in write.put.items()}
+            record = SeriesRecord(rev, source, fetched, write.rows, write.first, write.last, write.columns)
+            with self._lock:
+                self._cache[name] = _Cached(record, chunks, rows, _frame(rows))
 
     def upsert(
         self, name: str, frame: pd.DataFrame, *, source: str, fetched_at: datetime | None
     ) -> UpsertResult:
-        """Append new dates and overwrite stored dates that the incoming frame also has (revisions).
-
-        Writes only the tail (and, once it outgrows ``TAIL_MAX``, compacts it into the base); reads
-        from the base only the blocks holding incoming dates that the tail lacks."""
+        """Append new dates and overwrite stored dates that ``frame`` also has (revisions); reads and
+        rewrites only the years ``frame`` touches."""
+        _check_name(name)
         new = _normalise(frame)
         fetched = fetched_at.isoformat() if fetched_at else None
-        with self._lock:
-            base = self._part(self._path(name), "base")
-            if base is None or base.count == 0:
-                self._replace(name, new, source=source, fetched_at=fetched)
-                return UpsertResult(added=len(new), revised=0, rows=len(new))
+        result = UpsertResult(0, 0, 0)
+        applied: tuple[SeriesRecord, SeriesWrite] | None = None  # what the write saw, what it wrote
+
+        def change(txn: HistoryTxn) -> SeriesWrite | None:
+            nonlocal result, applied
+            record = txn.record()
+            if record is None or record.rows == 0:
+                result = UpsertResult(added=len(new), revised=0, rows=len(new))
+                return _whole(new, source=source, fetched_at=fetched) if len(new) else None
+            result = UpsertResult(0, 0, record.rows)
             if not len(new):
-                return UpsertResult(added=0, revised=0, rows=self._count(name, base))
-            tail = self._tail(name, base)
-            cached = self._series.get(name)
-            key = (base.ident, tail.ident if tail is not None else None)
-            state = cached.state if cached is not None and cached.key == key else None
-
-            columns, before, present = self._stored_at(name, base, tail, state, new)
-            after = _values(new, columns)
-            same = ((before == after) | (np.isnan(before) & np.isnan(after))).all(axis=1)
-            added = int(len(present) - np.count_nonzero(present))
-            revised = int(np.count_nonzero(present & ~same))
-            if tail is not None:
-                series = tail.header["series"]
-                rows, first, last = int(series["rows"]), _stamp(series["first"]), _stamp(series["last"])
-            else:
-                rows, first, last = base.count, _stamp(base.header["first"]), _stamp(base.header["last"])
-            if added == 0 and revised == 0:
-                return UpsertResult(added=0, revised=0, rows=rows)
-
-            stamps = new.stamps
-            rows += added
-            first = int(stamps[0]) if first is None else min(first, int(stamps[0]))
-            last = int(stamps[-1]) if last is None else max(last, int(stamps[-1]))
-            info = {
-                "source": source,
-                "fetched_at": fetched,
-                "base": base.generation,
-                "series": {"rows": rows, "first": _iso(first), "last": _iso(last)},
-            }
-            tail_rows = _overlay(tail.rows, new) if tail is not None else new
-            tail = self._write_tail(name, tail_rows, info)
-            if state is not None:
-                lower, upper = state
-                upper = _overlay(upper, new) if upper is not None else new
-                self._series[name] = _Series((base.ident, tail.ident), (lower, upper))
-            else:
-                self._series.pop(name, None)  # rows of files that are gone
-            if len(tail_rows) > TAIL_MAX:
-                try:
-                    self._compact(name, base, tail)
-                except OSError as exc:
-                    # The upsert itself is stored (in the tail): the next one tries again.
-                    log.warning("history: compaction of %s failed: %s", name, exc)
-            return UpsertResult(added=added, revised=revised, rows=rows)
-
-    def _count(self, name: str, base: _Part) -> int:
-        tail = self._tail(name, base)
-        return int(tail.header["series"]["rows"]) if tail is not None else base.count
-
-    def _stored_at(
-        self,
-        name: str,
-        base: _Part,
-        tail: _Part | None,
-        state: tuple[_Rows, _Rows | None] | None,
-        new: _Rows,
-    ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
-        """The columns of the stored series and ``new``, the stored rows at ``new``'s dates in them
-        (NaN where none), and which dates are stored: from the series in memory when it is current,
-        else from the tail and then the base blocks that can hold the dates the tail lacks."""
-        stamps = new.stamps
-        if state is not None:
-            lower, upper = state
-            stored = _union(lower.columns, upper.columns) if upper is not None else lower.columns
-            columns = _union(stored, new.columns)
-            if upper is None:
-                return (columns, *_pick(lower, stamps, columns))
-            before, present = _pick(upper, stamps, columns)
-            if not present.all():
-                _fill(before, present, *_pick(lower, stamps, columns))
-            return columns, before, present
-        stored = base.columns
-        if tail is not None:
-            stored = _union(stored, tail.rows.columns)
-        columns = _union(stored, new.columns)
-        if tail is not None:
-            before, present = _pick(tail.rows, stamps, columns)
-        else:
-            before, present = np.full((len(new), len(columns)), np.nan), np.zeros(len(new), dtype=bool)
-        probe = stamps[~present]
-        blocks = [
-            b for b in base.blocks if np.searchsorted(probe, b[2]) < np.searchsorted(probe, b[3], "right")
-        ]
-        if blocks:
-            _fill(before, present, *_pick(_read_blocks(self._path(name), base, blocks), stamps, columns))
-        return columns, before, present
-
-    def _compact(self, name: str, base: _Part, tail: _Part) -> None:
-        """Fold the tail into a new base, then leave the last ``TAIL_KEEP`` rows in a new tail."""
-        series = self._series.get(name)
-        if series is not None and series.key == (base.ident, tail.ident):
-            merged = series.rows()
-        else:
-            read = _read_file(self._path(name), "base")
-            if read is None or read[0].ident != base.ident:
-                raise RuntimeError(f"history of {name} was replaced by another writer during a compaction")
-            part, keys, values = read
-            merged = _overlay(_Rows(keys[0], values, part.columns), tail.rows)
-        info = tail.header
-        if len(merged) != int(info["series"]["rows"]):
-            raise RuntimeError(
-                f"history of {name}: {len(merged)} rows where the tail counts {info['series']['rows']}"
+                return None
+            parts = _by_year(new)
+            stored = txn.chunks(parts)
+            put: dict[int, bytes] = {}
+            added = revised = 0
+            for year, part in parts.items():
+                blob = stored.get(year)
+                if blob is None:
+                    merged, more, changed = part, len(part), 0
+                else:
+                    merged, more, changed = _merge(decode_chunk(name, year, blob), part)
+                if more or changed:
+                    put[year] = encode_chunk(merged)
+                added, revised = added + more, revised + changed
+            result = UpsertResult(added=added, revised=revised, rows=record.rows + added)
+            if not put:
+                return None
+            first, last = _iso(new.stamps[0]), _iso(new.stamps[-1])
+            write = SeriesWrite(
+                source=source,
+                fetched_at=fetched,
+                rows=record.rows + added,
+                first=min(first, record.first) if record.first else first,
+                last=max(last, record.last) if record.last else last,
+                columns=_union(record.columns, new.columns),
+                put=put,
             )
-        new_base = self._write_base(name, merged, source=info["source"], fetched_at=info["fetched_at"])
-        self._series[name] = _Series((new_base.ident, None), (merged, None))
-        kept = _Rows(merged.stamps[-TAIL_KEEP:], merged.values[-TAIL_KEEP:], merged.columns)
-        new_tail = self._write_tail(
-            name,
-            kept,
-            {
-                "source": info["source"],
-                "fetched_at": info["fetched_at"],
-                "base": new_base.generation,
-                "series": info["series"],
-            },
-        )
-        self._series[name] = _Series((new_base.ident, new_tail.ident), (merged, None))
+            applied = (record, write)
+            return write
+
+        rev = self.backend.update(name, change)
+        if rev is not None and applied is not None:
+            self._remember(name, rev, *applied)
+        return result
+
+    def _remember(self, name: str, rev: str, before: SeriesRecord, write: SeriesWrite) -> None:
+        """Keep what this process just wrote in memory when the series held there is the one the write
+        started from: the reload after a refresh then reads nothing back."""
+        cached = self._cache.get(name)
+        if cached is None or cached.record.rev != before.rev or write.replace:
+            return
+        chunks = dict(cached.chunks)
+        for key, blob in write.put.items():
+            chunks[key] = (rev, _read_npy(name, key, blob)[0])
+        record = SeriesRecord(rev, write.source, write.fetched_at, write.rows, write.first, write.last, write.columns)
+        rows = _reassemble(name, record.columns, chunks, cached)
+        with self._lock:
+            if len(rows) == record.rows:
+                self._cache[name] = _Cached(record, chunks, rows, _frame(rows))
+            else:
+                self._cache.pop(name, None)
+
+    def delete(self, name: str) -> bool:
+        with self._lock:
+            self._cache.pop(name, None)
+        return self.backend.delete(name)
 
     # ZQ strips -------------------------------------------------------------------------------------
     def put_strip(self, strip: Strip) -> None:
         self.put_strips([strip])
 
     def put_strips(self, strips: Sequence[Strip]) -> None:
-        """Store each strip, replacing any stored strip of its trade date, in one write (a bulk
-        import of 30 years of strips would otherwise rewrite the file once per trade date)."""
-        if not strips:
+        """Store each strip, replacing any stored strip of its trade date, in one write (a bulk import
+        of 30 years of strips is one transaction, not one per trade date); the last strip of a date
+        wins."""
+        latest = {s.trade_date: s for s in strips}
+        if not latest:
             return
-        strip = strips[-1]  # its source and fetch time label the file
-        strips = list({s.trade_date: s for s in strips}.values())  # the last strip of a date replaces the rest
-        trades = _day_stamps([s.trade_date for s in strips for _ in s.settles])
-        months = _day_stamps([m for s in strips for m in s.settles])
-        settles = np.array([p for s in strips for p in s.settles.values()], dtype=np.float64)
-        with self._lock:
-            old = self._strip_arrays()
-            if old is not None:
-                keep = ~np.isin(old[0], _day_stamps([s.trade_date for s in strips]))
-                trades = np.concatenate([old[0][keep], trades])
-                months = np.concatenate([old[1][keep], months])
-                settles = np.concatenate([old[2][keep], settles])
-            order = np.lexsort((months, trades))
-            trades, months, settles = trades[order], months[order], settles[order]
-            if len(trades) > 1:
-                # A strip repeating a month keeps its last settle, as a dict would.
-                last = np.append((trades[1:] != trades[:-1]) | (months[1:] != months[:-1]), True)
-                trades, months, settles = trades[last], months[last], settles[last]
-            n = len(trades)
-            header = {
-                "kind": "strips",
-                "keys": _STRIP_KEYS,
-                "columns": ["settle"],
-                "rows": n,
-                "first": _iso(int(trades[0])) if n else None,
-                "last": _iso(int(trades[-1])) if n else None,
-                "source": strip.source,
-                "fetched_at": strip.fetched_at.isoformat() if strip.fetched_at else None,
-            }
-            chunks = _encode(header, [trades, months], settles.reshape(n, 1))
-            path = self._path(STRIPS)
-            ident = self._atomic_write(path, chunks)
-            offset = len(chunks[0]) + len(chunks[1])
-            self._parts[path] = _Part(ident, header, offset, (), (trades, months, settles))
+        self.backend.put_strips(
+            [
+                StripRow(
+                    trade_date=strip.trade_date.isoformat(),
+                    source=strip.source,
+                    fetched_at=strip.fetched_at.isoformat() if strip.fetched_at else None,
+                    settles={m.isoformat(): float(s) for m, s in sorted(strip.settles.items())},
+                )
+                for strip in latest.values()
+            ]
+        )
 
-    def _strip_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        part = self._part(self._path(STRIPS), "strips", rows=True)
-        return part.rows if part is not None else None
-
-    def strips(self) -> dict[date, Strip]:
-        """Every stored strip by trade date."""
-        arrays = self._strip_arrays()
-        if arrays is None or not len(arrays[0]):
+    def strips(self, rev: str | None = None) -> dict[date, Strip]:
+        """Every stored strip by trade date (from memory while the strips' revision is ``rev``)."""
+        held = self._strips
+        if rev is None:
+            rev = self.revision().get(STRIPS)
+        if rev is None:
             return {}
-        trades, months, settles = arrays
-        meta = self.meta(STRIPS)
-        source = meta.source if meta else "unknown"
-        trade_days = trades.view("M8[ns]").astype("M8[D]").tolist()
-        month_days = months.view("M8[ns]").astype("M8[D]").tolist()
-        values = settles.tolist()
-        bounds = [0, *(np.flatnonzero(trades[1:] != trades[:-1]) + 1).tolist(), len(trades)]
-        out: dict[date, Strip] = {}
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-            day = trade_days[lo]
-            settles = dict(zip(month_days[lo:hi], values[lo:hi], strict=True))
-            out[day] = Strip(trade_date=day, settles=settles, source=source)
+        if held is not None and held[0] == rev:
+            return held[1]
+        out = {}
+        for row in self.backend.strips():
+            day = date.fromisoformat(row.trade_date)
+            out[day] = Strip(
+                trade_date=day,
+                settles={date.fromisoformat(m): float(s) for m, s in row.settles.items()},
+                source=row.source,
+                fetched_at=datetime.fromisoformat(row.fetched_at) if row.fetched_at else None,
+            )
+        self._strips = (rev, out)
         return out
 
 
@@ -999,10 +563,60 @@ def truncate(frame: pd.DataFrame, asof: date) -> pd.DataFrame:
 
 def load_all(store: HistoryStore, names: Mapping[str, object] | None = None) -> dict[str, pd.DataFrame]:
     """Load every stored series (or the named ones that exist)."""
-    wanted = list(names) if names is not None else store.names()
+    revs = store.revision()
+    wanted = list(names) if names is not None else [n for n in revs if n != STRIPS]
     out: dict[str, pd.DataFrame] = {}
     for name in wanted:
-        frame = store.load(name)
-        if frame is not None:
-            out[name] = frame
+        got = store.series(name, revs.get(name))
+        if got is not None:
+            out[name] = got[0]
     return out
+
+
+# imports and exports ---------------------------------------------------------------------------
+REVISION_TOLERANCE = 0.02
+"""An import may revise stored closes by at most this much (median relative difference over the
+dates both hold); beyond it the file is another instrument or another unit, not a vendor revision."""
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """How an incoming frame compares with the stored one on the dates both hold."""
+
+    dates: int  # dates both hold
+    median_change: float  # median |new / stored - 1| of the close (or value) column; 0.0 without overlap
+    column: str
+
+    @property
+    def too_large(self) -> bool:
+        return self.dates > 0 and self.median_change > REVISION_TOLERANCE
+
+
+def compare_overlap(stored: pd.DataFrame, new: pd.DataFrame) -> Overlap:
+    column = "close" if "close" in stored.columns and "close" in new.columns else "value"
+    if column not in stored.columns or column not in new.columns:
+        return Overlap(0, 0.0, column)
+    old = stored[column].dropna()
+    incoming = new[column].dropna()
+    common = old.index.intersection(incoming.index)
+    if not len(common):
+        return Overlap(0, 0.0, column)
+    before = old.loc[common].to_numpy()
+    after = incoming.loc[common].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.abs(np.where(before != 0, after / before - 1.0, np.where(after == 0, 0.0, np.inf)))
+    return Overlap(len(common), float(np.median(change)), column)
+
+
+_CSV_HEADERS = {"open": "Open", "high": "High", "low": "Low", "close": "Close", "adjclose": "Adj Close",
+                "volume": "Volume", "value": "Value"}
+
+
+def export_csv(frame: pd.DataFrame) -> str:
+    """``frame`` as CSV in the columns ``capgap import`` reads: ``Date`` then ``Open,High,Low,Close,
+    Adj Close,Volume`` for bars or ``Value`` for one-value series (other columns keep their names).
+    Floats are written in full (repr), so an export imported again gives the same numbers."""
+    out = frame.rename(columns=lambda c: _CSV_HEADERS.get(c, c))
+    out.index = out.index.strftime("%Y-%m-%d")
+    out.index.name = "Date"
+    return out.to_csv(lineterminator="\n")

@@ -179,7 +179,7 @@ class Market:
         self._live: dict[str, LiveQuote] = {}
         self._refreshing: asyncio.Task[Snapshot] | None = None
         self._snapshot: Snapshot | None = None
-        self._revision: object = None  # history's revision when the snapshot was built
+        self._revisions: dict[str, str] = {}  # history's revisions when the snapshot was built
         self.last_report: RefreshReport | None = None
 
     # reading ---------------------------------------------------------------------------------------
@@ -194,44 +194,35 @@ class Market:
             return self.fixed_asof
         return calendar.last_completed_session(now)
 
-    def reload_if_changed(self) -> bool:
-        """Rebuild the snapshot when history changed (whoever wrote it: this process's refresh, an
-        import, another worker) or a new session closed; True when it did. One cheap read otherwise."""
-        revision = self.history.revision()
-        snap = self._snapshot
-        if snap is not None and revision == self._revision and snap.asof == self._asof(self.clock.now()):
-            return False
-        self.reload()
-        return True
-
     def reload(self) -> Snapshot:
-        """Build a snapshot from what history holds now (no network)."""
-        # Read before loading: a write that lands while we load changes it again, so the next
-        # reload_if_changed loads once more rather than missing the write.
-        self._revision = self.history.revision()
+        """Build a snapshot from what history holds now (no network). Series whose revision is the one
+        already loaded come from memory; only those another writer changed are read again."""
         now = self.clock.now()
         asof = self._asof(now)
+        revisions = self.history.revision()
         frames: dict[str, pd.DataFrame] = {}
         status: dict[str, SeriesStatus] = {}
-        for name in self.history.names():
+        for name, rev in sorted(revisions.items()):
+            if name == STRIPS:
+                continue
             try:
-                frame = self.history.load(name)
-                meta = self.history.meta(name)
+                got = self.history.series(name, rev)
             except HistoryCorrupt as exc:
-                # One damaged file must not take every command down: that series is unavailable
+                # One damaged series must not take every command down: that series is unavailable
                 # (and /status says why) until a refresh or import writes it again.
                 log.error("%s", exc)
                 status[name] = SeriesStatus(name, "none", None, None, stale=True, last_error=str(exc))
                 continue
-            if frame is None:
+            if got is None:
                 continue
+            frame, meta = got
             frame = truncate(frame, asof)
             frames[name] = frame
             status[name] = self._status(name, frame, meta, asof)
         try:
-            stored_strips = self.history.strips()
-        except HistoryCorrupt as exc:
-            log.error("%s", exc)
+            stored_strips = self.history.strips(revisions.get(STRIPS))
+        except (HistoryCorrupt, ValueError, KeyError) as exc:
+            log.error("ZQ strips unreadable: %s", exc)
             stored_strips = {}
             self._errors[STRIPS] = str(exc)
         strips = {d: s for d, s in stored_strips.items() if d <= asof}
@@ -243,7 +234,18 @@ class Market:
         snap = Snapshot(asof=asof, built_at=now, frames=frames, status=status, strips=strips,
                         live=self._current_live(asof, now))
         self._snapshot = snap
+        self._revisions = revisions
         return snap
+
+    def reload_if_changed(self) -> bool:
+        """Rebuild the snapshot when history changed since it was built (another process imported or
+        refreshed: one cheap read of the revisions tells) or the session it describes has passed.
+        True when it rebuilt. Called every few seconds; nothing changed costs one small read."""
+        if self._snapshot is not None and self.history.revision() == self._revisions:
+            if self.fixed_asof is not None or self._snapshot.asof == self._asof(self.clock.now()):
+                return False
+        self.reload()
+        return True
 
     def _current_live(self, asof: date, now: datetime) -> dict[str, LiveQuote]:
         """Quotes of the session in progress, fetched within LIVE_MAX_AGE; none for a past as-of."""

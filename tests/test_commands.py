@@ -175,8 +175,8 @@ async def test_pe_with_recorded_proxies_labels_them_trailing(history: HistorySto
         usage, _ = await ask(services, "/pe 3", asof=END_2025)
         assert usage.startswith("Usage: /pe")
     finally:
-        (history.directory / "PE_SPY.cgh").unlink()
-        (history.directory / "PE_IJR.cgh").unlink()
+        history.delete("PE_SPY")
+        history.delete("PE_IJR")
 
 
 async def test_r2k_record_in_a_run_of_records_is_a_new_all_time_high_not_a_first_since(

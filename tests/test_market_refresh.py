@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -202,12 +203,13 @@ def test_one_corrupt_history_file_leaves_the_other_series_answering(tmp_path: Pa
     days = pd.DatetimeIndex(pd.bdate_range("2020-01-02", periods=5), name="date")
     for name in ("RUT", "NDX"):
         history.write(name, pd.DataFrame({"close": [1.0, 2.0, 3.0, 4.0, 5.0]}, index=days), source="csv", fetched_at=None)
-    (tmp_path / "NDX.cgh").write_bytes(b"not a history file")
+    with closing(sqlite3.connect(tmp_path / "capgap.sqlite3")) as conn, conn:
+        conn.execute("UPDATE history_chunks SET data = ? WHERE name = 'NDX'", (b"not a history chunk",))
     snap = Market(HistoryStore(tmp_path), FixedClock(datetime(2020, 1, 9, 1, 0, tzinfo=UTC))).reload()
     assert snap.close("RUT").iloc[-1] == 5.0
     assert "NDX" not in snap.frames
     status = snap.status["NDX"]
-    assert status.stale and status.last_error is not None and "NDX.cgh is corrupt" in status.last_error
+    assert status.stale and status.last_error is not None and "history of NDX is corrupt" in status.last_error
 
 
 def test_refresh_report_logs_one_line_per_failing_source_not_per_series(caplog: pytest.LogCaptureFixture) -> None:

@@ -4,6 +4,10 @@ Two backends implement it, ``sqlite.py`` (embedded default, one WAL file under C
 ``redis.py`` (when CAPGAP_REDIS_URL is set). One contract suite (tests/test_store_contract.py) runs
 against both. All instants are timezone-aware UTC datetimes; all methods are coroutines.
 
+Market history is kept by the same backend (the same SQLite file, the same Redis) through the
+synchronous ``HistoryBackend`` protocol of history_base.py, which ``bot.history.HistoryStore`` uses;
+``factory.make_history`` opens it where ``make_store`` opens the store.
+
 Outbox semantics (what makes delivery crash-safe):
 - ``enqueue`` is idempotent on ``key``: a second enqueue of the same key is a no-op returning False,
   so a watch or digest job that reruns for the same as-of writes nothing twice.
