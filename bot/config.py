@@ -60,7 +60,3 @@ class Settings(BaseSettings):
         if value not in LANGUAGES:
             raise ValueError(f"default_lang must be one of {', '.join(LANGUAGES)}")
         return value
-
-    @property
-    def history_dir(self) -> Path:
-        return self.data_dir / "history"

@@ -14,10 +14,9 @@ from bot import calendar
 from bot.app import build_application
 from bot.clock import Clock, FixedClock
 from bot.config import Settings
-from bot.history import HistoryStore
 from bot.market import Market
 from bot.seam import Services
-from bot.store.factory import make_store
+from bot.store.factory import make_history, make_store
 from tests.telegram_peer import TelegramPeer
 
 
@@ -52,7 +51,7 @@ async def running_bot(
         refresh_enabled=False,
         _env_file=None,  # type: ignore[call-arg]
     )
-    history = HistoryStore(settings.history_dir)
+    history = make_history(data_dir=data_dir, redis_url=redis_url)  # as `capgap run` opens it
     market = Market(history, clock, fixed_asof=fixed_asof)
     store = make_store(data_dir=data_dir, redis_url=redis_url)
     services = Services(settings=settings, clock=clock, history=history, market=market, store=store)

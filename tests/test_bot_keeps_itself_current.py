@@ -52,7 +52,7 @@ def settings_for(peer: TelegramPeer, data_dir: Path, *, refresh: bool = True) ->
 async def seed(shared_data: Path, data_dir: Path, through: str) -> None:
     """History as a bot that ran until ``through`` left it, and one chat subscribed to r2k_high."""
     rut = read_series_csv(shared_data / "indices" / "RUT_yahoo_alitalbi.csv", "RUT").frame
-    HistoryStore(data_dir / "history").write("RUT", rut.loc[:through], source="yahoo", fetched_at=None)
+    HistoryStore(data_dir).write("RUT", rut.loc[:through], source="yahoo", fetched_at=None)
     store = make_store(data_dir=data_dir, redis_url=None)
     await store.open()
     await store.put_chat(ChatSettings(chat_id=CHAT, lang="en"))

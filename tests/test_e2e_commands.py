@@ -18,7 +18,7 @@ FEDWATCH_DAY = date(2026, 9, 17)
 
 
 def load_fedwatch_fixture(shared_data: Path, data_dir: Path) -> None:
-    history = HistoryStore(data_dir / "history")
+    history = HistoryStore(data_dir)
     history.put_strip(parse_cme_settlements((shared_data / "fixtures/cme/settlements_ZQ_20260917.json").read_bytes()))
     bundle = json.loads((shared_data / "fixtures/cme/fred_target_range_202609.json").read_text())
     for series_id, body in bundle.items():
@@ -107,7 +107,7 @@ async def test_e2e_unexpected_error_gets_an_apology_and_a_logged_traceback_witho
 async def test_e2e_r2k_replies_with_the_real_close_of_2026_02_20(tmp_path: Path, shared_data: Path) -> None:
     from bot.sources.csvfile import read_series_csv
 
-    history = HistoryStore(tmp_path / "history")
+    history = HistoryStore(tmp_path)
     history.write("RUT", read_series_csv(shared_data / "indices/RUT_yahoo_alitalbi.csv", "RUT").frame, source="yahoo", fetched_at=None)
     async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(date(2026, 2, 20))):
         peer.inject_message(1006, "/r2k")

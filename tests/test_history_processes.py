@@ -35,7 +35,7 @@ from bot.history import HistoryStore
 from bot.market import Market
 from bot.store.history_redis import RedisHistory
 from bot.store.history_sqlite import SqliteHistory
-from handlers.base import Services
+from bot.seam import Services
 from tests.commands_data import ask
 
 kind, where, prefix, data_dir = sys.argv[1:5]

@@ -261,7 +261,7 @@ async def test_e2e_fedodds_history_through_the_bot_in_zh_hant(
     from tests.e2e import clock_at_close, running_bot
     from tests.telegram_peer import TelegramPeer
 
-    history = HistoryStore(tmp_path / "history")
+    history = HistoryStore(tmp_path)  # the data dir the bot below opens
     for name, rel in (
         ("DFEDTARL", "fred/DFEDTARL_jonsflow.csv"),
         ("DFEDTAR", "fred/DFEDTAR_hussamalazzawi.csv"),

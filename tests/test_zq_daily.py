@@ -138,7 +138,7 @@ def test_cli_import_zq_daily_file_stores_every_strip_and_prints_a_summary(
         "432 contract months" in result.stdout
         and "15 rows dated after their contract's month" in result.stdout
     )
-    strips = HistoryStore(tmp_path / "history").strips()
+    strips = HistoryStore(tmp_path).strips()  # the data dir: where `capgap import` stored them
     assert len(strips) == 8_572 and strips[date(2022, 3, 1)].settles[date(2022, 4, 1)] == 99.68
 
 
