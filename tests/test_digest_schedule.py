@@ -57,5 +57,6 @@ async def test_digest_is_enqueued_once_at_its_instant(tmp_path: Path, shared_dat
     items = await store.claim("t", now=taipei(2026, 2, 17, 7, 31), limit=10, lease_s=30)
     assert [i.key for i in items] == ["digest:1:2026-02-13"]
     assert "2026-02-13" in items[0].payload["text"] and "羅素 2000" in items[0].payload["text"]
-    assert items[0].payload.get("photo_b64")
+    chart = await store.get_blob(items[0].payload["photo_blob"])  # the chart, stored once per broadcast
+    assert chart is not None and chart.startswith(b"\x89PNG")
     await store.close()
