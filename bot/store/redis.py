@@ -117,7 +117,9 @@ local function finish(item, blob_prefix)
     local blob = blob_prefix .. b
     if redis.call('HINCRBY', blob, 'refs', -1) <= 0 then redis.call('DEL', blob) end
   end
-  redis.call('HDEL', item, 'payload', 'blob', 'lease_owner', 'lease_until')
+  -- what dedup and /status need stays: chat_id, created_at, status, sent_at (finished), last_error
+  redis.call('HDEL', item, 'payload', 'blob', 'lease_owner', 'lease_until', 'key', 'not_before', 'attempts',
+             'member')
 end
 """
 
@@ -154,8 +156,10 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return -1 end
 if status == 'sent' then return 0 end
 local m = redis.call('HGET', KEYS[1], 'member')
-redis.call('ZREM', KEYS[2], m)
-redis.call('ZREM', KEYS[3], m)
+if m then  -- a pending item; a dead one has left both sets and dropped its member
+  redis.call('ZREM', KEYS[2], m)
+  redis.call('ZREM', KEYS[3], m)
+end
 redis.call('SREM', ARGV[3] .. redis.call('HGET', KEYS[1], 'chat_id'), ARGV[1])
 redis.call('SREM', KEYS[5], ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[1])
@@ -917,6 +921,9 @@ class RedisStore:
                 for chat_id, _ in due:
                     pipe.hgetall(self._k("chat", chat_id))
                 rows = await pipe.execute()
+            gone = [chat_id for (chat_id, _), fields in zip(due, rows, strict=True) if not fields]
+            if gone:  # a schedule entry without its chat would stay due forever
+                await self._r.zrem(self._k("digest", "due"), *gone)
         return [
             (_chat_from_hash(fields), _EPOCH + timedelta(microseconds=int(score)))
             for (_, score), fields in zip(due, rows, strict=True)
