@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -79,17 +79,29 @@ class OutboxItem:
 class BlobSplitter:
     """Takes the chart out of outbox payloads on their way into a store, one batch at a time.
 
-    ``split(payload)`` returns the payload to store, with ``photo_blob`` (the sha256 of the chart's
-    bytes) in place of ``photo_b64``, and that sha (None for a payload without a chart); ``data[sha]``
-    and ``b64[sha]`` hold the chart. A broadcast's items share one base64 text, decoded and hashed once.
+    ``split(payload)`` returns the payload to store, encoded by ``dumps``, with ``photo_blob`` (the
+    sha256 of the chart's bytes) in place of ``photo_b64``, and that sha (None for a payload without a
+    chart); ``data[sha]`` and ``b64[sha]`` hold the chart. A broadcast's items share one base64 text,
+    decoded and hashed once.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, dumps: Callable[[Mapping[str, Any]], str]) -> None:
         self.data: dict[str, bytes] = {}
         self.b64: dict[str, str] = {}
         self._sha_of: dict[str, str] = {}
+        self._dumps = dumps
+        self._done: dict[int, tuple[Mapping[str, Any], str, str | None]] = {}
 
-    def split(self, payload: Mapping[str, Any]) -> tuple[Mapping[str, Any], str | None]:
+    def split(self, payload: Mapping[str, Any]) -> tuple[str, str | None]:
+        """(the payload to store as JSON text, the sha of its chart or None). Items of one broadcast
+        share one payload object: it is split and encoded once per batch."""
+        done = self._done.get(id(payload))
+        if done is None or done[0] is not payload:
+            stored, sha = self._split(payload)
+            done = self._done[id(payload)] = (payload, self._dumps(stored), sha)  # keeps payload alive
+        return done[1], done[2]
+
+    def _split(self, payload: Mapping[str, Any]) -> tuple[Mapping[str, Any], str | None]:
         text = payload.get("photo_b64")
         if not text:
             return payload, None

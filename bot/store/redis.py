@@ -771,7 +771,7 @@ class RedisStore:
         """Add items whose key is new (never seen, whatever its state now); return how many were added."""
         if not items:
             return 0
-        blobs = BlobSplitter()
+        blobs = BlobSplitter(_dumps)
         calls: list[tuple[list[KeyT], list[EncodableT]]] = []
         for item in items:
             created_us = _to_us(item.created_at)
@@ -786,7 +786,7 @@ class RedisStore:
             args: list[EncodableT] = [
                 item.key,
                 item.chat_id,
-                _dumps(payload),
+                payload,
                 created_us,
                 not_before_us,
                 item.attempts,

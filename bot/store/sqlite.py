@@ -516,7 +516,7 @@ class SqliteStore:
     async def enqueue(self, items: list[OutboxItem]) -> int:
         """Add items whose key is new (within the retention window, whatever its state now); return how
         many were added. A chart in a payload is stored once per content (see bot/store/base.py)."""
-        blobs = BlobSplitter()
+        blobs = BlobSplitter(_dumps)
         rows = []
         for item in items:
             payload, sha = blobs.split(item.payload)
@@ -525,7 +525,7 @@ class SqliteStore:
                     (
                         item.key,
                         item.chat_id,
-                        _dumps(payload),
+                        payload,
                         _to_us(item.created_at),
                         _to_us(item.not_before),
                         item.attempts,
