@@ -70,14 +70,14 @@ async def drain(db: Path, base_url: str, token: str, *, scale: float, in_flight:
 
 
 async def fan_out(
-    tmp: Path, *, chats: int = CHATS, scale: float = SCALE, in_flight: int = IN_FLIGHT
+    tmp: Path, *, chats: int = CHATS, scale: float = SCALE, in_flight: int = IN_FLIGHT, round_trip_s: float = 0.0
 ) -> dict[str, Any]:
     """Deliver one alert to each of ``chats`` chats; the figures of the run.
 
     The peer (Telegram) serves from this process and the sender runs as a bot does, in a process of
     its own: sharing one event loop, each would count the other's CPU time as its round trip.
     """
-    db = tmp / "fanout.sqlite3"
+    db = tmp / f"fanout-{in_flight}-{round_trip_s}.sqlite3"
     store = SqliteStore(db)
     await store.open()
     try:
@@ -94,7 +94,7 @@ async def fan_out(
     finally:
         await store.close()
     limit = TELEGRAM_PER_S * scale
-    async with TelegramPeer(limits=PeerLimits(scale=scale)) as peer:
+    async with TelegramPeer(limits=PeerLimits(scale=scale), round_trip_s=round_trip_s) as peer:
         child = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench.bench_fanout", "--sender", str(db), peer.base_url, peer.token,
             str(scale), str(in_flight), cwd=REPO, stdout=asyncio.subprocess.PIPE,

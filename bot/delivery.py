@@ -35,11 +35,16 @@ sends. ``Sender.run`` takes ``is_leader``, a callable the scheduler's leader job
 for one process); a worker that is not the leader claims nothing, and a sender that loses leadership
 in the middle of a batch hands the unstarted rest back at once.
 
-Pipelining: up to ``max_in_flight`` sends are on the wire at once. The pacer counts each send from its
-start until a window after its end (Telegram received it somewhere in between), so whatever the round
-trip, no window at Telegram's side holds more than the limit; the price is that the overall rate
-reaches ``limit × window / (window + round trip)``: 0.952 of 30/s at a 50 ms round trip. A crash
-duplicates at most the messages in flight: they reached Telegram but were not yet marked sent.
+Pipelining: up to ``max_in_flight`` sends are on the wire at once, so a long round trip to Telegram
+does not cap the rate at one message per round trip (20/s at 50 ms). The pacer counts each send from
+its start until a window after its end (Telegram received it somewhere in between), so whatever the
+round trip and its jitter, no window at Telegram's side holds more than the limit. The price: the
+overall rate tops out at ``limit × window / (window + round trip)``, 0.952 of 30/s at a 50 ms round
+trip (crediting part of the round trip back, tried, drew 429s from the peer as soon as the machine
+was loaded: the split of a round trip between the two directions is not knowable). A crash
+duplicates at most the messages in flight: Telegram may have them, the store does not yet say sent.
+That is the trade of CAPGAP_SEND_CONCURRENCY (default 4: the ceiling at a 50 ms round trip with
+room for a slow store write; at most 4 duplicates per crash).
 
 While the store is unreachable the sender logs one line when it goes and one when it is back (with
 how long it was away), not a traceback per attempt. It also runs the outbox's maintenance: every
@@ -200,7 +205,7 @@ class Sender:
     batch: int = 100
     # Messages sent but not yet marked sent are the ones a crash can duplicate: one in flight bounds
     # that to one message per crash. More raises throughput where the API round trip is long: at a
-    # 50 ms round trip one in flight sends 20/s, three reach the pacer's ceiling (see the docstring).
+    # 50 ms round trip one in flight sends 20/s; the bot runs with CAPGAP_SEND_CONCURRENCY (default 4).
     max_in_flight: int = 1
     monotonic: Callable[[], float] = time.monotonic
     on_event: Callable[[str, int, str], None] | None = None  # (what, chat_id, detail) for logs/tests
