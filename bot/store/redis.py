@@ -80,9 +80,11 @@ _MEMBER_DIGITS = 20  # width of the created_at prefix of a zset member; the key 
 
 # KEYS: item, due, chat's pending set, the chart's blob (any key when none). ARGV: key, chat_id, payload,
 # created_at, not_before, attempts, has_error ("1"/"0"), error, member, blob sha ("" = none).
-# Returns 1 if added, 0 if the key was seen within the retention window.
+# Returns 1 if added, 0 if the key was seen within the retention window, -1 (nothing added) if its chart
+# is not stored yet: the caller stores the chart and enqueues the item again.
 _ENQUEUE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if ARGV[10] ~= '' and redis.call('HEXISTS', KEYS[4], 'data') == 0 then return -1 end
 redis.call('HSET', KEYS[1], 'key', ARGV[1], 'chat_id', ARGV[2], 'payload', ARGV[3], 'created_at', ARGV[4],
            'not_before', ARGV[5], 'attempts', ARGV[6], 'status', 'pending', 'member', ARGV[9])
 if ARGV[7] == '1' then redis.call('HSET', KEYS[1], 'last_error', ARGV[8]) end
@@ -217,6 +219,24 @@ else
   redis.call('ZADD', KEYS[3], 'NX', 0, ARGV[1])
 end
 return 1
+"""
+
+# KEYS: digest schedule. ARGV: now (µs), limit, chat hash prefix. The due chats, earliest first, as one
+# JSON text [[chat_id, due, [field, value, ...]], ...] (one reply to decode, not a map per chat); an
+# entry whose chat hash is gone leaves the schedule (it would stay due forever).
+_DUE_DIGESTS = """
+local out = {}
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+for i = 1, #due, 2 do
+  local fields = redis.call('HGETALL', ARGV[3] .. due[i])
+  if #fields == 0 then
+    redis.call('ZREM', KEYS[1], due[i])
+  else
+    out[#out + 1] = {due[i], due[i + 1], fields}
+  end
+end
+if #out == 0 then return '[]' end
+return cjson.encode(out)
 """
 
 # KEYS: digest schedule. ARGV: chat_id, was, due triples. Moves each chat still due at `was` to `due`.
@@ -470,6 +490,7 @@ class _Scripts:
         self.purge = client.register_script(_PURGE)
         self.put_chat = client.register_script(_PUT_CHAT)
         self.set_digest_due = client.register_script(_SET_DIGEST_DUE)
+        self.due_digests = client.register_script(_DUE_DIGESTS)
         self.acquire = client.register_script(_ACQUIRE_LOCK)
         self.release = client.register_script(_RELEASE_LOCK)
 
@@ -797,19 +818,28 @@ class RedisStore:
             ]
             calls.append((keys, args))
         with _unavailable_on_connection_fault():
-            # one MULTI/EXEC: a batch is added whole or not at all; each script stays idempotent per key.
-            # Each chart is sent once per batch, before the items naming it; one no new item named
-            # (a rerun) is dropped again at the end.
+            # One MULTI/EXEC with the items alone: a chart already stored (a digest's, enqueued minute
+            # after minute) is not sent again. Items whose chart is missing come back as -1 and go in a
+            # second MULTI/EXEC, their charts first; a chart no new item named (a rerun) goes again at
+            # its end. Each script stays idempotent per key, so a batch cut between the two is
+            # completed by the job's rerun.
             async with self._r.pipeline(transaction=True) as pipe:
-                for sha, text in blobs.b64.items():
-                    await self._lua.blob_put(keys=[self._k("outbox", "blob", sha)], args=[text], client=pipe)
                 for keys, args in calls:
                     await self._lua.enqueue(keys=keys, args=args, client=pipe)
-                for sha in blobs.b64:
-                    await self._lua.blob_gc(keys=[self._k("outbox", "blob", sha)], client=pipe)
-                results = await pipe.execute()
-        added = results[len(blobs.b64) : len(blobs.b64) + len(calls)]
-        return sum(int(n) for n in added)
+                results = [int(n) for n in await pipe.execute()]
+            retry = [call for call, n in zip(calls, results, strict=True) if n == -1]
+            if retry:
+                needed = {str(args[-1]) for _, args in retry}
+                async with self._r.pipeline(transaction=True) as pipe:
+                    for sha in needed:
+                        await self._lua.blob_put(keys=[self._k("outbox", "blob", sha)], args=[blobs.b64[sha]], client=pipe)
+                    for keys, args in retry:
+                        await self._lua.enqueue(keys=keys, args=args, client=pipe)
+                    for sha in needed:
+                        await self._lua.blob_gc(keys=[self._k("outbox", "blob", sha)], client=pipe)
+                    again = await pipe.execute()
+                results += [int(n) for n in again[len(needed) : len(needed) + len(retry)]]
+        return sum(n for n in results if n > 0)
 
     async def claim(self, consumer: str, *, now: datetime, limit: int, lease_s: float) -> list[OutboxItem]:
         """Lease up to ``limit`` due items to ``consumer`` until ``now + lease_s`` (one Lua script).
@@ -914,20 +944,15 @@ class RedisStore:
     async def due_digests(self, *, now: datetime, limit: int) -> list[tuple[ChatSettings, datetime]]:
         """Up to ``limit`` chats whose digest is due at ``now``, with their due instant, earliest first."""
         with _unavailable_on_connection_fault():
-            due = await self._r.zrangebyscore(
-                self._k("digest", "due"), "-inf", _to_us(now), start=0, num=limit, withscores=True
+            text = await self._lua.due_digests(
+                keys=[self._k("digest", "due")], args=[_to_us(now), limit, self._k("chat", "")]
             )
-            async with self._r.pipeline(transaction=False) as pipe:
-                for chat_id, _ in due:
-                    pipe.hgetall(self._k("chat", chat_id))
-                rows = await pipe.execute()
-            gone = [chat_id for (chat_id, _), fields in zip(due, rows, strict=True) if not fields]
-            if gone:  # a schedule entry without its chat would stay due forever
-                await self._r.zrem(self._k("digest", "due"), *gone)
         return [
-            (_chat_from_hash(fields), _EPOCH + timedelta(microseconds=int(score)))
-            for (_, score), fields in zip(due, rows, strict=True)
-            if fields
+            (
+                _chat_from_hash(dict(zip(fields[::2], fields[1::2], strict=True))),
+                _EPOCH + timedelta(microseconds=int(float(score))),
+            )
+            for _, score, fields in json.loads(text)
         ]
 
     async def set_digest_due(self, updates: list[tuple[int, datetime, datetime]]) -> None:
