@@ -4,7 +4,9 @@
 Two runs:
 - Loopback, 5,000 chats, scaled to stay short: the peer's clock runs ``SCALE`` times faster (30
   messages per 1/SCALE s, i.e. SCALE × 30/s) and the sender is configured with the same scaled rates and
-  window, so the ratio achieved / limit is what it would be at Telegram's real limits.
+  window, so the ratio achieved / limit is what it would be at Telegram's real limits. One message in
+  flight: this run measures the pacing; on loopback more in flight only lengthens each round trip
+  (both ends are Python on two cores), which the pacer pays once per window (0.88 with 4 in flight).
 - At Telegram's real limits (30/s, not scaled) with a 50 ms round trip injected by the peer (half before
   the request is counted, half on the way back), ``RTT_CHATS`` chats, side by side with one message in
   flight and with CAPGAP_SEND_CONCURRENCY's default: one in flight sends one message per round trip.
@@ -131,7 +133,7 @@ async def fan_out(
 
 def run() -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
-        r = asyncio.run(fan_out(Path(tmp)))
+        r = asyncio.run(fan_out(Path(tmp), in_flight=1))
         slow = {n: asyncio.run(fan_out(Path(tmp), chats=RTT_CHATS, scale=1.0, in_flight=n, round_trip_s=RTT_S))
                 for n in (1, IN_FLIGHT)}  # fmt: skip
     limit = TELEGRAM_PER_S * SCALE
@@ -147,7 +149,7 @@ def run() -> list[dict[str, Any]]:
         row(f"{tag}: messages lost", r["lost"], "0", r["lost"] == 0 and r["sent"] == CHATS),
         row(f"{tag}: duplicates", r["duplicates"], "0", r["duplicates"] == 0),
         row(
-            f"{tag}: scale (Telegram's 30/s, 1/s per chat, x{SCALE:g}), {IN_FLIGHT} in flight",
+            f"{tag}: scale (Telegram's 30/s, 1/s per chat, x{SCALE:g}), 1 in flight",
             SCALE,
             "reported",
         ),

@@ -43,8 +43,8 @@ overall rate tops out at ``limit × window / (window + round trip)``, 0.952 of 3
 trip (crediting part of the round trip back, tried, drew 429s from the peer as soon as the machine
 was loaded: the split of a round trip between the two directions is not knowable). A crash
 duplicates at most the messages in flight: Telegram may have them, the store does not yet say sent.
-That is the trade of CAPGAP_SEND_CONCURRENCY (default 4: the ceiling at a 50 ms round trip with
-room for a slow store write; at most 4 duplicates per crash).
+That is the trade of CAPGAP_SEND_CONCURRENCY (default 3: measured at a 50 ms round trip, 3 reach the
+ceiling as 4 do, 2 fall short of it; at most 3 duplicates per crash).
 
 While the store is unreachable the sender logs one line when it goes and one when it is back (with
 how long it was away), not a traceback per attempt. It also runs the outbox's maintenance: every
@@ -205,7 +205,7 @@ class Sender:
     batch: int = 100
     # Messages sent but not yet marked sent are the ones a crash can duplicate: one in flight bounds
     # that to one message per crash. More raises throughput where the API round trip is long: at a
-    # 50 ms round trip one in flight sends 20/s; the bot runs with CAPGAP_SEND_CONCURRENCY (default 4).
+    # 50 ms round trip one in flight sends 20/s; the bot runs with CAPGAP_SEND_CONCURRENCY (default 3).
     max_in_flight: int = 1
     monotonic: Callable[[], float] = time.monotonic
     on_event: Callable[[str, int, str], None] | None = None  # (what, chat_id, detail) for logs/tests
