@@ -12,6 +12,7 @@ from bench.common import print_table, row
 BENCHMARKS = (
     "bench.bench_latency",
     "bench.bench_fanout",
+    "bench.bench_digest",
     "bench.bench_rules",
     "bench.bench_data",
     "bench.bench_fedwatch",

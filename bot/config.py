@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     rate_limit_per_chat: float = Field(default=1.0, description="Per-chat send rate (msg/s)")
     rate_limit_per_group_minute: float = Field(default=20.0, description="Per-group send rate (msg/min)")
     send_concurrency: int = Field(
-        default=1, ge=1, le=64, description="Outbox messages in flight at once (a crash can duplicate at most this many)"
+        default=3, ge=1, le=64, description="Outbox messages in flight at once (a crash can duplicate at most this many)"
     )
 
     @field_validator("admin_ids", mode="before")

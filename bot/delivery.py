@@ -29,6 +29,26 @@ nor a crash sends a part twice, apart from the one in flight.
 A claimed batch is held under a lease: past it another process may claim the same items. Items the
 sender could not start well within the lease (a long RetryAfter pause) are handed back, due when the
 pause ends, instead of being sent late.
+
+Telegram's limits are per bot, not per process: with several workers on one store only the leader
+sends. ``Sender.run`` takes ``is_leader``, a callable the scheduler's leader job answers (True alone
+for one process); a worker that is not the leader claims nothing, and a sender that loses leadership
+in the middle of a batch hands the unstarted rest back at once.
+
+Pipelining: up to ``max_in_flight`` sends are on the wire at once, so a long round trip to Telegram
+does not cap the rate at one message per round trip (20/s at 50 ms). The pacer counts each send from
+its start until a window after its end (Telegram received it somewhere in between), so whatever the
+round trip and its jitter, no window at Telegram's side holds more than the limit. The price: the
+overall rate tops out at ``limit × window / (window + round trip)``, 0.952 of 30/s at a 50 ms round
+trip (crediting part of the round trip back, tried, drew 429s from the peer as soon as the machine
+was loaded: the split of a round trip between the two directions is not knowable). A crash
+duplicates at most the messages in flight: Telegram may have them, the store does not yet say sent.
+That is the trade of CAPGAP_SEND_CONCURRENCY (default 3: measured at a 50 ms round trip, 3 reach the
+ceiling as 4 do, 2 fall short of it; at most 3 duplicates per crash).
+
+While the store is unreachable the sender logs one line when it goes and one when it is back (with
+how long it was away), not a traceback per attempt. It also runs the outbox's maintenance: every
+``MAINTENANCE_S`` it purges items finished longer than ``OUTBOX_RETENTION`` ago (bot/store/base.py).
 """
 
 from __future__ import annotations
@@ -51,7 +71,8 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.clock import Clock
-from bot.store.base import OutboxItem, Store
+from bot.errors import StoreUnavailableError
+from bot.store.base import OUTBOX_RETENTION, OutboxItem, Store
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +85,9 @@ SHORT_WAIT_S = 5.0
 LEASE_RESERVE = 0.2
 # Telegram's limit for one message, in characters of the HTML source (render/text.py splits there).
 MESSAGE_LIMIT = 4096
+# How often the sender purges finished outbox items older than OUTBOX_RETENTION (as alertmanager's
+# --data.maintenance-interval does for its notification log).
+MAINTENANCE_S = 15 * 60.0
 _PROGRESS = re.compile(r" ?\[parts sent: (\d+)/(\d+)\]")
 
 
@@ -180,7 +204,8 @@ class Sender:
     lease_s: float = 60.0
     batch: int = 100
     # Messages sent but not yet marked sent are the ones a crash can duplicate: one in flight bounds
-    # that to one message per crash. More raises throughput where the API round trip is long.
+    # that to one message per crash. More raises throughput where the API round trip is long: at a
+    # 50 ms round trip one in flight sends 20/s; the bot runs with CAPGAP_SEND_CONCURRENCY (default 3).
     max_in_flight: int = 1
     monotonic: Callable[[], float] = time.monotonic
     on_event: Callable[[str, int, str], None] | None = None  # (what, chat_id, detail) for logs/tests
@@ -189,16 +214,20 @@ class Sender:
         self._pacer = _Pacer(self.limits, self.monotonic)
         self._photo_ids: dict[str, str] = {}  # sha of a chart -> Telegram file_id, to upload once
         self._inflight: set[int] = set()
+        self._next_maintenance = 0.0  # monotonic instant of the next purge
 
     def _note(self, what: str, chat_id: int, detail: str = "") -> None:
         if self.on_event is not None:
             self.on_event(what, chat_id, detail)
 
-    async def drain_once(self, stop: asyncio.Event | None = None) -> DrainStats:
+    async def drain_once(
+        self, stop: asyncio.Event | None = None, is_leader: Callable[[], bool] | None = None
+    ) -> DrainStats:
         """Claim one batch of due items and settle every one of them (sent, rescheduled or dead).
 
-        Once ``stop`` is set, the items not yet started are handed back, due at once, so a restarted
-        bot sends them without waiting for this lease to run out."""
+        Once ``stop`` is set, or ``is_leader`` answers False, the items not yet started are handed back,
+        due at once, so a restarted bot (or the new leader) sends them without waiting for this lease
+        to run out."""
         stats = DrainStats()
         items = await self.store.claim(
             self.consumer, now=self.clock.now(), limit=self.batch, lease_s=self.lease_s
@@ -209,7 +238,7 @@ class Sender:
         tasks: list[asyncio.Task[None]] = []
         try:
             for index, item in enumerate(items):
-                if stop is not None and stop.is_set():
+                if (stop is not None and stop.is_set()) or (is_leader is not None and not is_leader()):
                     await self._hand_back(items[index:], stats)
                     break
                 # The slot first, the pacing after: a 429 answered to the send before this one must
@@ -358,7 +387,7 @@ class Sender:
         self, item: OutboxItem, chat_id: int, error: str, stats: DrainStats, *, deactivate: bool
     ) -> None:
         log.warning("outbox item %s for chat %s dropped: %s", item.key, chat_id, error)
-        await self.store.mark_dead(item.key, error=error)
+        await self.store.mark_dead(item.key, error=error, now=self.clock.now())
         if deactivate:
             await self.store.deactivate_chat(chat_id, error)
             self._note("deactivated", chat_id, error)
@@ -374,11 +403,11 @@ class Sender:
         kind, text = part
         markup = payload.get("reply_markup") if last else None
         if kind == "photo":
-            digest = payload.get("photo_sha", "")
+            digest = payload.get("photo_sha") or payload.get("photo_blob") or ""
             cached = self._photo_ids.get(digest)
             message = await self.bot.send_photo(
                 chat_id,
-                cached or base64.b64decode(payload["photo_b64"]),
+                cached or await self._photo_bytes(payload),
                 caption=payload.get("caption"),
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup,
@@ -390,14 +419,71 @@ class Sender:
             chat_id, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True, reply_markup=markup
         )
 
-    async def run(self, stop: asyncio.Event, *, idle_s: float = 1.0) -> None:
-        """Drain until ``stop`` is set; sleep ``idle_s`` when nothing is due."""
+    async def _photo_bytes(self, payload: Mapping[str, Any]) -> bytes:
+        """The chart's bytes: inline (an item enqueued before charts were stored once per broadcast) or
+        the store's blob."""
+        if payload.get("photo_b64"):
+            return base64.b64decode(payload["photo_b64"])
+        data = await self.store.get_blob(str(payload["photo_blob"]))
+        if data is None:  # the store keeps a blob while an item refers to it: a broken store
+            raise BadRequest(f"chart {payload['photo_blob']} missing from the store")
+        return data
+
+    async def maintain(self) -> int:
+        """Purge finished items older than OUTBOX_RETENTION; how many went."""
+        purged = 0
+        while True:
+            n = await self.store.purge_outbox(before=self.clock.now() - OUTBOX_RETENTION, limit=10_000)
+            purged += n
+            if n < 10_000:
+                break
+        if purged:
+            log.info("outbox maintenance: %d items finished over %s ago purged", purged, OUTBOX_RETENTION)
+        return purged
+
+    async def run(
+        self, stop: asyncio.Event, *, idle_s: float = 1.0, is_leader: Callable[[], bool] = lambda: True
+    ) -> None:
+        """Drain until ``stop`` is set, while ``is_leader()``; sleep ``idle_s`` when nothing is due or
+        this process is not the leader.
+
+        ``is_leader`` is read before each claim and each send, so it must answer at once (a flag the
+        scheduler's leader job keeps, not a store round trip). The sender logs one line when the store
+        becomes unreachable and one when it answers again, and one line per new kind of unexpected
+        failure, instead of a traceback per attempt.
+        """
+        down_since: float | None = None  # monotonic instant the store stopped answering
+        failing: str | None = None  # the unexpected failure last logged, until a drain succeeds
         while not stop.is_set():
-            try:
-                stats = await self.drain_once(stop)
-            except Exception:  # the store may be briefly unreachable: keep the sender alive
-                log.exception("outbox drain failed; retrying")
-                stats = DrainStats()
+            stats = DrainStats()
+            if is_leader():
+                try:
+                    if self.monotonic() >= self._next_maintenance:
+                        await self.maintain()
+                        self._next_maintenance = self.monotonic() + MAINTENANCE_S
+                    stats = await self.drain_once(stop, is_leader)
+                except StoreUnavailableError as exc:
+                    if down_since is None:
+                        down_since = self.monotonic()
+                        log.warning(
+                            "outbox store unavailable (%s); the sender retries every %g s and logs again"
+                            " when it answers",
+                            _cause(exc),
+                            idle_s,
+                        )
+                except Exception as exc:
+                    what = f"{type(exc).__name__}: {exc}"
+                    if what != failing:
+                        failing = what
+                        log.exception("outbox drain failed; retrying every %g s (logged once)", idle_s)
+                else:
+                    if down_since is not None:
+                        log.warning(
+                            "outbox store answers again after %.0f s; sending resumes",
+                            self.monotonic() - down_since,
+                        )
+                        down_since = None
+                    failing = None
             if stats.claimed == 0:
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=idle_s)
@@ -405,10 +491,17 @@ class Sender:
                     pass
 
 
+def _cause(exc: BaseException) -> str:
+    """The innermost cause of a store fault in one line (e.g. "Error 111 connecting to 127.0.0.1:6379")."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _parts(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The messages a payload makes, in order: its chart (if any), then its text in parts that fit."""
     parts: list[tuple[str, str]] = []
-    if payload.get("photo_b64"):
+    if payload.get("photo_b64") or payload.get("photo_blob"):
         parts.append(("photo", ""))
     text = str(payload.get("text") or "")
     if len(text) > MESSAGE_LIMIT:

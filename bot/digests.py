@@ -1,9 +1,9 @@
 """When a chat's daily digest is due: its local time and zone, NYSE sessions, the session it is about.
-Pure functions of the calendar (jobs/digest.py schedules with them; /digest settings use the defaults)."""
+Pure functions of the calendar: jobs/digest.py schedules with them, /digest settings use the defaults."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import calendar
@@ -12,10 +12,17 @@ from bot.store.base import ChatSettings
 DEFAULT_TIME = "08:00"
 DEFAULT_TZ = {"en": "America/New_York", "zh-Hant": "Asia/Taipei"}
 CATCH_UP = timedelta(hours=3)
+# Local dates looked at for the next session: NYSE's longest closure since 1900s is 4 weekdays (2001).
+_LOOKAHEAD_DAYS = 14
 
 
 def chat_zone(chat: ChatSettings) -> str:
     return chat.tz or DEFAULT_TZ.get(chat.lang or "en", "America/New_York")
+
+
+def _wall_time(chat_time: str) -> time:
+    hour, minute = (int(x) for x in chat_time.split(":"))
+    return time(hour, minute)
 
 
 def due_session(chat_time: str, zone: str, now: datetime) -> date | None:
@@ -27,11 +34,31 @@ def due_session(chat_time: str, zone: str, now: datetime) -> date | None:
     that has closed.
     """
     local = now.astimezone(ZoneInfo(zone))
-    hour, minute = (int(x) for x in chat_time.split(":"))
-    slot = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    wall = _wall_time(chat_time)
+    slot = local.replace(hour=wall.hour, minute=wall.minute, second=0, microsecond=0)
     if not (slot <= local < slot + CATCH_UP) or not calendar.is_session(slot.date()):
         return None
     session = calendar.previous_session(slot.date())
     if calendar.session_close(session) > now:
         session = calendar.previous_session(session)
     return session
+
+
+def next_digest_at(chat_time: str, zone: str, after: datetime) -> datetime:
+    """The first instant (UTC) after ``after`` at which a chat's digest comes due: ``chat_time`` on a
+    local date of ``zone`` that is an NYSE session.
+
+    Local wall time, so the instant follows the zone's daylight saving time. A time the clocks skip
+    that day (02:30 on a spring-forward day) is read with the offset before the change, as zoneinfo
+    does (03:30 after it); a time that occurs twice is its first occurrence.
+    """
+    tz = ZoneInfo(zone)
+    wall = _wall_time(chat_time)
+    day = after.astimezone(tz).date()
+    for _ in range(_LOOKAHEAD_DAYS):
+        if calendar.is_session(day):
+            slot = datetime.combine(day, wall, tzinfo=tz)
+            if slot > after:
+                return slot.astimezone(UTC)
+        day += timedelta(days=1)
+    raise ValueError(f"no NYSE session within {_LOOKAHEAD_DAYS} days after {after.isoformat()}")

@@ -1,60 +1,101 @@
 """The daily digest: at each chat's own time and zone, on NYSE session days, about the session before.
 
-One job runs every minute and finds the chats whose local digest time has come (grouped by zone and
-time, so 100k chats cost one pass). A chat gets the digest of session S once: the outbox key
-``digest:<chat>:<S>`` makes reruns and restarts harmless; a bot that was down at the digest time
-catches up within ``CATCH_UP``.
+Scheduling is indexed by due time (bot/store/base.py, "Digest schedule"): each chat with a digest has its
+next due instant in the store. When a chat turns the digest on or changes its time, zone or language,
+the store puts it at the front, and the job's next minute computes its due instant from its local time
+and zone (``next_digest_at``); after each digest the job moves it to the next one. A job runs every
+minute and touches only the chats due then, so its cost follows the digests sent, not the chats stored.
+
+A chat gets the digest of session S once: the outbox key ``digest:<chat>:<S>`` makes reruns and restarts
+harmless; a bot that was down at the digest time catches up within ``CATCH_UP``. The digest of one
+session and language is rendered once and kept while the market snapshot is the same; its chart is
+stored once in the outbox whatever the number of chats (bot/store/base.py, "Retention").
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from datetime import date, datetime
+from collections import OrderedDict
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
 
 from telegram.ext import Application, ContextTypes
 
 from bot.delivery import payload_for
-from bot.digests import DEFAULT_TIME, chat_zone, due_session
+from bot.digests import DEFAULT_TIME, chat_zone, due_session, next_digest_at
 from bot.seam import Services
-from bot.store.base import ChatSettings, OutboxItem
+from bot.store.base import OutboxItem
 
 log = logging.getLogger(__name__)
 
-async def enqueue_due_digests(services: Services, now: datetime) -> int:
-    """Write the due digests to the outbox; returns how many were new."""
+BATCH = 5_000  # chats read from the schedule per store call
+_RENDERED_KEPT = 8  # rendered digests kept between minutes: a few sessions × languages
+
+
+_rendered: OrderedDict[tuple[int, datetime, date, str], dict[str, Any]] = OrderedDict()
+
+
+async def _digest_payload(services: Services, session: date, lang: str) -> dict[str, Any]:
+    """The digest of ``session`` in ``lang``, rendered once per market snapshot (a chart costs ~0.1 s)."""
     from bot.render.digest import build_digest
 
-    assert services.store is not None
-    chats = [c for c in await services.store.list_chats(active_only=True) if c.digest_time]
-    groups: dict[tuple[str, str], list[ChatSettings]] = defaultdict(list)
-    for chat in chats:
-        groups[(chat.digest_time or DEFAULT_TIME, chat_zone(chat))].append(chat)
-    rendered: dict[tuple[date, str], dict[str, object]] = {}
-    items: list[OutboxItem] = []
-    for (chat_time, zone), members in groups.items():
-        session = due_session(chat_time, zone, now)
-        if session is None:
-            continue
-        for chat in members:
-            lang = chat.lang or "en"
-            if (session, lang) not in rendered:
-                snapshot = services.market.at(session)
-                digest = await build_digest(snapshot, lang)
-                rendered[(session, lang)] = payload_for(digest.text, png=digest.png, caption=digest.caption)
-            items.append(
-                OutboxItem(
-                    key=f"digest:{chat.chat_id}:{session.isoformat()}",
-                    chat_id=chat.chat_id,
-                    payload=rendered[(session, lang)],
-                    created_at=now,
-                    not_before=now,
+    key = (id(services.market), services.market.snapshot.built_at, session, lang)
+    payload = _rendered.get(key)
+    if payload is None:
+        digest = await build_digest(services.market.at(session), lang)
+        payload = payload_for(digest.text, png=digest.png, caption=digest.caption)
+        _rendered[key] = payload
+        while len(_rendered) > _RENDERED_KEPT:
+            _rendered.popitem(last=False)
+    return payload
+
+
+async def enqueue_due_digests(services: Services, now: datetime) -> int:
+    """Write the digests due at ``now`` to the outbox and move each due chat to its next due instant;
+    returns how many digests were new."""
+    store = services.store
+    assert store is not None
+    added = due_count = 0
+    while True:
+        due = await store.due_digests(now=now, limit=BATCH)
+        plans: dict[tuple[str, str], tuple[date | None, datetime]] = {}  # (time, zone) -> (session, next)
+        items: list[OutboxItem] = []
+        updates: list[tuple[int, datetime, datetime]] = []
+        for chat, was in due:
+            chat_time, zone = chat.digest_time or DEFAULT_TIME, chat_zone(chat)
+            plan = plans.get((chat_time, zone))
+            if plan is None:
+                try:
+                    plan = (due_session(chat_time, zone, now), next_digest_at(chat_time, zone, now))
+                except (ValueError, ZoneInfoNotFoundError) as exc:
+                    # A zone this system does not know, or a date past the session calendar: try again
+                    # tomorrow rather than every minute.
+                    log.warning("digest at %s %s cannot be scheduled: %s; retried in a day", chat_time, zone, exc)
+                    plan = (None, now + timedelta(days=1))
+                plans[(chat_time, zone)] = plan
+            session, following = plan
+            if session is not None:
+                items.append(
+                    OutboxItem(
+                        key=f"digest:{chat.chat_id}:{session.isoformat()}",
+                        chat_id=chat.chat_id,
+                        payload=await _digest_payload(services, session, chat.lang or "en"),
+                        created_at=now,
+                        not_before=now,
+                    )
                 )
-            )
-    if not items:
-        return 0
-    added = await services.store.enqueue(items)
-    log.info("digests: %d due, %d new", len(items), added)
+            updates.append((chat.chat_id, was, following))
+        # Enqueue first: a crash in between leaves the chats due, and the rerun's keys are duplicates.
+        if items:
+            added += await store.enqueue(items)
+            due_count += len(items)
+        if updates:
+            await store.set_digest_due(updates)
+        if len(due) < BATCH:
+            break
+    if due_count:
+        log.info("digests: %d due, %d new", due_count, added)
     return added
 
 

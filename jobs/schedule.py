@@ -7,7 +7,8 @@ Jobs are small and safe to repeat: each calls one service with an explicit as-of
 idempotency keys make a rerun send nothing twice.
 
 Several bot processes on one store elect one leader (a lock with expiry, renewed every
-``LEADER_RENEW_S``): only the leader refreshes, evaluates rules and schedules digests. A clean stop
+``LEADER_RENEW_S``): only the leader refreshes, evaluates rules, schedules digests and sends the outbox
+(Telegram's limits are per bot, not per process; the others answer commands). A clean stop
 releases the lock, so another worker takes over within ``LEADER_RENEW_S``; after a crash it takes over
 when the lease runs out, within ``LEADER_TTL_S + LEADER_RENEW_S``. Every process reloads history that
 another one wrote (``data_job``), so all of them answer from the same data.
@@ -121,7 +122,8 @@ async def schedule_jobs(application: Application, *, send_limits: Limits | None 
         stop = asyncio.Event()
         # A plain task, stopped by stop_sender (post_stop): PTB would not await one created before it runs.
         # An idle sender looks for due items once per rate window (1 s at Telegram's limits).
-        application.bot_data["sender"] = (stop, asyncio.create_task(sender.run(stop, idle_s=limits.window_s), name="outbox-sender"))
+        application.bot_data["sender"] = (stop, asyncio.create_task(sender.run(stop, idle_s=limits.window_s, is_leader=lambda: bool(application.bot_data.get("leader"))),
+                                name="outbox-sender"))
 
 
 SENDER_STOP_S = 30.0

@@ -718,7 +718,14 @@ class _ApiHandler(tornado.web.RequestHandler):
         }
         self.peer._inflight += 1
         try:
+            # A network between the bot and Telegram: half the round trip before the request arrives
+            # (where the flood limits count it), half before the answer is back.
+            half = self.peer.round_trip_s / 2 if method.lower() != "getupdates" else 0.0
+            if half:
+                await asyncio.sleep(half)
             status, payload = await self.peer._handle(token, method, values, files)
+            if half:
+                await asyncio.sleep(half)
         finally:
             self.peer._inflight -= 1
             if not self.peer._inflight and self.peer._idle is not None:
@@ -779,6 +786,8 @@ class TelegramPeer:
         known_chats_only: answer "chat not found" for chats that neither an injected update nor
             ``add_chat`` introduced; by default such chats are created on first use (private for
             positive ids, group or supergroup for negative ones).
+        round_trip_s: a network round trip added to every request but getUpdates, half on the way in
+            (before the limits count the request) and half on the way out.
     """
 
     def __init__(
@@ -790,6 +799,7 @@ class TelegramPeer:
         limits: Limits | None = None,
         strict_ampersand: bool = True,
         known_chats_only: bool = False,
+        round_trip_s: float = 0.0,
     ) -> None:
         self.token = token or DEFAULT_TOKEN
         bot_id = int(self.token.split(":", 1)[0])
@@ -801,6 +811,7 @@ class TelegramPeer:
         }
         self.strict_ampersand = strict_ampersand
         self.known_chats_only = known_chats_only
+        self.round_trip_s = round_trip_s
 
         self._lock = threading.RLock()
         self._limiter = _Limiter(limits) if limits else None

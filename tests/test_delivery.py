@@ -412,3 +412,84 @@ async def test_sender_parts_already_sent_not_resent_after_a_retry_or_a_restart(s
             ("sendMessage", 200),
         ]
     assert await store.outbox_counts() == {"pending": 0, "sent": 1, "dead": 0}
+
+
+# one send rate per bot ---------------------------------------------------------------------------------
+
+
+async def test_two_senders_on_one_redis_only_the_leader_sends_and_the_rate_stays_within_the_limit(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """Two workers' senders on one Redis, each told by its own leader flag (kept from the store's lock,
+    as the scheduler's leader job does): only the leader claims and sends; when it loses leadership
+    half-way the other takes over, the unstarted rest handed back at once; nothing is sent twice and
+    the peer never sees more than the limit in any window (no 429)."""
+    chats = list(range(1, 301))
+    stores = [RedisStore(redis_url, prefix=redis_prefix) for _ in range(2)]
+    for s in stores:
+        await s.open()
+    await enqueue_alerts(stores[0], chats)
+    clock = FixedClock(T0)
+    leader = {"a": False, "b": False}
+    sent_by: dict[str, list[int]] = {"a": [], "b": []}
+    yielded = asyncio.Event()  # set: worker a stops renewing and releases the lock
+
+    async def keep_leadership(name: str, store: Store, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            if name == "a" and yielded.is_set():
+                await store.release_lock("scheduler", name)
+                leader[name] = False
+            else:
+                leader[name] = await store.acquire_lock("scheduler", name, 1.0)
+            await asyncio.sleep(0.05)
+
+    stop = asyncio.Event()
+    async with TelegramPeer(limits=PeerLimits(scale=SCALE)) as peer, make_bot(peer) as bot:
+        senders = {
+            name: Sender(
+                store, bot, clock, consumer=name, limits=scaled_limits(), batch=50,
+                on_event=lambda what, chat, _detail, name=name: sent_by[name].append(chat) if what == "sent" else None,
+            )
+            for name, store in zip("ab", stores, strict=True)
+        }  # fmt: skip
+        leader["a"] = await stores[0].acquire_lock("scheduler", "a", 1.0)  # a is the leader from the start
+        tasks = [asyncio.create_task(keep_leadership(n, s, stop)) for n, s in zip("ab", stores, strict=True)]
+        tasks += [
+            asyncio.create_task(senders[n].run(stop, idle_s=0.02, is_leader=lambda n=n: leader[n])) for n in "ab"
+        ]
+        deadline = time.monotonic() + 30
+        while len(sent_by["a"]) < 100:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.005)
+        yielded.set()
+        while (await stores[0].outbox_counts())["pending"]:
+            assert time.monotonic() < deadline, await stores[0].outbox_counts()
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.gather(*tasks)
+
+        times = sorted(c.time for c in peer.sent if c.method == "sendMessage")
+        window = 1 / SCALE
+        busiest = max(sum(1 for t in times[i:] if t < start + window) for i, start in enumerate(times))
+        print(f"\nleader-only sending: a sent {len(sent_by['a'])}, b {len(sent_by['b'])}, busiest window {busiest}")
+        assert sorted(sent_by["a"] + sent_by["b"]) == chats  # each chat once, from one sender at a time
+        assert len(sent_by["a"]) >= 100 and len(sent_by["b"]) > 0
+        assert set(sent_by["b"]).isdisjoint(sent_by["a"])
+        assert busiest <= 30 and peer.stats().too_many_requests == 0
+        assert [len(delivered(peer, c)) for c in chats] == [1] * len(chats)
+    for s in stores:
+        await s.close()
+
+
+async def test_sender_not_leader_claims_nothing(store: Store) -> None:
+    await enqueue_alerts(store, [1, 2])
+    stop = asyncio.Event()
+    async with TelegramPeer() as peer, make_bot(peer) as bot:
+        sender = Sender(store, bot, FixedClock(T0))
+        task = asyncio.create_task(sender.run(stop, idle_s=0.01, is_leader=lambda: False))
+        await asyncio.sleep(0.2)
+        stop.set()
+        await task
+        assert [c for c in peer.sent if c.method == "sendMessage"] == []
+    assert await store.outbox_counts() == {"pending": 2, "sent": 0, "dead": 0}
+    assert len(await store.claim("other", now=T0, limit=5, lease_s=60)) == 2  # nothing was leased either

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -10,7 +10,7 @@ import pytest
 
 from bot.clock import FixedClock
 from bot.config import Settings
-from bot.digests import due_session
+from bot.digests import due_session, next_digest_at
 from bot.history import HistoryStore
 from bot.market import Market
 from bot.seam import Services
@@ -58,5 +58,92 @@ async def test_digest_is_enqueued_once_at_its_instant(tmp_path: Path, shared_dat
     items = await store.claim("t", now=taipei(2026, 2, 17, 7, 31), limit=10, lease_s=30)
     assert [i.key for i in items] == ["digest:1:2026-02-13"]
     assert "2026-02-13" in items[0].payload["text"] and "羅素 2000" in items[0].payload["text"]
-    assert items[0].payload.get("photo_b64")
+    chart = await store.get_blob(items[0].payload["photo_blob"])  # the chart, stored once per broadcast
+    assert chart is not None and chart.startswith(b"\x89PNG")
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    ("chat_time", "zone", "after", "due"),
+    [
+        # Friday 08:00 EST; New York springs forward on Sunday 8 March: Monday's 08:00 is EDT.
+        ("08:00", "America/New_York", datetime(2026, 3, 6, 13, 0, tzinfo=UTC), datetime(2026, 3, 9, 12, 0, tzinfo=UTC)),
+        # a second earlier, Friday's own digest is next
+        ("08:00", "America/New_York", datetime(2026, 3, 6, 12, 59, 59, tzinfo=UTC), datetime(2026, 3, 6, 13, 0, tzinfo=UTC)),
+        # London falls back on Sunday 25 October: Friday 08:00 BST = 07:00 UTC, Monday 08:00 GMT = 08:00 UTC
+        ("08:00", "Europe/London", datetime(2026, 10, 23, 7, 0, tzinfo=UTC), datetime(2026, 10, 26, 8, 0, tzinfo=UTC)),
+        # Taipei's Thursday 26 November is Thanksgiving in New York: no session, so Friday
+        ("07:30", "Asia/Taipei", taipei(2026, 11, 25, 7, 30), taipei(2026, 11, 27, 7, 30)),
+        # Good Friday 2026-04-03 and the weekend: Thursday's 18:00 in Sydney, then Monday's
+        ("18:00", "Australia/Sydney", datetime(2026, 4, 2, 7, 0, tzinfo=UTC), datetime(2026, 4, 6, 8, 0, tzinfo=UTC)),
+    ],
+)
+def test_next_digest_at_local_time_on_the_next_session_day(chat_time: str, zone: str, after: datetime, due: datetime) -> None:
+    assert next_digest_at(chat_time, zone, after) == due
+
+
+def test_next_digest_at_agrees_with_due_session_over_a_year() -> None:
+    """The instants next_digest_at names, one after the other, are exactly where due_session starts a
+    digest: checked every quarter hour of 2026 in three zones (due = within CATCH_UP after one)."""
+    from jobs.digest import CATCH_UP
+
+    end = datetime(2027, 1, 1, tzinfo=UTC)
+    for chat_time, zone in (("07:30", "Asia/Taipei"), ("08:00", "America/New_York"), ("00:15", "Europe/London")):
+        dues = [next_digest_at(chat_time, zone, datetime(2025, 12, 31, tzinfo=UTC))]
+        while dues[-1] < end:
+            dues.append(next_digest_at(chat_time, zone, dues[-1]))
+        assert 245 <= len(dues) <= 255  # about one per NYSE session
+        at, index = datetime(2026, 1, 1, tzinfo=UTC), 0
+        while at < end:
+            while dues[index + 1] <= at:
+                index += 1
+            expected = dues[index] <= at < dues[index] + CATCH_UP
+            assert (due_session(chat_time, zone, at) is not None) == expected, (chat_time, zone, at)
+            at += timedelta(minutes=15)
+
+
+async def test_digest_job_touches_only_the_chats_due_each_minute(tmp_path: Path, shared_data: Path) -> None:
+    history = HistoryStore(tmp_path / "history")
+    history.write("RUT", read_series_csv(shared_data / "indices/RUT_yahoo_alitalbi.csv", "RUT").frame, source="yahoo", fetched_at=None)
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    await store.open()
+    chats = {
+        1: ("zh-Hant", "Asia/Taipei", "07:30"),
+        2: ("en", "America/New_York", "08:00"),
+        3: ("en", "Europe/London", "18:00"),
+        4: ("en", "Asia/Tokyo", "06:00"),
+        5: ("zh-Hant", "America/New_York", "16:30"),
+    }
+    for chat_id, (lang, zone, at) in chats.items():
+        await store.put_chat(ChatSettings(chat_id=chat_id, lang=lang, tz=zone, digest_time=at))
+    await store.put_chat(ChatSettings(chat_id=6, lang="en"))  # no digest: never touched
+    start = datetime(2026, 2, 17, 0, 0, 30, tzinfo=UTC)  # Tuesday 17 February 2026 in every one of these zones' day
+    clock = FixedClock(start)
+    services = Services(Settings(data_dir=tmp_path, _env_file=None), clock, history, Market(history, clock), store)  # type: ignore[call-arg]
+    touched: list[tuple[datetime, int]] = []
+    due_digests = store.due_digests
+
+    async def recording(*, now: datetime, limit: int) -> list[tuple[ChatSettings, datetime]]:
+        due = await due_digests(now=now, limit=limit)
+        touched.extend((now, chat.chat_id) for chat, _ in due)
+        return due
+
+    store.due_digests = recording  # type: ignore[method-assign]
+    sent: list[tuple[datetime, int]] = []
+    for minute in range(24 * 60):
+        now = start + timedelta(minutes=minute)
+        await enqueue_due_digests(services, now)
+        for it in await store.claim("t", now=now, limit=10, lease_s=30):
+            sent.append((now, it.chat_id))
+            await store.mark_sent(it.key, now=now)
+    first = [chat for at, chat in touched if at == start]
+    later = [(at, chat) for at, chat in touched if at != start]
+    assert sorted(first) == [1, 2, 3, 4, 5]  # each new chat once, to compute its first due instant
+    # then each chat once, at its own minute only, and that touch is its digest
+    assert sorted(chat for _, chat in later) == [1, 2, 3, 4, 5]
+    assert later == [event for event in sent if event[0] != start]
+    # 08:00 Tuesday in Taipei at the start: within the catch-up after 07:30, so chat 1 gets Monday's
+    # digest at once, and Tuesday's at Wednesday 07:30 Taipei
+    assert [event for event in sent if event[0] == start] == [(start, 1)]
+    assert (datetime(2026, 2, 17, 23, 30, 30, tzinfo=UTC), 1) in later
     await store.close()

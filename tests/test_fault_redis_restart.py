@@ -53,3 +53,57 @@ async def test_redis_restart_loses_nothing_and_the_bot_keeps_answering(tmp_path:
         chat = await store.get_chat(2001)
         assert chat is not None and chat.lang == "en"
         assert not any("Traceback" in (c.text or "") for c in peer.sent)
+
+
+async def test_sender_redis_outage_logs_one_line_when_it_goes_and_one_when_it_is_back(
+    tmp_path: Path, own_redis, caplog: pytest.LogCaptureFixture  # type: ignore[no-untyped-def]
+) -> None:
+    """During an outage the sender retries every idle_s; the log says so once, and once more when Redis
+    answers again, with no traceback (it logged a 3-level traceback per attempt: 33 in 43 s)."""
+    import asyncio
+    import logging
+    from datetime import UTC, datetime
+
+    from telegram import Bot
+
+    from bot.clock import FixedClock
+    from bot.delivery import Sender
+    from bot.store.base import ChatSettings, OutboxItem
+    from bot.store.redis import RedisStore
+
+    now = datetime(2026, 2, 20, 21, 0, tzinfo=UTC)
+    store = RedisStore(own_redis.url, retries=1, backoff_base_s=0.01, backoff_cap_s=0.02, connect_timeout_s=0.2)
+    await store.open()
+    await store.put_chat(ChatSettings(chat_id=7))
+    attempts = 0
+    claim = store.claim
+
+    async def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal attempts
+        attempts += 1
+        return await claim(*args, **kwargs)
+
+    store.claim = counted  # type: ignore[method-assign]
+    caplog.set_level(logging.INFO, logger="bot.delivery")
+    stop = asyncio.Event()
+    async with TelegramPeer() as peer, Bot(peer.token, base_url=peer.base_url) as bot:
+        task = asyncio.create_task(Sender(store, bot, FixedClock(now)).run(stop, idle_s=0.05))
+        await asyncio.sleep(0.2)
+        own_redis.stop()
+        before = attempts
+        await asyncio.sleep(2.0)
+        down_attempts = attempts - before
+        own_redis.start()
+        await store.enqueue([OutboxItem("alert:test:7", 7, {"text": "back"}, now, now)])
+        await peer.wait_for(lambda c: c.chat_id == 7 and c.text == "back", timeout=15)
+        stop.set()
+        await task
+    await store.close()
+    lines = [r for r in caplog.records if r.name == "bot.delivery"]
+    assert down_attempts >= 5  # it kept trying...
+    assert [r.getMessage().split(" (")[0].split(" after")[0] for r in lines] == [  # ...and said so twice
+        "outbox store unavailable",
+        "outbox store answers again",
+    ], [r.getMessage() for r in lines]
+    assert all(r.exc_info is None for r in lines)
+    assert "Connection" in lines[0].getMessage()  # the cause, in one line

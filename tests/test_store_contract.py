@@ -613,6 +613,169 @@ async def test_outbox_four_concurrent_claimers_each_item_once(store_factory: Sto
     await seed.close()
 
 
+# retention -------------------------------------------------------------------------------------------
+
+
+def chart(seed: int, size: int = 30_000) -> bytes:
+    """Bytes that stand for a chart: incompressible, so no store can keep them for less than their size."""
+    import random
+
+    return b"\x89PNG\r\n\x1a\n" + random.Random(seed).randbytes(size)
+
+
+def broadcast(tag: str, chats: range, png: bytes, at: datetime) -> list[OutboxItem]:
+    from bot.delivery import payload_for
+
+    payload = payload_for(f"<b>{tag}</b>", png=png, caption=tag)  # one payload for every chat, as jobs make
+    return [OutboxItem(f"{tag}:{c}", c, payload, at, at) for c in chats]
+
+
+async def finish_all(store: Store, at: datetime, *, dead_every: int = 0) -> None:
+    """Claim every due item and mark it sent (every ``dead_every``-th one dead)."""
+    n = 0
+    while batch := await store.claim("t", now=at, limit=500, lease_s=60):
+        for it in batch:
+            n += 1
+            if dead_every and n % dead_every == 0:
+                await store.mark_dead(it.key, error="forbidden: bot was blocked by the user", now=at)
+            else:
+                await store.mark_sent(it.key, now=at)
+
+
+async def test_outbox_finished_item_deduplicates_for_the_window_then_purged(store: Store) -> None:
+    await store.enqueue([item("a"), item("b")])
+    await finish_all(store, T0, dead_every=2)  # a sent, b dead
+    assert await store.enqueue([item("a"), item("b")]) == 0  # within the window: still deduplicated
+    assert await store.purge_outbox(before=T0) == 0  # finished at T0, not before it
+    assert await store.purge_outbox(before=T0 + timedelta(microseconds=1), limit=1) == 1
+    assert await store.purge_outbox(before=T0 + timedelta(days=7)) == 1
+    assert await store.outbox_counts() == {"pending": 0, "sent": 0, "dead": 0}
+    assert await store.was_sent("a") is False
+    assert await store.enqueue([item("a")]) == 1  # past the window the key is forgotten
+
+
+async def test_outbox_purge_leaves_pending_items(store: Store) -> None:
+    await store.enqueue([item("old-pending"), item("sent", created=timedelta(seconds=1))])
+    [first, second] = await store.claim("t", now=T0, limit=2, lease_s=60)
+    await store.mark_sent(second.key, now=T0)
+    await store.reschedule(first.key, not_before=T0, error="timeout")
+    assert await store.purge_outbox(before=T0 + timedelta(days=30)) == 1
+    assert await store.outbox_counts() == {"pending": 1, "sent": 0, "dead": 0}
+    assert [i.key for i in await store.claim("t", now=T0, limit=5, lease_s=60)] == ["old-pending"]
+
+
+async def test_outbox_chart_of_a_broadcast_stored_once_until_its_last_item_finishes(store: Store) -> None:
+    import hashlib
+
+    png = chart(1)
+    sha = hashlib.sha256(png).hexdigest()
+    empty = await store.size_bytes()
+    assert await store.enqueue(broadcast("digest", range(1, 51), png, T0)) == 50
+    assert await store.enqueue(broadcast("digest", range(1, 51), png, T0)) == 0  # a rerun adds no reference
+    # one chart (1.5 MB if stored per chat) and under 2 kB for each pending item
+    assert await store.size_bytes() - empty < len(png) * 1.4 + 50 * 2048
+    assert await store.get_blob(sha) == png
+    items = await store.claim("t", now=T0, limit=100, lease_s=60)
+    assert {i.payload["photo_blob"] for i in items} == {sha} and not any("photo_b64" in i.payload for i in items)
+    for it in items[:-1]:
+        await store.mark_sent(it.key, now=T0)
+    assert await store.get_blob(sha) == png  # one item still needs it
+    await store.mark_dead(items[-1].key, error="chat not found", now=T0)
+    assert await store.get_blob(sha) is None
+
+
+async def test_outbox_store_size_flat_after_the_retention_window(store: Store) -> None:
+    """30 days of a digest with its own 30 kB chart to 100 chats plus one alert each, purged daily with
+    a 7-day window: the store's size at day 30 is that of day 10, a few hundred bytes per chat per day."""
+    from bot.store.base import OUTBOX_RETENTION
+
+    chats = range(1, 101)
+    for c in chats:
+        await store.put_chat(ChatSettings(chat_id=c))
+    base = await store.size_bytes()
+    sizes: dict[int, int] = {}
+    for day in range(1, 31):
+        at = T0 + timedelta(days=day)
+        await store.enqueue(broadcast(f"digest:{day}", chats, chart(day), at))
+        await store.enqueue([OutboxItem(f"alert:{day}:{c}", c, {"text": "<b>R2K</b> " * 40}, at, at) for c in chats])
+        await finish_all(store, at, dead_every=50)
+        await store.purge_outbox(before=at - OUTBOX_RETENTION)
+        sizes[day] = await store.size_bytes() - base
+    per_chat_day = sizes[30] / (len(chats) * OUTBOX_RETENTION.days)
+    print(f"\n{type(store).__name__}: retained {sizes[10]:,} B at day 10, {sizes[20]:,} at 20, {sizes[30]:,} at 30:"
+          f" {per_chat_day:,.0f} B per chat per day")
+    assert sizes[30] <= sizes[10] * 1.1 and sizes[20] <= sizes[10] * 1.1
+    assert per_chat_day <= 2048
+    assert await store.outbox_counts() == {"pending": 0, "sent": 1568, "dead": 32}  # 8 days x 200
+
+
+# digest schedule ---------------------------------------------------------------------------------------
+
+
+def digest_chat(chat_id: int, at: str | None = "08:00", **changes: object) -> ChatSettings:
+    return ChatSettings(chat_id=chat_id, lang="en", tz="America/New_York", digest_time=at, **changes)  # type: ignore[arg-type]
+
+
+async def test_digest_schedule_new_chat_due_at_once_then_where_the_job_puts_it(store: Store) -> None:
+    await store.put_chat(digest_chat(1))
+    await store.put_chat(digest_chat(2, None))
+    [(chat, was)] = await store.due_digests(now=T0, limit=10)
+    assert chat == digest_chat(1) and was == datetime(1970, 1, 1, tzinfo=UTC)
+    await store.set_digest_due([(1, was, T0 + timedelta(hours=12))])
+    assert await store.due_digests(now=T0 + timedelta(hours=12) - timedelta(microseconds=1), limit=10) == []
+    assert await store.due_digests(now=T0 + timedelta(hours=12), limit=10) == [(chat, T0 + timedelta(hours=12))]
+
+
+async def test_digest_schedule_due_in_order_and_limited(store: Store) -> None:
+    for c in (3, 1, 2):
+        await store.put_chat(digest_chat(c))
+        [(_, was)] = [d for d in await store.due_digests(now=T0, limit=10) if d[0].chat_id == c]
+        await store.set_digest_due([(c, was, T0 + timedelta(minutes=c))])
+    due = await store.due_digests(now=T0 + timedelta(minutes=5), limit=2)
+    assert [(chat.chat_id, when) for chat, when in due] == [(1, T0 + timedelta(minutes=1)), (2, T0 + timedelta(minutes=2))]
+
+
+async def test_digest_schedule_changed_settings_due_again_unchanged_keep_their_instant(store: Store) -> None:
+    for c in (1, 2, 3):
+        await store.put_chat(digest_chat(c))
+    await store.set_digest_due([(c, datetime(1970, 1, 1, tzinfo=UTC), T0) for c in (1, 2, 3)])
+    await store.put_chat(digest_chat(1, muted_until=T0))  # a mute does not move the digest
+    await store.put_chat(digest_chat(2, "07:30"))  # a new time does
+    await store.put_chat(ChatSettings(3, lang="zh-Hant", tz="America/New_York", digest_time="08:00"))  # a language too
+    due = await store.due_digests(now=T0 - timedelta(seconds=1), limit=10)
+    assert sorted(chat.chat_id for chat, _ in due) == [2, 3]
+
+
+async def test_digest_schedule_off_or_inactive_chat_leaves_it(store: Store) -> None:
+    for c in (1, 2, 3):
+        await store.put_chat(digest_chat(c))
+    await store.put_chat(digest_chat(1, None))
+    await store.deactivate_chat(2, "forbidden")
+    await store.put_chat(digest_chat(3, active=False))
+    assert await store.due_digests(now=T0, limit=10) == []
+    await store.put_chat(digest_chat(2))  # back (e.g. /start after unblocking): scheduled again
+    assert [chat.chat_id for chat, _ in await store.due_digests(now=T0, limit=10)] == [2]
+
+
+async def test_digest_schedule_stale_update_ignored(store: Store) -> None:
+    """The job read the chat due at ``was``; meanwhile the chat set a new time: the job's update, made
+    from the old time, must not overwrite the new schedule."""
+    await store.put_chat(digest_chat(1))
+    [(_, was)] = await store.due_digests(now=T0, limit=10)
+    await store.set_digest_due([(1, was, T0)])
+    await store.put_chat(digest_chat(1, "09:15"))  # back to the front
+    await store.set_digest_due([(1, T0, T0 + timedelta(days=1))])  # computed from 08:00: stale
+    assert [chat.digest_time for chat, _ in await store.due_digests(now=T0 - timedelta(days=1), limit=10)] == ["09:15"]
+
+
+async def test_digest_schedule_migrated_chat_keeps_its_due_instant(store: Store) -> None:
+    await store.put_chat(digest_chat(-100))
+    [(_, was)] = await store.due_digests(now=T0, limit=10)
+    await store.set_digest_due([(-100, was, T0)])
+    await store.migrate_chat(-100, -1001234567890)
+    assert [(chat.chat_id, when) for chat, when in await store.due_digests(now=T0, limit=10)] == [(-1001234567890, T0)]
+
+
 # meta --------------------------------------------------------------------------------------------------
 
 

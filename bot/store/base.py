@@ -17,14 +17,35 @@ Outbox semantics (what makes delivery crash-safe):
   middle of a fan-out loses nothing (and duplicates at most the message that was in flight).
 - ``mark_sent`` only after Telegram's ok; ``reschedule`` after a retryable fault; ``mark_dead`` for a
   permanent one (the chat blocked the bot, the chat does not exist).
+
+Retention (what is kept must not grow with time):
+- A sent or dead item drops its payload at once and keeps only what dedup and /status need: key,
+  chat, times, outcome (and the reason of a dead one). ``purge_outbox`` deletes finished items older
+  than ``OUTBOX_RETENTION`` (the sender runs it every 15 minutes); after that a key could be enqueued
+  again, which no job does: digest and alert keys name a session, and jobs catch up hours, not days.
+- A chart (``photo_b64`` in a payload) is stored once per distinct content, as a blob named by its
+  sha256 with a count of the pending items referring to it; the enqueued payload keeps
+  ``photo_blob`` (the sha) instead, ``get_blob`` returns the bytes, and the blob goes when the last
+  item referring to it is sent or dead. A digest's chart sent to 10k chats is stored once.
+
+Digest schedule (periodic work touches only what is due): every chat with a digest time that is active
+has a due instant in an index ordered by it. ``put_chat`` puts a chat whose digest time, zone,
+language or activity changed (or who has none yet) at the front (due at the epoch) and removes one
+whose digest is off or who is inactive; the digest job takes ``due_digests(now)``, computes each
+chat's next due instant from its time and zone and writes it with ``set_digest_due``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import base64
+import hashlib
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
+
+OUTBOX_RETENTION = timedelta(days=7)
+"""How long a sent or dead outbox item (key, chat, times, outcome) is kept for dedup and /status."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +78,46 @@ class OutboxItem:
     not_before: datetime  # earliest send time (RetryAfter / backoff move it)
     attempts: int = 0
     last_error: str | None = None
+
+
+class BlobSplitter:
+    """Takes the chart out of outbox payloads on their way into a store, one batch at a time.
+
+    ``split(payload)`` returns the payload to store, encoded by ``dumps``, with ``photo_blob`` (the
+    sha256 of the chart's bytes) in place of ``photo_b64``, and that sha (None for a payload without a
+    chart); ``data[sha]`` and ``b64[sha]`` hold the chart. A broadcast's items share one base64 text,
+    decoded and hashed once.
+    """
+
+    def __init__(self, dumps: Callable[[Mapping[str, Any]], str]) -> None:
+        self.data: dict[str, bytes] = {}
+        self.b64: dict[str, str] = {}
+        self._sha_of: dict[str, str] = {}
+        self._dumps = dumps
+        self._done: dict[int, tuple[Mapping[str, Any], str, str | None]] = {}
+
+    def split(self, payload: Mapping[str, Any]) -> tuple[str, str | None]:
+        """(the payload to store as JSON text, the sha of its chart or None). Items of one broadcast
+        share one payload object: it is split and encoded once per batch."""
+        done = self._done.get(id(payload))
+        if done is None or done[0] is not payload:
+            stored, sha = self._split(payload)
+            done = self._done[id(payload)] = (payload, self._dumps(stored), sha)  # keeps payload alive
+        return done[1], done[2]
+
+    def _split(self, payload: Mapping[str, Any]) -> tuple[Mapping[str, Any], str | None]:
+        text = payload.get("photo_b64")
+        if not text:
+            return payload, None
+        sha = self._sha_of.get(text)
+        if sha is None:
+            raw = base64.b64decode(text)
+            sha = hashlib.sha256(raw).hexdigest()
+            self._sha_of[text], self.data[sha], self.b64[sha] = sha, raw, text
+        # photo_sha (payload_for's name for the same sha256) goes too: photo_blob names the chart now
+        stored = {name: value for name, value in payload.items() if name not in ("photo_b64", "photo_sha")}
+        stored["photo_blob"] = sha
+        return stored, sha
 
 
 @runtime_checkable
@@ -115,12 +176,36 @@ class Store(Protocol):
         ``attempt`` (a failed send), not for an item put back unsent (a pause, a limit, a stop)."""
         ...
 
-    async def mark_dead(self, key: str, *, error: str) -> None: ...
+    async def mark_dead(self, key: str, *, error: str, now: datetime | None = None) -> None:
+        """Give up on a pending item; ``now`` is when (for retention; None = its not_before)."""
+        ...
+
     async def outbox_counts(self) -> dict[str, int]:
-        """{"pending": n, "sent": n, "dead": n}."""
+        """{"pending": n, "sent": n, "dead": n}; sent and dead within the retention window."""
         ...
 
     async def was_sent(self, key: str) -> bool: ...
+    async def get_blob(self, sha: str) -> bytes | None:
+        """The chart a pending item's ``photo_blob`` names; None once no item refers to it."""
+        ...
+
+    async def purge_outbox(self, *, before: datetime, limit: int = 10_000) -> int:
+        """Delete up to ``limit`` sent or dead items that finished before ``before``; how many went."""
+        ...
+
+    async def size_bytes(self) -> int:
+        """Bytes the store's data takes (SQLite: pages in use; Redis: memory of its keys)."""
+        ...
+
+    # digest schedule -------------------------------------------------------------------------------
+    async def due_digests(self, *, now: datetime, limit: int) -> list[tuple[ChatSettings, datetime]]:
+        """Up to ``limit`` chats whose digest is due at ``now``, with their due instant, earliest first."""
+        ...
+
+    async def set_digest_due(self, updates: list[tuple[int, datetime, datetime]]) -> None:
+        """For each (chat_id, was, due): move the chat's due instant from ``was`` to ``due``, only if it
+        is still ``was`` (a chat that changed its digest meanwhile keeps the new schedule)."""
+        ...
 
     # small key/value for job bookkeeping (last digest date, last watch as-of, ...) -----------------
     async def get_meta(self, key: str) -> str | None: ...

@@ -16,8 +16,15 @@ Layout, every key under ``prefix`` (default ``capgap:``):
     outbox:due                   zset     pending unleased items, score = not_before (µs since epoch)
     outbox:leased                zset     leased items, score = lease expiry (µs since epoch)
     outbox:chat:{chat_id}        set      keys of the chat's pending items (for migrate_chat)
-    outbox:sent / outbox:dead    set      keys in each final state; an item hash is never deleted,
-                                          so a sent key can never be enqueued again
+    outbox:sent / outbox:dead    set      keys in each final state (within the retention window)
+    outbox:finished              zset     sent and dead keys, score = when they finished (µs); the
+                                          purge deletes their hashes (payload already dropped) after
+                                          OUTBOX_RETENTION, so a key is deduplicated for that window
+    outbox:blob:{sha256}         hash     ``data`` (a chart, base64) and ``refs`` (pending items naming
+                                          it in their ``blob`` field); deleted with the last reference
+    digest:due                   zset     chats with an active digest, score = due instant (µs; 0 =
+                                          changed, to be computed by the digest job)
+    upgraded:retention           string   set once open() has brought older keys to this layout
     meta                         hash     job bookkeeping
     lock:{name}                  string   lock owner, with a PX expiry
 
@@ -41,6 +48,7 @@ StoreUnavailableError.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -57,7 +65,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT, KeyT
 
 from bot.errors import ConfigError, StoreUnavailableError
-from bot.store.base import ChatSettings, OutboxItem, Subscription
+from bot.store.base import BlobSplitter, ChatSettings, OutboxItem, Subscription
 
 SCHEMA_VERSION = 1
 """Version of the key layout above; a Redis with a higher version was written by a newer capgap."""
@@ -70,16 +78,51 @@ _MEMBER_DIGITS = 20  # width of the created_at prefix of a zset member; the key 
 
 # Lua -----------------------------------------------------------------------------------------------
 
-# KEYS: item, due, chat's pending set. ARGV: key, chat_id, payload, created_at, not_before, attempts,
-# has_error ("1"/"0"), error, member. Returns 1 if added, 0 if the key was ever seen.
+# KEYS: item, due, chat's pending set, the chart's blob (any key when none). ARGV: key, chat_id, payload,
+# created_at, not_before, attempts, has_error ("1"/"0"), error, member, blob sha ("" = none).
+# Returns 1 if added, 0 if the key was seen within the retention window, -1 (nothing added) if its chart
+# is not stored yet: the caller stores the chart and enqueues the item again.
 _ENQUEUE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if ARGV[10] ~= '' and redis.call('HEXISTS', KEYS[4], 'data') == 0 then return -1 end
 redis.call('HSET', KEYS[1], 'key', ARGV[1], 'chat_id', ARGV[2], 'payload', ARGV[3], 'created_at', ARGV[4],
            'not_before', ARGV[5], 'attempts', ARGV[6], 'status', 'pending', 'member', ARGV[9])
 if ARGV[7] == '1' then redis.call('HSET', KEYS[1], 'last_error', ARGV[8]) end
+if ARGV[10] ~= '' then
+  redis.call('HSET', KEYS[1], 'blob', ARGV[10])
+  redis.call('HINCRBY', KEYS[4], 'refs', 1)
+end
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[9])
 redis.call('SADD', KEYS[3], ARGV[1])
 return 1
+"""
+
+# KEYS: blob. ARGV: base64 data. Before a batch's items: the chart, if not stored yet.
+_BLOB_PUT = """
+redis.call('HSETNX', KEYS[1], 'data', ARGV[1])
+return 1
+"""
+
+# KEYS: blob. After a batch's items: a chart no new item referred to goes again.
+_BLOB_GC = """
+local refs = tonumber(redis.call('HGET', KEYS[1], 'refs') or '0')
+if refs <= 0 then redis.call('DEL', KEYS[1]) end
+return refs
+"""
+
+# What a finished item keeps (lua, after its status is set): the payload and its chart reference go,
+# the chart itself with its last reference. ARGV[n] is the blob key prefix.
+_FINISH = """
+local function finish(item, blob_prefix)
+  local b = redis.call('HGET', item, 'blob')
+  if b then
+    local blob = blob_prefix .. b
+    if redis.call('HINCRBY', blob, 'refs', -1) <= 0 then redis.call('DEL', blob) end
+  end
+  -- what dedup and /status need stays: chat_id, created_at, status, sent_at (finished), last_error
+  redis.call('HDEL', item, 'payload', 'blob', 'lease_owner', 'lease_until', 'key', 'not_before', 'attempts',
+             'member')
+end
 """
 
 # KEYS: due, leased. ARGV: now, limit, lease_until, consumer, item key prefix.
@@ -107,26 +150,30 @@ end
 return out
 """.replace("{skip}", str(_MEMBER_DIGITS + 2))
 
-# KEYS: item, due, leased, sent, dead. ARGV: key, sent_at, chat set prefix.
+# KEYS: item, due, leased, sent, dead, finished. ARGV: key, sent_at, chat set prefix, blob prefix.
 # Returns -1 for an unknown key, 0 if already sent, 1 if marked now (a dead item can become sent:
 # Telegram's ok is the truth).
-_MARK_SENT = """
+_MARK_SENT = _FINISH + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return -1 end
 if status == 'sent' then return 0 end
 local m = redis.call('HGET', KEYS[1], 'member')
-redis.call('ZREM', KEYS[2], m)
-redis.call('ZREM', KEYS[3], m)
+if m then  -- a pending item; a dead one has left both sets and dropped its member
+  redis.call('ZREM', KEYS[2], m)
+  redis.call('ZREM', KEYS[3], m)
+end
 redis.call('SREM', ARGV[3] .. redis.call('HGET', KEYS[1], 'chat_id'), ARGV[1])
 redis.call('SREM', KEYS[5], ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('HSET', KEYS[1], 'status', 'sent', 'sent_at', ARGV[2])
-redis.call('HDEL', KEYS[1], 'lease_owner', 'lease_until')
+redis.call('ZADD', KEYS[6], ARGV[2], ARGV[1])
+finish(KEYS[1], ARGV[4])
 return 1
 """
 
-# KEYS: item, due, leased, dead. ARGV: key, error, chat set prefix. -1 unknown, 0 not pending, 1 done.
-_MARK_DEAD = """
+# KEYS: item, due, leased, dead, finished. ARGV: key, error, chat set prefix, blob prefix, finished at
+# ("" = its not_before). -1 unknown, 0 not pending, 1 done.
+_MARK_DEAD = _FINISH + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return -1 end
 if status ~= 'pending' then return 0 end
@@ -135,8 +182,71 @@ redis.call('ZREM', KEYS[2], m)
 redis.call('ZREM', KEYS[3], m)
 redis.call('SREM', ARGV[3] .. redis.call('HGET', KEYS[1], 'chat_id'), ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[1])
-redis.call('HSET', KEYS[1], 'status', 'dead', 'last_error', ARGV[2])
-redis.call('HDEL', KEYS[1], 'lease_owner', 'lease_until')
+local at = ARGV[5]
+if at == '' then at = redis.call('HGET', KEYS[1], 'not_before') end
+redis.call('HSET', KEYS[1], 'status', 'dead', 'last_error', ARGV[2], 'sent_at', at)
+redis.call('ZADD', KEYS[5], at, ARGV[1])
+finish(KEYS[1], ARGV[4])
+return 1
+"""
+
+# KEYS: finished, sent, dead. ARGV: before (µs, exclusive), limit, item key prefix. Returns how many went.
+_PURGE = """
+local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, k in ipairs(keys) do
+  redis.call('DEL', ARGV[3] .. k)
+  redis.call('SREM', KEYS[2], k)
+  redis.call('SREM', KEYS[3], k)
+  redis.call('ZREM', KEYS[1], k)
+end
+return #keys
+"""
+
+# KEYS: chat hash, chats set, digest schedule. ARGV: chat_id, then field, value pairs of the new settings.
+# The chat goes to the front of the schedule (score 0) when its digest time, zone, language or activity
+# changed or it has no place yet; it leaves the schedule when its digest is off or it is inactive.
+_PUT_CHAT = """
+local old = redis.call('HMGET', KEYS[1], 'digest_time', 'tz', 'lang', 'active')
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('SADD', KEYS[2], ARGV[1])
+local new = redis.call('HMGET', KEYS[1], 'digest_time', 'tz', 'lang', 'active')
+if not new[1] or new[4] ~= '1' then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+elseif old[1] ~= new[1] or old[2] ~= new[2] or old[3] ~= new[3] or old[4] ~= new[4] then
+  redis.call('ZADD', KEYS[3], 0, ARGV[1])
+else
+  redis.call('ZADD', KEYS[3], 'NX', 0, ARGV[1])
+end
+return 1
+"""
+
+# KEYS: digest schedule. ARGV: now (µs), limit, chat hash prefix. The due chats, earliest first, as one
+# JSON text [[chat_id, due, [field, value, ...]], ...] (one reply to decode, not a map per chat); an
+# entry whose chat hash is gone leaves the schedule (it would stay due forever).
+_DUE_DIGESTS = """
+local out = {}
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+for i = 1, #due, 2 do
+  local fields = redis.call('HGETALL', ARGV[3] .. due[i])
+  if #fields == 0 then
+    redis.call('ZREM', KEYS[1], due[i])
+  else
+    out[#out + 1] = {due[i], due[i + 1], fields}
+  end
+end
+if #out == 0 then return '[]' end
+return cjson.encode(out)
+"""
+
+# KEYS: digest schedule. ARGV: chat_id, was, due triples. Moves each chat still due at `was` to `due`.
+_SET_DIGEST_DUE = """
+for i = 1, #ARGV, 3 do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if score and tonumber(score) == tonumber(ARGV[i + 1]) then
+    redis.call('ZADD', KEYS[1], ARGV[i + 2], ARGV[i])
+  end
+end
 return 1
 """
 
@@ -154,10 +264,11 @@ redis.call('HDEL', KEYS[1], 'lease_owner', 'lease_until')
 return 1
 """
 
-# KEYS: chat hash. ARGV: reason. Only a stored chat is marked.
+# KEYS: chat hash, digest schedule. ARGV: reason, chat_id. Only a stored chat is marked.
 _DEACTIVATE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'active', '0', 'inactive_reason', ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
 return 1
 """
 
@@ -205,6 +316,11 @@ for _, k in ipairs(redis.call('SMEMBERS', P .. 'outbox:chat:' .. old)) do
   redis.call('SADD', P .. 'outbox:chat:' .. new, k)
 end
 redis.call('DEL', P .. 'outbox:chat:' .. old)
+local due = redis.call('ZSCORE', P .. 'digest:due', old)
+if due then
+  redis.call('ZREM', P .. 'digest:due', old)
+  redis.call('ZADD', P .. 'digest:due', due, new)
+end
 return 1
 """
 
@@ -343,6 +459,17 @@ def _item_from_fields(fields: list[str | None]) -> OutboxItem:
     )
 
 
+async def _batches(items: AsyncIterator[str], size: int) -> AsyncIterator[list[str]]:
+    batch: list[str] = []
+    async for value in items:
+        batch.append(value)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 class _Scripts:
     """The Lua scripts above, registered on one client (redis-py reloads them after a server restart)."""
 
@@ -358,6 +485,12 @@ class _Scripts:
         self.subs_of_rule = client.register_script(_SUBS_OF_RULE_JSON)
         self.scan_subs_of_rule = client.register_script(_SCAN_SUBS_OF_RULE_JSON)
         self.subs_version = client.register_script(_SUBS_VERSION)
+        self.blob_put = client.register_script(_BLOB_PUT)
+        self.blob_gc = client.register_script(_BLOB_GC)
+        self.purge = client.register_script(_PURGE)
+        self.put_chat = client.register_script(_PUT_CHAT)
+        self.set_digest_due = client.register_script(_SET_DIGEST_DUE)
+        self.due_digests = client.register_script(_DUE_DIGESTS)
         self.acquire = client.register_script(_ACQUIRE_LOCK)
         self.release = client.register_script(_RELEASE_LOCK)
 
@@ -444,6 +577,40 @@ class RedisStore:
                 f"capgap ({SCHEMA_VERSION}); upgrade capgap or use another prefix"
             )
         self._redis, self._scripts = client, scripts
+        try:
+            await self._upgrade()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _upgrade(self) -> None:
+        """Bring keys written before retention and the digest schedule to this layout, once: finished
+        items get a place in ``outbox:finished`` and lose their payload, chats with a digest get a place
+        in ``digest:due``. Safe to repeat (a crash half-way just runs it again at the next open)."""
+        marker = self._k("upgraded", "retention")
+        with _unavailable_on_connection_fault():
+            if await self._r.exists(marker):
+                return
+            for final in ("sent", "dead"):
+                async for batch in _batches(self._r.sscan_iter(self._k("outbox", final), count=1000), 1000):
+                    async with self._r.pipeline(transaction=False) as pipe:
+                        for key in batch:
+                            pipe.hmget(self._k("outbox", "item", key), "sent_at", "not_before")
+                        times = await pipe.execute()
+                    async with self._r.pipeline(transaction=False) as pipe:
+                        for key, (sent_at, not_before) in zip(batch, times, strict=True):
+                            pipe.zadd(self._k("outbox", "finished"), {key: int(sent_at or not_before or 0)}, nx=True)
+                            pipe.hdel(self._k("outbox", "item", key), "payload")
+                        await pipe.execute()
+            async for batch in _batches(self._r.sscan_iter(self._k("chats"), count=1000), 1000):
+                async with self._r.pipeline(transaction=False) as pipe:
+                    for chat_id in batch:
+                        pipe.hmget(self._k("chat", chat_id), "digest_time", "active")
+                    rows = await pipe.execute()
+                due = {c: 0 for c, (at, active) in zip(batch, rows, strict=True) if at and active == "1"}
+                if due:
+                    await self._r.zadd(self._k("digest", "due"), due, nx=True)  # type: ignore[arg-type]
+            await self._r.set(marker, "1")
 
     async def close(self) -> None:
         if self._redis is not None:
@@ -473,13 +640,12 @@ class RedisStore:
         return _chat_from_hash(fields) if fields else None
 
     async def put_chat(self, chat: ChatSettings) -> None:
-        key = self._k("chat", chat.chat_id)
+        keys = [self._k("chat", chat.chat_id), self._k("chats"), self._k("digest", "due")]
+        args: list[EncodableT] = [chat.chat_id]
+        for name, value in _chat_to_hash(chat).items():
+            args += [name, value]
         with _unavailable_on_connection_fault():
-            async with self._r.pipeline(transaction=True) as pipe:
-                pipe.delete(key)
-                pipe.hset(key, mapping=_chat_to_hash(chat))
-                pipe.sadd(self._k("chats"), chat.chat_id)
-                await pipe.execute()
+            await self._lua.put_chat(keys=keys, args=args)
 
     async def list_chats(self, *, active_only: bool = True) -> list[ChatSettings]:
         """All chats ordered by chat_id; only active ones unless ``active_only`` is False."""
@@ -495,7 +661,9 @@ class RedisStore:
     async def deactivate_chat(self, chat_id: int, reason: str) -> None:
         """Mark a known chat inactive with ``reason``; an unknown chat id is left unknown."""
         with _unavailable_on_connection_fault():
-            await self._lua.deactivate(keys=[self._k("chat", chat_id)], args=[reason])
+            await self._lua.deactivate(
+                keys=[self._k("chat", chat_id), self._k("digest", "due")], args=[reason, chat_id]
+            )
 
     async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         """Move settings, subscriptions, alert state and pending outbox items to the new id.
@@ -624,34 +792,54 @@ class RedisStore:
         """Add items whose key is new (never seen, whatever its state now); return how many were added."""
         if not items:
             return 0
+        blobs = BlobSplitter(_dumps)
         calls: list[tuple[list[KeyT], list[EncodableT]]] = []
         for item in items:
             created_us = _to_us(item.created_at)
             not_before_us = _to_us(item.not_before)
+            payload, sha = blobs.split(item.payload)
             keys: list[KeyT] = [
                 self._k("outbox", "item", item.key),
                 self._k("outbox", "due"),
                 self._k("outbox", "chat", item.chat_id),
+                self._k("outbox", "blob", sha or ""),
             ]
             args: list[EncodableT] = [
                 item.key,
                 item.chat_id,
-                _dumps(item.payload),
+                payload,
                 created_us,
                 not_before_us,
                 item.attempts,
                 "0" if item.last_error is None else "1",
                 item.last_error or "",
                 _member(created_us, item.key),
+                sha or "",
             ]
             calls.append((keys, args))
         with _unavailable_on_connection_fault():
-            # one MULTI/EXEC: a batch is added whole or not at all; each script stays idempotent per key
+            # One MULTI/EXEC with the items alone: a chart already stored (a digest's, enqueued minute
+            # after minute) is not sent again. Items whose chart is missing come back as -1 and go in a
+            # second MULTI/EXEC, their charts first; a chart no new item named (a rerun) goes again at
+            # its end. Each script stays idempotent per key, so a batch cut between the two is
+            # completed by the job's rerun.
             async with self._r.pipeline(transaction=True) as pipe:
                 for keys, args in calls:
                     await self._lua.enqueue(keys=keys, args=args, client=pipe)
-                added = await pipe.execute()
-        return sum(int(n) for n in added)
+                results = [int(n) for n in await pipe.execute()]
+            retry = [call for call, n in zip(calls, results, strict=True) if n == -1]
+            if retry:
+                needed = {str(args[-1]) for _, args in retry}
+                async with self._r.pipeline(transaction=True) as pipe:
+                    for sha in needed:
+                        await self._lua.blob_put(keys=[self._k("outbox", "blob", sha)], args=[blobs.b64[sha]], client=pipe)
+                    for keys, args in retry:
+                        await self._lua.enqueue(keys=keys, args=args, client=pipe)
+                    for sha in needed:
+                        await self._lua.blob_gc(keys=[self._k("outbox", "blob", sha)], client=pipe)
+                    again = await pipe.execute()
+                results += [int(n) for n in again[len(needed) : len(needed) + len(retry)]]
+        return sum(n for n in results if n > 0)
 
     async def claim(self, consumer: str, *, now: datetime, limit: int, lease_s: float) -> list[OutboxItem]:
         """Lease up to ``limit`` due items to ``consumer`` until ``now + lease_s`` (one Lua script).
@@ -676,11 +864,15 @@ class RedisStore:
 
     async def mark_sent(self, key: str, *, now: datetime) -> None:
         """Record Telegram's ok for ``key`` (KeyError if unknown); the first ``now`` is kept."""
-        keys = [*self._item_keys(key), self._k("outbox", "sent"), self._k("outbox", "dead")]
+        keys = [
+            *self._item_keys(key),
+            self._k("outbox", "sent"),
+            self._k("outbox", "dead"),
+            self._k("outbox", "finished"),
+        ]
+        args = [key, _to_us(now), self._k("outbox", "chat", ""), self._k("outbox", "blob", "")]
         with _unavailable_on_connection_fault():
-            done = await self._lua.mark_sent(
-                keys=keys, args=[key, _to_us(now), self._k("outbox", "chat", "")]
-            )
+            done = await self._lua.mark_sent(keys=keys, args=args)
         if done == -1:
             raise KeyError(f"no outbox item with key {key!r}")
 
@@ -695,11 +887,18 @@ class RedisStore:
         if done == -1:
             raise KeyError(f"no outbox item with key {key!r}")
 
-    async def mark_dead(self, key: str, *, error: str) -> None:
+    async def mark_dead(self, key: str, *, error: str, now: datetime | None = None) -> None:
         """Give up on a pending item for good (KeyError if unknown); a sent item stays sent."""
-        keys = [*self._item_keys(key), self._k("outbox", "dead")]
+        keys = [*self._item_keys(key), self._k("outbox", "dead"), self._k("outbox", "finished")]
+        args: list[EncodableT] = [
+            key,
+            error,
+            self._k("outbox", "chat", ""),
+            self._k("outbox", "blob", ""),
+            "" if now is None else _to_us(now),
+        ]
         with _unavailable_on_connection_fault():
-            done = await self._lua.mark_dead(keys=keys, args=[key, error, self._k("outbox", "chat", "")])
+            done = await self._lua.mark_dead(keys=keys, args=args)
         if done == -1:
             raise KeyError(f"no outbox item with key {key!r}")
 
@@ -717,6 +916,53 @@ class RedisStore:
     async def was_sent(self, key: str) -> bool:
         with _unavailable_on_connection_fault():
             return bool(await self._r.sismember(self._k("outbox", "sent"), key))
+
+    async def get_blob(self, sha: str) -> bytes | None:
+        with _unavailable_on_connection_fault():
+            text = await self._r.hget(self._k("outbox", "blob", sha), "data")
+        return None if text is None else base64.b64decode(text)
+
+    async def purge_outbox(self, *, before: datetime, limit: int = 10_000) -> int:
+        """Delete up to ``limit`` sent or dead items that finished before ``before``; how many went."""
+        keys = [self._k("outbox", "finished"), self._k("outbox", "sent"), self._k("outbox", "dead")]
+        with _unavailable_on_connection_fault():
+            return int(await self._lua.purge(keys=keys, args=[_to_us(before), limit, self._k("outbox", "item", "")]))
+
+    async def size_bytes(self) -> int:
+        """Memory Redis reports for the keys under the prefix (MEMORY USAGE, all samples)."""
+        total = 0
+        with _unavailable_on_connection_fault():
+            async for batch in _batches(self._r.scan_iter(match=self.prefix + "*", count=1000), 1000):
+                async with self._r.pipeline(transaction=False) as pipe:
+                    for key in batch:
+                        pipe.memory_usage(key, samples=0)
+                    total += sum(int(n or 0) for n in await pipe.execute())
+        return total
+
+    # digest schedule ---------------------------------------------------------------------------------
+
+    async def due_digests(self, *, now: datetime, limit: int) -> list[tuple[ChatSettings, datetime]]:
+        """Up to ``limit`` chats whose digest is due at ``now``, with their due instant, earliest first."""
+        with _unavailable_on_connection_fault():
+            text = await self._lua.due_digests(
+                keys=[self._k("digest", "due")], args=[_to_us(now), limit, self._k("chat", "")]
+            )
+        return [
+            (
+                _chat_from_hash(dict(zip(fields[::2], fields[1::2], strict=True))),
+                _EPOCH + timedelta(microseconds=int(float(score))),
+            )
+            for _, score, fields in json.loads(text)
+        ]
+
+    async def set_digest_due(self, updates: list[tuple[int, datetime, datetime]]) -> None:
+        """For each (chat_id, was, due): the chat's due instant becomes ``due`` if it still is ``was``."""
+        for start in range(0, len(updates), 1000):
+            args: list[EncodableT] = []
+            for chat_id, was, due in updates[start : start + 1000]:
+                args += [chat_id, _to_us(was), _to_us(due)]
+            with _unavailable_on_connection_fault():
+                await self._lua.set_digest_due(keys=[self._k("digest", "due")], args=args)
 
     # meta --------------------------------------------------------------------------------------------
 

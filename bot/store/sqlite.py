@@ -9,6 +9,13 @@ across processes too.
 Instants are stored as integer microseconds since the Unix epoch (UTC): exact, and ordered by plain
 integer comparison, which is what the outbox's due index needs. Mappings (subscription params, alert
 state, outbox payloads) are JSON text.
+
+Retention (bot/store/base.py): a finished outbox row keeps its key, chat, times, status and error with
+the payload replaced by ``{}``; ``sent_at`` is when it finished (sent, or given up), indexed for
+``purge_outbox``. Charts live once in ``outbox_blobs`` with a count of the pending rows naming them.
+Freed pages are reused, so the file stops growing once the window is full (it never shrinks by
+itself; ``VACUUM`` gives the space back to the file system). The digest schedule is the table
+``digest_schedule`` (chat_id, due), indexed by due.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.errors import ConfigError, StoreUnavailableError
-from bot.store.base import ChatSettings, OutboxItem, Subscription
+from bot.store.base import BlobSplitter, ChatSettings, OutboxItem, Subscription
 
 T = TypeVar("T")
 
@@ -81,6 +88,11 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (not_before, created_at, key) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS outbox_pending_by_chat ON outbox (chat_id) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS outbox_finished ON outbox (sent_at) WHERE status != 'pending';
+CREATE TABLE IF NOT EXISTS outbox_blobs (sha TEXT PRIMARY KEY, data BLOB NOT NULL, refs INTEGER NOT NULL)
+    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS digest_schedule (chat_id INTEGER PRIMARY KEY, due INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS digest_schedule_by_due ON digest_schedule (due);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL);
 """
@@ -240,6 +252,15 @@ class SqliteStore:
                     f"INSERT OR IGNORE INTO meta (key, value) VALUES (?, {_NEW_VERSION})",
                     (SUBSCRIPTIONS_VERSION_KEY,),
                 )
+                # Files written before retention and the digest schedule: finished items get a finish
+                # time (so the purge sees them) and every chat with a digest a place in the schedule.
+                conn.execute(
+                    "UPDATE outbox SET sent_at = not_before WHERE status != 'pending' AND sent_at IS NULL"
+                )
+                conn.execute(
+                    "INSERT OR IGNORE INTO digest_schedule (chat_id, due)"
+                    " SELECT chat_id, 0 FROM chats WHERE digest_time IS NOT NULL AND active = 1"
+                )
                 row = conn.execute("SELECT version FROM schema_version").fetchone()
                 if row is None:
                     conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
@@ -319,7 +340,17 @@ class SqliteStore:
         )
 
         def work() -> None:
-            self._db().execute("INSERT OR REPLACE INTO chats VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)
+            with _transaction(self._db()) as db:
+                old = db.execute(
+                    "SELECT digest_time, tz, lang, active FROM chats WHERE chat_id = ?", (chat.chat_id,)
+                ).fetchone()
+                db.execute("INSERT OR REPLACE INTO chats VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)
+                if chat.digest_time is None or not chat.active:
+                    db.execute("DELETE FROM digest_schedule WHERE chat_id = ?", (chat.chat_id,))
+                elif old is None or tuple(old) != (chat.digest_time, chat.tz, chat.lang, 1):
+                    db.execute("INSERT OR REPLACE INTO digest_schedule VALUES (?, 0)", (chat.chat_id,))
+                else:  # unchanged schedule: keep its due instant (or add the missing row)
+                    db.execute("INSERT OR IGNORE INTO digest_schedule VALUES (?, 0)", (chat.chat_id,))
 
         await self._run(work)
 
@@ -332,9 +363,9 @@ class SqliteStore:
         """Mark a known chat inactive with ``reason``; an unknown chat id is left unknown."""
 
         def work() -> None:
-            self._db().execute(
-                "UPDATE chats SET active = 0, inactive_reason = ? WHERE chat_id = ?", (reason, chat_id)
-            )
+            with _transaction(self._db()) as db:
+                db.execute("UPDATE chats SET active = 0, inactive_reason = ? WHERE chat_id = ?", (reason, chat_id))
+                db.execute("DELETE FROM digest_schedule WHERE chat_id = ?", (chat_id,))
 
         await self._run(work)
 
@@ -359,6 +390,10 @@ class SqliteStore:
                     (new_chat_id, old_chat_id),
                 )
                 db.execute("UPDATE OR REPLACE alert_states SET scope = ? WHERE scope = ?", (new, old))
+                db.execute(
+                    "UPDATE OR REPLACE digest_schedule SET chat_id = ? WHERE chat_id = ?",
+                    (new_chat_id, old_chat_id),
+                )
                 db.execute(
                     "UPDATE outbox SET chat_id = ? WHERE chat_id = ? AND status = 'pending'",
                     (new_chat_id, old_chat_id),
@@ -479,29 +514,47 @@ class SqliteStore:
     # outbox ------------------------------------------------------------------------------------------
 
     async def enqueue(self, items: list[OutboxItem]) -> int:
-        """Add items whose key is new (never seen, whatever its state now); return how many were added."""
-        rows = [
-            (
-                item.key,
-                item.chat_id,
-                _dumps(item.payload),
-                _to_us(item.created_at),
-                _to_us(item.not_before),
-                item.attempts,
-                item.last_error,
+        """Add items whose key is new (within the retention window, whatever its state now); return how
+        many were added. A chart in a payload is stored once per content (see bot/store/base.py)."""
+        blobs = BlobSplitter(_dumps)
+        rows = []
+        for item in items:
+            payload, sha = blobs.split(item.payload)
+            rows.append(
+                (
+                    (
+                        item.key,
+                        item.chat_id,
+                        payload,
+                        _to_us(item.created_at),
+                        _to_us(item.not_before),
+                        item.attempts,
+                        item.last_error,
+                    ),
+                    sha,
+                )
             )
-            for item in items
-        ]
 
         def work() -> int:
+            added = 0
+            refs: dict[str, int] = {}
             with _transaction(self._db()) as db:
-                before = db.total_changes
+                for row, sha in rows:
+                    cur = db.execute(
+                        f"INSERT OR IGNORE INTO outbox ({_OUTBOX_COLUMNS}, status)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                        row,
+                    )
+                    if cur.rowcount > 0:
+                        added += 1
+                        if sha is not None:
+                            refs[sha] = refs.get(sha, 0) + 1
                 db.executemany(
-                    f"INSERT OR IGNORE INTO outbox ({_OUTBOX_COLUMNS}, status)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
-                    rows,
+                    "INSERT INTO outbox_blobs (sha, data, refs) VALUES (?, ?, ?)"
+                    " ON CONFLICT (sha) DO UPDATE SET refs = refs + excluded.refs",
+                    [(sha, blobs.data[sha], n) for sha, n in refs.items()],
                 )
-                return db.total_changes - before
+            return added
 
         return await self._run(work)
 
@@ -549,13 +602,23 @@ class SqliteStore:
             with _transaction(self._db()) as db:
                 if self._status_of(db, key) == "sent":
                     return
+                self._release_blob(db, key)
                 db.execute(
-                    "UPDATE outbox SET status = 'sent', sent_at = ?, lease_owner = NULL, lease_until = NULL"
-                    " WHERE key = ?",
+                    "UPDATE outbox SET status = 'sent', sent_at = ?, payload = '{}',"
+                    " lease_owner = NULL, lease_until = NULL WHERE key = ?",
                     (now_us, key),
                 )
 
         await self._run(work)
+
+    @staticmethod
+    def _release_blob(db: sqlite3.Connection, key: str) -> None:
+        """Drop the reference a pending item holds on its chart; the chart goes with the last one."""
+        row = db.execute("SELECT json_extract(payload, '$.photo_blob') AS sha FROM outbox WHERE key = ?", (key,))
+        sha = row.fetchone()["sha"]
+        if sha is not None:
+            db.execute("UPDATE outbox_blobs SET refs = refs - 1 WHERE sha = ?", (sha,))
+            db.execute("DELETE FROM outbox_blobs WHERE sha = ? AND refs <= 0", (sha,))
 
     async def reschedule(self, key: str, *, not_before: datetime, error: str, attempt: bool = True) -> None:
         """Release the lease, record the error, not claimable before ``not_before``; bump attempts when
@@ -577,17 +640,19 @@ class SqliteStore:
 
         await self._run(work)
 
-    async def mark_dead(self, key: str, *, error: str) -> None:
+    async def mark_dead(self, key: str, *, error: str, now: datetime | None = None) -> None:
         """Give up on a pending item for good (KeyError if unknown); a sent item stays sent."""
+        now_us = _opt_to_us(now)
 
         def work() -> None:
             with _transaction(self._db()) as db:
                 if self._status_of(db, key) != "pending":
                     return
+                self._release_blob(db, key)
                 db.execute(
-                    "UPDATE outbox SET status = 'dead', last_error = ?,"
-                    " lease_owner = NULL, lease_until = NULL WHERE key = ?",
-                    (error, key),
+                    "UPDATE outbox SET status = 'dead', last_error = ?, payload = '{}',"
+                    " sent_at = COALESCE(?, not_before), lease_owner = NULL, lease_until = NULL WHERE key = ?",
+                    (error, now_us, key),
                 )
 
         await self._run(work)
@@ -609,6 +674,65 @@ class SqliteStore:
             return row is not None and row["status"] == "sent"
 
         return await self._run(work)
+
+    async def get_blob(self, sha: str) -> bytes | None:
+        def work() -> bytes | None:
+            row = self._db().execute("SELECT data FROM outbox_blobs WHERE sha = ?", (sha,)).fetchone()
+            return None if row is None else bytes(row["data"])
+
+        return await self._run(work)
+
+    async def purge_outbox(self, *, before: datetime, limit: int = 10_000) -> int:
+        """Delete up to ``limit`` sent or dead items that finished before ``before``; how many went."""
+        before_us = _to_us(before)
+
+        def work() -> int:
+            with _transaction(self._db()) as db:
+                cur = db.execute(
+                    "DELETE FROM outbox WHERE key IN (SELECT key FROM outbox INDEXED BY outbox_finished"
+                    " WHERE status != 'pending' AND sent_at < ? LIMIT ?)",
+                    (before_us, limit),
+                )
+                return cur.rowcount
+
+        return await self._run(work)
+
+    async def size_bytes(self) -> int:
+        """Bytes in the pages the data takes (the file's pages less the free ones it will reuse)."""
+
+        def work() -> int:
+            db = self._db()
+            pages = db.execute("PRAGMA page_count").fetchone()[0] - db.execute("PRAGMA freelist_count").fetchone()[0]
+            return int(pages * db.execute("PRAGMA page_size").fetchone()[0])
+
+        return await self._run(work)
+
+    # digest schedule ---------------------------------------------------------------------------------
+
+    async def due_digests(self, *, now: datetime, limit: int) -> list[tuple[ChatSettings, datetime]]:
+        """Up to ``limit`` chats whose digest is due at ``now``, with their due instant, earliest first."""
+        now_us = _to_us(now)
+
+        def work() -> list[tuple[ChatSettings, datetime]]:
+            rows = self._db().execute(
+                "SELECT chats.*, digest_schedule.due AS due FROM digest_schedule"
+                " INDEXED BY digest_schedule_by_due JOIN chats USING (chat_id)"
+                " WHERE digest_schedule.due <= ? ORDER BY digest_schedule.due, chat_id LIMIT ?",
+                (now_us, limit),
+            ).fetchall()
+            return [(_chat_from_row(row), _EPOCH + timedelta(microseconds=row["due"])) for row in rows]
+
+        return await self._run(work)
+
+    async def set_digest_due(self, updates: list[tuple[int, datetime, datetime]]) -> None:
+        """For each (chat_id, was, due): the chat's due instant becomes ``due`` if it still is ``was``."""
+        rows = [(_to_us(due), chat_id, _to_us(was)) for chat_id, was, due in updates]
+
+        def work() -> None:
+            with _transaction(self._db()) as db:
+                db.executemany("UPDATE digest_schedule SET due = ? WHERE chat_id = ? AND due = ?", rows)
+
+        await self._run(work)
 
     # meta --------------------------------------------------------------------------------------------
 
