@@ -257,11 +257,12 @@ def _assemble(name: str, columns: tuple[str, ...], parts: list[tuple[int, np.nda
         return _Rows(np.empty(0, np.int64), np.empty((0, len(columns))), columns)
     arrays = [a for _, a in parts]
     dtype = arrays[0].dtype
-    if all(a.dtype == dtype for a in arrays) and dtype.names[1:] == columns:
+    names = dtype.names or ()
+    if all(a.dtype == dtype for a in arrays) and names[1:] == columns:
         joined = np.concatenate([a.view(np.uint8) for a in arrays]).view(dtype) if len(arrays) > 1 else arrays[0]
         rows = _rows_of(joined, columns)
     else:  # a column added by a later write: older chunks lack it (NaN there)
-        laid = [_rows_of(a, tuple(a.dtype.names[1:])) for a in arrays]
+        laid = [_rows_of(a, tuple((a.dtype.names or ())[1:])) for a in arrays]
         rows = _Rows(np.concatenate([r.stamps for r in laid]), np.concatenate([_values(r, columns) for r in laid]), columns)
     stamps = rows.stamps
     sizes = np.array([len(a) for a in arrays])
@@ -619,4 +620,4 @@ def export_csv(frame: pd.DataFrame) -> str:
     out = frame.rename(columns=lambda c: _CSV_HEADERS.get(c, c))
     out.index = out.index.strftime("%Y-%m-%d")
     out.index.name = "Date"
-    return out.to_csv(lineterminator="\n")
+    return str(out.to_csv(lineterminator="\n"))

@@ -25,6 +25,7 @@ from typing import Any
 
 import redis
 from redis.exceptions import WatchError
+from redis.typing import EncodableT, FieldT
 
 from bot.store.history_base import STRIPS, SeriesRead, SeriesRecord, SeriesWrite, StripRow, WriteFn
 
@@ -36,7 +37,7 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _record(raw: Mapping[bytes, bytes]) -> SeriesRecord | None:
+def _record(raw: Mapping[bytes | str, bytes | str]) -> SeriesRecord | None:
     if not raw:
         return None
     get = {_text(k): _text(v) for k, v in raw.items()}
@@ -132,7 +133,7 @@ class RedisHistory:
         with self.client.pipeline(transaction=True) as pipe:
             while True:
                 try:
-                    pipe.watch(series)
+                    pipe.watch(series)  # type: ignore[no-untyped-call]
                     write = change(_Txn(pipe, self, name))
                     if write is None:
                         pipe.unwatch()
@@ -178,7 +179,7 @@ class RedisHistory:
 
     def put_strips(self, strips: Sequence[StripRow]) -> str:
         rev = secrets.token_hex(8)
-        mapping = {
+        mapping: dict[FieldT, EncodableT] = {
             s.trade_date: json.dumps({"source": s.source, "fetched_at": s.fetched_at, "settles": dict(s.settles)}, sort_keys=True)
             for s in strips
         }

@@ -609,7 +609,7 @@ class RedisStore:
                     rows = await pipe.execute()
                 due = {c: 0 for c, (at, active) in zip(batch, rows, strict=True) if at and active == "1"}
                 if due:
-                    await self._r.zadd(self._k("digest", "due"), due, nx=True)  # type: ignore[arg-type]
+                    await self._r.zadd(self._k("digest", "due"), due, nx=True)
             await self._r.set(marker, "1")
 
     async def close(self) -> None:
@@ -870,7 +870,7 @@ class RedisStore:
             self._k("outbox", "dead"),
             self._k("outbox", "finished"),
         ]
-        args = [key, _to_us(now), self._k("outbox", "chat", ""), self._k("outbox", "blob", "")]
+        args: list[str | int] = [key, _to_us(now), self._k("outbox", "chat", ""), self._k("outbox", "blob", "")]
         with _unavailable_on_connection_fault():
             done = await self._lua.mark_sent(keys=keys, args=args)
         if done == -1:
