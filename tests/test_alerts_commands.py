@@ -90,14 +90,14 @@ async def test_backtest_without_data_names_the_data_as_users_know_it(services: S
     assert "降息機率歷史" in await say(services, "/backtest cut_odds", "zh-Hant")
 
 
-async def test_backtest_of_cut_odds_cites_the_cut_odds_history_not_its_series_id(shared_data: Path, tmp_path: Path) -> None:
+async def test_backtest_of_cut_odds_cites_the_strips_and_target_range_not_an_internal_series_id(shared_data: Path, tmp_path: Path) -> None:
     from tests.commands_data import ask, import_real_data
 
     day = date(2026, 9, 17)
     services = services_for(import_real_data(shared_data, tmp_path / "history"), day, tmp_path)
     text, _ = await ask(services, "/backtest cut_odds 40", asof=day)
     assert text.startswith("Backtest:") and "CUTPROB_NEXT" not in text
-    assert "CME settlements (cut odds history)" in text
+    assert "CME settlements (ZQ)" in text and "FRED (DFEDTARL)" in text  # what the cut odds are computed from
 
 
 @pytest.mark.parametrize("text", ["/subscribe pe_gap 9 " + "9" * 5000, "/subscribe pe_gap " + "9" * 5000, "/subscribe cut_odds ７５",

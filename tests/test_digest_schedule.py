@@ -85,7 +85,7 @@ def test_next_digest_at_local_time_on_the_next_session_day(chat_time: str, zone:
 def test_next_digest_at_agrees_with_due_session_over_a_year() -> None:
     """The instants next_digest_at names, one after the other, are exactly where due_session starts a
     digest: checked every quarter hour of 2026 in three zones (due = within CATCH_UP after one)."""
-    from jobs.digest import CATCH_UP
+    from bot.digests import CATCH_UP
 
     end = datetime(2027, 1, 1, tzinfo=UTC)
     for chat_time, zone in (("07:30", "Asia/Taipei"), ("08:00", "America/New_York"), ("00:15", "Europe/London")):
