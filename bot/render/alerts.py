@@ -95,15 +95,15 @@ def rule_usage(rule: Rule, lang: str, command: str = "subscribe") -> Safe:
 def render_subscribe_help(lang: str) -> Safe:
     """/help subscribe: every rule with what it watches, its parameters and their defaults."""
     lines = [
-        tr(N_("<b>/subscribe RULE [params]</b> — one alert per rule in this chat; subscribing to a rule again changes its parameters."), lang),
+        tr(N_("<b>/subscribe RULE [params]</b> — one alert per rule in this chat; subscribing to a rule again changes its parameters."), lang),  # noqa: E501 (a msgid is one line)
         tr(N_("Rules, their parameters and defaults:"), lang),
     ]
     for rule in RULES.values():
         lines.append(Safe(f"• <b>{rule.id}</b>: " + tr_text(rule.title, lang)))
         lines.append(Safe("   " + rule_usage(rule, lang)))
     lines += [
-        tr(N_("Every rule also takes until:YYYY-MM-DD (the last day it may fire) and resolved (a message when it ends, too)."), lang),
-        tr(N_("/backtest RULE [params] shows when a rule would have fired and what followed; /alerts lists this chat's alerts."), lang),
+        tr(N_("Every rule also takes until:YYYY-MM-DD (the last day it may fire) and resolved (a message when it ends, too)."), lang),  # noqa: E501 (a msgid is one line)
+        tr(N_("/backtest RULE [params] shows when a rule would have fired and what followed; /alerts lists this chat's alerts."), lang),  # noqa: E501 (a msgid is one line)
     ]
     return join(lines)
 
@@ -147,7 +147,7 @@ def render_resubscribed(before: Rule, after: Rule, lang: str) -> Safe:
 def render_subscribed(rule: Rule, lang: str) -> Safe:
     return join([
         tr(N_("✅ Subscribed: {rule}"), lang, rule=describe_rule(rule, lang)),
-        tr(N_("You will get one message when it happens (a condition already true now waits for the next crossing). /alerts lists your subscriptions."), lang),
+        tr(N_("You will get one message when it happens (a condition already true now waits for the next crossing). /alerts lists your subscriptions."), lang),  # noqa: E501 (a msgid is one line)
     ])
 
 
@@ -157,7 +157,7 @@ def render_alert_list(subs: Sequence[Subscription], chat: ChatSettings | None, n
     button press edits in place says what changed."""
     head = [notice, ""] if notice else []
     if not subs:
-        return join(head + [tr(N_("No alert subscriptions in this chat. Try /subscribe r2k_high or /subscribe cut_odds 75."), lang)])
+        return join(head + [tr(N_("No alert subscriptions in this chat. Try /subscribe r2k_high or /subscribe cut_odds 75."), lang)])  # noqa: E501 (a msgid is one line)
     lines = head + [tr(N_("<b>Your alerts</b>"), lang)]
     for sub in subs:
         muted = sub.muted_until is not None and sub.muted_until > now

@@ -146,7 +146,7 @@ def live_line(quote: LiveQuote, last_close: float, lang: str) -> Safe:
 def render_start(commands: Sequence[ListedCommand], lang: str) -> Safe:
     lines = [
         tr(N_("<b>Welcome to capgap</b> — small caps vs large caps, in numbers."), lang),
-        tr(N_("Russell 2000 highs, its gap to the Nasdaq-100, the S&amp;P 500 vs S&amp;P 600 P/E gap and Fed cut odds from Fed funds futures."), lang),
+        tr(N_("Russell 2000 highs, its gap to the Nasdaq-100, the S&amp;P 500 vs S&amp;P 600 P/E gap and Fed cut odds from Fed funds futures."), lang),  # noqa: E501 (a msgid is one line)
         "",
         tr(N_("Commands:"), lang),
     ]
