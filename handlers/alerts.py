@@ -77,7 +77,8 @@ async def subscribe_command(services: Services, request: Request) -> Reply:
         await store.put_chat(replace(chat, active=True, inactive_reason=None))
     # One subscription per rule and chat: subscribing again replaces its parameters, so say which.
     before = next((s for s in await store.list_subscriptions(chat_id=request.chat_id) if s.rule_id == rule_id), None)
-    await store.put_subscription(Subscription(chat_id=request.chat_id, rule_id=rule_id, params=params, created_at=services.clock.now()))
+    await store.put_subscription(Subscription(chat_id=request.chat_id, rule_id=rule_id, params=params,
+                                              created_at=services.clock.now()))
     rule = RULES[rule_id]
     if before is None:
         return Reply(text=render_subscribed(rule.with_params(params), request.lang))

@@ -73,10 +73,12 @@ def describe_rule(rule: Rule, lang: str) -> Safe:
     elif rule.id in ("cut_odds", "r2k_drawdown"):
         detail = tr(N_("level {threshold}%"), lang, threshold=fmt.number(rule.threshold, lang, 0))
     elif rule.id == "pe_gap":
-        detail = trn("≥ {threshold} turns for {sessions} session", "≥ {threshold} turns for {sessions} sessions", rule.for_sessions, lang,
+        detail = trn("≥ {threshold} turns for {sessions} session", "≥ {threshold} turns for {sessions} sessions",
+                     rule.for_sessions, lang,
                      threshold=fmt.number(rule.threshold, lang, 1), sessions=rule.for_sessions)
     elif rule.id == "cut_odds_move":
-        detail = tr(N_("a move of {threshold} pp in {window}"), lang, threshold=fmt.number(rule.threshold, lang, 0), window=rule.window or "1d")
+        detail = tr(N_("a move of {threshold} pp in {window}"), lang, threshold=fmt.number(rule.threshold, lang, 0),
+                    window=rule.window or "1d")
     else:
         return title
     return Safe(f"{title} ({detail})")
@@ -164,7 +166,8 @@ def render_alert_list(subs: Sequence[Subscription], chat: ChatSettings | None, n
         line = Safe(f"• <code>{sub.rule_id}</code> — " + describe_rule(RULES[sub.rule_id].with_params(sub.params), lang))
         lines.append(Safe(line + " " + tr(N_("(muted)"), lang)) if muted else line)
     if chat is not None and chat.muted_until and chat.muted_until > now:
-        lines.append(tr(N_("All alerts of this chat are muted until {until} (UTC)."), lang, until=chat.muted_until.strftime("%Y-%m-%d %H:%M")))
+        lines.append(tr(N_("All alerts of this chat are muted until {until} (UTC)."), lang,
+                        until=chat.muted_until.strftime("%Y-%m-%d %H:%M")))
     return join(lines)
 
 
@@ -172,7 +175,8 @@ def render_backtest(rule: Rule, result: BacktestResult, statuses: Sequence[Serie
     lines: list[str] = [
         tr(N_("<b>Backtest</b>: {rule}"), lang, rule=describe_rule(rule, lang)),
         trn("From {start} to {end} it would have fired {count} time.", "From {start} to {end} it would have fired {count} times.",
-            len(result.firings), lang, start=_day_or_dash(result.start, lang), end=_day_or_dash(result.end, lang), count=len(result.firings)),
+            len(result.firings), lang, start=_day_or_dash(result.start, lang), end=_day_or_dash(result.end, lang),
+            count=len(result.firings)),
     ]
     if result.firings:
         lines.append(tr(N_("Last firings: {dates}"), lang, dates=", ".join(d.isoformat() for d in result.last_five)))
@@ -180,7 +184,8 @@ def render_backtest(rule: Rule, result: BacktestResult, statuses: Sequence[Serie
             median = result.median_rut_return[months]
             count = result.counted[months]
             lines.append(Safe(
-                trn("Median Russell 2000 return {months} month later: {value}", "Median Russell 2000 return {months} months later: {value}",
+                trn("Median Russell 2000 return {months} month later: {value}",
+                    "Median Russell 2000 return {months} months later: {value}",
                     months, lang, months=months, value=fmt.pct(median, lang, 1) if median is not None else "—")
                 + " " + trn("({count} firing)", "({count} firings)", count, lang, count=count)))
     lines += [*stale_lines(statuses, lang), "", sources_line(statuses, asof, lang)]

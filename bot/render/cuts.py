@@ -22,7 +22,8 @@ def _pct(value: float | None, lang: str) -> str:
 def _window(study: CutsStudy, c: FirstCut, months: int, lang: str) -> Safe:
     if study.not_ended(c, months):
         return tr(N_("{months}M: not ended (ends {end})"), lang, months=months, end=fmt.day(c.ends[months], lang))
-    return tr(N_("{months}M: R2K {rut} / S&amp;P {spx}"), lang, months=months, rut=_pct(c.rut[months], lang), spx=_pct(c.spx[months], lang))
+    return tr(N_("{months}M: R2K {rut} / S&amp;P {spx}"), lang, months=months, rut=_pct(c.rut[months], lang),
+              spx=_pct(c.spx[months], lang))
 
 
 def render_cuts(study: CutsStudy, statuses: Sequence[SeriesStatus], lang: str) -> Safe:

@@ -36,7 +36,8 @@ def render_pe(gap: PEGap, others: Sequence[PEReading], statuses: Sequence[Series
     else:
         lines.append(trn("The gap's history held covers {days} day (since {start}): too short for a percentile; mean so far {mean} turns.",  # noqa: E501 (a msgid is one line)
                          "The gap's history held covers {days} days (since {start}): too short for a percentile; mean so far {mean} turns.",  # noqa: E501 (a msgid is one line)
-                         gap.history_days, lang, days=gap.history_days, start=fmt.day(gap.history_start, lang), mean=fmt.signed(gap.mean_turns, lang, 1)))
+                         gap.history_days, lang, days=gap.history_days, start=fmt.day(gap.history_start, lang),
+                         mean=fmt.signed(gap.mean_turns, lang, 1)))
     for other in others:
         lines.append(_reading(other, lang))
     lines += stale_lines(statuses, lang)

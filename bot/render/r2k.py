@@ -65,7 +65,8 @@ def render_r2k(r: R2KSnapshot, statuses: Sequence[SeriesStatus], lang: str, live
             )
         )
     lines += [
-        tr(N_("52-week high {high} on {high_date}"), lang, high=fmt.number(r.high_52w, lang), high_date=fmt.day(r.high_52w_date, lang)),
+        tr(N_("52-week high {high} on {high_date}"), lang, high=fmt.number(r.high_52w, lang),
+           high_date=fmt.day(r.high_52w_date, lang)),
         tr(
             N_("All-time high {ath} on {ath_date}; {distance} from it"),
             lang,
@@ -88,7 +89,8 @@ def render_r2k(r: R2KSnapshot, statuses: Sequence[SeriesStatus], lang: str, live
 CHART_PERIODS = {"ytd": N_("year to date"), "1y": N_("1 year"), "5y": N_("5 years")}
 
 
-def r2k_chart(rut: pd.Series, ndx: pd.Series | None, asof: date, period: str, statuses: Sequence[SeriesStatus], lang: str) -> bytes:
+def r2k_chart(rut: pd.Series, ndx: pd.Series | None, asof: date, period: str, statuses: Sequence[SeriesStatus],
+              lang: str) -> bytes:
     from bot.metrics.spread import period_start
     from bot.render.spread import charts_source
 

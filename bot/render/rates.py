@@ -93,7 +93,8 @@ def rates_summary(r: Rates, lang: str) -> Safe:
         parts.append(tr(N_("Fed funds {range}"), lang, range=range_text(r.target.lower, r.target.upper, lang))
                      + (" ⚠️" if r.target.stale else ""))
     if r.effr is not None:
-        parts.append(tr(N_("EFFR {value}"), lang, value=Safe(fmt.number(r.effr.value, lang) + "%")) + (" ⚠️" if r.effr.stale else ""))
+        parts.append(tr(N_("EFFR {value}"), lang, value=Safe(fmt.number(r.effr.value, lang) + "%"))
+                     + (" ⚠️" if r.effr.stale else ""))
     if r.dgs10 is not None:
         value = Safe(fmt.number(r.dgs10.value, lang) + "%")
         ten = tr(N_("10-year {value}"), lang, value=value)

@@ -125,9 +125,11 @@ def stale_lines(statuses: Sequence[SeriesStatus], lang: str) -> list[Safe]:
             out.append(tr(N_("⚠️ {series} data is stale: last value {last}, more than {days} days old."),
                           lang, series=display_name(status.name, lang), last=last, days=info.max_age_days))
         elif info is not None and not info.market:
-            out.append(tr(N_("⚠️ {series} data is stale: last value {last}."), lang, series=display_name(status.name, lang), last=last))
+            out.append(tr(N_("⚠️ {series} data is stale: last value {last}."), lang, series=display_name(status.name, lang),
+                          last=last))
         else:
-            out.append(tr(N_("⚠️ {series} data is stale: last close {last}."), lang, series=display_name(status.name, lang), last=last))
+            out.append(tr(N_("⚠️ {series} data is stale: last close {last}."), lang, series=display_name(status.name, lang),
+                          last=last))
     return out
 
 
