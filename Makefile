@@ -1,6 +1,7 @@
 # capgap: two commands do everything on a fresh machine.
 #   make run    create the virtualenv, install the locked runtime set, start the bot (needs CAPGAP_TELEGRAM_TOKEN or .env)
 #   make test   create the virtualenv with the locked test set and run the whole suite
+#   make lint   ruff and mypy (the CI gates; 0 findings)
 #   make bench  the benchmarks (the locked bench set: pyfedwatch, psutil)
 #   make lock   update the lock files (requirements*.txt) from pyproject.toml with pip-tools, keeping the
 #               other pins; `make lock LOCK_ARGS=--upgrade` moves everything to the newest versions
@@ -47,9 +48,11 @@ test: $(VENV)/.test-$(HASH)
 bench: $(VENV)/.bench-$(HASH)
 	$(BIN)/python -m bench
 
+# Quality gates (run by .ci/run before the tests): ruff and mypy come from the locked test set; settings in
+# pyproject.toml ([tool.ruff], [tool.mypy]: strict over bot, handlers, jobs). Any finding fails.
 lint: $(VENV)/.test-$(HASH)
-	$(BIN)/python -m pip install -q ruff
-	$(BIN)/python -m ruff check bot handlers jobs tests bench
+	$(BIN)/python -m ruff check bot handlers jobs tests bench scripts
+	$(BIN)/python -m mypy
 
 # pip-tools lives in its own virtualenv so it never lands in the project's. Each set is compiled against
 # the one below it (-c), so the runtime, test and bench sets share every version they have in common.

@@ -400,8 +400,10 @@ def run_backend(places: Places, data: Path, frames: dict[str, pd.DataFrame]) -> 
     label = f"{len(names)} series ({', '.join(names)})"
     full_ms, warm_ms, cold_ms = (median_ms(samples[k]) for k in ("full", "warm", "cold"))
     rows.append(row(f"{tag} full rebuild of {label}: {full_bars:,} bars fetched, ms", full_ms, "reference"))
-    rows.append(row(f"{tag} incremental refresh of the {len(names)}: {incr_bars} bars fetched, warm store ms", warm_ms, "reference"))
-    rows.append(row(f"{tag} incremental refresh of the {len(names)}: {incr_bars} bars fetched, cold store ms", cold_ms, "reference"))
+    rows.append(row(f"{tag} incremental refresh of the {len(names)}: {incr_bars} bars fetched, warm store ms", warm_ms,
+                    "reference"))
+    rows.append(row(f"{tag} incremental refresh of the {len(names)}: {incr_bars} bars fetched, cold store ms", cold_ms,
+                    "reference"))
     rows.append(
         row(f"{tag} incremental (warm) / full rebuild", warm_ms / full_ms, f"<= {GOAL_RATIO}", warm_ms / full_ms <= GOAL_RATIO)
     )

@@ -125,9 +125,11 @@ def run() -> list[dict[str, Any]]:
         tag = f"digest schedule {CHATS // 1000}k chats, {name}"
         rows += [
             row(f"{tag}: CPU per scheduler minute, mean over a day (ms)", mean_ms, "<= 10", mean_ms <= 10),
-            row(f"{tag}: worst minute / median minute (ms)", f"{max(minutes) * 1000:.1f} / {statistics.median(minutes) * 1000:.1f}", "reported"),
+            row(f"{tag}: worst minute / median minute (ms)",
+                f"{max(minutes) * 1000:.1f} / {statistics.median(minutes) * 1000:.1f}", "reported"),
             row(f"{tag}: digests enqueued that day", r["enqueued"], "reported"),
-            row(f"{tag}: full scan per minute before the index (ms), ratio to the mean", f"{r['scan'] * 1000:.0f}, x{r['scan'] * 1000 / mean_ms:.0f}", "reported"),
+            row(f"{tag}: full scan per minute before the index (ms), ratio to the mean",
+                f"{r['scan'] * 1000:.0f}, x{r['scan'] * 1000 / mean_ms:.0f}", "reported"),
             row(f"{tag}: first minute after all turned digests on (s)", r["first"], "reported"),
         ]
     return rows

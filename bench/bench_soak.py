@@ -347,7 +347,8 @@ def rows_of(outcome: Outcome, chats: int, reference: Outcome | None = None) -> l
     rows = [
         row(f"{name}: alerts delivered / implied by the backtest", f"{sum(outcome.alerts.values())}/{sum(want_alerts.values())}",
             "all, once, on their session", missing == 0 and extra == 0, missing=missing, extra=extra),
-        row(f"{name}: digests delivered / due (one per local NYSE session)", f"{sum(outcome.digests.values())}/{sum(want_digests.values())}",
+        row(f"{name}: digests delivered / due (one per local NYSE session)",
+            f"{sum(outcome.digests.values())}/{sum(want_digests.values())}",
             "all, once", d_missing == 0 and d_extra == 0, missing=d_missing, extra=d_extra),
     ]
     sizes = outcome.sizes
@@ -384,7 +385,8 @@ def _redis_url(tmp: Path) -> tuple[str, Any]:
     return server.url, server
 
 
-def run(backends: tuple[str, ...] = ("sqlite", "redis2"), *, sessions: int = SESSIONS, chats: int = CHATS) -> list[dict[str, Any]]:
+def run(backends: tuple[str, ...] = ("sqlite", "redis2"), *, sessions: int = SESSIONS,
+        chats: int = CHATS) -> list[dict[str, Any]]:
     require_shared_data()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)

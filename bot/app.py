@@ -66,7 +66,7 @@ UpdateCallback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, An
 
 APOLOGY = N_("Sorry, something went wrong on our side. The error was logged; please try again later.")
 ADMIN_ONLY = N_("This command is for the bot's operators only.")
-ADMIN_IN_PRIVATE = N_("Operator commands answer only in a private chat, so that the group does not see them: send /{command} to me privately.")
+ADMIN_IN_PRIVATE = N_("Operator commands answer only in a private chat, so that the group does not see them: send /{command} to me privately.")  # noqa: E501 (a msgid is one line)
 GROUP_ADMIN_ONLY = N_("Only the chat's administrators can change this.")
 UNKNOWN_COMMAND = N_("I don't know the command /{command}. Send /help for the list of commands.")
 UNKNOWN_TEXT = N_("I answer commands only, such as /r2k or /fedodds. Send /help for the list of commands.")

@@ -132,4 +132,5 @@ def tr_text(msgid: str, lang: str | None = None) -> Safe:
 def localise_params(params: dict[str, Any], lang: str) -> dict[str, Any]:
     """Error parameters that are themselves msgids (e.g. a series label) in the reader's language."""
     known = catalog(lang)
-    return {k: (tr_text(v, lang) if isinstance(v, str) and not isinstance(v, Safe) and v in known else v) for k, v in params.items()}
+    return {k: (tr_text(v, lang) if isinstance(v, str) and not isinstance(v, Safe) and v in known else v)
+            for k, v in params.items()}

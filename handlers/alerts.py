@@ -22,11 +22,11 @@ from bot.render.alerts import (
 from bot.seam import Button, Reply, Request, Services
 from bot.store.base import ChatSettings, Subscription
 
-SUBSCRIBE_USAGE = N_("Usage: /subscribe RULE [params]. Rules: r2k_high, pe_gap, cut_odds, cut_odds_move, fed_decision, r2k_drawdown, spread_flip. Example: /subscribe cut_odds 75")
+SUBSCRIBE_USAGE = N_("Usage: /subscribe RULE [params]. Rules: r2k_high, pe_gap, cut_odds, cut_odds_move, fed_decision, r2k_drawdown, spread_flip. Example: /subscribe cut_odds 75")  # noqa: E501 (a msgid is one line)
 UNSUBSCRIBE_USAGE = N_("Usage: /unsubscribe RULE — e.g. /unsubscribe cut_odds")
 ALERTS_USAGE = N_("Usage: /alerts — your subscriptions, with buttons to mute, unmute or delete")
 MUTE_USAGE = N_("Usage: /mute 1h | 1d | 1w | off — mute every alert of this chat for a while")
-BACKTEST_USAGE = N_("Usage: /backtest RULE [params] — when an alert would have fired, with the rules and parameters of /subscribe (/help subscribe lists them); e.g. /backtest r2k_high 52w")
+BACKTEST_USAGE = N_("Usage: /backtest RULE [params] — when an alert would have fired, with the rules and parameters of /subscribe (/help subscribe lists them); e.g. /backtest r2k_high 52w")  # noqa: E501 (a msgid is one line)
 # A bad parameter of one rule: that rule's usage line, as /backtest takes it.
 BACKTEST_RULE_USAGE = N_("Usage: {usage}")
 NOT_SUBSCRIBED = N_("This chat has no {rule} subscription. /alerts lists them.")
@@ -77,7 +77,8 @@ async def subscribe_command(services: Services, request: Request) -> Reply:
         await store.put_chat(replace(chat, active=True, inactive_reason=None))
     # One subscription per rule and chat: subscribing again replaces its parameters, so say which.
     before = next((s for s in await store.list_subscriptions(chat_id=request.chat_id) if s.rule_id == rule_id), None)
-    await store.put_subscription(Subscription(chat_id=request.chat_id, rule_id=rule_id, params=params, created_at=services.clock.now()))
+    await store.put_subscription(Subscription(chat_id=request.chat_id, rule_id=rule_id, params=params,
+                                              created_at=services.clock.now()))
     rule = RULES[rule_id]
     if before is None:
         return Reply(text=render_subscribed(rule.with_params(params), request.lang))

@@ -14,7 +14,7 @@ from bot.render import charts
 from bot.render.compare import compare_chart, render_compare
 from bot.seam import Button, Chart, Reply, Request, Services
 
-COMPARE_USAGE = N_("Usage: /compare FROM [TO|1m|3m|6m|1y|3y|5y|10y] [chart] — Russell 2000 vs S&amp;P 500 vs Nasdaq-100 price returns, dates as YYYY-MM-DD (without TO: to the last close)")
+COMPARE_USAGE = N_("Usage: /compare FROM [TO|1m|3m|6m|1y|3y|5y|10y] [chart] — Russell 2000 vs S&amp;P 500 vs Nasdaq-100 price returns, dates as YYYY-MM-DD (without TO: to the last close)")  # noqa: E501 (a msgid is one line)
 NOT_A_DATE = N_("{value} is not a calendar date. Dates are written YYYY-MM-DD, e.g. 2009-03-09.")
 WINDOW_FAULTS = {
     "reversed": N_("The window must run forwards: {end} is not after {start}."),

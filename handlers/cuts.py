@@ -10,7 +10,7 @@ from bot.metrics.r2k import InsufficientData
 from bot.render.cuts import render_cuts
 from bot.seam import Reply, Request, Services
 
-CUTS_USAGE = N_("Usage: /cuts — Russell 2000 and S&amp;P 500 price returns (no dividends) 3, 6 and 12 calendar months after the first cut of each easing cycle")
+CUTS_USAGE = N_("Usage: /cuts — Russell 2000 and S&amp;P 500 price returns (no dividends) 3, 6 and 12 calendar months after the first cut of each easing cycle")  # noqa: E501 (a msgid is one line)
 
 
 async def cuts_command(services: Services, request: Request) -> Reply:

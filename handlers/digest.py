@@ -14,10 +14,10 @@ from bot.render.digest import build_digest
 from bot.seam import Chart, Reply, Request, Services
 from bot.store.base import ChatSettings
 
-DIGEST_USAGE = N_("Usage: /digest — the digest now; /digest on [HH:MM] [Area/City] — daily on NYSE trading days (default 08:00, your zone); /digest off")
+DIGEST_USAGE = N_("Usage: /digest — the digest now; /digest on [HH:MM] [Area/City] — daily on NYSE trading days (default 08:00, your zone); /digest off")  # noqa: E501 (a msgid is one line)
 DIGEST_ON = N_("Daily digest on: {time} {zone}, on NYSE trading days, about the session before.")
 DIGEST_OFF = N_("Daily digest off.")
-DIGEST_NEEDS_BOT = N_("Daily digest settings need the running bot: send /digest on [HH:MM] [Area/City] in a chat with it. Here, /digest alone shows today's digest.")
+DIGEST_NEEDS_BOT = N_("Daily digest settings need the running bot: send /digest on [HH:MM] [Area/City] in a chat with it. Here, /digest alone shows today's digest.")  # noqa: E501 (a msgid is one line)
 BAD_TIME = N_("{time} is not a time of day: use HH:MM from 00:00 to 23:59, e.g. /digest on 08:30.")
 BAD_ZONE = N_("Unknown time zone {zone}: use an Area/City name such as Asia/Taipei or America/New_York.")
 # Shapes first: only then is a word converted (a digit run of any length is not a time; a zone name is

@@ -19,7 +19,7 @@ NO_DECISION = N_(
     "No FOMC decision in {month}: /fedodds YYYY-MM history takes a month with an FOMC meeting, e.g. /fedodds 2022-03 history"
 )
 NO_HISTORY = N_(
-    "No stored futures settlements price the FOMC decision of {meeting} (up to {asof}). A month with two decisions (such as 2020-03) cannot be priced: one contract month cannot split them."
+    "No stored futures settlements price the FOMC decision of {meeting} (up to {asof}). A month with two decisions (such as 2020-03) cannot be priced: one contract month cannot split them."  # noqa: E501 (a msgid is one line)
 )
 
 

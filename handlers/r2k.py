@@ -10,7 +10,7 @@ from bot.render.r2k import CHART_PERIODS, r2k_chart, render_r2k
 from bot.seam import Button, Chart, Reply, Request, Services
 
 BEFORE_HISTORY = N_("The {series} history held starts on {start}: there is no close on or before {asof}.")
-R2K_USAGE = N_("Usage: /r2k — the Russell 2000 at its last close; /r2k chart [ytd|1y|5y] — against the Nasdaq-100, rebased to 100")
+R2K_USAGE = N_("Usage: /r2k — the Russell 2000 at its last close; /r2k chart [ytd|1y|5y] — against the Nasdaq-100, rebased to 100")  # noqa: E501 (a msgid is one line)
 
 
 async def r2k_command(services: Services, request: Request) -> Reply:

@@ -10,7 +10,7 @@ from bot.metrics.returns import InsufficientData
 from bot.render.rates import render_rates
 from bot.seam import Reply, Request, Services
 
-RATES_USAGE = N_("Usage: /rates — the Fed target range, the effective fed funds rate and the 10-year Treasury yield, each with its change since the last FOMC decision")
+RATES_USAGE = N_("Usage: /rates — the Fed target range, the effective fed funds rate and the 10-year Treasury yield, each with its change since the last FOMC decision")  # noqa: E501 (a msgid is one line)
 SERIES = ("DFEDTARL", "DFEDTARU", "EFFR", "DGS10")
 
 

@@ -9,7 +9,7 @@ from bot.metrics.risk import compute_risk
 from bot.render.risk import render_risk
 from bot.seam import Reply, Request, Services
 
-RISK_USAGE = N_("Usage: /risk — volatility (annualised, over the last 20 and 252 sessions; 252 sessions ≈ 1 year) and drawdowns of named episodes (peak = last record close, trough = lowest close of the episode), Russell 2000 vs S&amp;P 500 and Nasdaq-100")
+RISK_USAGE = N_("Usage: /risk — volatility (annualised, over the last 20 and 252 sessions; 252 sessions ≈ 1 year) and drawdowns of named episodes (peak = last record close, trough = lowest close of the episode), Russell 2000 vs S&amp;P 500 and Nasdaq-100")  # noqa: E501 (a msgid is one line)
 
 
 async def risk_command(services: Services, request: Request) -> Reply:

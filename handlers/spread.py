@@ -10,7 +10,7 @@ from bot.render import charts
 from bot.render.spread import render_spread, spread_chart
 from bot.seam import Chart, Reply, Request, Services
 
-SPREAD_USAGE = N_("Usage: /spread [ytd|1m|3m|1y|5y] — small caps minus large caps over the period (default ytd): price returns, no dividends; 1m/3m/1y/5y are calendar windows from the last close on or before the same day 1, 3, 12 or 60 months earlier")
+SPREAD_USAGE = N_("Usage: /spread [ytd|1m|3m|1y|5y] — small caps minus large caps over the period (default ytd): price returns, no dividends; 1m/3m/1y/5y are calendar windows from the last close on or before the same day 1, 3, 12 or 60 months earlier")  # noqa: E501 (a msgid is one line)
 
 
 async def spread_command(services: Services, request: Request) -> Reply:

@@ -49,4 +49,5 @@ async def lang_command(services: Services, request: Request) -> Reply:
             chat_id=request.chat_id, kind=request.chat_type
         )
         await services.store.put_chat(replace(chat, lang=lang))
-    return Reply(text=tr(N_("Language set to English."), lang) if lang == "en" else tr(N_("Language set to Traditional Chinese."), lang))
+    return Reply(text=tr(N_("Language set to English."), lang) if lang == "en"
+                 else tr(N_("Language set to Traditional Chinese."), lang))

@@ -122,8 +122,9 @@ async def schedule_jobs(application: Application, *, send_limits: Limits | None 
         stop = asyncio.Event()
         # A plain task, stopped by stop_sender (post_stop): PTB would not await one created before it runs.
         # An idle sender looks for due items once per rate window (1 s at Telegram's limits).
-        application.bot_data["sender"] = (stop, asyncio.create_task(sender.run(stop, idle_s=limits.window_s, is_leader=lambda: bool(application.bot_data.get("leader"))),
-                                name="outbox-sender"))
+        application.bot_data["sender"] = (stop, asyncio.create_task(
+            sender.run(stop, idle_s=limits.window_s, is_leader=lambda: bool(application.bot_data.get("leader"))),
+            name="outbox-sender"))
 
 
 SENDER_STOP_S = 30.0

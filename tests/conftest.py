@@ -71,7 +71,8 @@ _REDIS_OUTCOMES: dict[str, int] = {}
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if "redis_url" in getattr(item, "fixturenames", ()) or "own_redis" in getattr(item, "fixturenames", ()) or "redis" in item.nodeid.lower():
+        if ("redis_url" in getattr(item, "fixturenames", ()) or "own_redis" in getattr(item, "fixturenames", ())
+                or "redis" in item.nodeid.lower()):
             _REDIS_TESTS.add(item.nodeid)
 
 

@@ -43,7 +43,8 @@ FRED_FILES = {
 CHART_TEMPLATE = "fixtures/yahoo/nyf2_chart-QQQ-2020-01-01-to-2020-01-03.json"
 CME_FIXTURE = ("fixtures/cme/settlements_ZQ_20260917.json", date(2026, 9, 17))
 STOOQ_PAGE = "<html><head><title>Stooq</title></head><body>Get your apikey</body></html>"
-YAHOO_NOT_FOUND = {"chart": {"result": None, "error": {"code": "Not Found", "description": "No data found, symbol may be delisted"}}}
+YAHOO_NOT_FOUND = {"chart": {"result": None, "error": {"code": "Not Found",
+                                                       "description": "No data found, symbol may be delisted"}}}
 
 
 def _recorded_body(path: Path) -> dict[str, Any]:

@@ -38,13 +38,16 @@ class InstantRequest(BaseRequest):
         if self.record:
             self.calls.append((endpoint, dict(params)))
         if endpoint == "getMe":
-            result: Any = {**BOT_USER, "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+            result: Any = {**BOT_USER, "can_join_groups": True, "can_read_all_group_messages": False,
+                           "supports_inline_queries": False}
         elif endpoint in ("sendMessage", "sendPhoto"):
             self._message_id += 1
             chat_id = int(params.get("chat_id", 1))
-            result = {"message_id": self._message_id, "date": 1_700_000_000, "chat": {"id": chat_id, "type": "private"}, "from": BOT_USER}
+            result = {"message_id": self._message_id, "date": 1_700_000_000, "chat": {"id": chat_id, "type": "private"},
+                      "from": BOT_USER}
             if endpoint == "sendPhoto":
-                result["photo"] = [{"file_id": f"photo{self._message_id}", "file_unique_id": f"u{self._message_id}", "width": 800, "height": 420}]
+                result["photo"] = [{"file_id": f"photo{self._message_id}", "file_unique_id": f"u{self._message_id}", "width": 800,
+                                    "height": 420}]
             else:
                 result["text"] = "ok"
         else:
@@ -56,7 +59,8 @@ class InstantRequest(BaseRequest):
 def update_for(text: str, update_id: int, *, chat_id: int = 4242, lang: str = "en") -> dict[str, Any]:
     """A private-chat message update; a leading command gets its bot_command entity."""
     user = {"id": chat_id, "is_bot": False, "first_name": "Bench", "language_code": lang}
-    entities = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}] if text.startswith("/") and text.split() else []
+    entities = ([{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+                if text.startswith("/") and text.split() else [])
     return {
         "update_id": update_id,
         "message": {"message_id": update_id, "date": 1_700_000_000, "chat": {"id": chat_id, "type": "private"},
@@ -72,7 +76,8 @@ def group_update_for(text: str, update_id: int, *, chat_id: int = -1001, user_id
     message["chat"] = {"id": chat_id, "type": "supergroup", "title": "Small caps club"}
     message["from"] = {"id": user_id, "is_bot": False, "first_name": "Member", "language_code": lang}
     if reply_to_bot:
-        message["reply_to_message"] = {"message_id": 1, "date": 1_700_000_000, "chat": message["chat"], "from": BOT_USER, "text": "x"}
+        message["reply_to_message"] = {"message_id": 1, "date": 1_700_000_000, "chat": message["chat"], "from": BOT_USER,
+                                       "text": "x"}
     return update
 
 
@@ -82,5 +87,7 @@ def callback_for(data: str, update_id: int, *, chat_id: int = 4242, message_id: 
     with its keyboard; a plain text message by default)."""
     user = {"id": chat_id, "is_bot": False, "first_name": "Bench", "language_code": "en"}
     if message is None:
-        message = {"message_id": message_id, "date": 1_700_000_000, "chat": {"id": chat_id, "type": "private"}, "from": BOT_USER, "text": "x"}
-    return {"update_id": update_id, "callback_query": {"id": str(update_id), "from": user, "chat_instance": "1", "message": message, "data": data}}
+        message = {"message_id": message_id, "date": 1_700_000_000, "chat": {"id": chat_id, "type": "private"}, "from": BOT_USER,
+                   "text": "x"}
+    return {"update_id": update_id, "callback_query": {"id": str(update_id), "from": user, "chat_instance": "1",
+                                                       "message": message, "data": data}}

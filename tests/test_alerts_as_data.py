@@ -70,7 +70,8 @@ def daily(values: list[float], column: str = "value") -> pd.DataFrame:
         ("fed_decision", {"DFEDTARU": daily([4.5] * 9 + [4.25])}, "DFEDTARU"),
     ],
 )
-async def test_watch_rule_whose_input_is_stale_holds(tmp_path: Path, rule_id: str, frames: dict[str, pd.DataFrame], stale: str) -> None:
+async def test_watch_rule_whose_input_is_stale_holds(tmp_path: Path, rule_id: str, frames: dict[str, pd.DataFrame],
+                                                     stale: str) -> None:
     store = SqliteStore(tmp_path / "capgap.sqlite3")
     await store.open()
     await store.put_chat(ChatSettings(chat_id=1))

@@ -145,7 +145,8 @@ def test_backtest_reply_with_one_firing_and_a_one_month_window_uses_singular_for
     assert "(1 firing)" in text and "1 months" not in text
 
 
-@pytest.mark.parametrize(("sessions", "en", "zh"), [(1, "for 1 session)", "連續 1 個交易日"), (3, "for 3 sessions)", "連續 3 個交易日")])
+@pytest.mark.parametrize(("sessions", "en", "zh"),
+                         [(1, "for 1 session)", "連續 1 個交易日"), (3, "for 3 sessions)", "連續 3 個交易日")])
 def test_rule_description_counts_sessions_with_the_right_plural(sessions: int, en: str, zh: str) -> None:
     from bot.render.alerts import describe_rule
 

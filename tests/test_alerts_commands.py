@@ -63,7 +63,8 @@ async def test_subscribe_again_says_what_changed(services: Services) -> None:
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("/backtest pe_gap banana", "Usage: /backtest pe_gap N [M] — gap ≥ N turns for M sessions (default 8 turns, 3 sessions)"),
-    ("/backtest cut_odds 150", "Usage: /backtest cut_odds X — the next meeting's cut probability reaches X% (1–99, default 75; ±5 pp hysteresis)"),
+    ("/backtest cut_odds 150",
+     "Usage: /backtest cut_odds X — the next meeting's cut probability reaches X% (1–99, default 75; ±5 pp hysteresis)"),
     ("/backtest fed_decision 3", "Usage: /backtest fed_decision"),
 ])
 async def test_backtest_bad_parameter_shows_the_backtest_usage_of_that_rule(services: Services, text: str, expected: str) -> None:
@@ -78,7 +79,8 @@ async def test_backtest_unknown_rule_shows_the_backtest_usage(services: Services
     assert answer.startswith("Usage: /backtest RULE [params]") and "/help subscribe" in answer
 
 
-INTERNAL = ("CUTPROB_NEXT", "ZQ_STRIPS", "cut_prob_next", "rut_close", "pe_gap_series", "at or above a level", "overtakes (or falls behind)")
+INTERNAL = ("CUTPROB_NEXT", "ZQ_STRIPS", "cut_prob_next", "rut_close", "pe_gap_series", "at or above a level",
+            "overtakes (or falls behind)")
 
 
 @pytest.mark.parametrize("rule_id", sorted(RULES))
@@ -100,7 +102,8 @@ async def test_backtest_of_cut_odds_cites_the_strips_and_target_range_not_an_int
     assert "CME settlements (ZQ)" in text and "FRED (DFEDTARL)" in text  # what the cut odds are computed from
 
 
-@pytest.mark.parametrize("text", ["/subscribe pe_gap 9 " + "9" * 5000, "/subscribe pe_gap " + "9" * 5000, "/subscribe cut_odds ７５",
+@pytest.mark.parametrize("text", ["/subscribe pe_gap 9 " + "9" * 5000, "/subscribe pe_gap " + "9" * 5000,
+                                  "/subscribe cut_odds ７５",
                                   "/subscribe r2k_high " + "9" * 5000 + "w", "/mute " + "9" * 5000 + "h"])
 async def test_subscribe_and_mute_with_huge_or_non_ascii_digits_get_their_usage_line(services: Services, text: str) -> None:
     answer = await say(services, text)

@@ -124,7 +124,8 @@ async def test_unknown_command_answers_in_the_chats_language(app: AppFixture) ->
     assert chosen == tr(UNKNOWN_TEXT, "zh-Hant") != tr(UNKNOWN_TEXT, "en")
 
 
-@pytest.mark.parametrize("text", ["/foo", "/foo@some_other_bot", "/r2k@some_other_bot", "nice rally today", "@someone_else hi", "@capgap_bench_bot_fan hi"])
+@pytest.mark.parametrize("text", ["/foo", "/foo@some_other_bot", "/r2k@some_other_bot", "nice rally today", "@someone_else hi",
+                                  "@capgap_bench_bot_fan hi"])
 async def test_group_messages_not_addressed_to_the_bot_get_no_answer(app: AppFixture, text: str) -> None:
     application, request, _ = app
     await feed(application, group_update_for(text, 1))
@@ -242,7 +243,9 @@ class NotModifiedRequest(InstantRequest):
     async def do_request(self, url: str, method: str, request_data: Any = None, **kwargs: Any) -> tuple[int, bytes]:
         if url.endswith("/editMessageReplyMarkup"):
             self.calls.append(("editMessageReplyMarkup", dict(request_data.parameters if request_data else {})))
-            body = {"ok": False, "error_code": 400, "description": "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"}
+            body = {"ok": False, "error_code": 400,
+                    "description": "Bad Request: message is not modified: specified new message content and reply markup "
+                                   "are exactly the same as a current content and reply markup of the message"}
             return 400, json.dumps(body).encode()
         return await super().do_request(url, method, request_data, **kwargs)
 
@@ -264,7 +267,8 @@ async def test_chart_button_sends_the_chart_once(tmp_path: Path, shared_data: Pa
         await feed(application, callback_for("r2k:chart:ytd", 2, message=message))
         assert [m for m, _ in request.calls if m in ("sendMessage", "sendPhoto")] == ["sendPhoto"]
         [photo] = sent(request, "sendPhoto")
-        assert replied_to(photo) == message["message_id"] and photo["caption"].startswith("Russell 2000 vs Nasdaq-100, rebased to 100")
+        assert replied_to(photo) == message["message_id"]
+        assert photo["caption"].startswith("Russell 2000 vs Nasdaq-100, rebased to 100")
         [unbutton] = sent(request, "editMessageReplyMarkup")
         assert unbutton["message_id"] == message["message_id"] and callback_data(unbutton) == []
         request.calls.clear()

@@ -53,7 +53,8 @@ def figures(monkeypatch: pytest.MonkeyPatch) -> list[Figure]:
 
 @pytest.mark.parametrize("text", ["/r2k chart ytd", "/r2k chart 5y", "/spread 1y", "/fedodds 3 chart"])
 @pytest.mark.parametrize("lang", ["en", "zh-Hant"])
-async def test_chart_opens_and_has_title_axis_labels_and_source(services: Services, figures: list[Figure], text: str, lang: str) -> None:
+async def test_chart_opens_and_has_title_axis_labels_and_source(services: Services, figures: list[Figure], text: str,
+                                                                lang: str) -> None:
     asof = date(2026, 9, 17) if text.startswith("/fedodds") else date(2025, 12, 31)
     _, reply = await ask(services, text, lang=lang, asof=asof)
     assert reply.chart is not None

@@ -12,7 +12,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-def capgap(*args: str, data_dir: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def capgap(*args: str, data_dir: Path, env: dict[str, str] | None = None,
+           cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("CAPGAP_")}
     environ.update({"CAPGAP_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)})
     environ.update(env or {})

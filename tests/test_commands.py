@@ -92,7 +92,8 @@ async def test_risk_financial_crisis_runs_to_the_march_2009_trough_with_peak_and
         ("/help spread", "zh-Hant", ("日曆期間",)),
     ],
 )
-async def test_windows_are_defined_where_shown_in_both_languages(services: Services, command: str, lang: str, needles: tuple[str, ...]) -> None:
+async def test_windows_are_defined_where_shown_in_both_languages(services: Services, command: str, lang: str,
+                                                                 needles: tuple[str, ...]) -> None:
     text, _ = await ask(services, command, lang=lang, asof=END_2025)
     for needle in needles:
         assert needle in text, (command, lang, needle)

@@ -63,7 +63,8 @@ async def test_rates_2025_09_18_shows_the_cut_in_every_rate(at) -> None:  # type
     assert "Last FOMC decision: 2025-09-17" in text
     assert "Fed funds target range: 4.00–4.25% (2025-09-18; in effect since 2025-09-18)" in text
     assert "−25 bp since the 2025-09-17 decision (was 4.25–4.50%)" in text
-    assert "Effective fed funds rate (EFFR): 4.08% (2025-09-18) · −25 bp since the 2025-09-17 decision (from 4.33% on 2025-09-16)" in text
+    assert ("Effective fed funds rate (EFFR): 4.08% (2025-09-18) · −25 bp since the 2025-09-17 decision "
+            "(from 4.33% on 2025-09-16)") in text
     assert "10-year Treasury yield: 4.11% (2025-09-18) · +7 bp" in text
     assert "stale" not in text and "⏳" not in text
     assert text.rstrip().endswith("as of close 2025-09-18") and "FRED (EFFR, DGS10)" in text
@@ -189,10 +190,12 @@ async def test_compare_usage_in_zh_hant(at) -> None:  # type: ignore[no-untyped-
     ("text", "en", "zh"),
     [
         ("/compare 2025-02-30", "2025-02-30 is not a calendar date.", "2025-02-30 不是有效的日期"),
-        ("/compare 2020-01-01 2019-01-01", "The window must run forwards: 2019-01-01 is not after 2020-01-01.", "區間必須由前往後"),
+        ("/compare 2020-01-01 2019-01-01", "The window must run forwards: 2019-01-01 is not after 2020-01-01.",
+         "區間必須由前往後"),
         ("/compare 1980-01-01 5y", "The data begins on 1987-09-10", "資料始於 1987-09-10"),
         ("/compare 2027-01-01", "2027-01-01 is in the future: this answer is as of 2026-02-27.", "2027-01-01 尚未到來"),
-        ("/compare 2026-02-23", "no close of all three indices on or after 2026-02-23 yet: the last one is on 2026-02-20", "最後一個是 2026-02-20"),
+        ("/compare 2026-02-23", "no close of all three indices on or after 2026-02-23 yet: the last one is on 2026-02-20",
+         "最後一個是 2026-02-20"),
         ("/compare 2025-01-04 2025-01-05", "fewer than two sessions", "少於兩個"),
     ],
 )

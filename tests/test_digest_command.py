@@ -65,7 +65,8 @@ async def test_digest_on_with_an_unknown_zone_names_the_zone(bot: Services, term
 
 
 async def test_digest_on_with_time_and_zone_sets_them_in_the_bot(bot: Services) -> None:
-    assert await digest(bot, "on", "8:30", "asia/taipei") == "Daily digest on: 08:30 Asia/Taipei, on NYSE trading days, about the session before."
+    assert (await digest(bot, "on", "8:30", "asia/taipei")
+            == "Daily digest on: 08:30 Asia/Taipei, on NYSE trading days, about the session before.")
     chat = await bot.store.get_chat(77)  # type: ignore[union-attr]
     assert chat is not None and (chat.digest_time, chat.tz) == ("08:30", "Asia/Taipei")
     assert (await digest(bot, "on", "08:30", "Asia/Taipei", "extra")).startswith("Usage: /digest")

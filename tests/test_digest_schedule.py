@@ -44,7 +44,8 @@ def test_due_session_for_0730_taipei(now: datetime, session: str | None) -> None
 
 async def test_digest_is_enqueued_once_at_its_instant(tmp_path: Path, shared_data: Path) -> None:
     history = HistoryStore(tmp_path / "history")
-    history.write("RUT", read_series_csv(shared_data / "indices/RUT_yahoo_alitalbi.csv", "RUT").frame, source="yahoo", fetched_at=None)
+    history.write("RUT", read_series_csv(shared_data / "indices/RUT_yahoo_alitalbi.csv", "RUT").frame, source="yahoo",
+                  fetched_at=None)
     store = SqliteStore(tmp_path / "s.sqlite3")
     await store.open()
     await store.put_chat(ChatSettings(chat_id=1, lang="zh-Hant", tz="Asia/Taipei", digest_time="07:30"))
@@ -104,7 +105,8 @@ def test_next_digest_at_agrees_with_due_session_over_a_year() -> None:
 
 async def test_digest_job_touches_only_the_chats_due_each_minute(tmp_path: Path, shared_data: Path) -> None:
     history = HistoryStore(tmp_path / "history")
-    history.write("RUT", read_series_csv(shared_data / "indices/RUT_yahoo_alitalbi.csv", "RUT").frame, source="yahoo", fetched_at=None)
+    history.write("RUT", read_series_csv(shared_data / "indices/RUT_yahoo_alitalbi.csv", "RUT").frame, source="yahoo",
+                  fetched_at=None)
     store = SqliteStore(tmp_path / "s.sqlite3")
     await store.open()
     chats = {

@@ -108,7 +108,8 @@ async def test_e2e_r2k_replies_with_the_real_close_of_2026_02_20(tmp_path: Path,
     from bot.sources.csvfile import read_series_csv
 
     history = HistoryStore(tmp_path)
-    history.write("RUT", read_series_csv(shared_data / "indices/RUT_yahoo_alitalbi.csv", "RUT").frame, source="yahoo", fetched_at=None)
+    history.write("RUT", read_series_csv(shared_data / "indices/RUT_yahoo_alitalbi.csv", "RUT").frame, source="yahoo",
+                  fetched_at=None)
     async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(date(2026, 2, 20))):
         peer.inject_message(1006, "/r2k")
         call = await peer.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == 1006, timeout=10)

@@ -54,7 +54,8 @@ async def test_webhook_rejects_updates_without_the_secret_token(tmp_path: Path) 
                 assert missing.status_code == 403 and wrong.status_code == 403
                 await asyncio.sleep(0.3)  # the bot would have answered by now; it must not
                 assert peer.messages_to(3002) == []
-                good = await client.post(url, json={**update, "update_id": 2}, headers={"X-Telegram-Bot-Api-Secret-Token": secret})
+                good = await client.post(url, json={**update, "update_id": 2},
+                                         headers={"X-Telegram-Bot-Api-Secret-Token": secret})
                 assert good.status_code == 200
             await peer.wait_for(lambda c: c.chat_id == 3002 and "capgap commands" in (c.text or ""), timeout=10)
         finally:

@@ -49,7 +49,8 @@ def seeded_history(tmp: Path) -> HistoryStore:
     history = HistoryStore(tmp)
     days = pd.bdate_range("2026-01-02", "2026-02-20")
     for name in ("RUT", "NDX", "SPX", "IWM"):
-        history.write(name, pd.DataFrame({"close": [100.0 + i for i in range(len(days))]}, index=days), source="yahoo", fetched_at=None)
+        history.write(name, pd.DataFrame({"close": [100.0 + i for i in range(len(days))]}, index=days), source="yahoo",
+                      fetched_at=None)
     for name in ("DFEDTARU", "DFEDTARL", "EFFR"):
         history.write(name, pd.DataFrame({"value": [3.75] * len(days)}, index=days), source="fred", fetched_at=None)
     return history

@@ -105,7 +105,8 @@ def test_hostile_command_texts_are_answered_or_ignored_cleanly(harness: Harness,
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-@given(data=st.one_of(st.text(max_size=64), NASTY, st.builds(lambda a, b: f"{a}:{b}", st.sampled_from(["mute", "unmute", "del", "x"]), st.text(max_size=40))))
+@given(data=st.one_of(st.text(max_size=64), NASTY,
+                      st.builds(lambda a, b: f"{a}:{b}", st.sampled_from(["mute", "unmute", "del", "x"]), st.text(max_size=40))))
 def test_hostile_callback_data_is_answered_or_ignored_cleanly(harness: Harness, data: str) -> None:
     harness.feed(callback_for(data, harness.update_id + 1))
     assert_clean(harness)

@@ -29,7 +29,8 @@ def _entries(locale: str) -> dict[object, object]:
 
 def test_extraction_finds_the_plural_pairs_of_the_code() -> None:
     plurals = [m for m in MSGIDS if isinstance(m, tuple)]
-    assert ("From {start} to {end} it would have fired {count} time.", "From {start} to {end} it would have fired {count} times.") in plurals
+    assert ("From {start} to {end} it would have fired {count} time.",
+            "From {start} to {end} it would have fired {count} times.") in plurals
 
 
 @pytest.mark.parametrize("locale", ["en", "zh_Hant"])
@@ -57,17 +58,22 @@ def test_zh_hant_translation_keeps_the_placeholders_of_its_msgid() -> None:
             assert all(set(PLACEHOLDER.findall(form)) == wanted for form in entry.string), entry.id
 
 
-@pytest.mark.parametrize(("n", "text"), [(1, "it would have fired 1 time."), (0, "it would have fired 0 times."), (3, "it would have fired 3 times.")])
+@pytest.mark.parametrize(
+    ("n", "text"), [(1, "it would have fired 1 time."), (0, "it would have fired 0 times."), (3, "it would have fired 3 times.")]
+)
 def test_trn_in_english_picks_singular_for_one_only(n: int, text: str) -> None:
-    out = trn("From {start} to {end} it would have fired {count} time.", "From {start} to {end} it would have fired {count} times.", n, "en",
+    out = trn("From {start} to {end} it would have fired {count} time.",
+              "From {start} to {end} it would have fired {count} times.", n, "en",
               start="2020-01-02", end="2020-12-31", count=n)
     assert out.endswith(text)
 
 
 def test_trn_in_zh_hant_uses_the_one_chinese_form_and_escapes_values() -> None:
-    one = trn("From {start} to {end} it would have fired {count} time.", "From {start} to {end} it would have fired {count} times.", 1, "zh-Hant",
+    one = trn("From {start} to {end} it would have fired {count} time.",
+              "From {start} to {end} it would have fired {count} times.", 1, "zh-Hant",
               start="<a>", end="2020-12-31", count=1)
-    many = trn("From {start} to {end} it would have fired {count} time.", "From {start} to {end} it would have fired {count} times.", 5, "zh-Hant",
+    many = trn("From {start} to {end} it would have fired {count} time.",
+               "From {start} to {end} it would have fired {count} times.", 5, "zh-Hant",
                start="<a>", end="2020-12-31", count=5)
     assert one == "自 &lt;a&gt; 至 2020-12-31 會觸發 1 次。" and many == "自 &lt;a&gt; 至 2020-12-31 會觸發 5 次。"
 
@@ -88,13 +94,15 @@ def test_tr_in_zh_hant_returns_the_translation() -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "lang"), [("zh-hant", "zh-Hant"), ("zh-TW", "zh-Hant"), ("zh", "zh-Hant"), ("en-GB", "en"), (None, "en"), ("fr", "en")]
+    ("code", "lang"),
+    [("zh-hant", "zh-Hant"), ("zh-TW", "zh-Hant"), ("zh", "zh-Hant"), ("en-GB", "en"), (None, "en"), ("fr", "en")]
 )
 def test_normalise_lang_maps_telegram_codes(code: str | None, lang: str) -> None:
     assert normalise_lang(code) == lang
 
 
-@pytest.mark.parametrize(("arg", "lang"), [("en", "en"), ("zh-Hant", "zh-Hant"), ("繁體中文", "zh-Hant"), ("xx", None), ("", None)])
+@pytest.mark.parametrize(("arg", "lang"),
+                         [("en", "en"), ("zh-Hant", "zh-Hant"), ("繁體中文", "zh-Hant"), ("xx", None), ("", None)])
 def test_parse_lang_accepts_known_names_only(arg: str, lang: str | None) -> None:
     assert parse_lang(arg) == lang
 
@@ -136,7 +144,8 @@ def test_zh_wording_check_catches_each_known_mistake(bad: str) -> None:
 
 
 def test_zh_wording_check_accepts_correct_text() -> None:
-    assert zh_wording_problems("標普 500 過去12個月本益比：差距 −8.88 百分點（2026年9月），您設定的門檻為 3。R2K/NDX, S&P 500") == []
+    text = "標普 500 過去12個月本益比：差距 −8.88 百分點（2026年9月），" "您設定的門檻為 3。R2K/NDX, S&P 500"
+    assert zh_wording_problems(text) == []
 
 
 def test_zh_hant_catalog_follows_the_wording_rules() -> None:

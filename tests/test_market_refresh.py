@@ -226,7 +226,8 @@ def test_refresh_report_logs_one_line_per_failing_source_not_per_series(caplog: 
     lines = [r.getMessage() for r in caplog.records]
     assert lines[0] == "refresh pass: fetched yahoo: RUT +1; failed: IWM, NDX, QQQ, SPX, SPY"
     assert lines[1:] == [
-        "refresh pass: stooq failed for IWM, NDX, QQQ, SPX, SPY: HTTP 503 Service Unavailable from stooq.com (gave up after 3 attempts)",
+        "refresh pass: stooq failed for IWM, NDX, QQQ, SPX, SPY: HTTP 503 Service Unavailable from stooq.com"
+        " (gave up after 3 attempts)",
         "refresh pass: yahoo failed for SP600: chart of ^SP600: Yahoo says Not Found",
     ]
     assert not any(r.exc_info for r in caplog.records)

@@ -85,7 +85,8 @@ def test_risk_episode_in_progress_is_marked_incomplete(shared_data: Path) -> Non
 
 
 def test_risk_episodes_after_asof_left_out_and_episodes_before_data_none(shared_data: Path) -> None:
-    r = compute_risk("RUT", rut(shared_data), date(2019, 6, 28), episodes=(Episode("old", date(1980, 1, 1), date(1981, 1, 1), date(1979, 1, 1)),) + EPISODES)
+    old = Episode("old", date(1980, 1, 1), date(1981, 1, 1), date(1979, 1, 1))
+    r = compute_risk("RUT", rut(shared_data), date(2019, 6, 28), episodes=(old,) + EPISODES)
     assert set(r.episodes) == {"old", "gfc"} and r.episodes["old"] is None
 
 

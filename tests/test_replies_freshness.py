@@ -47,7 +47,8 @@ def live(history: HistoryStore, tmp_path: Path, now: datetime = LATER) -> Servic
     return services
 
 
-async def test_r2k_live_after_the_data_ends_dates_header_and_footer_by_the_last_close(history: HistoryStore, tmp_path: Path) -> None:
+async def test_r2k_live_after_the_data_ends_dates_header_and_footer_by_the_last_close(history: HistoryStore,
+                                                                                      tmp_path: Path) -> None:
     text, _ = await ask(live(history, tmp_path), "/r2k")
     assert "close 2026-02-20" in text and "as of close 2026-02-20" in text
     assert "2026-12-03" not in text and "2026-12-04" not in text
@@ -63,7 +64,8 @@ async def test_r2k_chart_footer_is_the_last_close_not_the_date_asked(history: Hi
 
 async def test_risk_live_footer_says_which_series_ends_when(history: HistoryStore, tmp_path: Path) -> None:
     text, _ = await ask(live(history, tmp_path), "/risk")
-    assert "as of close 2026-02-20 (RUT), 2026-02-27 (SPX, NDX)" in text or "as of close 2026-02-20 (RUT), 2026-02-27 (NDX, SPX)" in text
+    assert ("as of close 2026-02-20 (RUT), 2026-02-27 (SPX, NDX)" in text
+            or "as of close 2026-02-20 (RUT), 2026-02-27 (NDX, SPX)" in text)
     zh, _ = await ask(live(history, tmp_path), "/risk", lang="zh-Hant")
     assert "2026-02-20（RUT），2026-02-27（SPX、NDX）" in zh or "2026-02-20（RUT），2026-02-27（NDX、SPX）" in zh
 
@@ -79,7 +81,8 @@ async def test_r2k_as_of_before_the_history_starts_says_when_it_starts(history: 
     assert text == "The Russell 2000 history held starts on 1987-09-10: there is no close on or before 1986-01-02."
 
 
-async def test_digest_live_heads_with_the_last_close_and_never_shows_a_decided_meeting(history: HistoryStore, tmp_path: Path) -> None:
+async def test_digest_live_heads_with_the_last_close_and_never_shows_a_decided_meeting(history: HistoryStore,
+                                                                                       tmp_path: Path) -> None:
     text, reply = await ask(live(history, tmp_path), "/digest")
     assert text.startswith("capgap daily · close of 2026-02-20")
     assert "FOMC 2026-10-28" not in text  # decided on 2026-10-28, after the 2026-09-17 strip
@@ -89,13 +92,15 @@ async def test_digest_live_heads_with_the_last_close_and_never_shows_a_decided_m
     assert reply.chart is not None and "2026-02-20" in reply.chart.caption
 
 
-async def test_fedodds_as_of_with_a_range_older_than_the_last_decision_flags_both_bounds(march_range: HistoryStore, tmp_path: Path) -> None:
+async def test_fedodds_as_of_with_a_range_older_than_the_last_decision_flags_both_bounds(march_range: HistoryStore,
+                                                                                         tmp_path: Path) -> None:
     text, _ = await ask(services_for(march_range, SEPT_17, tmp_path), "/fedodds", asof=SEPT_17)
     for bound in ("DFEDTARL", "DFEDTARU"):
         assert f"⚠️ {bound} data is stale: last value 2026-03-27, before the FOMC decision of 2026-09-16." in text
 
 
-async def test_fedodds_live_with_a_range_older_than_the_last_decision_flags_both_bounds(march_range: HistoryStore, tmp_path: Path) -> None:
+async def test_fedodds_live_with_a_range_older_than_the_last_decision_flags_both_bounds(march_range: HistoryStore,
+                                                                                        tmp_path: Path) -> None:
     services = live(march_range, tmp_path, datetime(2026, 9, 18, 12, 0, tzinfo=UTC))
     text, _ = await ask(services, "/fedodds")
     for bound in ("DFEDTARL", "DFEDTARU"):
@@ -107,7 +112,8 @@ async def test_fedodds_as_of_with_a_current_range_has_no_stale_warning(history: 
     assert "stale" not in text and "most likely 4.00–4.25" in text
 
 
-async def test_fedodds_live_long_after_the_strip_hides_decided_meetings_and_says_why(history: HistoryStore, tmp_path: Path) -> None:
+async def test_fedodds_live_long_after_the_strip_hides_decided_meetings_and_says_why(history: HistoryStore,
+                                                                                     tmp_path: Path) -> None:
     text, _ = await ask(live(history, tmp_path), "/fedodds")
     assert "FOMC 2026-10-28" not in text and "FOMC 2026-12-09" in text
     assert "⚠️ ZQ data is stale: last value 2026-09-17, before the FOMC decision of 2026-10-28." in text
@@ -138,7 +144,8 @@ def with_earlier_strips(shared_data: Path, tmp_path: Path) -> HistoryStore:
     return history
 
 
-async def test_fedodds_changes_name_the_previous_session_and_the_hike_side(with_earlier_strips: HistoryStore, tmp_path: Path) -> None:
+async def test_fedodds_changes_name_the_previous_session_and_the_hike_side(with_earlier_strips: HistoryStore,
+                                                                           tmp_path: Path) -> None:
     text, _ = await ask(services_for(with_earlier_strips, SEPT_17, tmp_path), "/fedodds 1", asof=SEPT_17)
     line = next(x for x in text.splitlines() if "vs 2026-09-16" in x)
     assert "(previous session)" in line and "cut" in line and "hike +" in line
@@ -146,7 +153,8 @@ async def test_fedodds_changes_name_the_previous_session_and_the_hike_side(with_
     assert "2026-08-28" not in text
 
 
-async def test_fedodds_without_the_previous_sessions_strip_compares_with_nothing(with_earlier_strips: HistoryStore, tmp_path: Path) -> None:
+async def test_fedodds_without_the_previous_sessions_strip_compares_with_nothing(with_earlier_strips: HistoryStore,
+                                                                                 tmp_path: Path) -> None:
     day = date(2026, 9, 16)
     text, _ = await ask(services_for(with_earlier_strips, day, tmp_path), "/fedodds 1", asof=day)
     assert "changes: no settlements stored for the previous session, a week or a month earlier" in text
@@ -192,7 +200,8 @@ async def test_digest_never_calls_a_trailing_proxy_forward_and_warns_as_pe_does(
     assert "⚠️ The two P/E are of different kinds (forward vs trailing): the gap is indicative only." in text
 
 
-async def test_pe_with_only_the_sp500_side_names_the_missing_side_and_shows_the_other(pe_history: HistoryStore, tmp_path: Path) -> None:
+async def test_pe_with_only_the_sp500_side_names_the_missing_side_and_shows_the_other(pe_history: HistoryStore,
+                                                                                      tmp_path: Path) -> None:
     _pe(pe_history, "PE_SPY", FEB_2026, [27.5] * len(FEB_2026))
     day = date(2026, 2, 20)
     text, _ = await ask(services_for(pe_history, day, tmp_path), "/pe", asof=day)
@@ -234,7 +243,8 @@ def shared_history(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) 
     history.put_strip(parse_cme_settlements((shared_data / "fixtures/cme/settlements_ZQ_20260917.json").read_bytes()))
     bundle = json.loads((shared_data / "fixtures/cme/fred_target_range_202609.json").read_text())
     for series_id, body in bundle.items():
-        history.upsert(series_id, parse_fredgraph_csv(body, series_id), source="csv:fred_target_range_202609.json", fetched_at=None)
+        history.upsert(series_id, parse_fredgraph_csv(body, series_id), source="csv:fred_target_range_202609.json",
+                       fetched_at=None)
     record_odds(history)
     return history
 

@@ -144,7 +144,8 @@ def odds_history(strips: Mapping[date, Strip], target_lower: pd.Series, meetings
         if result is None or not result.meetings:
             continue
         nxt = result.meetings[0]
-        rows.append({"date": pd.Timestamp(day), "meeting": pd.Timestamp(nxt.meeting), "cut": nxt.cut, "hold": nxt.hold, "hike": nxt.hike})
+        rows.append({"date": pd.Timestamp(day), "meeting": pd.Timestamp(nxt.meeting), "cut": nxt.cut, "hold": nxt.hold,
+                     "hike": nxt.hike})
     if not rows:
         return pd.DataFrame(columns=["meeting", "cut", "hold", "hike"], index=pd.DatetimeIndex([], name="date"))
     return pd.DataFrame(rows).set_index("date")

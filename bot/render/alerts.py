@@ -73,10 +73,12 @@ def describe_rule(rule: Rule, lang: str) -> Safe:
     elif rule.id in ("cut_odds", "r2k_drawdown"):
         detail = tr(N_("level {threshold}%"), lang, threshold=fmt.number(rule.threshold, lang, 0))
     elif rule.id == "pe_gap":
-        detail = trn("≥ {threshold} turns for {sessions} session", "≥ {threshold} turns for {sessions} sessions", rule.for_sessions, lang,
+        detail = trn("≥ {threshold} turns for {sessions} session", "≥ {threshold} turns for {sessions} sessions",
+                     rule.for_sessions, lang,
                      threshold=fmt.number(rule.threshold, lang, 1), sessions=rule.for_sessions)
     elif rule.id == "cut_odds_move":
-        detail = tr(N_("a move of {threshold} pp in {window}"), lang, threshold=fmt.number(rule.threshold, lang, 0), window=rule.window or "1d")
+        detail = tr(N_("a move of {threshold} pp in {window}"), lang, threshold=fmt.number(rule.threshold, lang, 0),
+                    window=rule.window or "1d")
     else:
         return title
     return Safe(f"{title} ({detail})")
@@ -95,15 +97,15 @@ def rule_usage(rule: Rule, lang: str, command: str = "subscribe") -> Safe:
 def render_subscribe_help(lang: str) -> Safe:
     """/help subscribe: every rule with what it watches, its parameters and their defaults."""
     lines = [
-        tr(N_("<b>/subscribe RULE [params]</b> — one alert per rule in this chat; subscribing to a rule again changes its parameters."), lang),
+        tr(N_("<b>/subscribe RULE [params]</b> — one alert per rule in this chat; subscribing to a rule again changes its parameters."), lang),  # noqa: E501 (a msgid is one line)
         tr(N_("Rules, their parameters and defaults:"), lang),
     ]
     for rule in RULES.values():
         lines.append(Safe(f"• <b>{rule.id}</b>: " + tr_text(rule.title, lang)))
         lines.append(Safe("   " + rule_usage(rule, lang)))
     lines += [
-        tr(N_("Every rule also takes until:YYYY-MM-DD (the last day it may fire) and resolved (a message when it ends, too)."), lang),
-        tr(N_("/backtest RULE [params] shows when a rule would have fired and what followed; /alerts lists this chat's alerts."), lang),
+        tr(N_("Every rule also takes until:YYYY-MM-DD (the last day it may fire) and resolved (a message when it ends, too)."), lang),  # noqa: E501 (a msgid is one line)
+        tr(N_("/backtest RULE [params] shows when a rule would have fired and what followed; /alerts lists this chat's alerts."), lang),  # noqa: E501 (a msgid is one line)
     ]
     return join(lines)
 
@@ -147,7 +149,7 @@ def render_resubscribed(before: Rule, after: Rule, lang: str) -> Safe:
 def render_subscribed(rule: Rule, lang: str) -> Safe:
     return join([
         tr(N_("✅ Subscribed: {rule}"), lang, rule=describe_rule(rule, lang)),
-        tr(N_("You will get one message when it happens (a condition already true now waits for the next crossing). /alerts lists your subscriptions."), lang),
+        tr(N_("You will get one message when it happens (a condition already true now waits for the next crossing). /alerts lists your subscriptions."), lang),  # noqa: E501 (a msgid is one line)
     ])
 
 
@@ -157,14 +159,15 @@ def render_alert_list(subs: Sequence[Subscription], chat: ChatSettings | None, n
     button press edits in place says what changed."""
     head = [notice, ""] if notice else []
     if not subs:
-        return join(head + [tr(N_("No alert subscriptions in this chat. Try /subscribe r2k_high or /subscribe cut_odds 75."), lang)])
+        return join(head + [tr(N_("No alert subscriptions in this chat. Try /subscribe r2k_high or /subscribe cut_odds 75."), lang)])  # noqa: E501 (a msgid is one line)
     lines = head + [tr(N_("<b>Your alerts</b>"), lang)]
     for sub in subs:
         muted = sub.muted_until is not None and sub.muted_until > now
         line = Safe(f"• <code>{sub.rule_id}</code> — " + describe_rule(RULES[sub.rule_id].with_params(sub.params), lang))
         lines.append(Safe(line + " " + tr(N_("(muted)"), lang)) if muted else line)
     if chat is not None and chat.muted_until and chat.muted_until > now:
-        lines.append(tr(N_("All alerts of this chat are muted until {until} (UTC)."), lang, until=chat.muted_until.strftime("%Y-%m-%d %H:%M")))
+        lines.append(tr(N_("All alerts of this chat are muted until {until} (UTC)."), lang,
+                        until=chat.muted_until.strftime("%Y-%m-%d %H:%M")))
     return join(lines)
 
 
@@ -172,7 +175,8 @@ def render_backtest(rule: Rule, result: BacktestResult, statuses: Sequence[Serie
     lines: list[str] = [
         tr(N_("<b>Backtest</b>: {rule}"), lang, rule=describe_rule(rule, lang)),
         trn("From {start} to {end} it would have fired {count} time.", "From {start} to {end} it would have fired {count} times.",
-            len(result.firings), lang, start=_day_or_dash(result.start, lang), end=_day_or_dash(result.end, lang), count=len(result.firings)),
+            len(result.firings), lang, start=_day_or_dash(result.start, lang), end=_day_or_dash(result.end, lang),
+            count=len(result.firings)),
     ]
     if result.firings:
         lines.append(tr(N_("Last firings: {dates}"), lang, dates=", ".join(d.isoformat() for d in result.last_five)))
@@ -180,7 +184,8 @@ def render_backtest(rule: Rule, result: BacktestResult, statuses: Sequence[Serie
             median = result.median_rut_return[months]
             count = result.counted[months]
             lines.append(Safe(
-                trn("Median Russell 2000 return {months} month later: {value}", "Median Russell 2000 return {months} months later: {value}",
+                trn("Median Russell 2000 return {months} month later: {value}",
+                    "Median Russell 2000 return {months} months later: {value}",
                     months, lang, months=months, value=fmt.pct(median, lang, 1) if median is not None else "—")
                 + " " + trn("({count} firing)", "({count} firings)", count, lang, count=count)))
     lines += [*stale_lines(statuses, lang), "", sources_line(statuses, asof, lang)]

@@ -39,7 +39,8 @@ def _window_line(c: Comparison, lang: str) -> Safe:
 
 def _gap_line(other: str, gap: float, lang: str) -> Safe:
     if abs(gap) < _SAME_PP:
-        label = N_("R2K − S&amp;P 500: <b>{gap}</b> (the same return)") if other == "SPX" else N_("R2K − NDX: <b>{gap}</b> (the same return)")
+        label = (N_("R2K − S&amp;P 500: <b>{gap}</b> (the same return)") if other == "SPX"
+                 else N_("R2K − NDX: <b>{gap}</b> (the same return)"))
         return tr(label, lang, gap=fmt.pp(gap, lang))
     return tr(_GAP_LINES[(other, gap > 0)], lang, gap=fmt.pp(gap, lang))
 

@@ -22,22 +22,23 @@ def _pct(value: float | None, lang: str) -> str:
 def _window(study: CutsStudy, c: FirstCut, months: int, lang: str) -> Safe:
     if study.not_ended(c, months):
         return tr(N_("{months}M: not ended (ends {end})"), lang, months=months, end=fmt.day(c.ends[months], lang))
-    return tr(N_("{months}M: R2K {rut} / S&amp;P {spx}"), lang, months=months, rut=_pct(c.rut[months], lang), spx=_pct(c.spx[months], lang))
+    return tr(N_("{months}M: R2K {rut} / S&amp;P {spx}"), lang, months=months, rut=_pct(c.rut[months], lang),
+              spx=_pct(c.spx[months], lang))
 
 
 def render_cuts(study: CutsStudy, statuses: Sequence[SeriesStatus], lang: str) -> Safe:
     lines: list[str] = [
-        tr(N_("<b>After the first Fed cut</b> of each easing cycle since the Russell 2000 data begin ({start}): Russell 2000 vs S&amp;P 500"), lang,
+        tr(N_("<b>After the first Fed cut</b> of each easing cycle since the Russell 2000 data begin ({start}): Russell 2000 vs S&amp;P 500"), lang,  # noqa: E501 (a msgid is one line)
            start=fmt.day(study.data_start, lang) if study.data_start else "—"),
-        tr(N_("(first cut = a cut after a hike, or at least 12 months after the previous change; price returns, no dividends, from the announcement-day close to the last close 3, 6 and 12 calendar months later)"), lang),
+        tr(N_("(first cut = a cut after a hike, or at least 12 months after the previous change; price returns, no dividends, from the announcement-day close to the last close 3, 6 and 12 calendar months later)"), lang),  # noqa: E501 (a msgid is one line)
         "",
     ]
     for c in study.cycles:
         head = tr(N_("<b>{date}</b> {before}% → {after}%"), lang, date=fmt.day(c.date, lang),
                   before=fmt.number(c.before, lang), after=fmt.number(c.after, lang))
         if c.kind == "resumed" and c.paused_months is not None:
-            head = Safe(head + " " + trn("— resumed cutting after {months} month without a change (not a new cycle; not in the averages)",
-                                         "— resumed cutting after {months} months without a change (not a new cycle; not in the averages)",
+            head = Safe(head + " " + trn("— resumed cutting after {months} month without a change (not a new cycle; not in the averages)",  # noqa: E501 (a msgid is one line)
+                                         "— resumed cutting after {months} months without a change (not a new cycle; not in the averages)",  # noqa: E501 (a msgid is one line)
                                          c.paused_months, lang, months=c.paused_months))
         lines.append(head)
         lines.append(Safe("  " + " · ".join(_window(study, c, m, lang) for m in HORIZONS)))
@@ -47,7 +48,7 @@ def render_cuts(study: CutsStudy, statuses: Sequence[SeriesStatus], lang: str) -
                          "Average {months}M ({count} cycles): R2K {rut} vs S&amp;P 500 {spx}", study.counted[m], lang, months=m,
                          count=study.counted[m], rut=_pct(study.avg_rut[m], lang), spx=_pct(study.avg_spx[m], lang)))
     if study.asof >= CLAIM_PUBLISHED:  # an answer about an earlier close does not quote a later article
-        lines.append(tr(N_("FoolBull (2025-09-30) put the averages after a first cut at +18.7% for small caps vs +11.2% for large caps; these closes give the figures above."), lang))
+        lines.append(tr(N_("FoolBull (2025-09-30) put the averages after a first cut at +18.7% for small caps vs +11.2% for large caps; these closes give the figures above."), lang))  # noqa: E501 (a msgid is one line)
     lines += stale_lines(statuses, lang)
     lines += ["", sources_line(statuses, study.asof, lang)]
     return join(lines)

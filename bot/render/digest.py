@@ -74,7 +74,7 @@ async def build_digest(snap: Snapshot, lang: str) -> Digest:
             m = upcoming[0]
             used += ["ZQ_STRIPS", "DFEDTARL", "DFEDTARU"]
             closes["ZQ_STRIPS"] = view.result.trade_date
-            lines.append(tr(N_("FOMC {meeting}: cut {cut}, hold {hold}, hike {hike}; most likely {range} (settlements of {trade_date})"), lang,
+            lines.append(tr(N_("FOMC {meeting}: cut {cut}, hold {hold}, hike {hike}; most likely {range} (settlements of {trade_date})"), lang,  # noqa: E501 (a msgid is one line)
                             meeting=fmt.day(m.meeting, lang), cut=fmt.pct(m.cut, lang, 0, sign=False),
                             hold=fmt.pct(m.hold, lang, 0, sign=False), hike=fmt.pct(m.hike, lang, 0, sign=False),
                             range=range_label(m.most_likely, lang), trade_date=fmt.day(view.result.trade_date, lang)))

@@ -100,7 +100,7 @@ def render_fedodds(view: OddsView, meetings: Sequence[MeetingOdds], statuses: Se
     if any(not mp.used for mp in used):
         lines.append(tr(N_("(* not needed by the method for these meetings)"), lang))
     lines += stale_lines(statuses, lang)
-    lines += ["", tr(N_("<i>Source: ZQ settlements of {trade_date} ({source}); target range: {range_source} · as of close {trade_date}</i>"),
+    lines += ["", tr(N_("<i>Source: ZQ settlements of {trade_date} ({source}); target range: {range_source} · as of close {trade_date}</i>"),  # noqa: E501 (a msgid is one line)
                      lang, trade_date=fmt.day(result.trade_date, lang), source=strip_label(view.strip.source, lang),
                      range_source=range_sources(statuses))]
     return join(lines)

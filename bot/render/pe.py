@@ -30,13 +30,14 @@ def render_pe(gap: PEGap, others: Sequence[PEReading], statuses: Sequence[Series
     if not gap.comparable:
         lines.append(tr(PE_KINDS_DIFFER, lang))
     if gap.percentile is not None:
-        lines.append(tr(N_("Over the history held since {start}: mean gap {mean} turns; today's gap is above {percentile} of it."),
+        lines.append(tr(N_("Over the history held since {start}: mean gap {mean} turns; today's gap is above {percentile} of it."),  # noqa: E501 (a msgid is one line)
                         lang, start=fmt.day(gap.history_start, lang), mean=fmt.signed(gap.mean_turns, lang, 1),
                         percentile=fmt.pct(gap.percentile, lang, 0, sign=False)))
     else:
-        lines.append(trn("The gap's history held covers {days} day (since {start}): too short for a percentile; mean so far {mean} turns.",
-                         "The gap's history held covers {days} days (since {start}): too short for a percentile; mean so far {mean} turns.",
-                         gap.history_days, lang, days=gap.history_days, start=fmt.day(gap.history_start, lang), mean=fmt.signed(gap.mean_turns, lang, 1)))
+        lines.append(trn("The gap's history held covers {days} day (since {start}): too short for a percentile; mean so far {mean} turns.",  # noqa: E501 (a msgid is one line)
+                         "The gap's history held covers {days} days (since {start}): too short for a percentile; mean so far {mean} turns.",  # noqa: E501 (a msgid is one line)
+                         gap.history_days, lang, days=gap.history_days, start=fmt.day(gap.history_start, lang),
+                         mean=fmt.signed(gap.mean_turns, lang, 1)))
     for other in others:
         lines.append(_reading(other, lang))
     lines += stale_lines(statuses, lang)
@@ -52,7 +53,7 @@ def render_pe_one_side(
     lines: list[str] = [
         tr(N_("<b>P/E: S&amp;P 500 vs S&amp;P 600</b>"), lang),
         _reading(present, lang),
-        tr(N_("No {missing} is stored yet, so there is no gap to show. An operator can record it with `capgap refresh` (Yahoo ETF proxies) or load it with `capgap import`."),
+        tr(N_("No {missing} is stored yet, so there is no gap to show. An operator can record it with `capgap refresh` (Yahoo ETF proxies) or load it with `capgap import`."),  # noqa: E501 (a msgid is one line)
            lang, missing=tr(missing, lang)),
     ]
     for other in others:

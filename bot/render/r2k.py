@@ -37,7 +37,7 @@ def render_r2k(r: R2KSnapshot, statuses: Sequence[SeriesStatus], lang: str, live
     if r.is_ath and r.prev_record is not None and r.first_record_after_gap:
         lines.append(
             tr(
-                N_("🏁 <b>Record close</b>: the first record since {month} (the {record_date} record of {record}; more than a year without one)."),
+                N_("🏁 <b>Record close</b>: the first record since {month} (the {record_date} record of {record}; more than a year without one)."),  # noqa: E501 (a msgid is one line)
                 lang,
                 month=fmt.month_year(r.prev_record[0], lang),
                 record_date=fmt.day(r.prev_record[0], lang),
@@ -65,7 +65,8 @@ def render_r2k(r: R2KSnapshot, statuses: Sequence[SeriesStatus], lang: str, live
             )
         )
     lines += [
-        tr(N_("52-week high {high} on {high_date}"), lang, high=fmt.number(r.high_52w, lang), high_date=fmt.day(r.high_52w_date, lang)),
+        tr(N_("52-week high {high} on {high_date}"), lang, high=fmt.number(r.high_52w, lang),
+           high_date=fmt.day(r.high_52w_date, lang)),
         tr(
             N_("All-time high {ath} on {ath_date}; {distance} from it"),
             lang,
@@ -78,7 +79,7 @@ def render_r2k(r: R2KSnapshot, statuses: Sequence[SeriesStatus], lang: str, live
         change = fmt.pct(r.ratio_ndx_52w_change, lang) if r.ratio_ndx_52w_change is not None else "—"
         lines.append(tr(N_("R2K/NDX ratio {ratio} ({change} over 52 weeks)"), lang,
                         ratio=fmt.number(r.ratio_ndx, lang, 4), change=change))
-    lines.append(tr(N_("<i>1M/3M/1Y: calendar windows, from the last close on or before the same day 1, 3 or 12 months earlier; 52 weeks = the last 364 days; price returns.</i>"), lang))
+    lines.append(tr(N_("<i>1M/3M/1Y: calendar windows, from the last close on or before the same day 1, 3 or 12 months earlier; 52 weeks = the last 364 days; price returns.</i>"), lang))  # noqa: E501 (a msgid is one line)
     lines += stale_lines(statuses, lang)
     closes = {"RUT": r.date, **({"NDX": r.ratio_date} if r.ratio_date is not None else {})}
     lines += ["", sources_line(statuses, r.date, lang, closes=closes)]
@@ -88,7 +89,8 @@ def render_r2k(r: R2KSnapshot, statuses: Sequence[SeriesStatus], lang: str, live
 CHART_PERIODS = {"ytd": N_("year to date"), "1y": N_("1 year"), "5y": N_("5 years")}
 
 
-def r2k_chart(rut: pd.Series, ndx: pd.Series | None, asof: date, period: str, statuses: Sequence[SeriesStatus], lang: str) -> bytes:
+def r2k_chart(rut: pd.Series, ndx: pd.Series | None, asof: date, period: str, statuses: Sequence[SeriesStatus],
+              lang: str) -> bytes:
     from bot.metrics.spread import period_start
     from bot.render.spread import charts_source
 

@@ -50,14 +50,14 @@ def _notes(label: str, r: TargetRange | Reading, rates: Rates, lang: str) -> lis
     """Why a reading cannot be taken at face value: stale, or older than the decision's effect."""
     name = tr(label, lang)
     if r.stale and not r.shows_decision and rates.decision is not None and r.effective is not None:
-        return [tr(N_("⚠️ {series} is stale: its last observation ({date}) predates the {decision} decision, in effect since {effective}."),
+        return [tr(N_("⚠️ {series} is stale: its last observation ({date}) predates the {decision} decision, in effect since {effective}."),  # noqa: E501 (a msgid is one line)
                    lang, series=name, date=fmt.day(r.date, lang), decision=fmt.day(rates.decision, lang),
                    effective=fmt.day(r.effective, lang))]
     if r.stale:
         return [tr(N_("⚠️ {series} is stale: its last observation ({date}) is more than {days} days before {asof}."),
                    lang, series=name, date=fmt.day(r.date, lang), days=MAX_AGE_DAYS, asof=fmt.day(rates.requested, lang))]
     if not r.shows_decision and rates.decision is not None and r.effective is not None:
-        return [tr(N_("⏳ {series} ({date}) does not show the {decision} decision yet: the first observation that can is dated {effective}."),
+        return [tr(N_("⏳ {series} ({date}) does not show the {decision} decision yet: the first observation that can is dated {effective}."),  # noqa: E501 (a msgid is one line)
                    lang, series=name, date=fmt.day(r.date, lang), decision=fmt.day(rates.decision, lang),
                    effective=fmt.day(r.effective, lang))]
     return []
@@ -93,7 +93,8 @@ def rates_summary(r: Rates, lang: str) -> Safe:
         parts.append(tr(N_("Fed funds {range}"), lang, range=range_text(r.target.lower, r.target.upper, lang))
                      + (" ⚠️" if r.target.stale else ""))
     if r.effr is not None:
-        parts.append(tr(N_("EFFR {value}"), lang, value=Safe(fmt.number(r.effr.value, lang) + "%")) + (" ⚠️" if r.effr.stale else ""))
+        parts.append(tr(N_("EFFR {value}"), lang, value=Safe(fmt.number(r.effr.value, lang) + "%"))
+                     + (" ⚠️" if r.effr.stale else ""))
     if r.dgs10 is not None:
         value = Safe(fmt.number(r.dgs10.value, lang) + "%")
         ten = tr(N_("10-year {value}"), lang, value=value)

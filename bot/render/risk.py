@@ -34,17 +34,17 @@ def _drawdown(r: IndexRisk, dd: Drawdown, peak_from: date, lang: str) -> Safe:
 
 
 def render_risk(risks: Sequence[IndexRisk], statuses: Sequence[SeriesStatus], asof: date, lang: str) -> Safe:
-    lines: list[str] = [tr(N_("<b>Risk</b>: annualised volatility of daily returns, and drawdowns from the highest close"), lang), ""]
+    lines: list[str] = [tr(N_("<b>Risk</b>: annualised volatility of daily returns, and drawdowns from the highest close"), lang), ""]  # noqa: E501 (a msgid is one line)
     for r in risks:
         lines.append(tr(N_("<b>{name}</b>: volatility 20 sessions {v20}, 252 sessions {v1y}, since {start} {vlong}"), lang,
                         name=tr_text(NAMES[r.name], lang), v20=_pct(r.vol_20d, lang), v1y=_pct(r.vol_1y, lang),
                         start=r.long_start.year if r.long_start else "—", vlong=_pct(r.vol_long, lang)))
         lines.append(tr(N_("  now {dd} below its record close of {ath_date}"), lang,
                         dd=_pct(r.drawdown_now, lang), ath_date=fmt.day(r.ath_date, lang)))
-    lines.append(tr(N_("<i>Volatility: standard deviation of daily log returns × √252, over the last 20 and the last 252 sessions (252 sessions ≈ 1 year).</i>"), lang))
+    lines.append(tr(N_("<i>Volatility: standard deviation of daily log returns × √252, over the last 20 and the last 252 sessions (252 sessions ≈ 1 year).</i>"), lang))  # noqa: E501 (a msgid is one line)
     shown = [e for e in EPISODES if any(r.episodes.get(e.key) is not None for r in risks)]
     if shown:
-        lines += ["", tr(N_("<b>Crisis drawdowns</b>, on closes: peak = the last record close before the trough, trough = the lowest close of the episode"), lang)]
+        lines += ["", tr(N_("<b>Crisis drawdowns</b>, on closes: peak = the last record close before the trough, trough = the lowest close of the episode"), lang)]  # noqa: E501 (a msgid is one line)
         for episode in shown:
             lines.append(tr(N_("<i>{episode}</i>"), lang, episode=tr_text(EPISODE_NAMES[episode.key], lang)))
             for r in risks:

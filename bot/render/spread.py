@@ -25,11 +25,11 @@ def render_spread(s: Spread, statuses: Sequence[SeriesStatus], lang: str) -> Saf
     if s.gap_spx_pp is not None:
         lines.append(tr(N_("R2K − S&amp;P 500: <b>{gap}</b>"), lang, gap=fmt.pp(s.gap_spx_pp, lang)))
     lines += [
-        tr(N_("This year the R2K − NDX gap was widest at {widest} ({widest_date}) and narrowest at {narrowest} ({narrowest_date})."),
+        tr(N_("This year the R2K − NDX gap was widest at {widest} ({widest_date}) and narrowest at {narrowest} ({narrowest_date})."),  # noqa: E501 (a msgid is one line)
            lang, widest=fmt.pp(s.widest_pp, lang), widest_date=fmt.day(s.widest_date, lang),
            narrowest=fmt.pp(s.narrowest_pp, lang), narrowest_date=fmt.day(s.narrowest_date, lang)),
         trend_line(s, lang),
-        tr(N_("<i>Price returns, no dividends; 1M/3M/1Y/5Y are calendar windows, YTD runs from the last close of the previous year; the trend is over sessions.</i>"), lang),
+        tr(N_("<i>Price returns, no dividends; 1M/3M/1Y/5Y are calendar windows, YTD runs from the last close of the previous year; the trend is over sessions.</i>"), lang),  # noqa: E501 (a msgid is one line)
     ]
     lines += stale_lines(statuses, lang)
     lines += ["", sources_line(statuses, s.asof, lang)]
@@ -53,9 +53,9 @@ def trend_line(s: Spread, lang: str) -> Safe:
                    sessions, lang, sessions=sessions)
     if s.trend == "closing":
         return trn("Over the last {sessions} session the gap is closing by {rate} pp per session.",
-                   "Over the last {sessions} sessions the gap is closing by {rate} pp per session.", sessions, lang, sessions=sessions, rate=rate)
+                   "Over the last {sessions} sessions the gap is closing by {rate} pp per session.", sessions, lang, sessions=sessions, rate=rate)  # noqa: E501 (a msgid is one line)
     return trn("Over the last {sessions} session the gap is widening by {rate} pp per session.",
-               "Over the last {sessions} sessions the gap is widening by {rate} pp per session.", sessions, lang, sessions=sessions, rate=rate)
+               "Over the last {sessions} sessions the gap is widening by {rate} pp per session.", sessions, lang, sessions=sessions, rate=rate)  # noqa: E501 (a msgid is one line)
 
 
 def spread_chart(s: Spread, statuses: Sequence[SeriesStatus], lang: str) -> bytes:

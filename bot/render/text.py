@@ -125,9 +125,11 @@ def stale_lines(statuses: Sequence[SeriesStatus], lang: str) -> list[Safe]:
             out.append(tr(N_("⚠️ {series} data is stale: last value {last}, more than {days} days old."),
                           lang, series=display_name(status.name, lang), last=last, days=info.max_age_days))
         elif info is not None and not info.market:
-            out.append(tr(N_("⚠️ {series} data is stale: last value {last}."), lang, series=display_name(status.name, lang), last=last))
+            out.append(tr(N_("⚠️ {series} data is stale: last value {last}."), lang, series=display_name(status.name, lang),
+                          last=last))
         else:
-            out.append(tr(N_("⚠️ {series} data is stale: last close {last}."), lang, series=display_name(status.name, lang), last=last))
+            out.append(tr(N_("⚠️ {series} data is stale: last close {last}."), lang, series=display_name(status.name, lang),
+                          last=last))
     return out
 
 
@@ -146,7 +148,7 @@ def live_line(quote: LiveQuote, last_close: float, lang: str) -> Safe:
 def render_start(commands: Sequence[ListedCommand], lang: str) -> Safe:
     lines = [
         tr(N_("<b>Welcome to capgap</b> — small caps vs large caps, in numbers."), lang),
-        tr(N_("Russell 2000 highs, its gap to the Nasdaq-100, the S&amp;P 500 vs S&amp;P 600 P/E gap and Fed cut odds from Fed funds futures."), lang),
+        tr(N_("Russell 2000 highs, its gap to the Nasdaq-100, the S&amp;P 500 vs S&amp;P 600 P/E gap and Fed cut odds from Fed funds futures."), lang),  # noqa: E501 (a msgid is one line)
         "",
         tr(N_("Commands:"), lang),
     ]

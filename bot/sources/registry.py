@@ -29,7 +29,8 @@ def build_sources(client: httpx.AsyncClient, *, stooq_apikey: str | None = None)
 
 
 @contextlib.asynccontextmanager
-async def open_sources(*, stooq_apikey: str | None = None, client: httpx.AsyncClient | None = None) -> AsyncIterator[dict[str, Source]]:
+async def open_sources(*, stooq_apikey: str | None = None,
+                       client: httpx.AsyncClient | None = None) -> AsyncIterator[dict[str, Source]]:
     own = client is None
     http = client or new_client()
     try:
