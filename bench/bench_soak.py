@@ -270,6 +270,9 @@ async def soak(backend: str, *, sessions: int, chats: int, redis_url: str | None
             settings = Settings(
                 telegram_token=peer.token, telegram_base_url=peer.base_url, data_dir=Path(tmp),
                 redis_url=redis_url if backend != "sqlite" else None, intraday_refresh_minutes=0,
+                # PTB's rate limiter on the Application's bot runs on real time: scaled like the peer.
+                rate_limit_per_second=TELEGRAM_PER_S * SCALE, rate_limit_per_chat=SCALE,
+                rate_limit_per_group_minute=20 * SCALE,
                 _env_file=None,  # type: ignore[call-arg]
             )
             await seed_store(settings, plan)

@@ -92,7 +92,9 @@ async def test_backtest_without_data_names_the_data_as_users_know_it(services: S
     assert "降息機率歷史" in await say(services, "/backtest cut_odds", "zh-Hant")
 
 
-async def test_backtest_of_cut_odds_cites_the_strips_and_target_range_not_an_internal_series_id(shared_data: Path, tmp_path: Path) -> None:
+async def test_backtest_of_cut_odds_cites_the_strips_and_target_range_not_an_internal_series_id(
+    shared_data: Path, tmp_path: Path
+) -> None:
     from tests.commands_data import ask, import_real_data
 
     day = date(2026, 9, 17)
