@@ -2,7 +2,7 @@
 #   make run    create the virtualenv, install the locked runtime set, start the bot (needs CAPGAP_TELEGRAM_TOKEN or .env)
 #   make test   create the virtualenv with the locked test set and run the whole suite
 #   make lint   ruff and mypy (the CI gates; 0 findings)
-#   make bench  the benchmarks (the locked bench set: pyfedwatch, psutil)
+#   make bench  the benchmarks (the locked bench set: pyfedwatch, psutil); make soak the soak
 #   make lock   update the lock files (requirements*.txt) from pyproject.toml with pip-tools, keeping the
 #               other pins; `make lock LOCK_ARGS=--upgrade` moves everything to the newest versions
 # Installs come from the lock files only, every file checked against its hash (pip fails on anything
@@ -19,7 +19,7 @@ HASH := $(shell cat pyproject.toml $(LOCKS) 2>/dev/null | cksum | cut -d' ' -f1)
 INSTALL = $(BIN)/python -m pip install -q --require-hashes -r $(1) && \
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 
-.PHONY: run test bench lint lock clean
+.PHONY: run test bench soak lint lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ test: $(VENV)/.test-$(HASH)
 
 bench: $(VENV)/.bench-$(HASH)
 	$(BIN)/python -m bench
+
+# Months of service in minutes: the bot driven through 60 NYSE sessions with 10k chats (bench/bench_soak.py).
+soak: $(VENV)/.bench-$(HASH)
+	$(BIN)/python -m bench soak
 
 # Quality gates (run by .ci/run before the tests): ruff and mypy come from the locked test set; settings in
 # pyproject.toml ([tool.ruff], [tool.mypy]: strict over bot, handlers, jobs). Any finding fails.
