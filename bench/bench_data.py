@@ -56,6 +56,7 @@ from bot.history import HistoryStore, load_all
 from bot.market import Market
 from bot.sources.csvfile import read_series_csv
 from bot.sources.yahoo import YahooSource
+from tests.fake_vendors import chart_response
 
 # Real files for 8 daily series (SP600/IJR have no public history: their places are taken by the
 # FRED rates the bot also keeps).
@@ -101,25 +102,7 @@ def chart_transport(
         p2 = int(request.url.params.get("period2", 2**31))
         lo, hi = (int(i) for i in np.searchsorted(stamps, [p1, p2]))
         served.append(hi - lo)
-        meta = json.loads(meta_text)
-        meta["symbol"] = symbol
-        if hi > lo:
-            # Yahoo describes the latest session's trading period; the template's is from 2021, which
-            # would make the newest bar look live and be dropped as an intraday snapshot.
-            start = int(stamps[hi - 1])
-            end = start + 6 * 3600 + 1800
-            period = meta["currentTradingPeriod"]
-            period["pre"].update(start=start - 5 * 3600 - 1800, end=start)
-            period["regular"].update(start=start, end=end)
-            period["post"].update(start=end, end=end + 4 * 3600)
-            meta["regularMarketTime"] = end
-        quote = {c: values[lo:hi].tolist() for c, values in columns.items()}
-        result = {
-            "meta": meta,
-            "timestamp": stamps[lo:hi].tolist(),
-            "indicators": {"quote": [quote], "adjclose": [{"adjclose": quote["close"]}]},
-        }
-        return httpx.Response(200, json={"chart": {"result": [result], "error": None}})
+        return chart_response(meta_text, symbol, stamps, columns, lo, hi)
 
     return httpx.MockTransport(handler), served
 

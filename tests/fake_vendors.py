@@ -52,6 +52,32 @@ def _recorded_body(path: Path) -> dict[str, Any]:
     return response["bodyJson"] if "bodyJson" in response else json.loads(response["body"])  # type: ignore[no-any-return]
 
 
+def chart_response(
+    meta_text: str, symbol: str, stamps: np.ndarray, columns: dict[str, np.ndarray], lo: int, hi: int
+) -> httpx.Response:
+    """Yahoo's v8 chart answer for the bars ``lo:hi`` (``stamps``: each session's opening instant in epoch
+    seconds), in the recorded format, with ``meta`` (the recorded one, as JSON text) saying the newest
+    bar's session has closed: the recorded meta describes a 2021 session, which would make the newest bar
+    look live and be dropped as an intraday snapshot."""
+    meta = json.loads(meta_text)
+    meta["symbol"] = symbol
+    if hi > lo:
+        start = int(stamps[hi - 1])
+        end = start + 6 * 3600 + 1800
+        period = meta["currentTradingPeriod"]
+        period["pre"].update(start=start - 5 * 3600 - 1800, end=start)
+        period["regular"].update(start=start, end=end)
+        period["post"].update(start=end, end=end + 4 * 3600)
+        meta["regularMarketTime"] = end
+    quote = {c: values[lo:hi].tolist() for c, values in columns.items()}
+    result = {
+        "meta": meta,
+        "timestamp": stamps[lo:hi].tolist(),
+        "indicators": {"quote": [quote], "adjclose": [{"adjclose": quote["close"]}]},
+    }
+    return httpx.Response(200, json={"chart": {"result": [result], "error": None}})
+
+
 @dataclass
 class FakeVendors:
     shared: Path
@@ -99,24 +125,7 @@ class FakeVendors:
         last = int(np.searchsorted(days, np.datetime64(self.through), side="right"))
         p1, p2 = int(params.get("period1", 0)), int(params.get("period2", 2**31))
         lo, hi = (int(i) for i in np.searchsorted(stamps[:last], [p1, p2]))
-        meta = json.loads(self._meta)
-        meta["symbol"] = symbol
-        if hi > lo:
-            # The recorded meta describes a 2021 session: describe the newest bar's, which has closed.
-            start = int(stamps[hi - 1])
-            end = start + 6 * 3600 + 1800
-            period = meta["currentTradingPeriod"]
-            period["pre"].update(start=start - 5 * 3600 - 1800, end=start)
-            period["regular"].update(start=start, end=end)
-            period["post"].update(start=end, end=end + 4 * 3600)
-            meta["regularMarketTime"] = end
-        quote = {c: values[lo:hi].tolist() for c, values in columns.items()}
-        result = {
-            "meta": meta,
-            "timestamp": stamps[lo:hi].tolist(),
-            "indicators": {"quote": [quote], "adjclose": [{"adjclose": quote["close"]}]},
-        }
-        return httpx.Response(200, json={"chart": {"result": [result], "error": None}})
+        return chart_response(self._meta, symbol, stamps, columns, lo, hi)
 
     def _fredgraph(self, params: httpx.QueryParams) -> httpx.Response:
         series_id = params.get("id", "")
