@@ -43,6 +43,7 @@ def settings_for(peer: TelegramPeer, data_dir: Path, *, refresh: bool = True) ->
         telegram_token=peer.token,
         telegram_base_url=peer.base_url,
         data_dir=data_dir,
+        redis_url=None,  # the embedded store the test seeds, whatever CAPGAP_REDIS_URL the environment has
         refresh_enabled=refresh,
         intraday_refresh_minutes=0,
         _env_file=None,  # type: ignore[call-arg]
@@ -138,6 +139,7 @@ async def test_refresh_disabled_import_into_the_running_bot_still_alerts(
     newer = tmp_path / "rut_newer.csv"
     rut.loc[:"2025-09-18"].rename(columns=str.capitalize).rename_axis("Date").to_csv(newer)
     monkeypatch.setenv("CAPGAP_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CAPGAP_REDIS_URL", raising=False)  # `capgap import` writes the bot's embedded store
     async with TelegramPeer() as peer:
         settings = settings_for(peer, tmp_path, refresh=False)
         clock = ny("2025-09-17", 18)
