@@ -119,6 +119,10 @@ class Outcome:
     peak_per_s: float = 0.0
     too_many: int = 0
     elapsed: float = 0.0
+    requests: dict[str, int] = field(default_factory=dict)  # Bot API calls the peer answered, per method
+    # What the rules and digest times imply for the same run, computed independently afterwards.
+    expected_alerts: dict[tuple[int, date], int] = field(default_factory=Counter)
+    expected_digests: dict[tuple[int, date], int] = field(default_factory=Counter)
 
 
 def expected_alerts(plan: Plan, snapshot: Any) -> dict[tuple[int, date], int]:
@@ -315,10 +319,10 @@ async def soak(backend: str, *, sessions: int, chats: int, redis_url: str | None
                         seen = classify(peer, seen, outcome, instant.date(), local)
                 final = apps[0].bot_data["services"].market.snapshot
             outcome.too_many = peer.stats().too_many_requests
-            outcome.requests = dict(peer.stats().requests)  # type: ignore[attr-defined]
+            outcome.requests = dict(peer.stats().requests)
             outcome.peak_per_s = _peak_rate(peer) / SCALE
-            outcome.expected_alerts = expected_alerts(plan, final)  # type: ignore[attr-defined]
-            outcome.expected_digests = expected_digests(plan, timeline)  # type: ignore[attr-defined]
+            outcome.expected_alerts = expected_alerts(plan, final)
+            outcome.expected_digests = expected_digests(plan, timeline)
     outcome.elapsed = time.perf_counter() - started
     return outcome
 
@@ -343,8 +347,8 @@ def _peak_rate(peer: TelegramPeer) -> float:
 
 def rows_of(outcome: Outcome, chats: int, reference: Outcome | None = None) -> list[dict[str, Any]]:
     name = f"soak {outcome.backend}" + (f" ({outcome.workers} workers)" if outcome.workers > 1 else "")
-    want_alerts = outcome.expected_alerts  # type: ignore[attr-defined]
-    want_digests = outcome.expected_digests  # type: ignore[attr-defined]
+    want_alerts = outcome.expected_alerts
+    want_digests = outcome.expected_digests
     missing = sum(max(0, n - outcome.alerts.get(k, 0)) for k, n in want_alerts.items())
     extra = sum(max(0, n - want_alerts.get(k, 0)) for k, n in outcome.alerts.items())
     d_missing = sum(max(0, n - outcome.digests.get(k, 0)) for k, n in want_digests.items())
