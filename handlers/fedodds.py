@@ -75,6 +75,8 @@ async def fedodds_command(services: Services, request: Request) -> Reply:
     meetings = meetings[:count]
     statuses = [snap.status[n] for n in ("ZQ_STRIPS", "DFEDTARL", "DFEDTARU") if n in snap.status]
     text = render_fedodds(view, meetings, statuses, request.lang)
+    if not meetings:  # nothing upcoming to draw: the text says so, and no chart is offered
+        return Reply(text=text)
     if not want_chart:
         data = ":".join(("fedodds", *(a.strip() for a in args), "chart"))
         return Reply(text=text, buttons=((Button(tr(N_("📊 Chart of these odds"), request.lang), data),),))
