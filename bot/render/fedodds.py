@@ -86,8 +86,8 @@ def then_and_now(view: OddsView, m: MeetingOdds, lang: str) -> list[Safe]:
     ranges = sorted({lo for odds in (m, *held) for lo, p in odds.probabilities.items() if p >= MATTERS})
     legend = [tr(N_("{date} now"), lang, date=fmt.day(view.result.trade_date, lang))]
     for c, b in then:
-        missing = "" if b is not None else f" ({_missing(c, lang)})"
-        legend.append(Safe(f"{fmt.day(c.trade_date, lang)} {tr(THEN_LABELS[c.which], lang)}{missing}"))
+        column = Safe(f"{fmt.day(c.trade_date, lang)} {tr(THEN_LABELS[c.which], lang)}")
+        legend.append(column if b is not None else tr(N_("{column} ({why})"), lang, column=column, why=_missing(c, lang)))
     labels = [range_label(lo, lang) for lo in ranges]
     width = max((len(x) for x in labels), default=0)
     days = (view.result.trade_date, *(c.trade_date for c, _ in then))
