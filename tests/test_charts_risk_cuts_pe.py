@@ -4,6 +4,7 @@ the button that asks for it, and /pe saying why there is no chart while its hist
 
 from __future__ import annotations
 
+import warnings
 from datetime import date
 from pathlib import Path
 
@@ -114,7 +115,10 @@ async def test_cuts_chart_window_is_chosen_and_a_wrong_one_gets_usage(services: 
 async def test_pe_chart_draws_the_gap_its_mean_and_the_percentile_band(
     services: Services, figures: list[Figure], lang: str  # noqa: F811
 ) -> None:
-    text, reply = await ask(services, "/pe chart", lang=lang, asof=END_2025)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # matplotlib warns once per glyph no font has (tests/test_charts.py)
+        text, reply = await ask(services, "/pe chart", lang=lang, asof=END_2025)
+    assert [str(w.message) for w in caught if "missing from font" in str(w.message)] == []
     assert reply.chart is not None and "2025-12-31" in reply.chart.caption
     ax = figures[-1].axes[0]
     (gap,) = data_lines(figures[-1])
