@@ -6,6 +6,7 @@ import html
 from collections.abc import Mapping, Sequence
 from datetime import date
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
 
@@ -92,7 +93,9 @@ def risk_chart(closes: Mapping[str, pd.Series], risks: Sequence[IndexRisk], stat
         )
         ax = fig.axes[0]
         low, high = ax.get_ylim()
-        ax.set_ylim(low, high + (high - low) * 0.16)  # headroom above the records for the episode labels
+        ax.set_ylim(low, high + (high - low) * 0.24)  # headroom above the records for the episode labels
+        ax.set_yticks([t for t in ax.get_yticks() if low <= t <= 0])  # no tick above the record line
+        x_left, x_right = ax.get_xlim()
         shaded = 0
         for episode in EPISODES:
             drawdowns = [d for d in (by_name[n].episodes.get(episode.key) for n in by_name) if d is not None]
@@ -102,8 +105,12 @@ def risk_chart(closes: Mapping[str, pd.Series], risks: Sequence[IndexRisk], stat
             right = pd.Timestamp(max(d.trough_date for d in drawdowns))
             ax.axvspan(left, right, color="#d62728", alpha=0.12, linewidth=0)
             depths = " / ".join(fmt.pct(-d.depth, clang, 0) for d in drawdowns)
-            # Staggered in two rows: the COVID and 2022 episodes are close on a chart of decades.
-            ax.text(left, 0.99 - 0.07 * (shaded % 2), f"{html.unescape(tr_text(EPISODE_NAMES[episode.key], clang))} {depths}",
-                    transform=ax.get_xaxis_transform(), fontsize=7, ha="left", va="top", color="#8b0000")
+            # One row per episode: the COVID and 2022 episodes are close on a chart of decades. A label
+            # that starts in the last fifth of the chart ends at its episode's right edge instead.
+            near_end = mdates.date2num(left) > x_right - (x_right - x_left) * 0.2
+            ax.text(right if near_end else left, 0.99 - 0.06 * shaded,
+                    f"{html.unescape(tr_text(EPISODE_NAMES[episode.key], clang))} {depths}",
+                    transform=ax.get_xaxis_transform(), fontsize=7, ha="right" if near_end else "left", va="top",
+                    color="#8b0000")
             shaded += 1
         return charts._png(fig)
