@@ -6,7 +6,6 @@ import html
 from collections.abc import Mapping, Sequence
 from datetime import date
 
-import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
 
@@ -95,7 +94,7 @@ def risk_chart(closes: Mapping[str, pd.Series], risks: Sequence[IndexRisk], stat
         low, high = ax.get_ylim()
         ax.set_ylim(low, high + (high - low) * 0.24)  # headroom above the records for the episode labels
         ax.set_yticks([t for t in ax.get_yticks() if low <= t <= 0])  # no tick above the record line
-        x_left, x_right = ax.get_xlim()
+        last_fifth = start + (pd.Timestamp(asof) - start) * 0.8
         shaded = 0
         for episode in EPISODES:
             drawdowns = [d for d in (by_name[n].episodes.get(episode.key) for n in by_name) if d is not None]
@@ -107,7 +106,7 @@ def risk_chart(closes: Mapping[str, pd.Series], risks: Sequence[IndexRisk], stat
             depths = " / ".join(fmt.pct(-d.depth, clang, 0) for d in drawdowns)
             # One row per episode: the COVID and 2022 episodes are close on a chart of decades. A label
             # that starts in the last fifth of the chart ends at its episode's right edge instead.
-            near_end = mdates.date2num(left) > x_right - (x_right - x_left) * 0.2
+            near_end = left > last_fifth
             ax.text(right if near_end else left, 0.99 - 0.06 * shaded,
                     f"{html.unescape(tr_text(EPISODE_NAMES[episode.key], clang))} {depths}",
                     transform=ax.get_xaxis_transform(), fontsize=7, ha="right" if near_end else "left", va="top",
