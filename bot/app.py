@@ -29,6 +29,8 @@ from telegram import (
     BotCommandScopeDefault,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
     LinkPreviewOptions,
     Message,
     PhotoSize,
@@ -43,6 +45,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
@@ -52,6 +55,7 @@ from bot.config import Settings
 from bot.delivery import Limits
 from bot.errors import NoDataError, NotAllowedError, StoreUnavailableError, UsageError, UserError
 from bot.i18n import N_, current_lang, localise_params, normalise_lang, tr
+from bot.inline import inline_answers
 from bot.render.text import as_terminal_text, split_message
 from bot.seam import Chart, Command, Reply, Request, Services, split_args
 from bot.sources.registry import open_sources
@@ -567,6 +571,40 @@ def unknown_message_handler() -> UpdateCallback:
     return callback
 
 
+# Telegram may serve an inline answer again for this long; answers depend on the market snapshot.
+INLINE_CACHE_S = 60
+
+
+def inline_query_handler() -> UpdateCallback:
+    """Inline mode (what is offered: bot/inline.py), in the language of the user's Telegram client, each
+    answer an article the user can send to the chat they are in."""
+
+    async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.inline_query
+        if query is None:
+            return
+        services: Services = context.application.bot_data["services"]
+        lang = normalise_lang(query.from_user.language_code)
+
+        async def run(command: Command, args: tuple[str, ...]) -> Reply:
+            request = Request(command=command.name, args=args, lang=lang, chat_id=query.from_user.id,
+                              user_id=query.from_user.id, chat_type=query.chat_type or ChatType.SENDER)
+            return await run_command(services, command, request)
+
+        answers = await inline_answers(query.query, lang, COMMANDS, run)
+        results = [InlineQueryResultArticle(
+            id=a.id, title=a.title, description=a.description,
+            input_message_content=InputTextMessageContent(a.text, parse_mode=ParseMode.HTML,
+                                                          link_preview_options=LinkPreviewOptions(is_disabled=True)),
+        ) for a in answers]
+        try:
+            await query.answer(results, cache_time=INLINE_CACHE_S, is_personal=True)
+        except BadRequest as exc:  # "query is too old": the user typed on, and nobody waits for this one
+            log.info("inline answer not delivered: %s", exc.message)
+
+    return callback
+
+
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log first, then a short apology to the user and a redacted note to the ops chat."""
     log.error("unhandled error while handling an update", exc_info=context.error)
@@ -657,6 +695,7 @@ def build_application(
     # After the commands: a message none of them took (new messages only; an edit is not a new question).
     application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, unknown_message_handler()))
     application.add_handler(CallbackQueryHandler(callback_router()))
+    application.add_handler(InlineQueryHandler(inline_query_handler()))
     application.add_error_handler(error_handler)
     return application
 

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from bot.errors import NoDataError, UsageError
-from bot.i18n import N_
+from bot.i18n import N_, tr
 from bot.metrics.r2k import InsufficientData
 from bot.metrics.risk import compute_risk
-from bot.render.risk import render_risk
-from bot.seam import Reply, Request, Services
+from bot.render import charts
+from bot.render.risk import CHARTED, render_risk, risk_caption, risk_chart
+from bot.seam import Button, Chart, Reply, Request, Services
 
-RISK_USAGE = N_("Usage: /risk — volatility (annualised, over the last 20 and 252 sessions; 252 sessions ≈ 1 year) and drawdowns of named episodes (peak = last record close, trough = lowest close of the episode), Russell 2000 vs S&amp;P 500 and Nasdaq-100")  # noqa: E501 (a msgid is one line)
+RISK_USAGE = N_("Usage: /risk [chart] — volatility (annualised, over the last 20 and 252 sessions; 252 sessions ≈ 1 year) and drawdowns of named episodes (peak = last record close, trough = lowest close of the episode), Russell 2000 vs S&amp;P 500 and Nasdaq-100; chart: the drawdowns of the Russell 2000 and S&amp;P 500 over time")  # noqa: E501 (a msgid is one line)
 
 
 async def risk_command(services: Services, request: Request) -> Reply:
-    if request.args:
+    if request.args and tuple(a.lower() for a in request.args) != ("chart",):
         raise UsageError(RISK_USAGE)
     snap = request.snapshot(services)
     names = [n for n in ("RUT", "SPX", "NDX") if snap.has(n)]
@@ -24,4 +25,11 @@ async def risk_command(services: Services, request: Request) -> Reply:
     except InsufficientData as exc:
         raise NoDataError(what=exc.what) from exc
     statuses = [snap.status[n] for n in names if n in snap.status]
-    return Reply(text=render_risk(risks, statuses, snap.asof, request.lang))
+    text = render_risk(risks, statuses, snap.asof, request.lang)
+    if not request.args:
+        return Reply(text=text, buttons=((Button(tr(N_("📉 Drawdown chart"), request.lang), "risk:chart"),),))
+    charted = [n for n in CHARTED if n in names]
+    asof = max(r.asof for r in risks if r.name in charted)
+    png = await charts.render(risk_chart, {n: snap.close(n) for n in charted}, risks,
+                              [snap.status[n] for n in charted if n in snap.status], asof, request.lang)
+    return Reply(text=text, chart=Chart(png=png, caption=risk_caption(asof, request.lang)))

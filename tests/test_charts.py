@@ -25,13 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import font_subset  # noqa: E402
 
 # Every chart the bot draws: /r2k's periods, /spread's periods, /fedodds for several meetings and for one,
-# and the digest's chart, each with the date its data supports.
+# the digest's chart, /risk's and /cuts' (/pe's: tests/test_charts_risk_cuts_pe.py), each with the date its data supports.
 ZH_CHARTS = [
     *(("/r2k chart " + period, date(2025, 12, 31)) for period in ("ytd", "1y", "5y")),
     *(("/spread " + period, date(2025, 12, 31)) for period in ("ytd", "1m", "3m", "1y", "5y")),
     ("/fedodds chart", date(2026, 9, 17)),
     ("/fedodds 1 chart", date(2026, 9, 17)),
     ("/digest", date(2025, 12, 31)),
+    ("/risk chart", date(2025, 12, 31)),
+    ("/cuts chart", date(2025, 12, 31)),
 ]
 
 

@@ -261,3 +261,25 @@ def test_rates_summary_is_one_line_for_a_digest(history: HistoryStore, lang: str
     r = compute_rates(values["DFEDTARL"], values["DFEDTARU"], values["EFFR"], values["DGS10"],
                       calendar.fomc_meetings(), date(2026, 2, 20))
     assert rates_summary(r, lang) == expected
+
+
+# the digest's /rates line -------------------------------------------------------------------------------
+
+async def test_digest_carries_the_rates_line_with_its_date_and_fred_in_the_footer(at) -> None:  # type: ignore[no-untyped-def]
+    asof = date(2025, 9, 18)
+    text, _ = await ask(at(asof), "/digest", asof=asof)
+    assert ("Rates (2025-09-18): Fed funds 4.00–4.25% · EFFR 4.08% · 10-year 4.11% (+7 bp since the 2025-09-17 "
+            "decision)") in text.splitlines()
+    assert "FRED (EFFR, DGS10)" in text and "(DFEDTARL)" in text and "stale" not in text
+    zh, _ = await ask(at(asof), "/digest", lang="zh-Hant", asof=asof)
+    assert "利率（2025-09-18）：聯邦基金利率 4.00–4.25% · EFFR 4.08% · 10 年期 4.11%" in zh
+
+
+async def test_digest_rates_line_marks_stale_rates_and_says_why(at) -> None:  # type: ignore[no-untyped-def]
+    asof = date(2026, 4, 10)  # the FRED files end on 2026-03-26/27: more than 7 days before
+    text, _ = await ask(at(asof), "/digest", asof=asof)
+    line = next(ln for ln in text.splitlines() if ln.startswith("Rates ("))
+    assert line.startswith("Rates (2026-03-27): Fed funds 3.50–3.75% ⚠️ · EFFR 3.64% ⚠️ · 10-year 4.42%")
+    assert line.endswith("⚠️")
+    for series in ("EFFR", "DGS10"):
+        assert f"⚠️ {series} data is stale: last value 2026-03-26, more than 7 days old." in text

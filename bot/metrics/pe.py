@@ -28,6 +28,10 @@ import pandas as pd
 from bot.metrics.returns import InsufficientData, as_timestamp, day
 
 MIN_HISTORY_DAYS = 365
+# The gap's chart (mean and a 10th–90th percentile band) needs the year a percentile needs, and at least
+# this many common dates in it: a year of month-end imports (12) draws a line; fewer says why not.
+MIN_CHART_POINTS = 12
+CHART_BAND = (10.0, 90.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,10 +209,20 @@ def best_pe(
     )
 
 
+def gap_history(large: PESeries, small: PESeries, asof: date | None = None) -> pd.Series:
+    """The large-minus-small P/E gap (turns) on every common date on or before ``asof`` (None: all)."""
+    both = _common(large, small, asof)
+    return both["large"] - both["small"]
+
+
+def chartable(gap: PEGap) -> bool:
+    """Enough history for the gap's chart: a percentile (a year) and ``MIN_CHART_POINTS`` common dates."""
+    return gap.percentile is not None and gap.observations >= MIN_CHART_POINTS
+
+
 def pe_gap_series(values: Mapping[str, pd.Series], labels: Mapping[str, str]) -> pd.Series:
     """The large-minus-small P/E gap (turns) on every common date, from the best series held."""
     large, small = best_pe(values, "large", labels), best_pe(values, "small", labels)
     if large is None or small is None:
         return pd.Series(dtype="float64")
-    both = _common(large, small, None)
-    return both["large"] - both["small"]
+    return gap_history(large, small)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from datetime import date
 
 from bot.i18n import N_, Safe, tr, trn
 from bot.market import SeriesStatus
 from bot.metrics.cuts import HORIZONS, CutsStudy, FirstCut
+from bot.render import charts
 from bot.render import format as fmt
-from bot.render.text import join, sources_line, stale_lines
+from bot.render.text import as_terminal_text, join, sources_line, stale_lines
 
 # The byline of the article whose averages /cuts checks (FoolBull, 2025-09-30).
 CLAIM_PUBLISHED = date(2025, 9, 30)
@@ -52,3 +54,40 @@ def render_cuts(study: CutsStudy, statuses: Sequence[SeriesStatus], lang: str) -
     lines += stale_lines(statuses, lang)
     lines += ["", sources_line(statuses, study.asof, lang)]
     return join(lines)
+
+
+def cuts_caption(study: CutsStudy, months: int, lang: str) -> Safe:
+    return tr(N_("Russell 2000 vs S&amp;P 500 {months} months after the first Fed cut · {asof}"), lang, months=months,
+              asof=fmt.day(study.asof, lang))
+
+
+def cuts_chart(study: CutsStudy, months: int, statuses: Sequence[SeriesStatus], lang: str) -> bytes:
+    """Grouped bars: per cut whose ``months`` window has ended, the Russell 2000 and S&P 500 price
+    returns (percent), then the average over the first cuts. A resumed cut is marked (its bars are not in
+    the average); a window not ended has no bars, as the text says."""
+    clang = charts.chart_lang(lang)
+    rut: dict[str, float] = {}
+    spx: dict[str, float] = {}
+    for c in study.cycles:
+        small, large = c.rut[months], c.spx[months]
+        if small is None or large is None:
+            continue
+        label = str(fmt.day(c.date, clang))
+        if c.kind == "resumed":
+            label = html.unescape(tr(N_("{date} (resumed)"), clang, date=label))
+        rut[label], spx[label] = small * 100, large * 100
+    avg_rut, avg_spx = study.avg_rut[months], study.avg_spx[months]
+    if avg_rut is not None and avg_spx is not None:
+        label = html.unescape(trn("Average ({count} cycle)", "Average ({count} cycles)", study.counted[months], clang,
+                                  count=study.counted[months]))
+        rut[label], spx[label] = avg_rut * 100, avg_spx * 100
+    title = tr(N_("Price return {months} months after the first Fed cut, to {asof}"), clang, months=months,
+               asof=fmt.day(study.asof, clang))
+    return charts.grouped_bar_chart(
+        [(html.unescape(tr(N_("Russell 2000"), clang)), rut), (str(tr(N_("S&P 500"), clang)), spx)],
+        title=html.unescape(title),
+        xlabel=html.unescape(tr(N_("First cut of the cycle (announcement)"), clang)),
+        ylabel=html.unescape(tr(N_("Price return (%)"), clang)),
+        source=as_terminal_text(sources_line(statuses, study.asof, clang)),
+        lang=clang,
+    )

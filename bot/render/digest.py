@@ -11,12 +11,14 @@ from bot.market import Snapshot
 from bot.metrics.odds import odds_view
 from bot.metrics.pe import CANDIDATES, best_pe, compute_pe_gap
 from bot.metrics.r2k import InsufficientData, compute_r2k
+from bot.metrics.rates import compute_rates
 from bot.metrics.spread import compute_spread
 from bot.render import charts
 from bot.render import format as fmt
 from bot.render.fedodds import range_label
 from bot.render.pe import KINDS, PE_KINDS_DIFFER
 from bot.render.r2k import r2k_chart
+from bot.render.rates import rates_summary
 from bot.render.spread import trend_word
 from bot.render.text import join, sources_line, stale_lines, used_closes
 from bot.series import SERIES
@@ -78,6 +80,7 @@ async def build_digest(snap: Snapshot, lang: str) -> Digest:
                             meeting=fmt.day(m.meeting, lang), cut=fmt.pct(m.cut, lang, 0, sign=False),
                             hold=fmt.pct(m.hold, lang, 0, sign=False), hike=fmt.pct(m.hike, lang, 0, sign=False),
                             range=range_label(m.most_likely, lang), trade_date=fmt.day(view.result.trade_date, lang)))
+    lines += _rates_lines(snap, lang, used, closes)
     upcoming_meeting = calendar.next_meeting(snap.asof)
     if upcoming_meeting is not None:
         lines.append(tr(N_("Next FOMC decision: {date}"), lang, date=fmt.day(upcoming_meeting, lang)))
@@ -118,3 +121,23 @@ def _pe_lines(snap: Snapshot, lang: str, used: list[str], closes: dict[str, date
     if not gap.comparable:
         out.append(tr(PE_KINDS_DIFFER, lang))
     return out
+
+
+RATE_SERIES = ("DFEDTARL", "DFEDTARU", "EFFR", "DGS10")
+
+
+def _rates_lines(snap: Snapshot, lang: str, used: list[str], closes: dict[str, date]) -> list[Safe]:
+    """/rates in one line, dated by its latest observation; a stale part is marked ⚠️ in the line and
+    named in the digest's stale warnings (its series join ``used``)."""
+    held = {n: snap.close(n) if snap.has(n) else None for n in RATE_SERIES}
+    try:
+        r = compute_rates(held["DFEDTARL"], held["DFEDTARU"], held["EFFR"], held["DGS10"], calendar.fomc_meetings(),
+                          snap.asof)
+    except InsufficientData:
+        return []
+    shown = {"DFEDTARL": r.target, "DFEDTARU": r.target, "EFFR": r.effr, "DGS10": r.dgs10}
+    for name, reading in shown.items():
+        if reading is not None:
+            used.append(name)
+            closes[name] = reading.date
+    return [tr(N_("Rates ({asof}): {summary}"), lang, asof=fmt.day(r.asof, lang), summary=rates_summary(r, lang))]
