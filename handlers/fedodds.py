@@ -14,7 +14,7 @@ from bot.render.fedodds import fedodds_chart, render_fedodds, strip_label
 from bot.seam import Button, Chart, Reply, Request, Services
 from handlers.fedodds_history import fedodds_history_reply
 
-FEDODDS_USAGE = N_("Usage: /fedodds [N | YYYY-MM] [chart] — the next N meetings (1–12, default 4) or the meeting in a month, e.g. /fedodds 8 or /fedodds 2026-12; add chart for the picture; /fedodds YYYY-MM history charts how that meeting's odds moved, e.g. /fedodds 2022-03 history")  # noqa: E501 (a msgid is one line)
+FEDODDS_USAGE = N_("Usage: /fedodds [N | YYYY-MM] [chart] — the next N meetings (1–12, default 4) or the meeting in a month with its odds then and now, e.g. /fedodds 8 or /fedodds 2026-12; add chart for the picture (a heatmap of the meetings by target range, bars for one meeting); /fedodds YYYY-MM history charts how that meeting's odds moved, e.g. /fedodds 2022-03 history")  # noqa: E501 (a msgid is one line)
 NO_MEETING = N_("No FOMC meeting in {month} among the meetings the futures price now. Try /fedodds 8.")
 DEFAULT_MEETINGS = 4
 MAX_MEETINGS = 12
@@ -75,6 +75,8 @@ async def fedodds_command(services: Services, request: Request) -> Reply:
     meetings = meetings[:count]
     statuses = [snap.status[n] for n in ("ZQ_STRIPS", "DFEDTARL", "DFEDTARU") if n in snap.status]
     text = render_fedodds(view, meetings, statuses, request.lang)
+    if not meetings:  # nothing upcoming to draw: the text says so, and no chart is offered
+        return Reply(text=text)
     if not want_chart:
         data = ":".join(("fedodds", *(a.strip() for a in args), "chart"))
         return Reply(text=text, buttons=((Button(tr(N_("📊 Chart of these odds"), request.lang), data),),))

@@ -53,3 +53,16 @@ async def ask(services: Services, text: str, *, lang: str = "en", asof: date | N
     request = Request(command=name, args=args, lang=lang, asof=asof, is_admin=True)
     reply = await run_command(services, COMMANDS[name], request)
     return as_terminal_text(reply.text), reply
+
+
+def table_rows(text: str, header: list[str]) -> dict[str, list[str]]:
+    """The then-and-now table of a reply as {range: [cell per column]}, read under its header line."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split() == header)
+    rows: dict[str, list[str]] = {}
+    for line in lines[start + 1 :]:
+        cells = line.split()
+        if len(cells) != len(header) + 1:
+            break
+        rows[cells[0]] = cells[1:]
+    return rows

@@ -10,8 +10,11 @@ from datetime import date
 from pathlib import Path
 
 import matplotlib.image as mpimg
+import matplotlib.pyplot as plt
 import pytest
 from fontTools.ttLib import TTFont
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from bot.render import charts
@@ -76,14 +79,73 @@ async def test_fedodds_chart_of_one_meeting_names_it_and_source_clears_the_axis_
     fig = figures[-1]
     ax = fig.axes[0]
     assert "2026-10-28" in ax.get_title()
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
     renderer = FigureCanvasAgg(fig).get_renderer()  # the saved figure was closed: lay it out again
     source = next(t for t in fig.texts if t.get_text().startswith("Source:"))
     below = source.get_window_extent(renderer)
     for label in (ax.xaxis.label, *ax.get_xticklabels()):
         assert not below.overlaps(label.get_window_extent(renderer)), label.get_text()
     assert below.y1 < ax.xaxis.label.get_window_extent(renderer).y0
+
+
+def cell_texts(ax: Axes) -> dict[tuple[str, str], str]:
+    """A heatmap's cell texts by (row label, column label)."""
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    columns = [t.get_text() for t in ax.get_xticklabels()]
+    return {(rows[round(t.get_position()[1])], columns[round(t.get_position()[0])]): t.get_text() for t in ax.texts}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hant"])
+async def test_fedodds_chart_of_several_meetings_is_a_heatmap_with_the_odds_in_its_cells(
+    services: Services, figures: list[Figure], lang: str
+) -> None:
+    _, reply = await ask(services, "/fedodds 12 chart", lang=lang, asof=date(2026, 9, 17))
+    assert reply.chart is not None and reply.chart.png[:4] == b"\x89PNG"
+    fig = figures[-1]
+    ax, scale = fig.axes  # the table and its colour scale
+    assert "2026-09-17" in ax.get_title()  # the strip's trade date
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    assert rows[:2] == ["2026-10-28", "2026-12-09"] and rows[-1] == "2027-12-08" and len(rows) == 10  # all the strip prices
+    cells = cell_texts(ax)
+    assert cells[("2026-10-28", "3.75–4.00")] == "44.6" and cells[("2026-10-28", "4.00–4.25")] == "55.4"
+    assert [cells.get(("2026-12-09", r)) for r in ("3.75–4.00", "4.00–4.25", "4.25–4.50")] == ["11.0", "47.3", "41.7"]
+    assert ("2026-10-28", "3.50–3.75") not in cells and cells[("2027-12-08", "3.50–3.75")] == "0.3"  # blank below 0.05 %
+    for row in rows:  # each meeting's cells add up to 100 % (to rounding)
+        assert sum(float(v) for (r, _), v in cells.items() if r == row) == pytest.approx(100, abs=0.5)
+    assert scale.get_ylabel() == {"en": "Probability (%)", "zh-Hant": "機率（%）"}[lang]
+    assert ax.get_xlabel() and ax.get_ylabel() and any("2026-09-17" in t.get_text() for t in fig.texts)
+
+
+def test_heatmap_of_twelve_meetings_keeps_every_number_inside_its_cell() -> None:
+    columns = [f"{lo / 4:.2f}–{lo / 4 + 0.25:.2f}" for lo in range(10, 24)]  # 14 ranges
+    rows = [f"2027-{month:02d}-15" for month in range(1, 13)]
+    values = [[100.0 if (i + j) % 3 else 5.0 for j in range(len(columns))] for i in range(len(rows))]
+    with plt.rc_context(charts._style("en")):
+        fig = charts.heatmap_figure(rows, columns, values, cells=[[f"{v:.1f}" for v in row] for row in values],
+                                    title="t", xlabel="x", ylabel="y", colorbar="%", source="s")
+    ax = fig.axes[0]
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    cell_w = ax.get_window_extent(renderer).width / len(columns)
+    cell_h = ax.get_window_extent(renderer).height / len(rows)
+    assert len(ax.texts) == len(rows) * len(columns)
+    for text in ax.texts:  # "100.0" fits its cell with room to spare, so no number touches its neighbour
+        box = text.get_window_extent(renderer)
+        assert box.width < 0.9 * cell_w and box.height < 0.9 * cell_h and text.get_fontsize() >= 7
+    labels = [t.get_window_extent(renderer) for t in ax.get_yticklabels()]
+    assert not any(a.overlaps(b) for a, b in zip(labels, labels[1:], strict=False))
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hant"])
+async def test_fedodds_chart_of_one_meeting_is_bars_each_carrying_its_percentage(
+    services: Services, figures: list[Figure], lang: str
+) -> None:
+    _, reply = await ask(services, "/fedodds 2026-12 chart", lang=lang, asof=date(2026, 9, 17))
+    assert reply.chart is not None and reply.chart.png[:4] == b"\x89PNG"
+    ax = figures[-1].axes[0]
+    assert "2026-12-09" in ax.get_title()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["3.75–4.00", "4.00–4.25", "4.25–4.50"]
+    assert [t.get_text() for t in ax.texts] == ["11.0%", "47.3%", "41.7%"]
+    assert [round(bar.get_height(), 1) for bar in ax.patches] == [11.0, 47.3, 41.7]
 
 
 def missing_from_shipped_font(chars: set[str]) -> list[str]:

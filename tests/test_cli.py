@@ -157,3 +157,22 @@ def test_cli_refresh_report_failed_fetch_exits_non_zero_and_says_what_was_kept(c
     assert "1 series could not be fetched: RUT" in err
     # Import-only series never count as failed: with nothing failed the exit status is 0.
     assert _print_refresh(snap, RefreshReport(fetched={"SPX": "yahoo"})) == 0
+
+
+def test_cli_fedodds_then_and_now_table_and_bars_from_an_imported_zq_file(tmp_path: Path, shared_data: Path) -> None:
+    """`capgap import` of a slice of the real ZQ daily file (2022-01-25 … 2022-03-01), then `capgap ask
+    --as-of` in zh-Hant: the March 2022 meeting against the previous session, a week and a month earlier."""
+    source = shared_data / "zq" / "ZQ_contracts_daily_1990_2025_pyfedwatch.csv"
+    lines = source.read_text().splitlines()
+    sliced = tmp_path / "zq_2022.csv"
+    sliced.write_text("\n".join([lines[0], *(x for x in lines[1:] if "2022-01-25" <= x.split(",")[3] <= "2022-03-01")]) + "\n")
+    for path, series in ((sliced, "ZQ"), (shared_data / "fred" / "DFEDTARL_jonsflow.csv", "DFEDTARL")):
+        imported = capgap("import", str(path), "--series", series, data_dir=tmp_path)
+        assert imported.returncode == 0, imported.stderr
+    chart = tmp_path / "bars.png"
+    zh = capgap("ask", "--as-of", "2022-03-01", "--lang", "zh-Hant", "--chart-out", str(chart), "/fedodds 2022-03 chart",
+                data_dir=tmp_path)
+    assert zh.returncode == 0, zh.stderr
+    assert "2022-03-01 目前 · 2022-02-28 前一交易日 · 2022-02-22 1 週前 · 2022-02-01 1 個月前" in zh.stdout
+    assert "0.25–0.50   87.2%   93.0%   59.0%   87.0%" in zh.stdout
+    assert chart.read_bytes()[:4] == b"\x89PNG"

@@ -87,6 +87,22 @@ async def test_e2e_fedodds_replies_with_worked_example_numbers_and_its_chart_but
         assert photo.ok and photo.photo is not None and photo.photo[:4] == b"\x89PNG"
 
 
+async def test_e2e_fedodds_one_meeting_sends_its_then_and_now_table_as_one_pre_block_telegram_accepts(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    load_fedwatch_fixture(shared_data, tmp_path)
+    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)):
+        peer.inject_message(1006, "/fedodds 2026-12", language_code="zh-hant")
+        sent = await peer.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == 1006, timeout=10)
+        assert sent.ok and "前一交易日" in sent.result["text"]
+        [pre] = [e for e in sent.result["entities"] if e["type"] == "pre"]
+        utf16 = sent.result["text"].encode("utf-16-le")
+        table = utf16[2 * pre["offset"] : 2 * (pre["offset"] + pre["length"])].decode("utf-16-le").splitlines()
+        assert table[0].split() == ["09-17", "09-16", "09-10", "08-17"]
+        assert table[1:] == ["3.75–4.00   11.0%       -       -       -", "4.00–4.25   47.3%       -       -       -",
+                             "4.25–4.50   41.7%       -       -       -"]
+
+
 async def test_e2e_unexpected_error_gets_an_apology_and_a_logged_traceback_without_the_token(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

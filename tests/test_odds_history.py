@@ -25,7 +25,7 @@ from bot.sources.base import Strip
 from bot.sources.csvfile import read_series_csv
 from bot.sources.zq_daily import parse_zq_daily
 from handlers.fedodds import parse_history_args
-from tests.commands_data import ask, import_real_data, services_for
+from tests.commands_data import ask, import_real_data, services_for, table_rows
 
 ZQ_FILE = "zq/ZQ_contracts_daily_1990_2025_pyfedwatch.csv"
 MARCH_2022 = date(2022, 3, 16)
@@ -299,3 +299,36 @@ def test_target_lower_bound_single_target_only_still_prices_pre_2008_meetings(
     assert history is not None and history.on(history.last)[1.25] > 0.99
     assert meeting_odds_history(strips, target, calendar.fomc_meetings(), MARCH_2022) is None
     assert target_lower_bound(None, None).empty
+
+
+# then and now: /fedodds against the real strips of the days it compares with --------------------------
+THEN_AND_NOW = (date(2022, 3, 1), date(2022, 2, 28), date(2022, 2, 22), date(2022, 2, 1))  # now, 1d, 1w, 1m
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hant"])
+async def test_fedodds_one_meeting_then_and_now_columns_are_the_odds_of_each_dates_real_strip(
+    history_with_zq: HistoryStore, march_2022: OddsHistory, tmp_path: Path, lang: str
+) -> None:
+    now = THEN_AND_NOW[0]
+    text, _ = await ask(services_for(history_with_zq, now, tmp_path), "/fedodds 2022-03", lang=lang, asof=now)
+    legend = {"en": "2022-03-01 now · 2022-02-28 previous session · 2022-02-22 1 week earlier · 2022-02-01 1 month earlier",
+              "zh-Hant": "2022-03-01 目前 · 2022-02-28 前一交易日 · 2022-02-22 1 週前 · 2022-02-01 1 個月前"}[lang]
+    assert legend in text
+    # Every range at 0.5 % or more on any of the four days, each cell the meeting's odds on its day
+    # (the per-meeting history, formatted here by hand).
+    odds = [march_2022.on(day) for day in THEN_AND_NOW]
+    ranges = sorted({lower for day in odds for lower, p in day.items() if p >= 0.005})
+    expected = {f"{lo:.2f}–{lo + 0.25:.2f}": [f"{day.get(lo, 0.0) * 100:.1f}%" for day in odds] for lo in ranges}
+    rows = table_rows(text, ["03-01", "02-28", "02-22", "02-01"])
+    assert rows == expected and len(rows) >= 2
+    assert rows["0.25–0.50"][0] == "87.2%"  # the hand computation of 2022-03-01 above
+
+
+async def test_fedodds_several_meetings_compare_the_most_likely_range_with_each_earlier_strip(
+    history_with_zq: HistoryStore, march_2022: OddsHistory, tmp_path: Path
+) -> None:
+    now = THEN_AND_NOW[0]
+    text, reply = await ask(services_for(history_with_zq, now, tmp_path), "/fedodds 2", asof=now)
+    then = " · ".join(f"{day.isoformat()} {march_2022.on(day).get(0.25, 0.0) * 100:.1f}%" for day in THEN_AND_NOW[1:])
+    assert f"  0.25–0.50 then: {then}" in text.splitlines()
+    assert "<pre>" not in reply.text and len(reply.text) < 4096  # several meetings: lines, one message

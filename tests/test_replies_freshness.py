@@ -20,7 +20,7 @@ from bot.market import Market, record_odds
 from bot.seam import Services
 from bot.sources.base import Strip
 from bot.sources.cme import parse_cme_settlements
-from tests.commands_data import ask, import_real_data, services_for
+from tests.commands_data import ask, import_real_data, services_for, table_rows
 
 LATER = datetime(2026, 12, 4, 18, 0, tzinfo=UTC)  # a Friday long after the shared data ends
 SEPT_17 = date(2026, 9, 17)
@@ -165,6 +165,36 @@ async def test_fedodds_imported_strip_is_labelled_by_its_file(with_earlier_strip
     text, reply = await ask(services_for(with_earlier_strips, SEPT_17, tmp_path), "/fedodds", asof=SEPT_17)
     assert "(file settlements_ZQ_20260917.json)" in text and "CME settlements" not in text
     assert "target range: FRED (DFEDTARL, DFEDTARU)" in text  # import_real_data stores the September range as "fred"
+
+
+async def test_fedodds_then_and_now_says_per_column_which_earlier_strip_is_missing(with_earlier_strips: HistoryStore,
+                                                                                  tmp_path: Path) -> None:
+    services = services_for(with_earlier_strips, SEPT_17, tmp_path)
+    one, _ = await ask(services, "/fedodds 2026-12", asof=SEPT_17)
+    assert ("2026-09-17 now · 2026-09-16 previous session · 2026-09-10 1 week earlier (no settlements stored) · "
+            "2026-08-17 1 month earlier (no settlements stored)") in one
+    rows = table_rows(one, ["09-17", "09-16", "09-10", "08-17"])
+    assert rows["4.00–4.25"][0] == "47.3%" and rows["4.25–4.50"][0] == "41.7%"
+    assert all(cells[1].endswith("%") and cells[2:] == ["-", "-"] for cells in rows.values())
+    several, _ = await ask(services, "/fedodds 2", asof=SEPT_17)
+    assert "· 2026-09-10 no settlements stored · 2026-08-17 no settlements stored" in several
+    assert "4.00–4.25 then: 2026-09-16 " in several and "then and now" not in several.lower()
+    zh, _ = await ask(services, "/fedodds 2026-12", lang="zh-Hant", asof=SEPT_17)
+    assert "2026-09-10 1 週前（未存有結算價）" in zh and table_rows(zh, ["09-17", "09-16", "09-10", "08-17"]) == rows
+    none, _ = await ask(services_for(with_earlier_strips, date(2026, 9, 16), tmp_path), "/fedodds 2", asof=date(2026, 9, 16))
+    assert " then: " not in none  # no earlier strip at all: the changes line alone says so
+
+
+async def test_fedodds_then_and_now_names_a_meeting_the_earlier_strip_did_not_price(shared_data: Path, tmp_path: Path) -> None:
+    history = import_real_data(shared_data, tmp_path / "short")
+    strip = parse_cme_settlements((shared_data / "fixtures/cme/settlements_ZQ_20260917.json").read_bytes())
+    # The previous session's strip ends with January 2027: it cannot price the March 2027 meeting.
+    short = {m: p for m, p in strip.settles.items() if m <= date(2027, 1, 1)}
+    history.put_strip(Strip(trade_date=date(2026, 9, 16), settles=short, source="cme"))
+    text, _ = await ask(services_for(history, SEPT_17, tmp_path), "/fedodds 2027-03", asof=SEPT_17)
+    assert "2026-09-16 previous session (meeting not priced then)" in text
+    december, _ = await ask(services_for(history, SEPT_17, tmp_path), "/fedodds 2026-12", asof=SEPT_17)
+    assert "2026-09-16 previous session ·" in december and "not priced" not in december
 
 
 def _pe(history: HistoryStore, name: str, dates: list[str], values: list[float]) -> None:

@@ -23,39 +23,41 @@ _SLACK = timedelta(days=3)
 
 @dataclass(frozen=True)
 class Earlier:
-    """FedWatch on an earlier trade date, for "vs <date>" changes: ``which`` is "1d" (the previous
-    session), "1w" or "1m"."""
+    """One "then" of the then-and-now comparisons: ``which`` is "1d" (the previous session), "1w" or
+    "1m"; ``wanted`` the day it compares with (the previous session, a week or a calendar month before
+    the trade date); ``result`` FedWatch on the strip stored for it (at most a few days before
+    ``wanted``), None when no such strip is stored."""
 
     which: str
-    result: FedWatchResult
+    wanted: date
+    result: FedWatchResult | None
 
     @property
     def trade_date(self) -> date:
-        return self.result.trade_date
+        """The trade date compared with: the stored strip's, else the day wanted."""
+        return self.result.trade_date if self.result is not None else self.wanted
 
 
 @dataclass(frozen=True)
 class OddsView:
     """FedWatch on ``result.trade_date`` for a reply about ``asof``, with the same meetings on the
-    previous session, a week and a month earlier (each only when that day's strip is stored)."""
+    previous session, a week and a month earlier (``comparisons``, in COMPARISONS order; each with a
+    result only when that day's strip is stored)."""
 
     result: FedWatchResult
     strip: Strip
-    day_ago: FedWatchResult | None
-    week_ago: FedWatchResult | None
-    month_ago: FedWatchResult | None = None
+    comparisons: tuple[Earlier, ...] = ()
     asof: date | None = None
 
     def previous(self, meeting: date, which: str) -> MeetingOdds | None:
-        base = {"1d": self.day_ago, "1w": self.week_ago, "1m": self.month_ago}[which]
+        base = next((c.result for c in self.comparisons if c.which == which), None)
         if base is None:
             return None
         return next((m for m in base.meetings if m.meeting == meeting), None)
 
     def earlier(self) -> list[Earlier]:
-        """The comparisons held, in COMPARISONS order."""
-        found = zip(COMPARISONS, (self.day_ago, self.week_ago, self.month_ago), strict=True)
-        return [Earlier(which, result) for which, result in found if result is not None]
+        """The comparisons held (a strip stored for them), in COMPARISONS order."""
+        return [c for c in self.comparisons if c.result is not None]
 
     @property
     def upcoming(self) -> tuple[MeetingOdds, ...]:
@@ -98,7 +100,8 @@ def odds_view(
 
     ``previous_session`` (``bot.calendar.previous_session``) names the session before a trade date;
     without it, the weekday before. A comparison whose strip is not stored (or is more than a few days
-    older than its target) is left out rather than made against whatever older strip is held.
+    older than the day it aims at) has no result, rather than one made against whatever older strip is
+    held: the reply says that day's settlements are missing.
     """
     dates = sorted(d for d in strips if d <= asof)
     if not dates:
@@ -108,18 +111,18 @@ def odds_view(
     if result is None:
         return None
     before = previous_session or _previous_weekday
-    day = before(latest.trade_date)
-    day_ago = fedwatch_on(strips[day], target_lower, meetings) if day in strips else None
-    week = _strip_near(strips, latest.trade_date - timedelta(days=7))
-    month = _strip_near(strips, (pd.Timestamp(latest.trade_date) - pd.DateOffset(months=1)).date())
-    return OddsView(
-        result=result,
-        strip=latest,
-        day_ago=day_ago,
-        week_ago=fedwatch_on(week, target_lower, meetings) if week is not None else None,
-        month_ago=fedwatch_on(month, target_lower, meetings) if month is not None else None,
-        asof=asof,
-    )
+    wanted = {
+        "1d": before(latest.trade_date),
+        "1w": latest.trade_date - timedelta(days=7),
+        "1m": (pd.Timestamp(latest.trade_date) - pd.DateOffset(months=1)).date(),
+    }
+    comparisons = []
+    for which in COMPARISONS:
+        # The previous session's own strip, never an older one; a week or a month: a few days' slack.
+        strip = strips.get(wanted[which]) if which == "1d" else _strip_near(strips, wanted[which])
+        earlier = fedwatch_on(strip, target_lower, meetings) if strip is not None else None
+        comparisons.append(Earlier(which, wanted[which], earlier))
+    return OddsView(result=result, strip=latest, comparisons=tuple(comparisons), asof=asof)
 
 
 def _previous_weekday(day: date) -> date:

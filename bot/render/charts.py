@@ -23,6 +23,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
@@ -122,14 +123,18 @@ def grouped_bar_chart(
     ylabel: str,
     source: str,
     lang: str,
+    value_format: str | None = None,
 ) -> bytes:
-    """Bars per category inside each group (e.g. probability by target range for each meeting)."""
+    """Bars per category inside each group (e.g. probability by target range for each meeting); with
+    ``value_format`` (e.g. "{:.1f}%") each bar carries its value."""
     with plt.rc_context(_style(lang)):
-        return _png(grouped_bar_figure(groups, title=title, xlabel=xlabel, ylabel=ylabel, source=source))
+        return _png(grouped_bar_figure(groups, title=title, xlabel=xlabel, ylabel=ylabel, source=source,
+                                       value_format=value_format))
 
 
 def grouped_bar_figure(
-    groups: Sequence[tuple[str, Mapping[str, float]]], *, title: str, xlabel: str, ylabel: str, source: str
+    groups: Sequence[tuple[str, Mapping[str, float]]], *, title: str, xlabel: str, ylabel: str, source: str,
+    value_format: str | None = None,
 ) -> Figure:
     """The figure grouped_bar_chart draws (under the caller's rc_context)."""
     categories: list[str] = []
@@ -141,12 +146,71 @@ def grouped_bar_figure(
     width = 0.8 / max(1, len(groups))
     for index, (label, values) in enumerate(groups):
         xs = [c + index * width for c in range(len(categories))]
-        ax.bar(xs, [values.get(c, 0.0) for c in categories], width=width, label=label)
+        bars = ax.bar(xs, [values.get(c, 0.0) for c in categories], width=width, label=label)
+        if value_format is not None:
+            ax.bar_label(bars, fmt=value_format, fontsize=8, padding=2)
+            ax.margins(y=0.1)  # room above the tallest bar for its value
     ax.set_xticks([c + width * (len(groups) - 1) / 2 for c in range(len(categories))])
     ax.set_xticklabels(categories, rotation=30, ha="right", fontsize=8)
     if len(groups) > 1:
         ax.legend(loc="best", fontsize=8)
     _decorate(fig, ax, title=title, xlabel=xlabel, ylabel=ylabel, source=source)
+    return fig
+
+
+def heatmap_chart(
+    rows: Sequence[str],
+    columns: Sequence[str],
+    values: Sequence[Sequence[float | None]],
+    *,
+    cells: Sequence[Sequence[str]],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    colorbar: str,
+    source: str,
+    lang: str,
+    limits: tuple[float, float] = (0.0, 100.0),
+) -> bytes:
+    """A table in colour: one row per ``rows`` label, one column per ``columns`` label, each cell shaded
+    by its value (None: left blank) and carrying its text from ``cells``; a colour scale beside it."""
+    with plt.rc_context(_style(lang)):
+        return _png(heatmap_figure(rows, columns, values, cells=cells, title=title, xlabel=xlabel, ylabel=ylabel,
+                                   colorbar=colorbar, source=source, limits=limits))
+
+
+def heatmap_figure(
+    rows: Sequence[str],
+    columns: Sequence[str],
+    values: Sequence[Sequence[float | None]],
+    *,
+    cells: Sequence[Sequence[str]],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    colorbar: str,
+    source: str,
+    limits: tuple[float, float] = (0.0, 100.0),
+) -> Figure:
+    """The figure heatmap_chart draws (under the caller's rc_context): sized by the table, so a dozen
+    rows and columns keep their numbers readable."""
+    grid = np.ma.masked_invalid(np.array([[np.nan if v is None else v for v in row] for row in values], dtype=float))
+    fig, ax = plt.subplots(figsize=(min(14.0, max(8.0, 2.5 + 0.75 * len(columns))), max(3.2, 1.8 + 0.42 * len(rows))))
+    low, high = limits
+    image = ax.imshow(grid, cmap="Blues", vmin=low, vmax=high, aspect="auto")
+    fontsize = 8 if len(columns) <= 10 else 7
+    for i, row in enumerate(cells):
+        for j, text in enumerate(row):
+            if text:
+                dark = grid[i, j] is not np.ma.masked and grid[i, j] > low + 0.6 * (high - low)
+                ax.text(j, i, text, ha="center", va="center", fontsize=fontsize, color="white" if dark else "#222222")
+    ax.set_xticks(range(len(columns)))
+    ax.set_xticklabels(columns, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(rows, fontsize=8)
+    fig.colorbar(image, ax=ax, label=colorbar, fraction=0.03, pad=0.02)
+    _decorate(fig, ax, title=title, xlabel=xlabel, ylabel=ylabel, source=source)
+    ax.grid(False)  # cell borders would cut through the numbers
     return fig
 
 

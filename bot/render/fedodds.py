@@ -8,7 +8,7 @@ from typing import Any
 from bot.i18n import N_, Safe, tr
 from bot.market import SeriesStatus
 from bot.metrics.fedwatch import MeetingOdds
-from bot.metrics.odds import OddsView
+from bot.metrics.odds import Earlier, OddsView
 from bot.render import charts
 from bot.render import format as fmt
 from bot.render.text import as_terminal_text, join, source_label, sources_line, stale_lines
@@ -42,19 +42,87 @@ def _changes(view: OddsView, m: MeetingOdds, lang: str) -> Safe:
     return Safe("  " + " · ".join(parts))
 
 
-def render_meeting(view: OddsView, m: MeetingOdds, lang: str) -> list[str]:
-    top = m.probabilities[m.most_likely]
+THEN_LABELS = {"1d": N_("previous session"), "1w": N_("1 week earlier"), "1m": N_("1 month earlier")}
+SHOWN = 0.0005  # a probability shown in a list or a chart cell: 0.05 % or more (it prints as 0.1 %)
+MATTERS = 0.005  # a target range in the then-and-now table: 0.5 % or more now or then
+
+
+def _then(view: OddsView, m: MeetingOdds) -> list[tuple[Earlier, MeetingOdds | None]]:
+    """Each comparison with the meeting's odds on its day (None: no strip stored, or not priced then)."""
+    return [(c, view.previous(m.meeting, c.which)) for c in view.comparisons]
+
+
+def _missing(earlier: Earlier, lang: str) -> Safe:
+    """Why a comparison has no figure: that day's settlements are not stored, or did not price the meeting."""
+    if earlier.result is None:
+        return tr(N_("no settlements stored"), lang)
+    return tr(N_("meeting not priced then"), lang)
+
+
+def _prob(m: MeetingOdds, lower: float, lang: str) -> Safe:
+    """The meeting's probability of the range starting at ``lower`` (0 when the tree never reaches it)."""
+    return fmt.pct(m.probabilities.get(lower, 0.0), lang, 1, sign=False)
+
+
+def _then_line(view: OddsView, m: MeetingOdds, lang: str) -> Safe | None:
+    """The most likely range now against the same range on each earlier day, each named by its date:
+    the compact then-and-now of a reply about several meetings."""
+    then = _then(view, m)
+    if all(c.result is None for c, _ in then):
+        return None  # _changes already says that no earlier settlements are stored
+    columns = [f"{fmt.day(c.trade_date, lang)} {_prob(b, m.most_likely, lang) if b is not None else _missing(c, lang)}"
+               for c, b in then]
+    return tr(N_("  {range} then: {columns}"), lang, range=range_label(m.most_likely, lang), columns=Safe(" · ".join(columns)))
+
+
+def then_and_now(view: OddsView, m: MeetingOdds, lang: str) -> list[Safe]:
+    """CME's then-and-now table for one meeting: per target range that matters (0.5 % or more now or on
+    an earlier day), its probability now, on the previous session, a week and a month earlier. A legend
+    line names each column's full date (missing ones say why); the table itself is a <pre> block of
+    ASCII figures and month-day headers only, so it lines up in every language. One meeting's reply is
+    far below Telegram's limit, so the block is never split across messages."""
+    then = _then(view, m)
+    held = [b for _, b in then if b is not None]
+    ranges = sorted({lo for odds in (m, *held) for lo, p in odds.probabilities.items() if p >= MATTERS})
+    legend = [tr(N_("{date} now"), lang, date=fmt.day(view.result.trade_date, lang))]
+    for c, b in then:
+        column = Safe(f"{fmt.day(c.trade_date, lang)} {tr(THEN_LABELS[c.which], lang)}")
+        legend.append(column if b is not None else tr(N_("{column} ({why})"), lang, column=column, why=_missing(c, lang)))
+    labels = [range_label(lo, lang) for lo in ranges]
+    width = max((len(x) for x in labels), default=0)
+    days = (view.result.trade_date, *(c.trade_date for c, _ in then))
+    rows = [" " * width + "".join(f"{d.strftime('%m-%d'):>8}" for d in days)]
+    for lo, label in zip(ranges, labels, strict=True):
+        cells = [_prob(odds, lo, lang) if odds is not None else "-" for odds in (m, *(b for _, b in then))]
+        rows.append(f"{label:<{width}}" + "".join(f"{cell:>8}" for cell in cells))
     return [
+        tr(N_("  <b>Then and now</b>, % by target range: {columns}"), lang, columns=Safe(" · ".join(legend))),
+        Safe("<pre>" + "\n".join(rows) + "</pre>"),
+    ]
+
+
+def render_meeting(view: OddsView, m: MeetingOdds, lang: str, *, single: bool = False) -> list[str]:
+    """One meeting's lines: with ``single`` (the reply's only meeting) the then-and-now table of every
+    range that matters; else the most likely range then and now, and the ranges in one line."""
+    top = m.probabilities[m.most_likely]
+    lines: list[str] = [
         tr(N_("<b>FOMC {meeting}</b>: most likely {range} ({prob})"), lang, meeting=fmt.day(m.meeting, lang),
            range=range_label(m.most_likely, lang), prob=fmt.pct(top, lang, 1, sign=False)),
         tr(N_("  cut {cut} · hold {hold} · hike {hike}"), lang, cut=fmt.pct(m.cut, lang, 1, sign=False),
            hold=fmt.pct(m.hold, lang, 1, sign=False), hike=fmt.pct(m.hike, lang, 1, sign=False)),
         _changes(view, m, lang),
-        tr(N_("  ranges: {ranges}"), lang, ranges=Safe(", ".join(
-            f"{range_label(lo, lang)} {fmt.pct(p, lang, 1, sign=False)}"
-            for lo, p in sorted(m.probabilities.items()) if p >= 0.0005))),
-        tr(N_("  expected rate after the meeting {rate}%"), lang, rate=fmt.number(m.expected_rate, lang, 3)),
     ]
+    if single:
+        lines += then_and_now(view, m, lang)
+    else:
+        then = _then_line(view, m, lang)
+        if then is not None:
+            lines.append(then)
+        lines.append(tr(N_("  ranges: {ranges}"), lang, ranges=Safe(", ".join(
+            f"{range_label(lo, lang)} {fmt.pct(p, lang, 1, sign=False)}"
+            for lo, p in sorted(m.probabilities.items()) if p >= SHOWN))))
+    lines.append(tr(N_("  expected rate after the meeting {rate}%"), lang, rate=fmt.number(m.expected_rate, lang, 3)))
+    return lines
 
 
 def strip_label(source: str, lang: str) -> Safe:
@@ -84,7 +152,7 @@ def render_fedodds(view: OddsView, meetings: Sequence[MeetingOdds], statuses: Se
         "",
     ]
     for m in meetings:
-        lines += render_meeting(view, m, lang)
+        lines += render_meeting(view, m, lang, single=len(meetings) == 1)
     if not meetings:
         lines.append(tr(N_("These settlements price no FOMC meeting after {asof}."), lang,
                         asof=fmt.day(view.asof or result.trade_date, lang)))
@@ -106,31 +174,50 @@ def render_fedodds(view: OddsView, meetings: Sequence[MeetingOdds], statuses: Se
     return join(lines)
 
 
-def fedodds_chart_spec(view: OddsView, meetings: Sequence[MeetingOdds], clang: str) -> dict[str, Any]:
-    """What the chart draws: bars per meeting, title (with the date when there is one meeting), labels."""
-    groups = [
-        (fmt.day(m.meeting, clang), {range_label(lo, clang): p * 100 for lo, p in sorted(m.probabilities.items()) if p >= 0.0005})
-        for m in meetings
-    ]
-    if len(meetings) == 1:  # one meeting: its date goes in the title (there is no legend to say it)
-        title = tr(N_("Target range probabilities at the FOMC meeting of {meeting}"), clang,
-                   meeting=fmt.day(meetings[0].meeting, clang))
-    else:
-        title = tr(N_("Target range probabilities by FOMC meeting"), clang)
+def _chart_source(view: OddsView, clang: str) -> str:
+    return as_terminal_text(tr(N_("Source: ZQ settlements {trade_date} ({source}), capgap FedWatch method"), clang,
+                               trade_date=fmt.day(view.result.trade_date, clang), source=strip_label(view.strip.source, clang)))
+
+
+def fedodds_bars_spec(view: OddsView, m: MeetingOdds, clang: str) -> dict[str, Any]:
+    """One meeting as bars: the probability of each target range, the meeting's date in the title."""
     return {
-        "groups": groups,
-        "title": str(title),
+        "groups": [(fmt.day(m.meeting, clang), {range_label(lo, clang): p * 100 for lo, p in sorted(m.probabilities.items())
+                                                 if p >= SHOWN})],
+        "title": str(tr(N_("Target range probabilities at the FOMC meeting of {meeting}"), clang,
+                        meeting=fmt.day(m.meeting, clang))),
         "xlabel": str(tr(N_("Target range (%)"), clang)),
         "ylabel": str(tr(N_("Probability (%)"), clang)),
-        "source": as_terminal_text(tr(N_("Source: ZQ settlements {trade_date} ({source}), capgap FedWatch method"), clang,
-                                      trade_date=fmt.day(view.result.trade_date, clang),
-                                      source=strip_label(view.strip.source, clang))),
+        "source": _chart_source(view, clang),
+        "value_format": "{:.1f}%",
+    }
+
+
+def fedodds_heatmap_spec(view: OddsView, meetings: Sequence[MeetingOdds], clang: str) -> dict[str, Any]:
+    """Several meetings as CME's probability table: a row per meeting, a column per target range any of
+    them gives 0.05 % or more, the probability in % in each cell (blank below 0.05 %)."""
+    ranges = sorted({lo for m in meetings for lo, p in m.probabilities.items() if p >= SHOWN})
+    values = [[m.probabilities[lo] * 100 if m.probabilities.get(lo, 0.0) >= SHOWN else None for lo in ranges] for m in meetings]
+    return {
+        "rows": [str(fmt.day(m.meeting, clang)) for m in meetings],
+        "columns": [range_label(lo, clang) for lo in ranges],
+        "values": values,
+        "cells": [[f"{v:.1f}" if v is not None else "" for v in row] for row in values],
+        "title": str(tr(N_("Target range probabilities by FOMC meeting (%) · settlements of {trade_date}"), clang,
+                        trade_date=fmt.day(view.result.trade_date, clang))),
+        "xlabel": str(tr(N_("Target range (%)"), clang)),
+        "ylabel": str(tr(N_("FOMC meeting"), clang)),
+        "colorbar": str(tr(N_("Probability (%)"), clang)),
+        "source": _chart_source(view, clang),
     }
 
 
 def fedodds_chart(view: OddsView, meetings: Sequence[MeetingOdds], lang: str) -> bytes:
+    """One meeting: bars per target range; several: the heatmap of meetings by target range."""
     clang = charts.chart_lang(lang)
-    return charts.grouped_bar_chart(**fedodds_chart_spec(view, meetings, clang), lang=clang)
+    if len(meetings) == 1:
+        return charts.grouped_bar_chart(**fedodds_bars_spec(view, meetings[0], clang), lang=clang)
+    return charts.heatmap_chart(**fedodds_heatmap_spec(view, meetings, clang), lang=clang)
 
 
 __all__ = ["render_fedodds", "fedodds_chart", "sources_line"]
