@@ -72,16 +72,17 @@ def _day(value: Any) -> date | None:
 class AlertState:
     """What is remembered between ticks, stored as JSON per (rule, scope).
 
-    For one subscription (``evaluate``): ``status`` (one of STATUSES), ``count`` (consecutive bars the
-    condition has held while pending), ``since`` (the bar it fired, or would have for a subscription
-    that found it firing; None while not firing, and for a crossing rule's unknown past).
-
-    For a group record (``evaluate_group``, scope ``group:<digest>``): per-threshold statuses are implied
-    by the history, so only the bookkeeping fields are used and ``status`` is "inactive" or "expired".
+    The state machine: ``status`` (one of STATUSES), ``count`` (consecutive bars the condition has held
+    while pending), ``since`` (the bar it fired, or would have for a subscription that found it firing;
+    None while not firing, and for a crossing rule's unknown past), ``open_bar``/``emitted`` the open bar
+    an intraday rule announced something for, and what.
 
     Bookkeeping: ``last_bar`` the last closed bar evaluated (the watermark), ``started`` the first bar
-    evaluated (a duration expiry counts from it), ``open_bar``/``emitted`` the open bar an intraday rule
-    looked at and which events it already announced for it.
+    evaluated (a duration expiry counts from it).
+
+    ``evaluate`` keeps both in one state per subscription. ``evaluate_group`` keeps the bookkeeping in a
+    record per group (scope ``group:<digest>``, ``status`` "inactive" or "expired") and the state
+    machine once per distinct params (scope ``params:<params_key>``).
     """
 
     status: str = "inactive"
@@ -162,11 +163,6 @@ def group_params(rule: Rule) -> dict[str, Any]:
     params = rule.effective_params()
     params.pop("threshold", None)
     return params
-
-
-def group_scope(rule: Rule) -> str:
-    """The state scope of an effective rule's group record."""
-    return "group:" + _digest(group_params(rule))
 
 
 def params_key(rule: Rule) -> str:

@@ -199,7 +199,7 @@ class Store(Protocol):
         made then still describes the subscriptions."""
         ...
 
-    # alert state: per (rule_id, scope) where scope is a chat id or a threshold-group key ----------
+    # alert state: per (rule_id, scope), scope a group record or a distinct params' state (evaluator) -
     async def get_alert_states(self, rule_id: str) -> dict[str, dict[str, Any]]: ...
     async def put_alert_states(self, rule_id: str, states: Mapping[str, Mapping[str, Any]]) -> None:
         """Upsert many scopes at once (one transaction / one pipeline)."""
