@@ -691,12 +691,18 @@ def evaluate_group(
             if plan.expired:
                 changed[group.scope] = replace(record or AlertState(), status="expired")
             continue
-        # A threshold new to a watched group starts from the state the history implies at its watermark.
+        # A threshold new to a watched group starts from the state the history implies at its watermark,
+        # as does every threshold before the group's first closed bar (keeping what it announced for an
+        # open bar), as in ``evaluate``.
         watched = record is not None and record.last_bar is not None
         thresholded = "threshold" in eff.overridable
         for i, (threshold, key) in enumerate(zip(group.thresholds, group.keys, strict=True)):
-            stored = states.get(key) if watched else None
-            state = stored if stored is not None else implied_state(eff, sig, threshold, first - 1)
+            stored = states.get(key)
+            state = stored
+            if state is None or not watched:
+                state = implied_state(eff, sig, threshold, first - 1)
+                if stored is not None:
+                    state = replace(state, open_bar=stored.open_bar, emitted=stored.emitted)
             new, said = _step(eff, sig, plan, threshold, state)
             if new is not stored:
                 changed[key] = new
