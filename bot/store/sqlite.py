@@ -24,9 +24,8 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -47,6 +46,8 @@ from bot.store.base import dumps as _dumps
 from bot.store.base import from_us as _from_us
 from bot.store.base import opt_to_us as _opt_to_us
 from bot.store.base import to_us as _to_us
+from bot.store.sqlite_file import connect, create
+from bot.store.sqlite_file import transaction as _transaction
 
 T = TypeVar("T")
 
@@ -181,18 +182,6 @@ def _item_from_row(row: sqlite3.Row) -> OutboxItem:
     )
 
 
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction; IMMEDIATE so the write lock is taken before any read inside it."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
 class SqliteStore:
     """The Store on one SQLite file (created with its folder on ``open``).
 
@@ -222,19 +211,12 @@ class SqliteStore:
 
     def _open_sync(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: no implicit transactions; writes use explicit BEGIN IMMEDIATE.
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn = connect(self.path, BUSY_TIMEOUT_MS)
         conn.row_factory = sqlite3.Row
         try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            # NORMAL under WAL: a power cut can lose the last commits but never corrupts the file.
-            conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             with _transaction(conn):
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                create(conn, _SCHEMA)
                 for statement in _VERSION_TRIGGERS:
                     conn.execute(statement)
                 conn.execute(
