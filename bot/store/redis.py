@@ -283,25 +283,19 @@ if redis.call('EXISTS', P .. 'chat:' .. old) == 1 then
   redis.call('SREM', P .. 'chats', old)
   redis.call('SADD', P .. 'chats', new)
 end
-for _, r in ipairs(redis.call('SMEMBERS', P .. 'subs:chat:' .. old)) do
-  local h = P .. 'subs:rule:' .. r
+local function move(h)  -- the old id's field of hash h to the new id; true if there was one
   local v = redis.call('HGET', h, old)
-  if v then
-    redis.call('HSET', h, new, v)
-    redis.call('HDEL', h, old)
-    redis.call('SET', P .. 'subs:version', ARGV[4])
-  end
+  if not v then return false end
+  redis.call('HSET', h, new, v)
+  redis.call('HDEL', h, old)
+  return true
+end
+for _, r in ipairs(redis.call('SMEMBERS', P .. 'subs:chat:' .. old)) do
+  if move(P .. 'subs:rule:' .. r) then redis.call('SET', P .. 'subs:version', ARGV[4]) end
   redis.call('SADD', P .. 'subs:chat:' .. new, r)
 end
 redis.call('DEL', P .. 'subs:chat:' .. old)
-for _, r in ipairs(redis.call('SMEMBERS', P .. 'alert:rules')) do
-  local h = P .. 'alert:state:' .. r
-  local v = redis.call('HGET', h, old)
-  if v then
-    redis.call('HSET', h, new, v)
-    redis.call('HDEL', h, old)
-  end
-end
+for _, r in ipairs(redis.call('SMEMBERS', P .. 'alert:rules')) do move(P .. 'alert:state:' .. r) end
 for _, k in ipairs(redis.call('SMEMBERS', P .. 'outbox:chat:' .. old)) do
   redis.call('HSET', P .. 'outbox:item:' .. k, 'chat_id', new)
   redis.call('SADD', P .. 'outbox:chat:' .. new, k)
