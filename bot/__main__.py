@@ -358,7 +358,7 @@ def _backup_path(data_dir: Path, name: str, now: datetime) -> Path:
 
 def _export(args: argparse.Namespace) -> int:
     from bot.history import export_csv
-    from bot.series import series_info
+    from bot.series import series_info, series_key
     from bot.store.factory import make_history
 
     settings = _settings()
@@ -366,7 +366,7 @@ def _export(args: argparse.Namespace) -> int:
     try:
         name = series_info(args.series).name
     except KeyError:
-        name = args.series.strip().upper()  # a stored series the catalogue does not list (CUTPROB_NEXT)
+        name = series_key(args.series)  # a stored series the catalogue does not list (CUTPROB_NEXT)
     frame = history.load(name)
     if frame is None or frame.empty:
         stored = " ".join(history.names()) or "none"

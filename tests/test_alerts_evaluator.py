@@ -22,12 +22,10 @@ from bot.alerts.evaluator import (
     AlertEvent,
     AlertState,
     SubscriptionIndexBuilder,
-    _candidates,
     evaluate,
     evaluate_group,
     index_subscriptions,
     params_key,
-    prepare,
 )
 from bot.alerts.rules import RULES, ParamSpec, Rule, RuleParamError
 
@@ -366,29 +364,40 @@ def test_evaluate_group_large_jump_fires_exactly_the_thresholds_it_crossed() -> 
         assert [e.key for e in events] == [e.key for e in by_scope.get(scope, [])]
 
 
-def test_evaluate_group_small_move_touches_only_the_band_around_it() -> None:
-    rng = np.random.default_rng(6)
-    subs = [(f"c{i}", {"threshold": float(t)}) for i, t in enumerate(rng.uniform(1, 99, 100_000))]
-    index = index_subscriptions(RULES["cut_odds"], subs)
-    history = _daily([50.0, 50.4, 50.9])
-    sig = prepare(index.groups[0].rule, history)
-    members = _candidates(index.groups[0], sig, 2, 2)
-    touched = members.stop - members.start
-    # Values 50.0..50.9 plus the 5 pp recovery band: about 5.9 / 98 of the subscriptions.
-    assert 5_000 < touched < 7_000
-    assert index.groups[0].tau[members.start] >= 50.0 and index.groups[0].tau[members.stop - 1] <= 55.9
-
-
-def test_evaluate_group_stores_one_record_per_group_not_per_subscription() -> None:
-    subs = [(f"c{i}", {"threshold": float(t)}) for i, t in enumerate(range(10, 90))] + [
+def test_evaluate_group_stores_one_state_per_distinct_params_and_one_record_per_group() -> None:
+    rule = RULES["cut_odds"]  # crosses above, 5 pp recovery
+    subs = [(f"c{i}", {"threshold": float(10 + i % 80)}) for i in range(400)] + [
         ("w", {"threshold": 50, "notify_resolved": True})
     ]
     history = _daily([60.0, 80.0])
-    index = index_subscriptions(RULES["cut_odds"], subs)
-    changed, _ = evaluate_group(RULES["cut_odds"], index, history, {}, date(2026, 1, 5))
-    assert len(index.groups) == 2 and set(changed) == {g.scope for g in index.groups}
-    again, events = evaluate_group(RULES["cut_odds"], index, history, changed, date(2026, 1, 5))
+    index = index_subscriptions(rule, subs)
+    changed, _ = evaluate_group(rule, index, history, {}, date(2026, 1, 5))
+    assert len(index.groups) == 2 and [len(g.thresholds) for g in index.groups] == [80, 1]
+    assert {s for s in changed if s.startswith("group:")} == {g.scope for g in index.groups}
+    assert len([s for s in changed if s.startswith("params:")]) == 81  # not 401
+    again, events = evaluate_group(rule, index, history, changed, date(2026, 1, 5))
     assert (again, events) == ({}, {})
+    # The next bar moves the watermarks and changes only the thresholds it fired (armed: 60 < t - 5).
+    after, _ = evaluate_group(rule, index, history, changed, date(2026, 1, 6))
+    assert set(after) - {g.scope for g in index.groups} == {
+        f"params:{params_key(rule.with_params({'threshold': t}))}" for t in range(66, 81)
+    }
+
+
+def test_evaluate_group_one_evaluation_per_params_fans_the_same_event_out() -> None:
+    subs = [("a", {"threshold": 70}), ("b", {"threshold": 70.0}), ("c", {"threshold": 75}), ("d", {"threshold": 90})]
+    history = _daily([60.0, 80.0])
+    index = index_subscriptions(RULES["cut_odds"], subs)
+    assert index.groups[0].thresholds == (70.0, 75.0, 90.0)  # a and b share one evaluation
+    records, _ = evaluate_group(RULES["cut_odds"], index, history, {}, date(2026, 1, 5))
+    _, events = evaluate_group(RULES["cut_odds"], index, history, records, date(2026, 1, 6))
+    (a,), (b,), (c,) = events["a"], events["b"], events["c"]
+    assert a is b  # one evaluation of (cut_odds, threshold 70), its event sent to both chats
+    assert (a.threshold, c.threshold) == (70.0, 75.0) and a.key != c.key  # each threshold its own
+    assert "d" not in events  # 80 did not reach 90
+    single_state, _ = evaluate(RULES["cut_odds"], {"threshold": 75}, history, None, date(2026, 1, 5))
+    _, (single,) = evaluate(RULES["cut_odds"], {"threshold": 75}, history, single_state, date(2026, 1, 6))
+    assert single == c
 
 
 def test_index_subscriptions_sets_aside_invalid_params_and_evaluates_the_rest() -> None:
@@ -432,7 +441,7 @@ def _mixed_subs(n: int, seed: int) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _shape(index: Any) -> list[tuple[Any, ...]]:
-    return [(g.scope, g.tau.tolist(), g.thresholds.tolist(), list(g.scopes)) for g in index.groups]
+    return [(g.scope, g.thresholds, g.keys, g.bounds, list(g.scopes)) for g in index.groups]
 
 
 def test_index_builder_fed_in_pages_equals_the_index_of_all_at_once() -> None:

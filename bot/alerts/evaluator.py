@@ -21,15 +21,15 @@ bar counts as "already past the line" (nothing fires, and nothing resolves aloud
 on the other side), for the others as "not". A resolved notice follows a firing that was announced or,
 for a subscription that found its rule firing, would have been.
 
-Many subscriptions at once (``evaluate_group``): subscriptions whose params differ only in the threshold
-share a group. The state of a threshold in a group is a function of the history alone (the implied state
-above), so a group stores one small record (its watermark) instead of a state per subscription, and a tick
-touches only the thresholds the latest bars could have moved: those in the band of values spanned by the
-last ``for_sessions + 1`` bars, widened by the recovery margin. Everything else provably keeps its state.
-``tests/test_alerts_evaluator.py`` checks by hypothesis that this equals running ``evaluate`` per
-subscription. One difference is by design: a subscription added to an existing group hears of the bars
-the group has not evaluated yet (closed since its last tick), while a lone first ``evaluate`` is quiet;
-and an intraday group announces an open bar's event once per threshold, not once per newcomer.
+Many subscriptions at once (``evaluate_group``): the same state machine runs once per distinct (rule,
+params) and each event it announces goes, as one ``AlertEvent``, to every subscription with those params.
+Subscriptions whose params differ only in the threshold share a group: one record per group holds the
+bookkeeping (watermark, start, expiry), one small state per distinct threshold holds (status, count,
+since), and a state is written back only when it changed. A threshold new to a group that already watches
+starts from the state the history implies at the group's watermark and hears of the bars the group has
+not evaluated yet (a lone first ``evaluate`` is quiet); an intraday threshold announces an open bar's
+event once, not once per newcomer. ``tests/test_alerts_evaluator.py`` checks by hypothesis that this
+equals running ``evaluate`` per subscription.
 
 Everything happens in "signal space" ``x`` where every kind reads ``x >= tau`` (condition) and
 ``x < tau - band`` (resolve): ``x = value`` for above, ``-value`` for below, ``|change|`` for change_by, and
@@ -41,7 +41,7 @@ from __future__ import annotations
 import hashlib
 import json
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -72,16 +72,17 @@ def _day(value: Any) -> date | None:
 class AlertState:
     """What is remembered between ticks, stored as JSON per (rule, scope).
 
-    For one subscription (``evaluate``): ``status`` (one of STATUSES), ``count`` (consecutive bars the
-    condition has held while pending), ``since`` (the bar it fired, or would have for a subscription
-    that found it firing; None while not firing, and for a crossing rule's unknown past).
-
-    For a group record (``evaluate_group``, scope ``group:<digest>``): per-threshold statuses are implied
-    by the history, so only the bookkeeping fields are used and ``status`` is "inactive" or "expired".
+    The state machine: ``status`` (one of STATUSES), ``count`` (consecutive bars the condition has held
+    while pending), ``since`` (the bar it fired, or would have for a subscription that found it firing;
+    None while not firing, and for a crossing rule's unknown past), ``open_bar``/``emitted`` the open bar
+    an intraday rule announced something for, and what.
 
     Bookkeeping: ``last_bar`` the last closed bar evaluated (the watermark), ``started`` the first bar
-    evaluated (a duration expiry counts from it), ``open_bar``/``emitted`` the open bar an intraday rule
-    looked at and which events it already announced for it.
+    evaluated (a duration expiry counts from it).
+
+    ``evaluate`` keeps both in one state per subscription. ``evaluate_group`` keeps the bookkeeping in a
+    record per group (scope ``group:<digest>``, ``status`` "inactive" or "expired") and the state
+    machine once per distinct params (scope ``params:<params_key>``).
     """
 
     status: str = "inactive"
@@ -164,11 +165,6 @@ def group_params(rule: Rule) -> dict[str, Any]:
     return params
 
 
-def group_scope(rule: Rule) -> str:
-    """The state scope of an effective rule's group record."""
-    return "group:" + _digest(group_params(rule))
-
-
 def params_key(rule: Rule) -> str:
     """The digest of an effective rule's params, as used in event keys."""
     return _params_key(
@@ -204,21 +200,6 @@ def _range_max(levels: list[np.ndarray], lo: np.ndarray, hi: np.ndarray) -> np.n
             vals[sel] = np.maximum(levels[level][a_lo[sel]], levels[level][a_hi[sel]])
         out[ok] = vals
     return out
-
-
-def _first_at_least(levels: list[np.ndarray], start: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    """For each query, the first index i >= start with a[i] >= tau, or -1 (binary lifting over levels)."""
-    a = levels[0]
-    n = len(a)
-    pos = start.astype(np.int64).copy()
-    for j in range(len(levels) - 1, -1, -1):
-        size = 1 << j
-        fits = pos + size <= n
-        block = np.where(fits, levels[j][np.minimum(pos, len(levels[j]) - 1)], np.inf)
-        pos += np.where(fits & (block < tau), size, 0)
-    inside = pos < n
-    hit = inside & (a[np.minimum(pos, n - 1)] >= tau)
-    return np.where(hit, pos, -1)
 
 
 @dataclass(frozen=True)
@@ -380,7 +361,7 @@ def _plan(rule: Rule, sig: Signal, state: AlertState | None, asof: date | dateti
     return _Plan(closed, fresh, open_pos, started, last is not None and today > last)
 
 
-# --- one subscription -----------------------------------------------------------------------------------
+# --- the state machine -------------------------------------------------------------------------------------
 
 
 def _tau(rule: Rule, sig: Signal, threshold: float) -> float:
@@ -408,10 +389,10 @@ def implied_state(rule: Rule, sig: Signal, threshold: float, position: int) -> A
 def advance(
     rule: Rule, sig: Signal, threshold: float, state: AlertState, p: int
 ) -> tuple[AlertState, str | None]:
-    """The state machine on bar ``p``: the next (status, count, since) and the event it announces."""
+    """The state machine on bar ``p``: the next (status, count, since) and the event it announces. A state
+    that does not change is returned as it is (the same object)."""
     x = sig.x[p]
     tau = _tau(rule, sig, threshold)
-    day = sig.day(p)
     if state.status == "firing":
         if x < tau - sig.band:
             # since=None: a crossing rule's unknown past, never announced, so nothing to resolve aloud.
@@ -427,9 +408,43 @@ def advance(
     if x >= tau:
         count = state.count + 1
         if count >= rule.for_sessions:
-            return replace(state, status="firing", count=0, since=day), "firing"
+            return replace(state, status="firing", count=0, since=sig.day(p)), "firing"
         return replace(state, status="pending", count=count), None
+    if state.status == "inactive" and state.count == 0:
+        return state, None
     return replace(state, status="inactive", count=0), None
+
+
+def _step(
+    rule: Rule, sig: Signal, plan: _Plan, threshold: float, state: AlertState
+) -> tuple[AlertState, list[tuple[int, str]]]:
+    """One threshold's state through the bars of ``plan``: (the new state, the (bar position, kind) of
+    each event it announces). The state is returned as it is (the same object) when nothing changed.
+
+    An intraday rule's open bar is evaluated, never committed: ``open_bar``/``emitted`` remember what was
+    announced for it, so the same kind is not announced again on a later tick, nor once the bar closes.
+    They are kept only while something was announced for the open bar.
+    """
+    current, said = state, []
+    open_bar, emitted = state.open_bar, state.emitted
+    for p in plan.closed:
+        current, kind = advance(rule, sig, threshold, current, p)
+        same = open_bar is not None and sig.day(p) == open_bar
+        if kind is not None and not plan.quiet and not (same and kind in emitted):
+            said.append((p, kind))
+        if same:
+            open_bar, emitted = None, ()
+    if plan.open is not None:
+        day = sig.day(plan.open)
+        if day != open_bar:
+            open_bar, emitted = None, ()
+        _, kind = advance(rule, sig, threshold, current, plan.open)
+        if kind is not None and kind not in emitted:
+            said.append((plan.open, kind))
+            open_bar, emitted = day, (*emitted, kind)
+    if open_bar != current.open_bar or emitted != current.emitted:
+        current = replace(current, open_bar=open_bar, emitted=emitted)
+    return current, said
 
 
 def _event(
@@ -438,6 +453,19 @@ def _event(
     reference = sig.ref(p)
     level = reference if rule.kind == "new_high" and reference is not None else threshold
     return AlertEvent(rule.id, kind, sig.day(p), float(sig.value[p]), level, reference, params, key)
+
+
+def _first(plan: _Plan) -> int | None:
+    """The first bar a plan looks at, None when there is nothing new."""
+    return plan.closed[0] if plan.closed else plan.open
+
+
+def _last_bar(state: AlertState | None, sig: Signal, plan: _Plan) -> date | None:
+    """The watermark after ``plan``: its last closed bar, else the one before."""
+    return sig.day(plan.closed[-1]) if plan.closed else (state.last_bar if state else None)
+
+
+# --- one subscription -----------------------------------------------------------------------------------
 
 
 def evaluate(
@@ -455,91 +483,67 @@ def evaluate(
     Raises RuleParamError for params the rule does not accept.
     """
     eff = rule.with_params(params)
-    return _evaluate_signal(eff, prepare(eff, history), state, asof)
-
-
-def _evaluate_signal(
-    eff: Rule, sig: Signal, state: AlertState | None, asof: date | datetime
-) -> tuple[AlertState, list[AlertEvent]]:
+    sig = prepare(eff, history)
     plan = _plan(eff, sig, state, asof)
     if plan is None:
         return state or AlertState(status="expired"), []
-    first = plan.closed[0] if plan.closed else plan.open
+    first = _first(plan)
     if first is None:  # nothing new to look at
-        if plan.expired:
-            return replace(state or AlertState(), status="expired"), []
-        return state or AlertState(), []
-    gp = group_params(eff)
-    threshold = eff.threshold
-    event_params = eff.effective_params()
-    key = _params_key(_digest(gp), threshold if "threshold" in eff.overridable else None)
-    current = (
-        state
-        if state is not None and state.last_bar is not None
-        else implied_state(eff, sig, threshold, first - 1)
-    )
-    current = replace(current, started=plan.started)
-    open_bar, emitted = (state.open_bar, state.emitted) if state is not None else (None, ())
-    events: list[AlertEvent] = []
-    for p in plan.closed:
-        current, kind = advance(eff, sig, threshold, current, p)
-        day = sig.day(p)
-        if kind is not None and not plan.quiet and not (day == open_bar and kind in emitted):
-            events.append(_event(eff, sig, p, kind, threshold, event_params, key))
-        current = replace(current, last_bar=day)
-        if day == open_bar:
-            open_bar, emitted = None, ()
-    if plan.open is not None:
-        # The open bar: announce what it shows now, commit nothing; the bar is committed once closed.
-        day = sig.day(plan.open)
-        if day != open_bar:
-            open_bar, emitted = day, ()
-        _, kind = advance(eff, sig, threshold, current, plan.open)
-        if kind is not None and kind not in emitted:
-            events.append(_event(eff, sig, plan.open, kind, threshold, event_params, key))
-            emitted = (*emitted, kind)
-    current = replace(current, open_bar=open_bar, emitted=emitted)
+        return (replace(state or AlertState(), status="expired") if plan.expired else state or AlertState()), []
+    current = state
+    if current is None or current.last_bar is None:
+        implied = implied_state(eff, sig, eff.threshold, first - 1)
+        current = implied if current is None else replace(implied, open_bar=current.open_bar, emitted=current.emitted)
+    current, said = _step(eff, sig, plan, eff.threshold, current)
+    event_params, key = eff.effective_params(), params_key(eff)
+    events = [_event(eff, sig, p, kind, eff.threshold, event_params, key) for p, kind in said]
+    current = replace(current, last_bar=_last_bar(state, sig, plan), started=plan.started)
     if plan.expired:
         current = replace(current, status="expired", count=0, since=None)
     return current, events
 
 
-# --- many subscriptions -----------------------------------------------------------------------------------
+# --- many subscriptions: once per distinct params, events fanned out ----------------------------------------
 
 
 Scope = str | int
 """A subscription's key in an index and in the events: any string, or an int (the watcher's chat ids)."""
 
+PARAMS_SCOPE = "params:"
+"""The prefix of a distinct params' state in the state mapping (``"params:" + params_key``)."""
+
 
 @dataclass(frozen=True)
 class SubscriptionGroup:
-    """Subscriptions of one rule whose params agree except for the threshold, sorted by threshold."""
+    """Subscriptions of one rule whose params agree except for the threshold: the distinct thresholds, in
+    ascending order, and the subscriptions that chose each."""
 
-    scope: str  # the scope of the group's record in the state mapping: "group:<digest>"
+    scope: str  # the scope of the group's record (its watermark) in the state mapping: "group:<digest>"
     digest: str
     rule: Rule  # the effective rule (its threshold is the first member's; members carry their own)
     params: Mapping[str, Any]  # the shared params (JSON-ready)
-    tau: np.ndarray  # thresholds in signal space, ascending
-    thresholds: np.ndarray  # the members' thresholds, same order
-    # The members' scope keys, same order: an int64 array when every key is an int (a chat id: 8 bytes
+    thresholds: tuple[float, ...]  # distinct, ascending
+    keys: tuple[str, ...]  # per threshold: the scope of its state, "params:<params_key>"
+    bounds: tuple[int, ...]  # threshold i's members are scopes[bounds[i] : bounds[i + 1]]
+    # The members' scope keys, by threshold: an int64 array when every key is an int (a chat id: 8 bytes
     # each instead of an object), else a tuple.
     scopes: tuple[Scope, ...] | np.ndarray
 
-    def scope_keys(self, members: Sequence[int]) -> list[Scope]:
-        """The scope keys of the members at these positions, as given to the index (ints as ints)."""
-        if isinstance(self.scopes, np.ndarray):
-            return list(self.scopes[np.asarray(members, dtype=np.intp)].tolist())
-        return [self.scopes[m] for m in members]
+    def members(self, i: int) -> list[Scope]:
+        """The scope keys of the subscriptions with threshold ``i``, as given to the index (ints as ints)."""
+        chunk = self.scopes[self.bounds[i] : self.bounds[i + 1]]
+        return chunk.tolist() if isinstance(chunk, np.ndarray) else list(chunk)
 
 
 @dataclass(frozen=True)
 class SubscriptionIndex:
-    """All subscriptions of one rule, grouped and sorted for ``evaluate_group``.
+    """All subscriptions of one rule, grouped by params for ``evaluate_group``.
 
     Building it is O(n log n); keep it between ticks and rebuild it when subscriptions change. It keeps
-    what evaluation needs (per group: thresholds and scope keys), not the subscriptions themselves.
-    ``invalid`` lists subscriptions whose stored params the rule rejects, with the error; they are left
-    out instead of stopping everyone's alerts. ``len()`` counts every subscription indexed, valid or not.
+    what evaluation needs (per group: distinct thresholds and scope keys), not the subscriptions
+    themselves. ``invalid`` lists subscriptions whose stored params the rule rejects, with the error;
+    they are left out instead of stopping everyone's alerts. ``len()`` counts every subscription indexed,
+    valid or not.
     """
 
     rule: Rule
@@ -598,7 +602,7 @@ class SubscriptionIndexBuilder:
             entry = groups.get(digest)
             if entry is None:
                 entry = groups[digest] = (eff, array("d"), array("q"))
-            entry[1].append(np.nan if threshold is None else threshold)  # None: a rule without one
+            entry[1].append(threshold)
             scopes = entry[2]
             if isinstance(scopes, array):
                 if type(scope) is int and -(2**63) <= scope < 2**63:
@@ -613,17 +617,18 @@ class SubscriptionIndexBuilder:
         groups = []
         for digest, (eff, thresholds, scopes) in self._groups.items():
             values = np.array(thresholds, dtype=np.float64)
-            sign = -1.0 if eff.kind in ("below", "crosses_below") else 1.0
-            tau = sign * values if eff.has_threshold else np.zeros(len(values))
-            order = np.argsort(tau, kind="stable")
+            order = np.argsort(values, kind="stable")
+            distinct, starts = np.unique(values[order], return_index=True)
+            keyed = distinct.tolist() if self._thresholded else [None] * len(distinct)
             groups.append(
                 SubscriptionGroup(
                     "group:" + digest,
                     digest,
                     eff,
                     group_params(eff),
-                    tau[order],
-                    values[order],
+                    tuple(distinct.tolist()),
+                    tuple(PARAMS_SCOPE + _params_key(digest, t) for t in keyed),
+                    (*starts.tolist(), len(values)),
                     np.frombuffer(scopes, dtype=np.int64)[order]
                     if isinstance(scopes, array)
                     else tuple(scopes[i] for i in order.tolist()),
@@ -635,7 +640,7 @@ class SubscriptionIndexBuilder:
 def index_subscriptions(
     rule: Rule, subs: Iterable[tuple[Scope, Mapping[str, Any]]] | SubscriptionIndex
 ) -> SubscriptionIndex:
-    """Group ``subs`` (scope key, params) by everything but the threshold; sort each group by threshold.
+    """Group ``subs`` (scope key, params) by everything but the threshold, and within a group by threshold.
 
     An index of ``rule`` is returned as it is; an index of another rule cannot be regrouped (it no longer
     holds the params), so that is an error.
@@ -652,147 +657,6 @@ def index_subscriptions(
     return builder.build()
 
 
-def _candidates(group: SubscriptionGroup, sig: Signal, first: int, last: int) -> slice:
-    """The members whose state bars first..last could change: thresholds in the band of signal values of
-    the last for_sessions bars before ``first`` through ``last``, widened by the recovery margin.
-
-    Why that suffices: with tau <= the band's low, every window of for_sessions bars ending in the span
-    completes and none resolves, so the threshold is firing before and after; with tau above the band's
-    high plus the margin, every bar of the span resolves, so it is inactive throughout.
-    """
-    f = group.rule.for_sessions
-    if group.rule.cooldown is not None or first < f:
-        return slice(0, len(group.tau))  # repeats need every firing member; a short history has no band
-    span = sig.x[first - f : last + 1]
-    lo, hi = float(span.min()), float(span.max())
-    return slice(
-        int(np.searchsorted(group.tau, lo, side="left")),
-        int(np.searchsorted(group.tau, hi + sig.band, side="right")),
-    )
-
-
-def _implied_group(sig: Signal, tau: np.ndarray, position: int) -> tuple[np.ndarray, np.ndarray]:
-    """(last resolving bar, last bar completing for_sessions) at ``position`` for each tau, -1 for none.
-
-    Suffix minima of x are non-decreasing and suffix maxima of w non-increasing, so both "last index
-    with ..." questions are one searchsorted each, whatever the number of thresholds.
-    """
-    if position < 0:
-        none = np.full(len(tau), -1, dtype=np.int64)
-        return none, none.copy()
-    suffix_min = np.minimum.accumulate(sig.x[position::-1])[::-1]
-    last_clear = np.searchsorted(suffix_min, tau - sig.band, side="left") - 1
-    suffix_max = np.maximum.accumulate(sig.w[position::-1])[::-1]
-    last_completion = np.searchsorted(-suffix_max, -tau, side="right") - 1
-    return last_clear.astype(np.int64), last_completion.astype(np.int64)
-
-
-def _evaluate_members(
-    group: SubscriptionGroup, sig: Signal, record: AlertState | None, asof: date | datetime
-) -> tuple[AlertState | None, list[tuple[int, AlertEvent]]]:
-    """One group, one tick -> (its new record, [(member position, event)])."""
-    rule = group.rule
-    plan = _plan(rule, sig, record, asof)
-    if plan is None:
-        return record, []
-    first = plan.closed[0] if plan.closed else plan.open
-    if first is None:
-        return (replace(record or AlertState(), status="expired") if plan.expired else record), []
-    last = plan.open if plan.open is not None else plan.closed[-1]
-    members = _candidates(group, sig, first, last)
-    tau = group.tau[members]
-    crossing = rule.kind in CROSSING_KINDS
-    last_clear, last_completion = _implied_group(sig, tau, first - 1)
-    firing = (last_completion > last_clear) | (crossing & (last_clear == -1))
-    since = np.full(len(tau), -1, dtype=np.int64)
-    levels: list[np.ndarray] | None = None
-    if rule.cooldown is not None:
-        levels = _sparse_max(sig.w[:first]) if first > 0 else None
-        armed = firing & ~(crossing & (last_clear == -1))
-        if levels is not None and armed.any():
-            since[armed] = _first_at_least(levels, last_clear[armed] + 1, tau[armed])
-    every = rule.cooldown.days if rule.cooldown is not None else 0
-    open_bar, emitted = (record.open_bar, set(record.emitted)) if record is not None else (None, set())
-    out: list[tuple[int, AlertEvent]] = []
-    cache: dict[tuple[str, float], AlertEvent] = {}
-    base = members.start
-    thresholded = "threshold" in rule.overridable
-
-    def announce(p: int, kind: str, idx: np.ndarray, skip: set[str]) -> list[str]:
-        if not len(idx):
-            return []
-        said = []
-        day, value, reference = sig.day(p), float(sig.value[p]), sig.ref(p)
-        high = rule.kind == "new_high"
-        for i, threshold in zip((base + idx).tolist(), group.thresholds[base + idx].tolist(), strict=True):
-            mark = f"{kind}@{threshold!r}"
-            if skip and mark in skip:
-                continue
-            event = cache.get((kind, threshold))
-            if event is None:
-                params = {**group.params, "threshold": threshold} if thresholded else group.params
-                key = _params_key(group.digest, threshold if thresholded else None)
-                level = reference if high and reference is not None else threshold
-                event = AlertEvent(rule.id, kind, day, value, level, reference, params, key)
-                cache[(kind, threshold)] = event
-            out.append((i, event))
-            said.append(mark)
-        return said
-
-    def step(p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Bar ``p`` from the current arrays: (last clear, last completion, firing, since, repeat due)."""
-        clear = np.where(sig.x[p] < tau - sig.band, p, last_clear)
-        completion = np.where(sig.w[p] >= tau, p, last_completion)
-        now = (completion > clear) | (crossing & (clear == -1))
-        new_since = np.where(now & ~firing, p, np.where(now, since, -1))
-        if every and p > 0:
-            anchor = sig.days[np.maximum(since, 0)]
-            due = (
-                firing
-                & now
-                & (since >= 0)
-                & ((sig.days[p] - anchor) // every > (sig.days[p - 1] - anchor) // every)
-            )
-        else:
-            due = np.zeros(len(tau), dtype=bool)
-        return clear, completion, now, new_since, due
-
-    for p in plan.closed:
-        cache.clear()
-        armed = ~(crossing & (last_clear == -1))
-        last_clear, last_completion, now, new_since, due = step(p)
-        day = sig.day(p)
-        if not plan.quiet:
-            skip = emitted if day == open_bar else set()
-            announce(p, "firing", np.flatnonzero(now & ~firing), skip)
-            if rule.notify_resolved:
-                announce(p, "resolved", np.flatnonzero(firing & ~now & armed), skip)
-            announce(p, "repeat", np.flatnonzero(due), skip)
-        firing, since = now, new_since
-        if day == open_bar:
-            open_bar, emitted = None, set()
-    if plan.open is not None:
-        # The open bar: announce what it shows now, commit nothing; the bar is committed once closed.
-        cache.clear()
-        day = sig.day(plan.open)
-        if day != open_bar:
-            open_bar, emitted = day, set()
-        armed = ~(crossing & (last_clear == -1))
-        _, _, now, _, due = step(plan.open)
-        emitted.update(announce(plan.open, "firing", np.flatnonzero(now & ~firing), emitted))
-        if rule.notify_resolved:
-            emitted.update(announce(plan.open, "resolved", np.flatnonzero(firing & ~now & armed), emitted))
-        emitted.update(announce(plan.open, "repeat", np.flatnonzero(due), emitted))
-    new_record = AlertState(
-        status="expired" if plan.expired else "inactive",
-        last_bar=sig.day(plan.closed[-1]) if plan.closed else (record.last_bar if record else None),
-        started=plan.started,
-        open_bar=open_bar,
-        emitted=tuple(sorted(emitted)),
-    )
-    return new_record, out
-
-
 def evaluate_group(
     rule: Rule,
     subs: Iterable[tuple[Scope, Mapping[str, Any]]] | SubscriptionIndex,
@@ -801,13 +665,12 @@ def evaluate_group(
     asof: date | datetime,
 ) -> tuple[dict[str, AlertState], dict[Scope, list[AlertEvent]]]:
     """Every subscription of ``rule`` in one tick: ``subs`` are (scope key, params) pairs, best a
-    ``SubscriptionIndex`` kept between ticks. ``states`` holds the group records by their scope
-    ("group:<digest>", see ``SubscriptionGroup.scope``); the per-subscription states are implied by the
-    history, so nothing per subscription is read or written.
+    ``SubscriptionIndex`` kept between ticks. The state machine runs once per distinct params and each
+    event it announces goes, as one ``AlertEvent``, to every subscription with those params.
 
-    Returns (the group records that changed, events per subscription scope key as given, oldest first).
-    Same events as ``evaluate`` run once per subscription; an expired group's record says ``expired`` and
-    its members get nothing.
+    ``states`` holds, per group (the params but the threshold), its record "group:<digest>" (the
+    watermark, start and expiry) and per distinct params its state "params:<params_key>". Returns (the
+    states that changed, events per subscription scope key as given, oldest first).
     """
     index = index_subscriptions(rule, subs)
     changed: dict[str, AlertState] = {}
@@ -820,15 +683,39 @@ def evaluate_group(
         if sig is None:
             sig = signals[shape] = prepare(eff, history)
         record = states.get(group.scope)
-        new_record, fired = _evaluate_members(group, sig, record, asof)
-        if new_record is not None and new_record != record:
-            changed[group.scope] = new_record
-        if not fired:
+        plan = _plan(eff, sig, record, asof)
+        if plan is None:
             continue
-        for scope, (_, event) in zip(group.scope_keys([m for m, _ in fired]), fired, strict=True):
-            bucket = events.get(scope)
-            if bucket is None:
-                events[scope] = [event]
-            else:
-                bucket.append(event)
+        first = _first(plan)
+        if first is None:
+            if plan.expired:
+                changed[group.scope] = replace(record or AlertState(), status="expired")
+            continue
+        # A threshold new to a watched group starts from the state the history implies at its watermark,
+        # as does every threshold before the group's first closed bar (keeping what it announced for an
+        # open bar), as in ``evaluate``.
+        watched = record is not None and record.last_bar is not None
+        thresholded = "threshold" in eff.overridable
+        for i, (threshold, key) in enumerate(zip(group.thresholds, group.keys, strict=True)):
+            stored = states.get(key)
+            state = stored
+            if state is None or not watched:
+                state = implied_state(eff, sig, threshold, first - 1)
+                if stored is not None:
+                    state = replace(state, open_bar=stored.open_bar, emitted=stored.emitted)
+            new, said = _step(eff, sig, plan, threshold, state)
+            if new is not stored:
+                changed[key] = new
+            if not said:
+                continue
+            params = {**group.params, "threshold": threshold} if thresholded else group.params
+            members = group.members(i)
+            for p, kind in said:
+                event = _event(eff, sig, p, kind, threshold, params, key[len(PARAMS_SCOPE) :])
+                for scope in members:
+                    events.setdefault(scope, []).append(event)
+        status = "expired" if plan.expired else "inactive"
+        new_record = AlertState(status, last_bar=_last_bar(record, sig, plan), started=plan.started)
+        if new_record != record:
+            changed[group.scope] = new_record
     return changed, events

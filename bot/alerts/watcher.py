@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from bot.alerts.evaluator import (
+    PARAMS_SCOPE,
     AlertEvent,
     AlertState,
     SubscriptionIndex,
@@ -33,6 +34,9 @@ from bot.market import Snapshot
 from bot.store.base import OutboxItem, Store
 
 log = logging.getLogger(__name__)
+
+# The alert states evaluate_group keeps: a record per group and a state per distinct params.
+STATE_SCOPES = ("group:", PARAMS_SCOPE)
 
 # Events of bars older than this many bars behind the latest (a long outage) update state silently:
 # an alert about a close weeks ago is not news.
@@ -131,7 +135,7 @@ class Watcher:
                 report.held[rule_id] = "no data"
                 continue
             stored = await store.get_alert_states(rule_id)
-            states = {scope: AlertState.from_dict(value) for scope, value in stored.items() if scope.startswith("group:")}
+            states = {scope: AlertState.from_dict(value) for scope, value in stored.items() if scope.startswith(STATE_SCOPES)}
             changed, by_scope = evaluate_group(rule, subs.index, history, states, now)
             announce_from = history.index[max(0, len(history) - ANNOUNCE_BARS)].date()
             for scope, scope_events in by_scope.items():

@@ -22,18 +22,16 @@ and the refresh falls back to Yahoo's per-contract charts (bot.sources.yahoo.fet
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-import httpx
 import pandas as pd
 
 from bot.errors import SourceError
 from bot.sources.base import Fetched, Strip
-from bot.sources.http import DEFAULT_RETRY, HttpSource, RetryPolicy, Sleep, decode_json, describe_url
+from bot.sources.http import HttpSource, decode_json, describe_url
 
 SOURCE = "cme"
 SETTLEMENTS_URL = "https://www.cmegroup.com/CmeWS/mvc/Settlements/Futures/Settlements/305/FUT"
@@ -191,17 +189,7 @@ class CmeSource(HttpSource):
     """
 
     name = vendor = SOURCE
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        *,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        sleep: Sleep = asyncio.sleep,
-        url: str = SETTLEMENTS_URL,
-    ) -> None:
-        super().__init__(client, retry=retry, sleep=sleep)
-        self._url = url
+    default_url = SETTLEMENTS_URL
 
     def covers(self, series: str) -> bool:
         return contract_month(series) is not None

@@ -18,25 +18,15 @@ NASDAQ100 (FRED keeps about ten years of those two).
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime
 
-import httpx
 import pandas as pd
 
 from bot.errors import SourceError
 from bot.series import series_key
 from bot.sources.base import Fetched, within
 from bot.sources.csvfile import parse_series_csv
-from bot.sources.http import (
-    DEFAULT_RETRY,
-    HttpSource,
-    RetryPolicy,
-    Sleep,
-    describe_url,
-    html_fault,
-    looks_like_html,
-)
+from bot.sources.http import HttpSource, csv_body, describe_url
 
 SOURCE = "fred"
 FREDGRAPH_URL = "https://fred.stlouisfed.org/graph/fredgraph.csv"
@@ -64,12 +54,8 @@ def parse_fredgraph_csv(text: str, series_id: str, *, origin: str = "fredgraph.c
     Raises SourceError("fred", ...) for an HTML page, a header that is not ``DATE|observation_date,
     <series_id>``, an unparseable date or value, or dates out of order.
     """
-    body = text.lstrip("\ufeff")
-    if looks_like_html(body):
-        raise SourceError(SOURCE, html_fault(body, f"CSV for {series_id}", origin))
+    body = csv_body(text, source=SOURCE, what=series_id, origin=origin)
     header = body.split("\n", 1)[0].strip()
-    if not header:
-        raise SourceError(SOURCE, f"{origin} sent an empty body instead of CSV for {series_id}")
     cells = [c.strip().strip('"') for c in header.split(",")]
     if len(cells) != 2 or cells[0].upper() not in _DATE_HEADERS:
         raise SourceError(
@@ -90,17 +76,7 @@ class FredSource(HttpSource):
     """FRED series over fredgraph.csv (keyless). Implements bot.sources.base.Source."""
 
     name = vendor = SOURCE
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        *,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        sleep: Sleep = asyncio.sleep,
-        url: str = FREDGRAPH_URL,
-    ) -> None:
-        super().__init__(client, retry=retry, sleep=sleep)
-        self._url = url
+    default_url = FREDGRAPH_URL
 
     def covers(self, series: str) -> bool:
         return series_key(series) in FRED_IDS

@@ -190,6 +190,17 @@ def html_fault(body: bytes | str, expected: str, where: str) -> str:
     return f"{where} sent an HTML page instead of {expected}" + (f" (title: {title!r})" if title else "")
 
 
+def csv_body(text: str, *, source: str, what: str, origin: str, html_hint: str = "") -> str:
+    """A CSV answer's text without its byte-order mark; SourceError for an empty body or an HTML page
+    (``html_hint`` adds what such a page usually means for this source)."""
+    body = text.lstrip("\ufeff")
+    if not body.strip():
+        raise SourceError(source, f"{origin} sent an empty body instead of CSV for {what}")
+    if looks_like_html(body):
+        raise SourceError(source, html_fault(body, f"CSV for {what}", origin) + html_hint)
+    return body
+
+
 def decode_json(raw: bytes | str, *, source: str, where: str) -> Any:
     """Parse a JSON body, or raise SourceError calling it HTML, empty, truncated or invalid."""
     if isinstance(raw, bytes | bytearray):
@@ -217,16 +228,25 @@ def decode_json(raw: bytes | str, *, source: str, where: str) -> Any:
 
 
 class HttpSource:
-    """What every HTTP source holds: the shared client, its retry policy and an injectable sleep."""
+    """What every HTTP source holds: the shared client, its retry policy, an injectable sleep and, for a
+    source with one endpoint, its URL (``url``, by default the class's ``default_url``; tests point it
+    at a local server)."""
 
     vendor: str  # the provider SourceErrors name ("yahoo", "fred", ...)
+    default_url: str = ""
 
     def __init__(
-        self, client: httpx.AsyncClient, *, retry: RetryPolicy = DEFAULT_RETRY, sleep: Sleep = asyncio.sleep
+        self,
+        client: httpx.AsyncClient,
+        *,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sleep: Sleep = asyncio.sleep,
+        url: str | None = None,
     ) -> None:
         self._client = client
         self._retry = retry
         self._sleep = sleep
+        self._url = self.default_url if url is None else url
 
     async def _get(self, url: str, **kwargs: Any) -> httpx.Response:
         """``get`` with this source's client, vendor, retry policy and sleep."""

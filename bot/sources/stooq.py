@@ -37,9 +37,8 @@ from bot.sources.http import (
     HttpSource,
     RetryPolicy,
     Sleep,
+    csv_body,
     describe_url,
-    html_fault,
-    looks_like_html,
 )
 
 SOURCE = "stooq"
@@ -64,15 +63,13 @@ def parse_stooq_csv(text: str, series: str, *, origin: str = "stooq.com/q/d/l/")
     A trailing volume-0 row after rows with volume (a snapshot) is left out, as for any CSV; its
     date is ``dropped_partial``.
     """
-    body = text.lstrip("\ufeff").strip()
-    if not body:
-        raise SourceError(SOURCE, f"{origin} sent an empty body instead of CSV for {series}")
-    if looks_like_html(body):
-        raise SourceError(
-            SOURCE,
-            html_fault(body, f"CSV for {series}", origin)
-            + " (Stooq wants an apikey since 2026, and shows bot checks to scripts)",
-        )
+    body = csv_body(
+        text,
+        source=SOURCE,
+        what=series,
+        origin=origin,
+        html_hint=" (Stooq wants an apikey since 2026, and shows bot checks to scripts)",
+    ).strip()
     lowered = body.lower()
     if lowered.startswith("no data"):
         raise SourceError(
@@ -96,6 +93,7 @@ class StooqSource(HttpSource):
     """
 
     name = vendor = SOURCE
+    default_url = DAILY_URL
 
     def __init__(
         self,
@@ -104,11 +102,10 @@ class StooqSource(HttpSource):
         apikey: str | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Sleep = asyncio.sleep,
-        url: str = DAILY_URL,
+        url: str | None = None,
     ) -> None:
-        super().__init__(client, retry=retry, sleep=sleep)
+        super().__init__(client, retry=retry, sleep=sleep, url=url)
         self._apikey = apikey
-        self._url = url
 
     def covers(self, series: str) -> bool:
         return series_key(series) in STOOQ_SYMBOLS

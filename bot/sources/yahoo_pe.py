@@ -23,7 +23,7 @@ import httpx
 import pandas as pd
 
 from bot.errors import SourceError
-from bot.series import SERIES
+from bot.series import SERIES, series_key
 from bot.sources.base import VALUE_COLUMN, Fetched
 from bot.sources.http import DEFAULT_RETRY, HttpSource, RetryPolicy, Sleep, decode_json, describe_url
 from bot.sources.yahoo import JSON_ERROR_STATUSES, NEW_YORK, SOURCE
@@ -115,7 +115,7 @@ class YahooPESource(HttpSource):
         self._lock = asyncio.Lock()
 
     def covers(self, series: str) -> bool:
-        info = SERIES.get(series.strip().upper())
+        info = SERIES.get(series_key(series))
         return info is not None and PE_SOURCE in info.sources
 
     async def _fresh_crumb(self) -> str:
@@ -172,7 +172,7 @@ class YahooPESource(HttpSource):
 
     async def fetch(self, series: str, *, start: date | None, end: date | None, now: datetime) -> Fetched:
         """Today's trailing P/E of the ETF behind ``series`` as a one-row ``value`` frame."""
-        key = series.strip().upper()
+        key = series_key(series)
         info = SERIES.get(key)
         if info is None or PE_SOURCE not in info.sources:
             raise SourceError(SOURCE, f"no Yahoo P/E for {series!r}")

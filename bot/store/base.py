@@ -39,13 +39,54 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 OUTBOX_RETENTION = timedelta(days=7)
 """How long a sent or dead outbox item (key, chat, times, outcome) is kept for dedup and /status."""
+
+OUTBOX_STATUSES = ("pending", "sent", "dead")
+"""An outbox item's status: waiting (leased or not), then sent or given up (the finished ones)."""
+
+SUBSCRIPTION_PAGE = 2_000
+"""Default page size of ``iter_subscriptions``."""
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# What both backends store the same way: instants as integer microseconds since the Unix epoch (exact,
+# ordered by integer comparison), mappings as compact JSON text with sorted keys (equal mappings give
+# byte-equal text).
+
+
+def to_us(instant: datetime) -> int:
+    """Microseconds since the Unix epoch; refuses naive datetimes, which have no instant."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"naive datetime {instant.isoformat()}: the store takes timezone-aware instants")
+    return (instant - EPOCH) // timedelta(microseconds=1)
+
+
+def opt_to_us(instant: datetime | None) -> int | None:
+    return None if instant is None else to_us(instant)
+
+
+def from_us(us: str | int | None) -> datetime | None:
+    return None if us is None else EPOCH + timedelta(microseconds=int(us))
+
+
+def dumps(value: Mapping[str, Any]) -> str:
+    return json.dumps(dict(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def check_claim(limit: int, lease_s: float) -> None:
+    """The arguments ``claim`` refuses in every backend."""
+    if limit < 1:
+        raise ValueError(f"claim limit must be at least 1, got {limit}")
+    if lease_s <= 0:
+        raise ValueError(f"claim lease must be positive, got {lease_s} s")
 
 
 @dataclass(frozen=True)
@@ -158,7 +199,7 @@ class Store(Protocol):
         made then still describes the subscriptions."""
         ...
 
-    # alert state: per (rule_id, scope) where scope is a chat id or a threshold-group key ----------
+    # alert state: per (rule_id, scope), scope a group record or a distinct params' state (evaluator) -
     async def get_alert_states(self, rule_id: str) -> dict[str, dict[str, Any]]: ...
     async def put_alert_states(self, rule_id: str, states: Mapping[str, Mapping[str, Any]]) -> None:
         """Upsert many scopes at once (one transaction / one pipeline)."""

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bot.store.history_base import STRIPS, SeriesRead, SeriesRecord, SeriesWrite, StripRow, WriteFn
+from bot.store.sqlite_file import connect, create, transaction
 
 BUSY_TIMEOUT_MS = 10_000
 """How long a write waits for another process's write lock (a full import of another series)."""
@@ -105,28 +106,15 @@ class SqliteHistory:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # One connection used from any thread (Market.reload runs in a worker thread), one call at a time.
-        self._conn = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-        )
+        self._conn = connect(self.path, BUSY_TIMEOUT_MS, check_same_thread=False)
         self._lock = threading.Lock()
-        self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
         with self._write() as conn:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            create(conn, _SCHEMA)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._lock, transaction(self._conn) as conn:
+            yield conn
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:

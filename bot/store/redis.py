@@ -53,7 +53,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any, cast
 
@@ -65,15 +65,24 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT, KeyT
 
 from bot.errors import ConfigError, StoreUnavailableError
-from bot.store.base import BlobSplitter, ChatSettings, OutboxItem, Subscription
+from bot.store.base import (
+    EPOCH,
+    OUTBOX_STATUSES,
+    SUBSCRIPTION_PAGE,
+    BlobSplitter,
+    ChatSettings,
+    OutboxItem,
+    Subscription,
+    check_claim,
+)
+from bot.store.base import dumps as _dumps
+from bot.store.base import from_us as _from_us
+from bot.store.base import opt_to_us as _opt_to_us
+from bot.store.base import to_us as _to_us
 
 SCHEMA_VERSION = 1
 """Version of the key layout above; a Redis with a higher version was written by a newer capgap."""
 
-SUBSCRIPTION_PAGE = 2_000
-"""Default page size of ``iter_subscriptions``."""
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MEMBER_DIGITS = 20  # width of the created_at prefix of a zset member; the key starts after "|"
 
 # Lua -----------------------------------------------------------------------------------------------
@@ -150,43 +159,39 @@ end
 return out
 """.replace("{skip}", str(_MEMBER_DIGITS + 2))
 
-# KEYS: item, due, leased, sent, dead, finished. ARGV: key, sent_at, chat set prefix, blob prefix.
-# Returns -1 for an unknown key, 0 if already sent, 1 if marked now (a dead item can become sent:
-# Telegram's ok is the truth).
-_MARK_SENT = _FINISH + """
-local status = redis.call('HGET', KEYS[1], 'status')
+# Where a pending item goes after a send attempt: "sent" (Telegram's ok), "dead" (given up) or "pending"
+# (back to the due set, not before a given instant). KEYS: item, due, leased, the set of the state it
+# goes to (outbox:sent or outbox:dead; any key for "pending"), outbox:dead, finished.
+# ARGV: to, key, at (sent_at / finished at, "" = its not_before / the new not_before), error, attempts
+# to add, chat set prefix, blob prefix.
+# Returns -1 for an unknown key, 0 when it stays as it is (a sent item; a dead one unless it is sent now:
+# Telegram's ok is the truth), 1 when moved.
+_SETTLE = _FINISH + """
+local item, to, key, at = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local status = redis.call('HGET', item, 'status')
 if not status then return -1 end
-if status == 'sent' then return 0 end
-local m = redis.call('HGET', KEYS[1], 'member')
+if status == 'sent' or (status == 'dead' and to ~= 'sent') then return 0 end
+local m = redis.call('HGET', item, 'member')
+if to == 'pending' then
+  redis.call('ZREM', KEYS[3], m)
+  redis.call('ZADD', KEYS[2], at, m)
+  redis.call('HSET', item, 'not_before', at, 'last_error', ARGV[4])
+  redis.call('HINCRBY', item, 'attempts', tonumber(ARGV[5]))
+  redis.call('HDEL', item, 'lease_owner', 'lease_until')
+  return 1
+end
 if m then  -- a pending item; a dead one has left both sets and dropped its member
   redis.call('ZREM', KEYS[2], m)
   redis.call('ZREM', KEYS[3], m)
 end
-redis.call('SREM', ARGV[3] .. redis.call('HGET', KEYS[1], 'chat_id'), ARGV[1])
-redis.call('SREM', KEYS[5], ARGV[1])
-redis.call('SADD', KEYS[4], ARGV[1])
-redis.call('HSET', KEYS[1], 'status', 'sent', 'sent_at', ARGV[2])
-redis.call('ZADD', KEYS[6], ARGV[2], ARGV[1])
-finish(KEYS[1], ARGV[4])
-return 1
-"""
-
-# KEYS: item, due, leased, dead, finished. ARGV: key, error, chat set prefix, blob prefix, finished at
-# ("" = its not_before). -1 unknown, 0 not pending, 1 done.
-_MARK_DEAD = _FINISH + """
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return -1 end
-if status ~= 'pending' then return 0 end
-local m = redis.call('HGET', KEYS[1], 'member')
-redis.call('ZREM', KEYS[2], m)
-redis.call('ZREM', KEYS[3], m)
-redis.call('SREM', ARGV[3] .. redis.call('HGET', KEYS[1], 'chat_id'), ARGV[1])
-redis.call('SADD', KEYS[4], ARGV[1])
-local at = ARGV[5]
-if at == '' then at = redis.call('HGET', KEYS[1], 'not_before') end
-redis.call('HSET', KEYS[1], 'status', 'dead', 'last_error', ARGV[2], 'sent_at', at)
-redis.call('ZADD', KEYS[5], at, ARGV[1])
-finish(KEYS[1], ARGV[4])
+redis.call('SREM', ARGV[6] .. redis.call('HGET', item, 'chat_id'), key)
+redis.call('SREM', KEYS[5], key)
+redis.call('SADD', KEYS[4], key)
+if at == '' then at = redis.call('HGET', item, 'not_before') end
+redis.call('HSET', item, 'status', to, 'sent_at', at)
+if to == 'dead' then redis.call('HSET', item, 'last_error', ARGV[4]) end
+redis.call('ZADD', KEYS[6], at, key)
+finish(item, ARGV[7])
 return 1
 """
 
@@ -250,20 +255,6 @@ end
 return 1
 """
 
-# KEYS: item, due, leased. ARGV: not_before, error, attempts to add. -1 unknown, 0 not pending, 1 done.
-_RESCHEDULE = """
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return -1 end
-if status ~= 'pending' then return 0 end
-local m = redis.call('HGET', KEYS[1], 'member')
-redis.call('ZREM', KEYS[3], m)
-redis.call('ZADD', KEYS[2], ARGV[1], m)
-redis.call('HSET', KEYS[1], 'not_before', ARGV[1], 'last_error', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'attempts', tonumber(ARGV[3]))
-redis.call('HDEL', KEYS[1], 'lease_owner', 'lease_until')
-return 1
-"""
-
 # KEYS: chat hash, digest schedule. ARGV: reason, chat_id. Only a stored chat is marked.
 _DEACTIVATE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -292,25 +283,19 @@ if redis.call('EXISTS', P .. 'chat:' .. old) == 1 then
   redis.call('SREM', P .. 'chats', old)
   redis.call('SADD', P .. 'chats', new)
 end
-for _, r in ipairs(redis.call('SMEMBERS', P .. 'subs:chat:' .. old)) do
-  local h = P .. 'subs:rule:' .. r
+local function move(h)  -- the old id's field of hash h to the new id; true if there was one
   local v = redis.call('HGET', h, old)
-  if v then
-    redis.call('HSET', h, new, v)
-    redis.call('HDEL', h, old)
-    redis.call('SET', P .. 'subs:version', ARGV[4])
-  end
+  if not v then return false end
+  redis.call('HSET', h, new, v)
+  redis.call('HDEL', h, old)
+  return true
+end
+for _, r in ipairs(redis.call('SMEMBERS', P .. 'subs:chat:' .. old)) do
+  if move(P .. 'subs:rule:' .. r) then redis.call('SET', P .. 'subs:version', ARGV[4]) end
   redis.call('SADD', P .. 'subs:chat:' .. new, r)
 end
 redis.call('DEL', P .. 'subs:chat:' .. old)
-for _, r in ipairs(redis.call('SMEMBERS', P .. 'alert:rules')) do
-  local h = P .. 'alert:state:' .. r
-  local v = redis.call('HGET', h, old)
-  if v then
-    redis.call('HSET', h, new, v)
-    redis.call('HDEL', h, old)
-  end
-end
+for _, r in ipairs(redis.call('SMEMBERS', P .. 'alert:rules')) do move(P .. 'alert:state:' .. r) end
 for _, k in ipairs(redis.call('SMEMBERS', P .. 'outbox:chat:' .. old)) do
   redis.call('HSET', P .. 'outbox:item:' .. k, 'chat_id', new)
   redis.call('SADD', P .. 'outbox:chat:' .. new, k)
@@ -324,22 +309,25 @@ end
 return 1
 """
 
-# KEYS: a subs:rule hash. Returns it as one JSON text [[chat_id, [sub]], ...]: one bulk reply decoded by
-# one json.loads, where HGETALL of 100k fields cost a second of pure-Python reply parsing.
-_SUBS_OF_RULE_JSON = """
-local t = redis.call('HGETALL', KEYS[1])
-local parts = {}
-for i = 1, #t, 2 do parts[#parts + 1] = '[' .. t[i] .. ',' .. t[i + 1] .. ']' end
-return '[' .. table.concat(parts, ',') .. ']'
+# Field, value pairs of a subs:rule hash (chat_id, JSON sub) as one JSON text [[chat_id, [sub]], ...]: one
+# bulk reply decoded by one json.loads, where HGETALL of 100k fields cost a second of pure-Python reply
+# parsing.
+_SUBS_JSON = """
+local function subs_json(t)
+  local parts = {}
+  for i = 1, #t, 2 do parts[#parts + 1] = '[' .. t[i] .. ',' .. t[i + 1] .. ']' end
+  return '[' .. table.concat(parts, ',') .. ']'
+end
 """
 
-# KEYS: a subs:rule hash. ARGV: HSCAN cursor, count. Returns {next cursor, JSON text [[chat_id, [sub]], ...]}:
-# one step of a scan, one bulk reply like _SUBS_OF_RULE_JSON's.
-_SCAN_SUBS_OF_RULE_JSON = """
+# KEYS: a subs:rule hash. Returns it whole, as that JSON text.
+_SUBS_OF_RULE_JSON = _SUBS_JSON + "return subs_json(redis.call('HGETALL', KEYS[1]))"
+
+# KEYS: a subs:rule hash. ARGV: HSCAN cursor, count. Returns {next cursor, that JSON text}: one step of a
+# scan.
+_SCAN_SUBS_OF_RULE_JSON = _SUBS_JSON + """
 local r = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
-local t, parts = r[2], {}
-for i = 1, #t, 2 do parts[#parts + 1] = '[' .. t[i] .. ',' .. t[i + 1] .. ']' end
-return {r[1], '[' .. table.concat(parts, ',') .. ']'}
+return {r[1], subs_json(r[2])}
 """
 
 # KEYS: subscriptions version. ARGV: a new version, kept only if there is none yet (a fresh prefix, or
@@ -367,25 +355,6 @@ return 0
 
 
 # codecs --------------------------------------------------------------------------------------------
-
-
-def _to_us(instant: datetime) -> int:
-    """Microseconds since the Unix epoch; refuses naive datetimes, which have no instant."""
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        raise ValueError(f"naive datetime {instant.isoformat()}: the store takes timezone-aware instants")
-    return (instant - _EPOCH) // timedelta(microseconds=1)
-
-
-def _opt_to_us(instant: datetime | None) -> int | None:
-    return None if instant is None else _to_us(instant)
-
-
-def _from_us(us: str | int | None) -> datetime | None:
-    return None if us is None else _EPOCH + timedelta(microseconds=int(us))
-
-
-def _dumps(value: Mapping[str, Any]) -> str:
-    return json.dumps(dict(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _member(created_us: int, key: str) -> str:
@@ -476,9 +445,7 @@ class _Scripts:
     def __init__(self, client: Redis) -> None:
         self.enqueue = client.register_script(_ENQUEUE)
         self.claim = client.register_script(_CLAIM)
-        self.mark_sent = client.register_script(_MARK_SENT)
-        self.mark_dead = client.register_script(_MARK_DEAD)
-        self.reschedule = client.register_script(_RESCHEDULE)
+        self.settle = client.register_script(_SETTLE)
         self.deactivate = client.register_script(_DEACTIVATE)
         self.delete_sub = client.register_script(_DELETE_SUB)
         self.migrate = client.register_script(_MIGRATE)
@@ -591,7 +558,7 @@ class RedisStore:
         with _unavailable_on_connection_fault():
             if await self._r.exists(marker):
                 return
-            for final in ("sent", "dead"):
+            for final in OUTBOX_STATUSES[1:]:  # the finished ones
                 async for batch in _batches(self._r.sscan_iter(self._k("outbox", final), count=1000), 1000):
                     async with self._r.pipeline(transaction=False) as pipe:
                         for key in batch:
@@ -847,10 +814,7 @@ class RedisStore:
         Due = pending, ``not_before <= now`` and no lease or an expired one (``lease_until <= now``).
         Returned in order of ``not_before``, then ``created_at``, then key.
         """
-        if limit < 1:
-            raise ValueError(f"claim limit must be at least 1, got {limit}")
-        if lease_s <= 0:
-            raise ValueError(f"claim lease must be positive, got {lease_s} s")
+        check_claim(limit, lease_s)
         until = now + timedelta(seconds=lease_s)
         with _unavailable_on_connection_fault():
             rows = await self._lua.claim(
@@ -859,22 +823,33 @@ class RedisStore:
             )
         return [_item_from_fields(row) for row in rows]
 
-    def _item_keys(self, key: str) -> list[str]:
-        return [self._k("outbox", "item", key), self._k("outbox", "due"), self._k("outbox", "leased")]
-
-    async def mark_sent(self, key: str, *, now: datetime) -> None:
-        """Record Telegram's ok for ``key`` (KeyError if unknown); the first ``now`` is kept."""
+    async def _settle(self, to: str, key: str, at: datetime | None, error: str = "", attempts: int = 0) -> None:
+        """Move a pending item to ``to`` (the _SETTLE script); KeyError if the key is unknown."""
         keys = [
-            *self._item_keys(key),
-            self._k("outbox", "sent"),
+            self._k("outbox", "item", key),
+            self._k("outbox", "due"),
+            self._k("outbox", "leased"),
+            self._k("outbox", "sent" if to == "sent" else "dead"),
             self._k("outbox", "dead"),
             self._k("outbox", "finished"),
         ]
-        args: list[str | int] = [key, _to_us(now), self._k("outbox", "chat", ""), self._k("outbox", "blob", "")]
+        args: list[EncodableT] = [
+            to,
+            key,
+            "" if at is None else _to_us(at),
+            error,
+            attempts,
+            self._k("outbox", "chat", ""),
+            self._k("outbox", "blob", ""),
+        ]
         with _unavailable_on_connection_fault():
-            done = await self._lua.mark_sent(keys=keys, args=args)
+            done = await self._lua.settle(keys=keys, args=args)
         if done == -1:
             raise KeyError(f"no outbox item with key {key!r}")
+
+    async def mark_sent(self, key: str, *, now: datetime) -> None:
+        """Record Telegram's ok for ``key`` (KeyError if unknown); the first ``now`` is kept."""
+        await self._settle("sent", key, now)
 
     async def reschedule(self, key: str, *, not_before: datetime, error: str, attempt: bool = True) -> None:
         """Release the lease, record the error, not claimable before ``not_before``; bump attempts when
@@ -882,25 +857,11 @@ class RedisStore:
 
         A sent or dead item stays as it is; an unknown key raises KeyError.
         """
-        with _unavailable_on_connection_fault():
-            done = await self._lua.reschedule(keys=self._item_keys(key), args=[_to_us(not_before), error, int(attempt)])
-        if done == -1:
-            raise KeyError(f"no outbox item with key {key!r}")
+        await self._settle("pending", key, not_before, error, int(attempt))
 
     async def mark_dead(self, key: str, *, error: str, now: datetime | None = None) -> None:
         """Give up on a pending item for good (KeyError if unknown); a sent item stays sent."""
-        keys = [*self._item_keys(key), self._k("outbox", "dead"), self._k("outbox", "finished")]
-        args: list[EncodableT] = [
-            key,
-            error,
-            self._k("outbox", "chat", ""),
-            self._k("outbox", "blob", ""),
-            "" if now is None else _to_us(now),
-        ]
-        with _unavailable_on_connection_fault():
-            done = await self._lua.mark_dead(keys=keys, args=args)
-        if done == -1:
-            raise KeyError(f"no outbox item with key {key!r}")
+        await self._settle("dead", key, now, error)
 
     async def outbox_counts(self) -> dict[str, int]:
         """{"pending": n, "sent": n, "dead": n}; pending includes leased items."""
@@ -950,7 +911,7 @@ class RedisStore:
         return [
             (
                 _chat_from_hash(dict(zip(fields[::2], fields[1::2], strict=True))),
-                _EPOCH + timedelta(microseconds=int(float(score))),
+                EPOCH + timedelta(microseconds=int(float(score))),
             )
             for _, score, fields in json.loads(text)
         ]

@@ -24,16 +24,30 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.errors import ConfigError, StoreUnavailableError
-from bot.store.base import BlobSplitter, ChatSettings, OutboxItem, Subscription
+from bot.store.base import (
+    EPOCH,
+    OUTBOX_STATUSES,
+    SUBSCRIPTION_PAGE,
+    BlobSplitter,
+    ChatSettings,
+    OutboxItem,
+    Subscription,
+    check_claim,
+)
+from bot.store.base import dumps as _dumps
+from bot.store.base import from_us as _from_us
+from bot.store.base import opt_to_us as _opt_to_us
+from bot.store.base import to_us as _to_us
+from bot.store.sqlite_file import connect, create
+from bot.store.sqlite_file import transaction as _transaction
 
 T = TypeVar("T")
 
@@ -43,7 +57,6 @@ SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 5_000
 """How long a call waits for another process's write lock before the store counts as unavailable."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -81,7 +94,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     not_before INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'dead')),
+    status TEXT NOT NULL CHECK (status IN ({statuses})),
     lease_owner TEXT,
     lease_until INTEGER,
     sent_at INTEGER
@@ -95,7 +108,7 @@ CREATE TABLE IF NOT EXISTS digest_schedule (chat_id INTEGER PRIMARY KEY, due INT
 CREATE INDEX IF NOT EXISTS digest_schedule_by_due ON digest_schedule (due);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL);
-"""
+""".replace("{statuses}", ", ".join(f"'{status}'" for status in OUTBOX_STATUSES))
 
 SUBSCRIPTIONS_VERSION_KEY = "store:subscriptions_version"
 """The meta row holding ``subscriptions_version``; keys under ``store:`` are the store's own."""
@@ -113,32 +126,9 @@ _VERSION_TRIGGERS = tuple(
     for event in ("INSERT", "UPDATE", "DELETE")
 )
 
-SUBSCRIPTION_PAGE = 2_000
-"""Default page size of ``iter_subscriptions``."""
-
 _SUBSCRIPTION_COLUMNS = "chat_id, rule_id, params, created_at, muted_until"
 
 _OUTBOX_COLUMNS = "key, chat_id, payload, created_at, not_before, attempts, last_error"
-
-
-def _to_us(instant: datetime) -> int:
-    """Microseconds since the Unix epoch; refuses naive datetimes, which have no instant."""
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        raise ValueError(f"naive datetime {instant.isoformat()}: the store takes timezone-aware instants")
-    return (instant - _EPOCH) // timedelta(microseconds=1)
-
-
-def _opt_to_us(instant: datetime | None) -> int | None:
-    return None if instant is None else _to_us(instant)
-
-
-def _from_us(us: int | None) -> datetime | None:
-    return None if us is None else _EPOCH + timedelta(microseconds=us)
-
-
-def _dumps(value: Mapping[str, Any]) -> str:
-    # sort_keys keeps the stored text stable for equal mappings (diffable dumps, byte-equal rows).
-    return json.dumps(dict(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _chat_from_row(row: sqlite3.Row) -> ChatSettings:
@@ -192,18 +182,6 @@ def _item_from_row(row: sqlite3.Row) -> OutboxItem:
     )
 
 
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction; IMMEDIATE so the write lock is taken before any read inside it."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
 class SqliteStore:
     """The Store on one SQLite file (created with its folder on ``open``).
 
@@ -233,19 +211,12 @@ class SqliteStore:
 
     def _open_sync(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: no implicit transactions; writes use explicit BEGIN IMMEDIATE.
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn = connect(self.path, BUSY_TIMEOUT_MS)
         conn.row_factory = sqlite3.Row
         try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            # NORMAL under WAL: a power cut can lose the last commits but never corrupts the file.
-            conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             with _transaction(conn):
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                create(conn, _SCHEMA)
                 for statement in _VERSION_TRIGGERS:
                     conn.execute(statement)
                 conn.execute(
@@ -564,10 +535,7 @@ class SqliteStore:
         Due = pending, ``not_before <= now`` and no lease or an expired one (``lease_until <= now``).
         Returned in order of ``not_before``, then ``created_at``, then key.
         """
-        if limit < 1:
-            raise ValueError(f"claim limit must be at least 1, got {limit}")
-        if lease_s <= 0:
-            raise ValueError(f"claim lease must be positive, got {lease_s} s")
+        check_claim(limit, lease_s)
         now_us = _to_us(now)
         until_us = _to_us(now + timedelta(seconds=lease_s))
 
@@ -661,7 +629,7 @@ class SqliteStore:
         """{"pending": n, "sent": n, "dead": n}; pending includes leased items."""
 
         def work() -> dict[str, int]:
-            counts = {"pending": 0, "sent": 0, "dead": 0}
+            counts = dict.fromkeys(OUTBOX_STATUSES, 0)
             for row in self._db().execute("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status"):
                 counts[row["status"]] = row["n"]
             return counts
@@ -720,7 +688,7 @@ class SqliteStore:
                 " WHERE digest_schedule.due <= ? ORDER BY digest_schedule.due, chat_id LIMIT ?",
                 (now_us, limit),
             ).fetchall()
-            return [(_chat_from_row(row), _EPOCH + timedelta(microseconds=row["due"])) for row in rows]
+            return [(_chat_from_row(row), EPOCH + timedelta(microseconds=row["due"])) for row in rows]
 
         return await self._run(work)
 
