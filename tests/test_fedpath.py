@@ -23,7 +23,7 @@ from bot.alerts.watcher import watch_once
 from bot.errors import SourceError
 from bot.history import HistoryStore
 from bot.market import Market, SeriesStatus, Snapshot
-from bot.metrics.fedpath import fed_path, path_gap_series
+from bot.metrics.fedpath import fed_path, path_gap_series, sep_in_use
 from bot.metrics.odds import OddsView, odds_view
 from bot.render import charts
 from bot.render.alerts import render_alerts, render_event
@@ -137,9 +137,12 @@ def test_path_and_year_ends_match_the_hand_computed_rates_and_gaps(shared_data: 
 def test_without_a_sep_the_path_is_the_market_alone(shared_data: Path) -> None:
     path = fed_path(view_on(shared_data), None)
     assert path.sep_release is None and all(e.sep is None and e.gap_bp is None for e in path.year_ends)
-    # A SEP released after the as-of is not used (--as-of on history never sees a later SEP).
-    later = fed_path(view_on(shared_data), sep_frame(sample_by_year(shared_data), date(2026, 12, 9)).iloc[:0])
-    assert later.sep_release is None
+    # --as-of on history: the SEP in use is the last released by then, never a later one.
+    sep = pd.concat([sep_frame(sample_by_year(shared_data), MARCH_SEP),
+                     sep_frame(sample_by_year(shared_data), date(2026, 6, 17))])
+    assert sep_in_use(sep, date(2026, 3, 17)) is None
+    assert [sep_in_use(sep, day).name for day in (MARCH_SEP, date(2026, 6, 16), date(2026, 6, 17), TRADE_DATE)] == [
+        pd.Timestamp(MARCH_SEP), pd.Timestamp(MARCH_SEP), pd.Timestamp(2026, 6, 17), pd.Timestamp(2026, 6, 17)]
 
 
 def test_gap_series_is_the_absolute_gap_at_the_first_year_end_ahead(shared_data: Path) -> None:
@@ -230,10 +233,15 @@ def test_chart_draws_both_paths_with_the_gap_in_each_language(shared_data: Path,
     assert len(legend) == 2 and any("2026-03-18" in t for t in legend)
 
 
-async def test_chart_button_sends_the_chart_of_the_market_path(history: HistoryStore, tmp_path: Path) -> None:
-    _, reply = await ask(services_for(history, TRADE_DATE, tmp_path), "/fedodds path chart", lang="zh-Hant",
-                         asof=TRADE_DATE)
+async def test_chart_with_a_stale_sep_is_the_market_path_alone(history: HistoryStore, tmp_path: Path,
+                                                                 figures: list[Figure]) -> None:
+    _, reply = await ask(services_for(history, TRADE_DATE, tmp_path), "/fedodds path chart", asof=TRADE_DATE)
     assert reply.chart is not None and reply.chart.png.startswith(b"\x89PNG") and "2026-09-17" in reply.chart.caption
+    (fig,) = figures
+    ax = fig.axes[0]
+    assert ax.get_title() == "Fed funds rate: the market's path (no current Fed SEP median)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Market (ZQ futures, after each meeting)"]
+    assert not any("FEDTARMD" in t.get_text() for t in fig.texts)
 
 
 @pytest.mark.parametrize("bad", ["/fedodds path 2026", "/fedodds path chart now", "/fedodds chart path x",

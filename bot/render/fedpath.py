@@ -91,6 +91,7 @@ def fedpath_chart(path: FedPath, strip_source: str, lang: str) -> bytes:
     clang = charts.chart_lang(lang)
     meetings = _num([meeting for meeting, _ in path.path])
     rates = [rate for _, rate in path.path]
+    ends = [(end, end.sep, end.gap_bp) for end in path.year_ends if end.sep is not None and end.gap_bp is not None]
     with plt.rc_context(charts._style(clang)):
         fig, ax = plt.subplots(figsize=(8, 4.2))
         if meetings and path.start_rate is not None:
@@ -100,7 +101,6 @@ def fedpath_chart(path: FedPath, strip_source: str, lang: str) -> bytes:
                     where="post", linewidth=1.6,
                     label=html.unescape(tr(N_("Market (ZQ futures, after each meeting)"), clang)))
             ax.plot(meetings, rates, "o", markersize=3, color="C0")
-        ends = [(end, end.sep, end.gap_bp) for end in path.year_ends if end.sep is not None and end.gap_bp is not None]
         if ends:
             ax.plot(_num([end.meeting for end, _, _ in ends]), [sep for _, sep, _ in ends], "D", markersize=7,
                     color="C3", label=html.unescape(tr(N_("Fed SEP median (year end), released {release}"), clang,
@@ -116,10 +116,12 @@ def fedpath_chart(path: FedPath, strip_source: str, lang: str) -> bytes:
         charts._decorate(
             fig,
             ax,
-            title=html.unescape(tr(N_("Fed funds rate: market path vs the Fed's SEP median"), clang)),
+            title=html.unescape(tr(N_("Fed funds rate: market path vs the Fed's SEP median") if ends
+                                   else N_("Fed funds rate: the market's path (no current Fed SEP median)"), clang)),
             xlabel=html.unescape(tr(N_("FOMC meeting"), clang)),
             ylabel=html.unescape(tr(N_("Rate (%)"), clang)),
-            source=html.unescape(tr(N_("Source: ZQ settlements {trade_date} ({source}), capgap FedWatch method; FRED FEDTARMD"), clang,  # noqa: E501 (a msgid is one line)
+            source=html.unescape(tr(N_("Source: ZQ settlements {trade_date} ({source}), capgap FedWatch method; FRED FEDTARMD") if ends  # noqa: E501 (a msgid is one line)
+                                    else N_("Source: ZQ settlements {trade_date} ({source}), capgap FedWatch method"), clang,
                                     trade_date=fmt.day(path.trade_date, clang), source=strip_label(strip_source, clang))),
         )
         return charts._png(fig)
