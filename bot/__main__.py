@@ -251,7 +251,7 @@ def _print_refresh(snap, report) -> int:  # type: ignore[no-untyped-def]
 def _import(args: argparse.Namespace) -> int:
     from bot.errors import SourceError
     from bot.series import SERIES, series_info, series_key
-    from bot.sources.fred import SEP_SERIES
+    from bot.sources.fred import SEP_SERIES, parse_sep_export
     from bot.store.factory import make_history
 
     settings = _settings()
@@ -288,13 +288,22 @@ def _import(args: argparse.Namespace) -> int:
             return 2
         from bot.sources.csvfile import read_series_csv
 
-        fetched = read_series_csv(args.file, info.name)
-        frame = fetched.frame
-        if info.name in SEP_SERIES:
-            frame, note = _sep_import(frame, args.released, now)
-        elif args.released is not None:
+        if args.released is not None and info.name not in SEP_SERIES:
             print("capgap import: --released is for FEDTARMD only", file=sys.stderr)
             return 2
+        exported = parse_sep_export(args.file.read_text(encoding="utf-8-sig", errors="replace"), args.file.name) \
+            if info.name in SEP_SERIES else None
+        if exported is not None:  # capgap's own export: already one row per SEP release
+            if args.released is not None:
+                print("capgap import: --released is for FRED's layout; this export names its SEPs", file=sys.stderr)
+                return 2
+            frame, dropped = exported, None
+            note = f"  note: capgap's FEDTARMD export, {len(frame)} SEP release" + ("s" if len(frame) != 1 else "")
+        else:
+            fetched = read_series_csv(args.file, info.name)
+            frame, dropped = fetched.frame, fetched.meta.get("dropped_partial")
+            if info.name in SEP_SERIES:
+                frame, note = _sep_import(frame, args.released, now)
     except SourceError as exc:
         print(f"capgap import: {exc}", file=sys.stderr)
         return 1
@@ -335,7 +344,6 @@ def _import(args: argparse.Namespace) -> int:
     )
     if note:
         print(note)
-    dropped = fetched.meta.get("dropped_partial")
     if dropped:
         print(f"  note: the last row ({dropped}) looks like an intraday snapshot (volume 0) and was not imported")
     return 0

@@ -272,7 +272,16 @@ def test_import_files_the_sample_under_the_sep_named_or_refuses_one_that_does_no
     assert main(["import", sample, "--series", "FEDTARMD", "--released", "2026-03-18"]) == 0
     assert "filed under the SEP of 2026-03-18" in capsys.readouterr().out
     assert main(["export", "FEDTARMD"]) == 0
-    assert capsys.readouterr().out.splitlines() == ["Date,y0,y1,y2,y3", "2026-03-18,3.4,3.1,3.1,"]
+    exported = capsys.readouterr().out
+    assert exported.splitlines() == ["Date,y0,y1,y2,y3", "2026-03-18,3.4,3.1,3.1,"]
+    # The export imports back as it is into an empty store (its rows already name their SEPs).
+    (tmp_path / "export.csv").write_text(exported)
+    monkeypatch.setenv("CAPGAP_DATA_DIR", str(tmp_path / "other"))
+    assert main(["import", str(tmp_path / "export.csv"), "--series", "FEDTARMD"]) == 0
+    assert main(["export", "FEDTARMD"]) == 0 and capsys.readouterr().out.endswith(exported)
+    (tmp_path / "odd.csv").write_text("Date,y0,y1,y2,y3\n2026-03-19,3.4,3.1,3.1,\n")
+    assert main(["import", str(tmp_path / "odd.csv"), "--series", "FEDTARMD"]) == 1
+    assert "2026-03-19 is not an FOMC meeting with projections" in capsys.readouterr().err
 
 
 # The alert rule ---------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ filter projection years, not releases).
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Iterable
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -148,6 +149,28 @@ def sep_median(row: pd.Series, year: int) -> float | None:
         return None
     value = row.get(SEP_COLUMNS[offset])
     return None if value is None or value != value else float(value)
+
+
+def parse_sep_export(text: str, origin: str) -> pd.DataFrame | None:
+    """capgap's own FEDTARMD export (``Date,y0,y1,y2,y3``, one row per SEP release) as stored, so an export
+    imports back; None for any other header. SourceError for a date that is not a SEP meeting or a value
+    that is not a number."""
+    header = text.split("\n", 1)[0].strip()
+    if [cell.strip() for cell in header.split(",")] != ["Date", *SEP_COLUMNS]:
+        return None
+    frame = pd.read_csv(io.StringIO(text), index_col=0, dtype=str)
+    try:
+        index = pd.DatetimeIndex(pd.to_datetime(frame.index, format="%Y-%m-%d"), name="date")
+        values = frame.apply(pd.to_numeric).astype(float)
+    except ValueError as exc:
+        raise SourceError("csv", f"{origin}: {exc}") from None
+    releases = set(calendar.sep_meetings())
+    odd = [stamp.date() for stamp in index if stamp.date() not in releases]
+    if odd or index.has_duplicates or not index.is_monotonic_increasing or index.empty:
+        what = f"{odd[0]} is not an FOMC meeting with projections" if odd else "dates must be distinct and ascending"
+        raise SourceError("csv", f"{origin}: {what}")
+    values.index = index
+    return values
 
 
 class FredSource(HttpSource):
