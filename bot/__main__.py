@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="replace the stored series with the file, even where it differs from what is stored by "
                      "more than 2%% (median over the common dates); the previous history is saved as a CSV "
                      "under DATA_DIR/backups first")
+    imp.add_argument("--released", type=_parse_date, metavar="YYYY-MM-DD",
+                     help="FEDTARMD only: the SEP meeting (decision day) the file's projections come from; by "
+                     "default the last SEP published before now whose projection years the file fits")
     exp = sub.add_parser("export", help="write a stored series as CSV (the columns import reads)",
                          description="Write a stored series to FILE (stdout without FILE) as CSV with the columns "
                          "`capgap import` reads: Date,Open,High,Low,Close,Adj Close,Volume or Date,Value.")
@@ -91,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("file", type=Path, nargs="?", metavar="FILE", help="the CSV file to write (default: stdout)")
     bt = sub.add_parser("backtest", help="run an alert rule over stored history: when it fired and what followed",
                         description="Same as the bot's /backtest: e.g. `capgap backtest r2k_high 52w`.")
-    bt.add_argument("rule", help="r2k_high, pe_gap, cut_odds, cut_odds_move, fed_decision, r2k_drawdown, spread_flip")
+    bt.add_argument("rule", help="r2k_high, pe_gap, cut_odds, cut_odds_move, fed_decision, r2k_drawdown, spread_flip, "
+                    "fed_path_gap")
     bt.add_argument("params", nargs="*", help="the rule's parameters, as in /subscribe")
     bt.add_argument("--lang", choices=LANGUAGES, default="en")
     bt.add_argument("--as-of", type=_parse_date, metavar="YYYY-MM-DD", help="use history up to this date only")
@@ -247,9 +251,11 @@ def _print_refresh(snap, report) -> int:  # type: ignore[no-untyped-def]
 def _import(args: argparse.Namespace) -> int:
     from bot.errors import SourceError
     from bot.series import SERIES, series_info, series_key
+    from bot.sources.fred import SEP_SERIES, parse_sep_export
     from bot.store.factory import make_history
 
     settings = _settings()
+    note = ""
     if not args.file.is_file():
         print(f"capgap import: no such file: {args.file}", file=sys.stderr)
         return 2
@@ -282,11 +288,25 @@ def _import(args: argparse.Namespace) -> int:
             return 2
         from bot.sources.csvfile import read_series_csv
 
-        fetched = read_series_csv(args.file, info.name)
+        if args.released is not None and info.name not in SEP_SERIES:
+            print("capgap import: --released is for FEDTARMD only", file=sys.stderr)
+            return 2
+        exported = parse_sep_export(args.file.read_text(encoding="utf-8-sig", errors="replace"), args.file.name) \
+            if info.name in SEP_SERIES else None
+        if exported is not None:  # capgap's own export: already one row per SEP release
+            if args.released is not None:
+                print("capgap import: --released is for FRED's layout; this export names its SEPs", file=sys.stderr)
+                return 2
+            frame, dropped = exported, None
+            note = f"  note: capgap's FEDTARMD export, {len(frame)} SEP release" + ("s" if len(frame) != 1 else "")
+        else:
+            fetched = read_series_csv(args.file, info.name)
+            frame, dropped = fetched.frame, fetched.meta.get("dropped_partial")
+            if info.name in SEP_SERIES:
+                frame, note = _sep_import(frame, args.released, now)
     except SourceError as exc:
         print(f"capgap import: {exc}", file=sys.stderr)
         return 1
-    frame = fetched.frame
     source = f"csv:{args.file.name}"
     stored = history.load(info.name)
     if stored is not None and len(stored):
@@ -322,10 +342,35 @@ def _import(args: argparse.Namespace) -> int:
         f"Imported {info.name} from {args.file.name}: {len(frame)} rows {frame.index[0].date()} .. "
         f"{frame.index[-1].date()} ({result.added} new, {result.revised} revised; {result.rows} stored)"
     )
-    dropped = fetched.meta.get("dropped_partial")
+    if note:
+        print(note)
     if dropped:
         print(f"  note: the last row ({dropped}) looks like an intraday snapshot (volume 0) and was not imported")
     return 0
+
+
+def _sep_import(by_year, released: date | None, now: datetime):  # type: ignore[no-untyped-def]
+    """A FEDTARMD file as FRED dates it (one row per projection year) -> the stored row of its SEP, and a
+    note naming the SEP it was filed under. SourceError when the years do not fit that SEP."""
+    from bot import calendar
+    from bot.errors import SourceError
+    from bot.sources.fred import sep_frame, sep_release, sep_span_fits
+
+    years = sorted({stamp.year for stamp in by_year.index})
+    if released is None:
+        release = sep_release(years, now)
+        note = (f"  note: FRED's FEDTARMD does not say which SEP it is: filed under the SEP of {release}, the last "
+                f"published before now that projects {years[0]}–{years[-1]}; if the file is older, import it "
+                f"again with --released YYYY-MM-DD --replace (YYYY-MM-DD: the SEP meeting's decision day)")
+    else:
+        if released not in calendar.sep_meetings():
+            raise SourceError("csv", f"--released {released} is not an FOMC meeting with projections "
+                              "(the scheduled March, June, September and December meetings)")
+        if not sep_span_fits(released, years):
+            raise SourceError("csv", f"the SEP of {released} does not project the file's years {years[0]}–{years[-1]}")
+        release = released
+        note = f"  note: filed under the SEP of {release}"
+    return sep_frame(by_year, release), note
 
 
 def _import_zq_daily(path: Path, data: bytes, history) -> int:  # type: ignore[no-untyped-def]

@@ -59,6 +59,20 @@ def fomc_meetings() -> tuple[date, ...]:
     return tuple(decision.decision_date for decision in fomc_decisions())
 
 
+# The FOMC publishes its Summary of Economic Projections (the SEP: the "dot plot" and its medians) at
+# the scheduled meetings of March, June, September and December, with the decision.
+SEP_MONTHS = (3, 6, 9, 12)
+
+
+@cache
+def sep_meetings() -> tuple[date, ...]:
+    """The decision dates that come with a Summary of Economic Projections, ascending: the scheduled
+    meetings of March, June, September and December (an intermeeting move never has one; the March 2020
+    SEP was cancelled, and that month had only unscheduled decisions)."""
+    return tuple(d.decision_date for d in fomc_decisions()
+                 if d.kind != "unscheduled" and d.decision_date.month in SEP_MONTHS)
+
+
 def next_meeting(after: date) -> date | None:
     """The first FOMC decision date strictly after ``after``; None when the known calendar has run out."""
     meetings = fomc_meetings()

@@ -22,8 +22,9 @@ class SeriesInfo:
     symbol: str | None = None  # provider symbol where it differs from the name
     market: bool = True  # True: one value per NYSE session, stale after a missed session
     # How old the last value may be before a reply calls it stale (see ``stale_after`` below):
-    # "session" (a missed NYSE session), "fomc" (older than the last FOMC decision), "age" (older
-    # than ``max_age_days`` calendar days).
+    # "session" (a missed NYSE session), "fomc" (older than the last FOMC decision), "sep" (older than
+    # the last FOMC meeting with a Summary of Economic Projections), "age" (older than ``max_age_days``
+    # calendar days).
     staleness: str = "session"
     max_age_days: int = 7
     ends: date | None = None  # the series was discontinued on this date: complete, never stale after it
@@ -55,6 +56,10 @@ SERIES: dict[str, SeriesInfo] = {
         # FRED discontinued the single target on 2008-12-15 (the range replaced it): complete, by design.
         SeriesInfo("DFEDTAR", "scalar", N_("Fed funds target (before 2008-12-16)"), (), market=False,
                    staleness="fomc", ends=date(2008, 12, 15)),
+        # The FOMC's SEP median of the fed funds rate per projection year, one row per SEP release (its
+        # decision day; see bot/sources/fred.py): stale once a later SEP meeting has passed without it.
+        SeriesInfo("FEDTARMD", "scalar", N_("Fed's SEP median fed funds rate"), ("fred",), market=False,
+                   staleness="sep"),
         # FRED publishes rates a business day or two late: a week without a value is stale.
         SeriesInfo("EFFR", "scalar", N_("Effective fed funds rate"), ("fred",), market=False,
                    staleness="age"),
@@ -90,6 +95,9 @@ def stale_after(info: SeriesInfo, last: date | None, asof: date) -> tuple[bool, 
     - "session": a market series must hold the close of ``asof`` itself.
     - "fomc": the target range changes on the day after an FOMC announcement (FRED dates by effective
       day), so a value dated on or before the last decision announced before ``asof`` cannot show it.
+    - "sep": a series dated by SEP release (FEDTARMD) is stale once a later SEP meeting has been
+      announced on or before ``asof`` (the projections are published with that day's decision); the
+      meeting is returned as the decision it predates.
     - "age": older than ``max_age_days`` calendar days before ``asof``.
     A series that ``ends`` (discontinued) and holds values up to its end is complete, never stale.
     """
@@ -102,6 +110,9 @@ def stale_after(info: SeriesInfo, last: date | None, asof: date) -> tuple[bool, 
     if info.staleness == "fomc":
         decided = [d for d in calendar.meetings_between(last, asof) if last <= d < asof]
         return (True, decided[-1]) if decided else (False, None)
+    if info.staleness == "sep":
+        later = [d for d in calendar.sep_meetings() if last < d <= asof]
+        return (True, later[-1]) if later else (False, None)
     if info.staleness == "age":
         return (asof - last).days > info.max_age_days, None
     session = asof if calendar.is_session(asof) else calendar.previous_session(asof)

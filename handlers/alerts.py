@@ -22,7 +22,7 @@ from bot.render.alerts import (
 from bot.seam import Button, Reply, Request, Services
 from bot.store.base import ChatSettings, Subscription
 
-SUBSCRIBE_USAGE = N_("Usage: /subscribe RULE [params]. Rules: r2k_high, pe_gap, cut_odds, cut_odds_move, fed_decision, r2k_drawdown, spread_flip. Example: /subscribe cut_odds 75")  # noqa: E501 (a msgid is one line)
+SUBSCRIBE_USAGE = N_("Usage: /subscribe RULE [params]. Rules: r2k_high, pe_gap, cut_odds, cut_odds_move, fed_decision, r2k_drawdown, spread_flip, fed_path_gap. Example: /subscribe cut_odds 75")  # noqa: E501 (a msgid is one line)
 UNSUBSCRIBE_USAGE = N_("Usage: /unsubscribe RULE — e.g. /unsubscribe cut_odds")
 ALERTS_USAGE = N_("Usage: /alerts — your subscriptions, with buttons to mute, unmute or delete")
 MUTE_USAGE = N_("Usage: /mute 1h | 1d | 1w | off — mute every alert of this chat for a while")

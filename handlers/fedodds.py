@@ -13,8 +13,9 @@ from bot.render import charts
 from bot.render.fedodds import fedodds_chart, render_fedodds, strip_label
 from bot.seam import Button, Chart, Reply, Request, Services
 from handlers.fedodds_history import fedodds_history_reply
+from handlers.fedpath import fedpath_reply
 
-FEDODDS_USAGE = N_("Usage: /fedodds [N | YYYY-MM] [chart] — the next N meetings (1–12, default 4) or the meeting in a month with its odds then and now, e.g. /fedodds 8 or /fedodds 2026-12; add chart for the picture (a heatmap of the meetings by target range, bars for one meeting); /fedodds YYYY-MM history charts how that meeting's odds moved, e.g. /fedodds 2022-03 history")  # noqa: E501 (a msgid is one line)
+FEDODDS_USAGE = N_("Usage: /fedodds [N | YYYY-MM] [chart] — the next N meetings (1–12, default 4) or the meeting in a month with its odds then and now, e.g. /fedodds 8 or /fedodds 2026-12; add chart for the picture (a heatmap of the meetings by target range, bars for one meeting); /fedodds YYYY-MM history charts how that meeting's odds moved, e.g. /fedodds 2022-03 history; /fedodds path [chart] shows the market's rate path beside the Fed's SEP median")  # noqa: E501 (a msgid is one line)
 NO_MEETING = N_("No FOMC meeting in {month} among the meetings the futures price now. Try /fedodds 8.")
 DEFAULT_MEETINGS = 4
 MAX_MEETINGS = 12
@@ -50,8 +51,21 @@ def parse_history_args(args: tuple[str, ...]) -> tuple[int, int] | None:
     return int(months[0].group(1)), int(months[0].group(2))
 
 
+def parse_path_args(args: tuple[str, ...]) -> bool | None:
+    """``path [chart]`` -> whether the chart is asked for; None when ``path`` is not asked for."""
+    words = [a.strip().lower() for a in args]
+    if "path" not in words:
+        return None
+    if words not in (["path"], ["path", "chart"]):
+        raise UsageError(FEDODDS_USAGE)
+    return len(words) == 2
+
+
 async def fedodds_command(services: Services, request: Request) -> Reply:
     args = tuple(request.args)
+    path_chart = parse_path_args(args)
+    if path_chart is not None:
+        return await fedpath_reply(services, request, path_chart)
     history_month = parse_history_args(args)
     if history_month is not None:
         return await fedodds_history_reply(services, request, history_month)

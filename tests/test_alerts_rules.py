@@ -22,7 +22,7 @@ from bot.alerts.rules import (
 from bot.errors import UsageError
 
 
-def test_builtin_rules_are_the_seven_of_the_design() -> None:
+def test_builtin_rules_are_the_eight_of_the_design() -> None:
     assert list(RULES) == [
         "r2k_high",
         "pe_gap",
@@ -31,6 +31,7 @@ def test_builtin_rules_are_the_seven_of_the_design() -> None:
         "fed_decision",
         "r2k_drawdown",
         "spread_flip",
+        "fed_path_gap",
     ]
 
 
@@ -44,6 +45,7 @@ def test_builtin_rules_are_the_seven_of_the_design() -> None:
         ("fed_decision", "fed_target_upper", "change_by", 0.01, 0.0, 1, "1d"),
         ("r2k_drawdown", "rut_drawdown", "above", 10.0, 2.0, 1, None),
         ("spread_flip", "spread_ytd_ndx", "crosses_above", 0.25, 0.5, 1, None),
+        ("fed_path_gap", "fed_path_gap", "above", 50.0, 10.0, 1, None),
     ],
 )
 def test_builtin_rule_defaults(

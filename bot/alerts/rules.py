@@ -408,5 +408,27 @@ RULES: dict[str, Rule] = {
             title=N_("Russell 2000 overtakes (or falls behind) the Nasdaq-100 year to date"),
             usage=N_("Usage: /subscribe spread_flip"),
         ),
+        Rule(
+            # |market − Fed| in bp at the first year end the futures price ahead of the strip's date: the
+            # current year until its last FOMC meeting, the next year from that meeting on (the year the
+            # SEP's first median is about). Holds while the SEP is stale (a newer one is out) like every
+            # rule on stale inputs. Resolves 10 bp under the level, so a gap hovering there is one alert.
+            "fed_path_gap",
+            "fed_path_gap",
+            "above",
+            threshold=50.0,
+            recovery=10.0,
+            params=(ParamSpec("threshold", "number", 5.0, 500.0),),
+            msgid=N_(
+                "🏦 <b>Market vs Fed path</b>: on {date} the futures price the rate at the coming year end {value} away from the Fed's SEP median (your level {threshold})."  # noqa: E501 (a msgid is one line)
+            ),
+            resolved_msgid=N_(
+                "✅ <b>Market vs Fed path</b>: on {date} the futures price the coming year end {value} from the Fed's SEP median, back under your level."  # noqa: E501 (a msgid is one line)
+            ),
+            title=N_("Futures rate path vs the Fed's SEP median: the gap at the coming year end beyond a level"),
+            usage=N_(
+                "Usage: /subscribe fed_path_gap N — the futures-implied rate at the coming year end (this year's until its last FOMC meeting, then next year's) differs from the Fed's SEP median by N bp or more (5–500, default 50; resolves 10 bp under)"  # noqa: E501 (a msgid is one line)
+            ),
+        ),
     )
 }

@@ -10,14 +10,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from bot import calendar
 from bot.i18n import N_
 from bot.market import CUT_ODDS_SERIES, Snapshot
+from bot.metrics.fedpath import path_gap_series
 from bot.metrics.pe import CANDIDATES, best_pe, pe_gap_series
 from bot.metrics.risk import drawdown_series
 from bot.metrics.spread import ytd_gap_series
 from bot.series import SERIES
 
-UNITS = ("index", "turns", "percent", "pp", "rate")
+UNITS = ("index", "turns", "percent", "pp", "rate", "bp")
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class Metric:
     # The stored series the values come from: when one is stale the rule holds (no fire, no resolve).
     inputs: Callable[[Snapshot], tuple[str, ...]]
     data: str  # msgid: the data as a reader knows it ("Russell 2000 closes"), for "no data" replies
-    unit: str  # how a value reads: an index level, P/E turns, a percentage, percentage points, a rate in %
+    unit: str  # how a value reads: an index level, P/E turns, a percentage, percentage points, a rate in %, bp
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS:
@@ -54,6 +56,18 @@ def pe_gap_inputs(snap: Snapshot) -> tuple[str, ...]:
     return tuple(s.name for s in chosen if s is not None)
 
 
+def fed_path_gap(snap: Snapshot) -> pd.Series:
+    """|market − Fed SEP median| (bp) at the first year end ahead, per stored strip since the first SEP
+    stored (bot/metrics/fedpath.py). FedWatch runs on each of those strips: kept with the snapshot."""
+    key = ("metric", "fed_path_gap")
+    if key not in snap.memo:
+        snap.memo[key] = path_gap_series(snap.strips, snap.close("DFEDTARL"), calendar.fomc_meetings(),
+                                         snap.frame("FEDTARMD"))
+    value = snap.memo[key]
+    assert isinstance(value, pd.Series)
+    return value
+
+
 METRICS: dict[str, Metric] = {
     "rut_close": Metric(lambda snap: snap.close("RUT"), _fixed("RUT"), N_("Russell 2000 closes"), "index"),
     "rut_drawdown": Metric(lambda snap: drawdown_series(snap.close("RUT")), _fixed("RUT"),
@@ -64,6 +78,8 @@ METRICS: dict[str, Metric] = {
     # The next meeting's cut probability (percent) per stored strip, labelled from the target range.
     "cut_prob_next": Metric(lambda snap: snap.close(CUT_ODDS_SERIES) * 100.0, _fixed("ZQ_STRIPS", "DFEDTARL"),
                             N_("cut odds history"), "percent"),
+    "fed_path_gap": Metric(fed_path_gap, _fixed("ZQ_STRIPS", "DFEDTARL", "FEDTARMD"),
+                           N_("futures strips and the Fed's SEP median (FRED FEDTARMD)"), "bp"),
     "fed_target_upper": Metric(lambda snap: snap.close("DFEDTARU"), _fixed("DFEDTARU"),
                                N_("Fed funds target range history"), "rate"),
 }

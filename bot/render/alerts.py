@@ -28,6 +28,8 @@ def _in_unit(value: float, unit: str, lang: str, *, level: bool = False) -> Safe
         return fmt.number(value, lang, 1)
     if unit == "rate":
         return Safe(f"{fmt.number(value, lang)}%")
+    if unit == "bp":
+        return tr(N_("{value} bp"), lang, value=fmt.number(value, lang, 0))
     return fmt.number(value, lang)
 
 
@@ -76,6 +78,8 @@ def describe_rule(rule: Rule, lang: str) -> Safe:
         detail = trn("≥ {threshold} turns for {sessions} session", "≥ {threshold} turns for {sessions} sessions",
                      rule.for_sessions, lang,
                      threshold=fmt.number(rule.threshold, lang, 1), sessions=rule.for_sessions)
+    elif rule.id == "fed_path_gap":
+        detail = tr(N_("a gap of {threshold} bp or more"), lang, threshold=fmt.number(rule.threshold, lang, 0))
     elif rule.id == "cut_odds_move":
         detail = tr(N_("a move of {threshold} pp in {window}"), lang, threshold=fmt.number(rule.threshold, lang, 0),
                     window=rule.window or "1d")

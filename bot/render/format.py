@@ -51,6 +51,11 @@ def pp(points: float, lang: str, digits: int = 2) -> Safe:
     return tr(N_("{value} pp"), lang, value=signed(points, lang, digits))
 
 
+def bp(points: float, lang: str, digits: int = 0) -> Safe:
+    """Basis points (already ×100 of a percent), signed: 80.8 -> '+81 bp' / '+81 基點'."""
+    return tr(N_("{value} bp"), lang, value=signed(points, lang, digits))
+
+
 def day(d: date, lang: str) -> Safe:
     """Dates are ISO in every language: unambiguous for a reader anywhere."""
     return Safe(d.isoformat())

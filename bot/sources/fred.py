@@ -14,14 +14,32 @@ include weekends; a target change shows on its effective day, the day after the 
 Series: the FRED ids DFEDTARU, DFEDTARL, DFEDTAR, EFFR, DFF, DGS10, SP500, NASDAQ100 as ``value``
 frames, and SPX / NDX (a fallback for Yahoo) as bar frames holding only ``close`` from SP500 /
 NASDAQ100 (FRED keeps about ten years of those two).
+
+FEDTARMD (the FOMC's Summary of Economic Projections, median of the fed funds rate target at the end of
+each projection year) is different. FRED keeps only the latest SEP's projections: one row per projection
+year, dated ``YYYY-01-01`` for the end of year YYYY (``2026-01-01,3.4`` = "3.4 % at the end of 2026"), and
+overwrites them at each SEP (the March, June, September and December meetings). The body does not say
+which SEP it is. capgap stores it re-keyed by release instead (``sep_frame``): one row per SEP, dated by
+its decision day, with ``y0``..``y3`` the medians for the end of the release's year and the 3 years after
+(NaN where the SEP has none), so history keeps every SEP fetched and ``--as-of`` sees only the SEPs
+published by then. The release is ``sep_release``: the last SEP meeting announced (14:00 New York) by the
+time the body was obtained whose projection years match it: every SEP starts at its own year; March and
+June project 2 more years, September and December 3. Between 14:00 on a SEP day and FRED's update that
+afternoon a fetch still gets the previous SEP's values under the new date; the next refresh revises them
+(an update never rewrites an earlier SEP's row). The whole vintage is fetched every time (cosd/coed would
+filter projection years, not releases).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import io
+from collections.abc import Iterable
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from bot import calendar
 from bot.errors import SourceError
 from bot.series import series_key
 from bot.sources.base import Fetched, within
@@ -39,12 +57,18 @@ FRED_IDS: dict[str, str] = {
     "EFFR": "EFFR",
     "DFF": "DFF",
     "DGS10": "DGS10",
+    "FEDTARMD": "FEDTARMD",
     "SP500": "SP500",
     "NASDAQ100": "NASDAQ100",
     "SPX": "SP500",
     "NDX": "NASDAQ100",
 }
 BAR_SERIES = frozenset({"SPX", "NDX"})
+# Series FRED dates by projection year, stored re-keyed by SEP release (see the module docstring).
+SEP_SERIES = frozenset({"FEDTARMD"})
+SEP_COLUMNS = ("y0", "y1", "y2", "y3")  # the release's year, and 1, 2, 3 years after it
+SEP_RELEASE_TIME = time(14, 0)  # New York: the statement and the projections
+_NEW_YORK = ZoneInfo("America/New_York")
 _DATE_HEADERS = ("DATE", "OBSERVATION_DATE")
 
 
@@ -72,6 +96,69 @@ def parse_fredgraph_csv(text: str, series_id: str, *, origin: str = "fredgraph.c
     return parse_series_csv(body, series_id, source=SOURCE, origin=origin, kind="scalar").frame
 
 
+def sep_span_fits(release: date, years: Iterable[int]) -> bool:
+    """Whether projection ``years`` are those a SEP released on ``release`` covers: from its own year
+    to 2 years after (March, June) or 3 (September, December)."""
+    held = sorted(set(years))
+    return bool(held) and held[0] == release.year and held[-1] == release.year + (3 if release.month >= 9 else 2)
+
+
+def sep_release(years: Iterable[int], obtained: datetime) -> date:
+    """The SEP meeting a FEDTARMD vintage (its projection ``years``) was published at: the last SEP
+    meeting announced by ``obtained`` (aware) whose span the years fit. SourceError when none does."""
+    held = sorted(set(years))
+    announced = [d for d in calendar.sep_meetings()
+                 if datetime.combine(d, SEP_RELEASE_TIME, _NEW_YORK) <= obtained and sep_span_fits(d, held)]
+    if not announced:
+        span = f"{held[0]}–{held[-1]}" if held else "none"
+        raise SourceError(SOURCE, f"FEDTARMD projection years {span} fit no SEP published by {obtained:%Y-%m-%d}")
+    return announced[-1]
+
+
+def sep_frame(by_year: pd.DataFrame, release: date) -> pd.DataFrame:
+    """A FEDTARMD vintage as FRED dates it (``value`` per ``YYYY-01-01``) -> one row dated ``release``
+    with the medians in ``SEP_COLUMNS`` (offset from the release's year). SourceError for a year the
+    release cannot project."""
+    row = dict.fromkeys(SEP_COLUMNS, float("nan"))
+    for stamp, value in by_year["value"].items():
+        offset = pd.Timestamp(stamp).year - release.year
+        if not 0 <= offset < len(SEP_COLUMNS):
+            raise SourceError(SOURCE, f"FEDTARMD year {pd.Timestamp(stamp).year} is not projected by the SEP of {release}")
+        row[SEP_COLUMNS[offset]] = float(value)
+    return pd.DataFrame([row], index=pd.DatetimeIndex([pd.Timestamp(release)], name="date"))
+
+
+def sep_median(row: pd.Series, year: int) -> float | None:
+    """The median a stored SEP row (dated by release) gives for the end of ``year``; None if none."""
+    offset = year - pd.Timestamp(row.name).year
+    if not 0 <= offset < len(SEP_COLUMNS):
+        return None
+    value = row.get(SEP_COLUMNS[offset])
+    return None if value is None or value != value else float(value)
+
+
+def parse_sep_export(text: str, origin: str) -> pd.DataFrame | None:
+    """capgap's own FEDTARMD export (``Date,y0,y1,y2,y3``, one row per SEP release) as stored, so an export
+    imports back; None for any other header. SourceError for a date that is not a SEP meeting or a value
+    that is not a number."""
+    header = text.split("\n", 1)[0].strip()
+    if [cell.strip() for cell in header.split(",")] != ["Date", *SEP_COLUMNS]:
+        return None
+    frame = pd.read_csv(io.StringIO(text), index_col=0, dtype=str)
+    try:
+        index = pd.DatetimeIndex(pd.to_datetime(frame.index, format="%Y-%m-%d"), name="date")
+        values = frame.apply(pd.to_numeric).astype(float)
+    except ValueError as exc:
+        raise SourceError("csv", f"{origin}: {exc}") from None
+    releases = set(calendar.sep_meetings())
+    odd = [stamp.date() for stamp in index if stamp.date() not in releases]
+    if odd or index.has_duplicates or not index.is_monotonic_increasing or index.empty:
+        what = f"{odd[0]} is not an FOMC meeting with projections" if odd else "dates must be distinct and ascending"
+        raise SourceError("csv", f"{origin}: {what}")
+    values.index = index
+    return values
+
+
 class FredSource(HttpSource):
     """FRED series over fredgraph.csv (keyless). Implements bot.sources.base.Source."""
 
@@ -88,6 +175,8 @@ class FredSource(HttpSource):
         if series_id is None:
             raise SourceError(SOURCE, f"no FRED series for {series!r}")
         params: dict[str, str] = {"id": series_id}
+        if key in SEP_SERIES:
+            return await self._fetch_sep(key, series_id, params, now)
         if start is not None:
             params["cosd"] = start.isoformat()
         if end is not None:
@@ -109,3 +198,12 @@ class FredSource(HttpSource):
             partial_last=False,
             meta={"fred_id": series_id},
         )
+
+    async def _fetch_sep(self, key: str, series_id: str, params: dict[str, str], now: datetime) -> Fetched:
+        """The latest SEP's projections (the whole vintage), as one row dated by its release."""
+        response = await self._get(self._url, params=params)
+        origin = f"{describe_url(response.request.url)}?id={series_id}"
+        by_year = parse_fredgraph_csv(response.text, series_id, origin=origin)
+        release = sep_release((stamp.year for stamp in by_year.index), now)
+        return Fetched(series=key, source=SOURCE, frame=sep_frame(by_year, release), fetched_at=now,
+                       partial_last=False, meta={"fred_id": series_id, "sep_release": release.isoformat()})
