@@ -182,3 +182,24 @@ async def test_watch_chat_migrated_between_ticks_alerts_the_new_id(store: Store,
     await store.migrate_chat(-4001, -1004001)
     report = await watcher.watch(rut.firing(), rut.clock.now(), render_alerts)
     assert report.events == 2 and await _alerted(store) == [-1004001, 2]
+
+
+async def test_watch_drops_the_state_of_params_nobody_subscribes_to_any_more(store: Store, tmp_path: Path) -> None:
+    """Months of chats changing their minds must not grow what each tick reads: the states of params no
+    subscription holds go at the next tick, and subscribing to them again starts afresh from the history
+    (RUT was flat, so always at its 52-week high: the record close is news to the "all" window only)."""
+    rut = Rut(tmp_path)
+    watcher = Watcher(store)
+    await _subscribe(store, 1, params={"window": "all"})
+    await _subscribe(store, 2, params={"window": "52w"})
+    await watcher.watch(rut.before(), rut.clock.now(), render_alerts)
+    both = set(await store.get_alert_states("r2k_high"))
+    assert len(both) == 4  # a group record and a params state for each window
+    assert await store.delete_subscription(2, "r2k_high")
+    await watcher.watch(rut.before(), rut.clock.now(), render_alerts)
+    kept = set(await store.get_alert_states("r2k_high"))
+    assert len(kept) == 2 and kept < both
+    await _subscribe(store, 2, params={"window": "52w"})
+    report = await watcher.watch(rut.firing(), rut.clock.now(), render_alerts)
+    assert report.events == 1 and await _alerted(store) == [1]
+    assert set(await store.get_alert_states("r2k_high")) == both

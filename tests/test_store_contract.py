@@ -393,6 +393,13 @@ async def test_alert_states_bulk_put_get_upserts_per_scope(store: Store) -> None
     assert await store.get_alert_states("cut_odds") == {}
 
 
+async def test_alert_states_put_drops_scopes_in_the_same_write(store: Store) -> None:
+    await store.put_alert_states("pe_gap", {"a": {"state": "x"}, "b": {"state": "y"}, "c": {"state": "z"}})
+    await store.put_alert_states("pe_gap", {"a": {"state": "x2"}}, drop=["b", "missing"])
+    await store.put_alert_states("pe_gap", {}, drop=["c"])
+    assert await store.get_alert_states("pe_gap") == {"a": {"state": "x2"}}
+
+
 # outbox ------------------------------------------------------------------------------------------------
 
 

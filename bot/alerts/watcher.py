@@ -117,6 +117,7 @@ class Watcher:
         subscribers = await self._subscribers(rules)
         events: list[tuple[int, AlertEvent]] = []
         pending_states: dict[str, dict[str, dict[str, Any]]] = {}
+        orphans: dict[str, list[str]] = {}
         watermarks: dict[str, date] = {}
         for rule_id, subs in subscribers.items():
             rule = rules[rule_id]
@@ -141,6 +142,10 @@ class Watcher:
             for scope, scope_events in by_scope.items():
                 events += [(int(scope), e) for e in scope_events if e.bar >= announce_from]
             pending_states[rule_id] = {scope: state.to_dict() for scope, state in changed.items()}
+            # A threshold nobody holds any more (a chat changed it or left) loses its state, so the states
+            # read each tick stay as many as the distinct params subscribed, however long the bot runs.
+            live = {scope for g in subs.index.groups for scope in (g.scope, *g.keys)}
+            orphans[rule_id] = [scope for scope in states if scope not in live]
             before = [s.last_bar for s in states.values() if s.last_bar]
             after = [s.last_bar for s in changed.values() if s.last_bar]
             if after:
@@ -174,8 +179,8 @@ class Watcher:
                                         created_at=now, not_before=now))
             report.messages = await store.enqueue(items) if items else 0
         for rule_id, changed_states in pending_states.items():
-            if changed_states:
-                await store.put_alert_states(rule_id, changed_states)
+            if changed_states or orphans[rule_id]:
+                await store.put_alert_states(rule_id, changed_states, drop=orphans[rule_id])
         for rule_id, latest in watermarks.items():
             await store.set_meta(watermark_key(rule_id), latest.isoformat())
         return report

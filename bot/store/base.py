@@ -40,7 +40,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -201,8 +201,10 @@ class Store(Protocol):
 
     # alert state: per (rule_id, scope), scope a group record or a distinct params' state (evaluator) -
     async def get_alert_states(self, rule_id: str) -> dict[str, dict[str, Any]]: ...
-    async def put_alert_states(self, rule_id: str, states: Mapping[str, Mapping[str, Any]]) -> None:
-        """Upsert many scopes at once (one transaction / one pipeline)."""
+    async def put_alert_states(
+        self, rule_id: str, states: Mapping[str, Mapping[str, Any]], *, drop: Iterable[str] = ()
+    ) -> None:
+        """Upsert many scopes at once and delete the scopes in ``drop`` (one transaction / one pipeline)."""
         ...
 
     # outbox --------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from operator import itemgetter
@@ -742,15 +742,21 @@ class RedisStore:
             rows = cast(dict[str, str], await self._r.hgetall(self._k("alert", "state", rule_id)))
         return {scope: json.loads(text) for scope, text in rows.items()}
 
-    async def put_alert_states(self, rule_id: str, states: Mapping[str, Mapping[str, Any]]) -> None:
-        """Upsert many scopes at once in one MULTI/EXEC; each scope's state is replaced whole."""
-        if not states:
-            return
+    async def put_alert_states(
+        self, rule_id: str, states: Mapping[str, Mapping[str, Any]], *, drop: Iterable[str] = ()
+    ) -> None:
+        """Upsert many scopes and delete those in ``drop`` in one MULTI/EXEC; each state is replaced whole."""
         mapping: dict[FieldT, EncodableT] = {str(scope): _dumps(state) for scope, state in states.items()}
+        gone = [str(scope) for scope in drop]
+        if not mapping and not gone:
+            return
         with _unavailable_on_connection_fault():
             async with self._r.pipeline(transaction=True) as pipe:
-                pipe.hset(self._k("alert", "state", rule_id), mapping=mapping)
-                pipe.sadd(self._k("alert", "rules"), rule_id)
+                if gone:
+                    pipe.hdel(self._k("alert", "state", rule_id), *gone)
+                if mapping:
+                    pipe.hset(self._k("alert", "state", rule_id), mapping=mapping)
+                    pipe.sadd(self._k("alert", "rules"), rule_id)
                 await pipe.execute()
 
     # outbox ------------------------------------------------------------------------------------------

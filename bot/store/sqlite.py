@@ -24,7 +24,7 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import partial
@@ -472,13 +472,17 @@ class SqliteStore:
 
         return await self._run(work)
 
-    async def put_alert_states(self, rule_id: str, states: Mapping[str, Mapping[str, Any]]) -> None:
-        """Upsert many scopes at once in one transaction; each scope's state is replaced whole."""
+    async def put_alert_states(
+        self, rule_id: str, states: Mapping[str, Mapping[str, Any]], *, drop: Iterable[str] = ()
+    ) -> None:
+        """Upsert many scopes and delete those in ``drop`` in one transaction; each state is replaced whole."""
         rows = [(rule_id, str(scope), _dumps(state)) for scope, state in states.items()]
+        gone = [(rule_id, str(scope)) for scope in drop]
 
         def work() -> None:
             with _transaction(self._db()) as db:
                 db.executemany("INSERT OR REPLACE INTO alert_states VALUES (?, ?, ?)", rows)
+                db.executemany("DELETE FROM alert_states WHERE rule_id = ? AND scope = ?", gone)
 
         await self._run(work)
 
