@@ -12,7 +12,7 @@ Layout, every key under ``prefix`` (default ``capgap:``):
                                           same MULTI/EXEC or script); see subscriptions_version
     alert:rules                  set      rule ids that have stored alert state
     alert:state:{rule_id}        hash     scope -> JSON state
-    outbox:item:{key}            hash     one outbox item, its status and lease
+    outbox:item:{key}            hash     one outbox item, its status, lease and parts sent
     outbox:due                   zset     pending unleased items, score = not_before (µs since epoch)
     outbox:leased                zset     leased items, score = lease expiry (µs since epoch)
     outbox:chat:{chat_id}        set      keys of the chat's pending items (for migrate_chat)
@@ -121,7 +121,7 @@ local function finish(item, blob_prefix)
   end
   -- what dedup and /status need stays: chat_id, created_at, status, sent_at (finished), last_error
   redis.call('HDEL', item, 'payload', 'blob', 'lease_owner', 'lease_until', 'key', 'not_before', 'attempts',
-             'member')
+             'member', 'parts_sent')
 end
 """
 
@@ -145,7 +145,7 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, lim
   redis.call('ZADD', leased, until_, m)
   redis.call('HSET', item, 'lease_owner', consumer, 'lease_until', until_)
   out[#out + 1] = redis.call('HMGET', item, 'key', 'chat_id', 'payload', 'created_at', 'not_before',
-                             'attempts', 'last_error')
+                             'attempts', 'last_error', 'parts_sent')
 end
 return out
 """.replace("{skip}", str(_MEMBER_DIGITS + 2))
@@ -250,7 +250,8 @@ end
 return 1
 """
 
-# KEYS: item, due, leased. ARGV: not_before, error, attempts to add. -1 unknown, 0 not pending, 1 done.
+# KEYS: item, due, leased. ARGV: not_before, error, attempts to add, parts sent ("" = unchanged).
+# -1 unknown, 0 not pending, 1 done.
 _RESCHEDULE = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return -1 end
@@ -260,6 +261,7 @@ redis.call('ZREM', KEYS[3], m)
 redis.call('ZADD', KEYS[2], ARGV[1], m)
 redis.call('HSET', KEYS[1], 'not_before', ARGV[1], 'last_error', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'attempts', tonumber(ARGV[3]))
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'parts_sent', ARGV[4]) end
 redis.call('HDEL', KEYS[1], 'lease_owner', 'lease_until')
 return 1
 """
@@ -443,7 +445,7 @@ def _sub_from_json(chat_id: int, rule_id: str, text: str) -> Subscription:
 
 
 def _item_from_fields(fields: list[str | None]) -> OutboxItem:
-    key, chat_id, payload, created_at, not_before, attempts, last_error = fields
+    key, chat_id, payload, created_at, not_before, attempts, last_error, parts_sent = fields
     assert key is not None and chat_id is not None and payload is not None and attempts is not None
     created = _from_us(created_at)
     due = _from_us(not_before)
@@ -456,6 +458,7 @@ def _item_from_fields(fields: list[str | None]) -> OutboxItem:
         not_before=due,
         attempts=int(attempts),
         last_error=last_error,
+        parts_sent=int(parts_sent or 0),  # an item enqueued before the field: none sent
     )
 
 
@@ -876,14 +879,17 @@ class RedisStore:
         if done == -1:
             raise KeyError(f"no outbox item with key {key!r}")
 
-    async def reschedule(self, key: str, *, not_before: datetime, error: str, attempt: bool = True) -> None:
+    async def reschedule(
+        self, key: str, *, not_before: datetime, error: str, attempt: bool = True, parts_sent: int | None = None
+    ) -> None:
         """Release the lease, record the error, not claimable before ``not_before``; bump attempts when
-        ``attempt``.
+        ``attempt``; record ``parts_sent`` unless None.
 
         A sent or dead item stays as it is; an unknown key raises KeyError.
         """
         with _unavailable_on_connection_fault():
-            done = await self._lua.reschedule(keys=self._item_keys(key), args=[_to_us(not_before), error, int(attempt)])
+            sent: EncodableT = "" if parts_sent is None else parts_sent
+            done = await self._lua.reschedule(keys=self._item_keys(key), args=[_to_us(not_before), error, int(attempt), sent])
         if done == -1:
             raise KeyError(f"no outbox item with key {key!r}")
 

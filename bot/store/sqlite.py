@@ -81,6 +81,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     not_before INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
+    parts_sent INTEGER NOT NULL DEFAULT 0,
     status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'dead')),
     lease_owner TEXT,
     lease_until INTEGER,
@@ -119,6 +120,7 @@ SUBSCRIPTION_PAGE = 2_000
 _SUBSCRIPTION_COLUMNS = "chat_id, rule_id, params, created_at, muted_until"
 
 _OUTBOX_COLUMNS = "key, chat_id, payload, created_at, not_before, attempts, last_error"
+_CLAIMED_COLUMNS = f"{_OUTBOX_COLUMNS}, parts_sent"
 
 
 def _to_us(instant: datetime) -> int:
@@ -189,6 +191,7 @@ def _item_from_row(row: sqlite3.Row) -> OutboxItem:
         not_before=not_before,
         attempts=row["attempts"],
         last_error=row["last_error"],
+        parts_sent=row["parts_sent"],
     )
 
 
@@ -243,6 +246,11 @@ class SqliteStore:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             with _transaction(conn):
+                # Files written before parts_sent was a column: added with 0 (an additive change, so the
+                # schema version stays; an older capgap leaves the column at its default).
+                outbox = {row["name"] for row in conn.execute("PRAGMA table_info(outbox)")}
+                if outbox and "parts_sent" not in outbox:
+                    conn.execute("ALTER TABLE outbox ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0")
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
@@ -574,7 +582,7 @@ class SqliteStore:
         def work() -> list[OutboxItem]:
             with _transaction(self._db()) as db:
                 rows = db.execute(
-                    f"SELECT {_OUTBOX_COLUMNS} FROM outbox INDEXED BY outbox_due"
+                    f"SELECT {_CLAIMED_COLUMNS} FROM outbox INDEXED BY outbox_due"
                     " WHERE status = 'pending' AND not_before <= ?"
                     " AND (lease_until IS NULL OR lease_until <= ?)"
                     " ORDER BY not_before, created_at, key LIMIT ?",
@@ -620,9 +628,11 @@ class SqliteStore:
             db.execute("UPDATE outbox_blobs SET refs = refs - 1 WHERE sha = ?", (sha,))
             db.execute("DELETE FROM outbox_blobs WHERE sha = ? AND refs <= 0", (sha,))
 
-    async def reschedule(self, key: str, *, not_before: datetime, error: str, attempt: bool = True) -> None:
+    async def reschedule(
+        self, key: str, *, not_before: datetime, error: str, attempt: bool = True, parts_sent: int | None = None
+    ) -> None:
         """Release the lease, record the error, not claimable before ``not_before``; bump attempts when
-        ``attempt``.
+        ``attempt``; record ``parts_sent`` unless None.
 
         A sent or dead item stays as it is; an unknown key raises KeyError.
         """
@@ -634,8 +644,8 @@ class SqliteStore:
                     return
                 db.execute(
                     "UPDATE outbox SET attempts = attempts + ?, last_error = ?, not_before = ?,"
-                    " lease_owner = NULL, lease_until = NULL WHERE key = ?",
-                    (int(attempt), error, nb_us, key),
+                    " parts_sent = COALESCE(?, parts_sent), lease_owner = NULL, lease_until = NULL WHERE key = ?",
+                    (int(attempt), error, nb_us, parts_sent, key),
                 )
 
         await self._run(work)
