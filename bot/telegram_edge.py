@@ -130,7 +130,7 @@ class Outgoing:
     @classmethod
     def of(cls, reply: Reply) -> Outgoing:
         chart = reply.chart
-        return cls.plan(reply.text, chart_key=hashlib.sha256(chart.png).hexdigest() if chart else None,
+        return cls.plan(reply.text, chart_key=chart.key if chart else None,
                         caption=chart.caption if chart else None, buttons=_pairs(reply.buttons))
 
     @classmethod
