@@ -115,7 +115,7 @@ class BlobSplitter:
             raw = base64.b64decode(text)
             sha = hashlib.sha256(raw).hexdigest()
             self._sha_of[text], self.data[sha], self.b64[sha] = sha, raw, text
-        # photo_sha (payload_for's name for the same sha256) goes too: photo_blob names the chart now
+        # photo_sha (an older capgap's name for the same sha256) goes too: photo_blob names the chart now
         stored = {name: value for name, value in payload.items() if name not in ("photo_b64", "photo_sha")}
         stored["photo_blob"] = sha
         return stored, sha
