@@ -213,7 +213,7 @@ async def worker(settings: Settings, clock: FixedClock, vendors: FakeVendors, ow
     services = _services(settings, asof=None, with_store=True, clock=clock)
     async with vendors.client() as client:
         application = build_bot(settings, services, http_client=client, send_limits=limits)
-        application.bot_data["owner"] = owner
+        application.bot_data.owner = owner
         async with application:
             assert application.post_init is not None and application.post_stop is not None
             await application.post_init(application)
@@ -288,7 +288,7 @@ async def soak(backend: str, *, sessions: int, chats: int, redis_url: str | None
             timeline = _timeline(plan, start)
             async with contextlib.AsyncExitStack() as stack:
                 apps = [await stack.enter_async_context(worker(settings, clock, vendors, f"soak-{n}")) for n in range(workers)]
-                leader = next(a for a in apps if a.bot_data["leader"])
+                leader = next(a for a in apps if a.bot_data.leader)
                 await asyncio.sleep(2.0)  # the start-up pass: decades of history from the fake vendors
                 await run_job(leader, refresh_job)  # and the first evaluation, silent
                 await drained(settings, clock)
@@ -317,7 +317,7 @@ async def soak(backend: str, *, sessions: int, chats: int, redis_url: str | None
                         local = {chat: instant.astimezone(ZoneInfo(DIGEST_TIMES[i][1])).date()
                                  for chat, i in plan.digest_of.items()}
                         seen = classify(peer, seen, outcome, instant.date(), local)
-                final = apps[0].bot_data["services"].market.snapshot
+                final = apps[0].bot_data.services.market.snapshot
             outcome.too_many = peer.stats().too_many_requests
             outcome.requests = dict(peer.stats().requests)
             outcome.peak_per_s = _peak_rate(peer) / SCALE

@@ -8,65 +8,54 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import html
 import itertools
-import json
 import logging
-import math
 import re
-import time
 import traceback
-import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from telegram import (
     BotCommand,
     BotCommandScopeDefault,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
     InputTextMessageContent,
-    LinkPreviewOptions,
     Message,
-    PhotoSize,
     Update,
 )
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     AIORateLimiter,
-    Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     InlineQueryHandler,
     MessageHandler,
     filters,
 )
 from telegram.request import BaseRequest
 
+from bot.app_state import CONTEXT_TYPES, AppApplication, AppContext, AppState
 from bot.config import Settings
 from bot.delivery import Limits
-from bot.errors import NoDataError, NotAllowedError, StoreUnavailableError, UsageError, UserError
+from bot.errors import NoDataError, NotAllowedError, UsageError, UserError
 from bot.i18n import N_, current_lang, localise_params, normalise_lang, tr
 from bot.inline import inline_answers
-from bot.render.text import as_terminal_text, split_message
+from bot.render.text import as_terminal_text
 from bot.seam import Chart, Command, Reply, Request, Services, split_args
 from bot.sources.registry import open_sources
-from bot.store.base import ChatSettings
+from bot.telegram_edge import NO_PREVIEW, Outgoing, send
 from handlers.registry import COMMANDS as COMMANDS  # re-exported: `capgap ask` answers from the same table
 from handlers.registry import visible_commands
 
 log = logging.getLogger(__name__)
 
 # What PTB calls for an update: the callbacks the handlers below are built on.
-UpdateCallback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+UpdateCallback = Callable[[Update, AppContext], Coroutine[Any, Any, None]]
 
 APOLOGY = N_("Sorry, something went wrong on our side. The error was logged; please try again later.")
 ADMIN_ONLY = N_("This command is for the bot's operators only.")
@@ -77,88 +66,25 @@ UNKNOWN_TEXT = N_("I answer commands only, such as /r2k or /fedodds. Send /help 
 CHART_ALREADY_SENT = N_("This chart is already in the chat, just below the message.")
 # A command name as Telegram clients recognise one (and as the bot's menu can hold it).
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$", re.ASCII)
-# Charts sent for a button press, per (chat, message, button): a second press does not post the chart
-# again. Bounded: a press older than the last few thousand is also caught by the button being gone.
-CHART_PRESSES_MAX = 4096
 # Telegram's limit for the text of a callback answer.
 CALLBACK_ANSWER_LIMIT = 200
 
 REPLY_MEMO_MAX = 512
-# How long a chat's settings are used without asking the store again (see ChatCache).
-CHAT_CACHE_TTL_S = 5.0
-CHAT_CACHE_MAX = 100_000
-# Telegram's limit for a photo caption, after entity parsing, in UTF-16 code units.
-CAPTION_LIMIT = 1024
-NO_LINK_PREVIEW_JSON = json.dumps(LinkPreviewOptions(is_disabled=True).to_dict())
 # Telegram language codes for the command menu: zh covers zh-hant/zh-tw/zh-hk clients.
 MENU_LANGUAGES = {"en": None, "zh-Hant": "zh"}
 
 
-class ChatCache:
-    """Chat settings per chat, read from the store at most once per ``ttl`` seconds.
-
-    Every update needs its chat's language. Asking the store each time costs a thread hop (SQLite) or a
-    network round trip (Redis): more than answering a memoised command. So the answer, including "this
-    chat has no settings", is kept for ``ttl`` seconds. A command that may change the chat's settings
-    (``Command.needs_chat_admin``) makes this process forget its entry (``invalidate``), so its own
-    changes show at once; a change written by another bot process on the same store shows within
-    ``ttl``. While the store is unreachable the last known settings are used, however old.
-    """
-
-    def __init__(self, *, ttl: float = CHAT_CACHE_TTL_S, max_chats: int = CHAT_CACHE_MAX,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = ttl
-        self.max_chats = max_chats
-        self._clock = clock
-        self._chats: dict[int, tuple[float, ChatSettings | None]] = {}  # chat id -> (read at, settings)
-        self._invalidations = 0
-
-    async def get(self, services: Services, chat_id: int) -> ChatSettings | None:
-        entry = self._chats.get(chat_id)
-        now = self._clock()
-        if entry is not None and now - entry[0] < self.ttl:
-            return entry[1]
-        if services.store is None:
-            return entry[1] if entry is not None else None
-        invalidations = self._invalidations
-        try:
-            chat = await services.store.get_chat(chat_id)
-        except StoreUnavailableError:
-            return entry[1] if entry is not None else None
-        if invalidations == self._invalidations:  # else settings changed during the read: it may be stale
-            self._remember(chat_id, now, chat)
-        return chat
-
-    def put(self, chat: ChatSettings) -> None:
-        self._remember(chat.chat_id, self._clock(), chat)
-
-    def invalidate(self, chat_id: int) -> None:
-        """The chat's settings may have changed: read them from the store next time. The last known
-        settings stay available for when the store is down."""
-        self._invalidations += 1
-        entry = self._chats.get(chat_id)
-        if entry is not None:
-            self._chats[chat_id] = (-math.inf, entry[1])
-
-    def _remember(self, chat_id: int, now: float, chat: ChatSettings | None) -> None:
-        self._chats.pop(chat_id, None)  # re-inserted last: the dict is oldest-read first
-        if len(self._chats) >= self.max_chats:
-            for old in list(itertools.islice(self._chats, max(1, self.max_chats // 8))):
-                del self._chats[old]
-        self._chats[chat_id] = (now, chat)
-
-
-async def resolve_lang(services: Services, cache: ChatCache, update: Update) -> str:
+async def resolve_lang(state: AppState, update: Update) -> str:
     chat = update.effective_chat
     if chat is not None:
-        settings = await cache.get(services, chat.id)
+        settings = await state.chats.get(state.services, chat.id)
         if settings is not None and settings.lang:
             return settings.lang
     user = update.effective_user
     return normalise_lang(user.language_code if user else None)
 
 
-async def _is_chat_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+async def _is_chat_admin(update: Update, context: AppContext) -> bool:
     chat, user = update.effective_chat, update.effective_user
     if chat is None or user is None:
         return False
@@ -166,128 +92,6 @@ async def _is_chat_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return True
     member = await context.bot.get_chat_member(chat.id, user.id)
     return member.status in ("administrator", "creator")
-
-
-def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
-    if not reply.buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
-    )
-
-
-def caption_length(html_text: str) -> int:
-    """What Telegram counts against a caption's limit: the text after HTML parsing, in UTF-16 units."""
-    return len(as_terminal_text(html_text).encode("utf-16-le")) // 2
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A reply in Bot API terms, worked out once per Reply object (a memoised reply is sent many times).
-
-    A reply with a chart whose text fits a photo caption is one sendPhoto with the text as its caption
-    (the chart carries its own title and source line); otherwise the text goes first, split at the
-    message limit, then the chart under its short caption.
-
-    The keyboard goes as the JSON PTB would make of it (``markup_json``, passed in ``api_kwargs``, as is
-    the link-preview setting), encoded here once: PTB serialises a TelegramObject argument on every
-    call, which cost more than the rest of capgap's work for a memoised /r2k (~25 µs for its one-button
-    keyboard, ~15 µs for LinkPreviewOptions). The bytes Telegram receives are the same.
-    """
-
-    texts: tuple[str, ...]
-    markup: InlineKeyboardMarkup | None
-    png: bytes | None = None
-    png_key: str | None = None  # sha256 of the PNG: its Telegram file_id once uploaded
-    caption: str | None = None
-    markup_json: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.markup is not None and self.markup_json is None:
-            object.__setattr__(self, "markup_json", json.dumps(self.markup.to_dict()))
-
-    def api_kwargs(self, *, markup: bool, text: bool) -> dict[str, str]:
-        """Fields of one call (a fresh dict: PTB may add to it): the keyboard on the last message,
-        no link previews on text messages."""
-        fields = {"link_preview_options": NO_LINK_PREVIEW_JSON} if text else {}
-        if markup and self.markup_json is not None:
-            fields["reply_markup"] = self.markup_json
-        return fields
-
-    @classmethod
-    def of(cls, reply: Reply) -> Outgoing:
-        markup = _markup(reply)
-        if reply.chart is None:
-            return cls(texts=tuple(split_message(reply.text)), markup=markup)
-        key = hashlib.sha256(reply.chart.png).hexdigest()
-        if caption_length(reply.text) <= CAPTION_LIMIT:
-            return cls(texts=(), markup=markup, png=reply.chart.png, png_key=key, caption=reply.text)
-        return cls(texts=tuple(split_message(reply.text)), markup=markup, png=reply.chart.png, png_key=key,
-                   caption=reply.chart.caption)
-
-
-class OutgoingCache:
-    """Reply object -> its Outgoing, for as long as the Reply lives (memoised replies live as long as
-    their snapshot)."""
-
-    def __init__(self) -> None:
-        self._by_id: dict[int, tuple[weakref.ref[Reply], Outgoing]] = {}
-
-    def __len__(self) -> int:
-        return len(self._by_id)
-
-    def get(self, reply: Reply) -> Outgoing:
-        entry = self._by_id.get(id(reply))
-        if entry is not None and entry[0]() is reply:
-            return entry[1]
-        outgoing = Outgoing.of(reply)
-        key, by_id = id(reply), self._by_id
-
-        def forget(ref: weakref.ref[Reply]) -> None:
-            current = by_id.get(key)
-            if current is not None and current[0] is ref:
-                del by_id[key]
-
-        by_id[key] = (weakref.ref(reply, forget), outgoing)
-        return outgoing
-
-
-async def send_reply(
-    bot: object,
-    chat_id: int,
-    reply: Reply,
-    *,
-    reply_to: int | None = None,
-    photo_ids: dict[str, PhotoSize] | None = None,
-    outgoing: OutgoingCache | None = None,
-) -> None:
-    """Send a reply (see ``Outgoing``). A chart already uploaded once is sent again by reference
-    (``photo_ids``: PNG hash -> the PhotoSize Telegram returned), not re-uploaded. PTB sends a PhotoSize
-    by its file_id as is, where a file_id string would first be looked up as a local path."""
-    plan = outgoing.get(reply) if outgoing is not None else Outgoing.of(reply)
-    last_text = len(plan.texts) - 1
-    for index, part in enumerate(plan.texts):
-        await bot.send_message(  # type: ignore[attr-defined]
-            chat_id,
-            part,
-            parse_mode=ParseMode.HTML,
-            reply_to_message_id=reply_to if index == 0 else None,
-            api_kwargs=plan.api_kwargs(markup=index == last_text and plan.png is None, text=True),
-        )
-    if plan.png is not None:
-        known = photo_ids.get(plan.png_key) if photo_ids is not None and plan.png_key else None
-        message = await bot.send_photo(  # type: ignore[attr-defined]
-            chat_id,
-            known or plan.png,
-            caption=plan.caption,
-            parse_mode=ParseMode.HTML,
-            reply_to_message_id=reply_to if not plan.texts else None,
-            api_kwargs=plan.api_kwargs(markup=True, text=False),
-        )
-        if photo_ids is not None and plan.png_key and known is None and getattr(message, "photo", None):
-            if len(photo_ids) > REPLY_MEMO_MAX:
-                photo_ids.clear()
-            photo_ids[plan.png_key] = message.photo[-1]
 
 
 def _reply_memo(services: Services) -> dict[object, Reply]:
@@ -340,11 +144,10 @@ def _user_error_reply(exc: UserError, lang: str) -> Reply:
 
 
 async def build_request(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, command: Command, args: tuple[str, ...]
+    update: Update, context: AppContext, command: Command, args: tuple[str, ...]
 ) -> Request:
     """Who asks what, in which language, with which rights."""
-    services: Services = context.application.bot_data["services"]
-    cache: ChatCache = context.application.bot_data["chat_cache"]
+    services: Services = context.bot_data.services
     chat, user = update.effective_chat, update.effective_user
     assert chat is not None
     is_chat_admin = True
@@ -353,7 +156,7 @@ async def build_request(
     return Request(
         command=command.name,
         args=args,
-        lang=await resolve_lang(services, cache, update),
+        lang=await resolve_lang(context.bot_data, update),
         chat_id=chat.id,
         user_id=user.id if user else None,
         chat_type=chat.type,
@@ -363,29 +166,27 @@ async def build_request(
 
 
 async def _settings_may_have_changed(
-    context: ContextTypes.DEFAULT_TYPE, services: Services, chat_id: int
+    context: AppContext, services: Services, chat_id: int
 ) -> None:
     """After a command that may have changed the chat's settings: read them again, so the next reply
     uses them, and remember them for when the store is down."""
-    cache: ChatCache = context.application.bot_data["chat_cache"]
-    cache.invalidate(chat_id)
-    await cache.get(services, chat_id)
+    context.bot_data.chats.invalidate(chat_id)
+    await context.bot_data.chats.get(services, chat_id)
 
 
 def ptb_callback(command: Command) -> UpdateCallback:
-    async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def callback(update: Update, context: AppContext) -> None:
         message = update.effective_message
         chat = update.effective_chat
         if message is None or chat is None or not message.text:
             return
-        services: Services = context.application.bot_data["services"]
+        services: Services = context.bot_data.services
         _, args = split_args(message.text)
         request = await build_request(update, context, command, args)
         reply = await run_command(services, command, request)
         if command.needs_chat_admin(args):
             await _settings_may_have_changed(context, services, chat.id)
-        await send_reply(context.bot, chat.id, reply, photo_ids=context.application.bot_data["photo_ids"],
-                         outgoing=context.application.bot_data["outgoing"])
+        await send(context.bot, chat.id, reply, photos=context.bot_data.photos)
 
     return callback
 
@@ -423,7 +224,7 @@ def callback_router() -> UpdateCallback:
     - anything else is sent as a new message.
     """
 
-    async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def callback(update: Update, context: AppContext) -> None:
         query = update.callback_query
         if query is None:
             return
@@ -434,7 +235,7 @@ def callback_router() -> UpdateCallback:
         if command is None or chat is None:
             await query.answer()
             return
-        services: Services = context.application.bot_data["services"]
+        services: Services = context.bot_data.services
         args = tuple(p for p in parts[1:] if p)
         request = await build_request(update, context, command, args)
         reply = await run_command(services, command, request)
@@ -454,24 +255,18 @@ def callback_router() -> UpdateCallback:
             await query.answer(_plain(reply.notice) if reply.notice else None)
             return
         await query.answer(_plain(reply.notice) if reply.notice else None)
-        await send_reply(context.bot, chat.id, reply, photo_ids=context.application.bot_data["photo_ids"],
-                         outgoing=context.application.bot_data["outgoing"])
+        await send(context.bot, chat.id, reply, photos=context.bot_data.photos)
 
     return callback
 
 
-async def _send_chart_once(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message: Message, data: str,
+async def _send_chart_once(context: AppContext, chat_id: int, message: Message, data: str,
                            chart: Chart) -> bool:
     """The chart a button asked for, once per message: the button comes off the message first, so
     another press (here or in another bot process) finds nothing to change and posts nothing.
     False when the chart was sent before."""
-    presses: OrderedDict[tuple[int, int, str], None] = context.application.bot_data["chart_presses"]
-    key = (chat_id, message.message_id, data)
-    if key in presses:  # a double tap that arrived before the button was gone
-        return False
-    presses[key] = None
-    if len(presses) > CHART_PRESSES_MAX:
-        presses.popitem(last=False)
+    if not context.bot_data.first_press((chat_id, message.message_id, data)):
+        return False  # a double tap that arrived before the button was gone
     try:
         await context.bot.edit_message_reply_markup(chat_id, message.message_id,
                                                     reply_markup=_without_button(message.reply_markup, data))
@@ -483,21 +278,21 @@ async def _send_chart_once(context: ContextTypes.DEFAULT_TYPE, chat_id: int, mes
         log.warning("could not take the chart button off message %s: %s", message.message_id, exc)
     # The figures are in the message the button belongs to: the chart goes under it with its short
     # caption (title, source), not with the whole text again.
-    await send_reply(context.bot, chat_id, Reply(text=chart.caption, chart=chart), reply_to=message.message_id,
-                     photo_ids=context.application.bot_data["photo_ids"])
+    await send(context.bot, chat_id, Reply(text=chart.caption, chart=chart), photos=context.bot_data.photos,
+               reply_to=message.message_id)
     return True
 
 
-async def _edit_in_place(context: ContextTypes.DEFAULT_TYPE, message: Message, reply: Reply) -> bool:
+async def _edit_in_place(context: AppContext, message: Message, reply: Reply) -> bool:
     """Replace the text and keyboard of the message a button belongs to; False when it cannot be (a
     photo, a reply longer than one message, Telegram refused): the caller sends a new message."""
     plan = Outgoing.of(reply)
-    if plan.png is not None or len(plan.texts) != 1 or message.text is None:
+    if len(plan.parts) != 1 or plan.parts[0].photo or message.text is None:
         return False
     try:
         await context.bot.edit_message_text(
-            plan.texts[0], message.chat_id, message.message_id, parse_mode=ParseMode.HTML,
-            api_kwargs=plan.api_kwargs(markup=True, text=True),
+            plan.parts[0].text, message.chat_id, message.message_id, parse_mode=ParseMode.HTML,
+            reply_markup=plan.markup, link_preview_options=NO_PREVIEW,
         )
     except BadRequest as exc:
         if _not_modified(exc):  # a second press of the same button: the message already shows it
@@ -510,16 +305,13 @@ async def _edit_in_place(context: ContextTypes.DEFAULT_TYPE, message: Message, r
     return True
 
 
-async def _apology_lang(context: ContextTypes.DEFAULT_TYPE, services: Services | None, update: Update) -> str:
+async def _apology_lang(context: AppContext, update: Update) -> str:
     """The chat's language, as every other reply has it; the sender's when the settings cannot be read
     (the error may be the store's)."""
     user = update.effective_user
     fallback = normalise_lang(user.language_code if user else None)
-    cache: ChatCache | None = context.application.bot_data.get("chat_cache")
-    if services is None or cache is None:
-        return fallback
     try:
-        return await resolve_lang(services, cache, update)
+        return await resolve_lang(context.bot_data, update)
     except Exception:  # noqa: BLE001 (whatever failed, the apology still goes out)
         log.warning("chat settings unreadable for the apology", exc_info=True)
         return fallback
@@ -533,7 +325,7 @@ def unknown_message_handler() -> UpdateCallback:
     one of its messages): other bots' commands and the members' talk are not for it.
     """
 
-    async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def callback(update: Update, context: AppContext) -> None:
         message, chat = update.message, update.effective_chat
         if message is None or chat is None or not message.text:
             return
@@ -558,15 +350,15 @@ def unknown_message_handler() -> UpdateCallback:
         private = chat.type == ChatType.PRIVATE
         if not private and not addressed:
             return
-        services: Services = context.application.bot_data["services"]
-        lang = await resolve_lang(services, context.application.bot_data["chat_cache"], update)
+        lang = await resolve_lang(context.bot_data, update)
         if not text.startswith("/"):
             answer = tr(UNKNOWN_TEXT, lang)
         elif _COMMAND_NAME.match(name.lower()):
             answer = tr(UNKNOWN_COMMAND, lang, command=name.lower())
         else:
             answer = tr(UNKNOWN_TEXT, lang)
-        await send_reply(context.bot, chat.id, Reply(text=answer), reply_to=None if private else message.message_id)
+        await send(context.bot, chat.id, Reply(text=answer), photos=context.bot_data.photos,
+                   reply_to=None if private else message.message_id)
 
     return callback
 
@@ -579,11 +371,11 @@ def inline_query_handler() -> UpdateCallback:
     """Inline mode (what is offered: bot/inline.py), in the language of the user's Telegram client, each
     answer an article the user can send to the chat they are in."""
 
-    async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def callback(update: Update, context: AppContext) -> None:
         query = update.inline_query
         if query is None:
             return
-        services: Services = context.application.bot_data["services"]
+        services = context.bot_data.services
         lang = normalise_lang(query.from_user.language_code)
 
         async def run(command: Command, args: tuple[str, ...]) -> Reply:
@@ -595,7 +387,7 @@ def inline_query_handler() -> UpdateCallback:
         results = [InlineQueryResultArticle(
             id=a.id, title=a.title, description=a.description,
             input_message_content=InputTextMessageContent(a.text, parse_mode=ParseMode.HTML,
-                                                          link_preview_options=LinkPreviewOptions(is_disabled=True)),
+                                                          link_preview_options=NO_PREVIEW),
         ) for a in answers]
         try:
             await query.answer(results, cache_time=INLINE_CACHE_S, is_personal=True)
@@ -605,17 +397,17 @@ def inline_query_handler() -> UpdateCallback:
     return callback
 
 
-async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def error_handler(update: object, context: AppContext) -> None:
     """Log first, then a short apology to the user and a redacted note to the ops chat."""
     log.error("unhandled error while handling an update", exc_info=context.error)
-    services: Services | None = context.application.bot_data.get("services")
+    services = context.bot_data.services
     if isinstance(update, Update) and update.effective_chat is not None:
-        lang = await _apology_lang(context, services, update)
+        lang = await _apology_lang(context, update)
         try:
             await context.bot.send_message(update.effective_chat.id, tr(APOLOGY, lang), parse_mode=ParseMode.HTML)
         except TelegramError:
             log.warning("could not send the apology")
-    if services is not None and services.settings.ops_chat_id and context.error is not None:
+    if services.settings.ops_chat_id and context.error is not None:
         summary = "".join(traceback.format_exception_only(type(context.error), context.error)).strip()
         try:
             await context.bot.send_message(
@@ -627,7 +419,7 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
             log.warning("could not notify the ops chat")
 
 
-async def set_menus(application: Application) -> None:  # type: ignore[type-arg]
+async def set_menus(application: AppApplication) -> None:
     """setMyCommands in every language, so the menu matches the user's language."""
     for lang, code in MENU_LANGUAGES.items():
         # The menu is plain text: descriptions are HTML msgids, so entities are decoded here.
@@ -642,7 +434,7 @@ def build_application(
     extra_post_init: Sequence[object] = (),
     extra_post_stop: Sequence[object] = (),
     request: BaseRequest | None = None,
-) -> Application:  # type: ignore[type-arg]
+) -> AppApplication:
     """The Application. ``request`` replaces PTB's HTTP transport (benchmarks use one that answers
     at once, to measure capgap's own cost per update)."""
     if settings.telegram_token is None:
@@ -662,11 +454,12 @@ def build_application(
             )
         )
         .concurrent_updates(True)
+        .context_types(CONTEXT_TYPES)
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
 
-    async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+    async def post_init(application: AppApplication) -> None:
         if services.store is not None:
             await services.store.open()
         try:
@@ -676,20 +469,16 @@ def build_application(
         for hook in extra_post_init:
             await hook(application)  # type: ignore[operator]
 
-    async def post_stop(application: Application) -> None:  # type: ignore[type-arg]
+    async def post_stop(application: AppApplication) -> None:
         for hook in extra_post_stop:
             await hook(application)  # type: ignore[operator]
 
-    async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+    async def post_shutdown(application: AppApplication) -> None:
         if services.store is not None:
             await services.store.close()
 
     application = builder.post_init(post_init).post_stop(post_stop).post_shutdown(post_shutdown).build()
-    application.bot_data["services"] = services
-    application.bot_data["chat_cache"] = ChatCache()
-    application.bot_data["photo_ids"] = {}
-    application.bot_data["outgoing"] = OutgoingCache()
-    application.bot_data["chart_presses"] = OrderedDict()
+    application.bot_data.services = services
     for command in COMMANDS.values():
         application.add_handler(CommandHandler(command.name, ptb_callback(command)))
     # After the commands: a message none of them took (new messages only; an edit is not a new question).
@@ -711,7 +500,7 @@ def build_bot(
     *,
     http_client: httpx.AsyncClient | None = None,
     send_limits: Limits | None = None,
-) -> Application:  # type: ignore[type-arg]
+) -> AppApplication:
     """The Application `capgap run` runs. ``http_client`` replaces the data sources' HTTP client (tests
     answer the vendors locally); the bot closes a client it made itself, never one it was given.
     ``send_limits`` replaces the sender's pacing from the settings (the soak scales Telegram's clock)."""
@@ -719,12 +508,12 @@ def build_bot(
 
     sources = contextlib.AsyncExitStack()
 
-    async def open_data_sources(application: Application) -> None:  # type: ignore[type-arg]
+    async def open_data_sources(application: AppApplication) -> None:
         apikey = settings.stooq_apikey.get_secret_value() if settings.stooq_apikey else None
         services.market.sources = await sources.enter_async_context(open_sources(stooq_apikey=apikey, client=http_client))
         log.info("data sources: %s", ", ".join(sorted(services.market.sources)))
 
-    async def close_data_sources(application: Application) -> None:  # type: ignore[type-arg]
+    async def close_data_sources(application: AppApplication) -> None:
         services.market.sources = {}
         await sources.aclose()
 

@@ -21,10 +21,11 @@ spacing Telegram sees is never shorter than the limit; the overall rate is count
 window (Telegram's second) rather than as a fixed interval, so time lost to a slow round trip or a
 store write is made up within the window instead of lowering the rate.
 
-An item whose payload makes several messages (a chart and its text, a text over 4,096 characters)
+An item's payload is a planned reply (bot/telegram_edge.py: the calls are the ones an interactive
+answer makes). One that makes several messages (a chart and a long text, a text over 4,096 characters)
 sends one part per claim and goes back to the queue between parts, due after the chat's interval; the
-parts already acknowledged are recorded with the item (its ``last_error`` note), so neither a retry
-nor a crash sends a part twice, apart from the one in flight.
+parts already acknowledged are recorded with the item (its ``parts_sent``), so neither a retry nor a
+crash sends a part twice, apart from the one in flight.
 
 A claimed batch is held under a lease: past it another process may claim the same items. Items the
 sender could not start well within the lease (a long RetryAfter pause) are handed back, due when the
@@ -57,7 +58,6 @@ import asyncio
 import base64
 import logging
 import math
-import re
 import time
 import warnings
 from collections import deque
@@ -66,13 +66,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.clock import Clock
 from bot.errors import StoreUnavailableError
 from bot.store.base import OUTBOX_RETENTION, OutboxItem, Store
+from bot.telegram_edge import Outgoing, Photos, send_part
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +83,9 @@ BACKOFF_MAX_S = 300.0
 SHORT_WAIT_S = 5.0
 # Nothing is started in the last fifth of a lease: a send begun then could outlive it.
 LEASE_RESERVE = 0.2
-# Telegram's limit for one message, in characters of the HTML source (render/text.py splits there).
-MESSAGE_LIMIT = 4096
 # How often the sender purges finished outbox items older than OUTBOX_RETENTION (as alertmanager's
 # --data.maintenance-interval does for its notification log).
 MAINTENANCE_S = 15 * 60.0
-_PROGRESS = re.compile(r" ?\[parts sent: (\d+)/(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -209,10 +206,10 @@ class Sender:
     max_in_flight: int = 1
     monotonic: Callable[[], float] = time.monotonic
     on_event: Callable[[str, int, str], None] | None = None  # (what, chat_id, detail) for logs/tests
+    photos: Photos = field(default_factory=Photos)  # charts uploaded once (the bot shares its answers')
 
     def __post_init__(self) -> None:
         self._pacer = _Pacer(self.limits, self.monotonic)
-        self._photo_ids: dict[str, str] = {}  # sha of a chart -> Telegram file_id, to upload once
         self._inflight: set[int] = set()
         self._next_maintenance = 0.0  # monotonic instant of the next purge
 
@@ -279,7 +276,7 @@ class Sender:
                 await self.store.reschedule(
                     item.key,
                     not_before=self.clock.now() + timedelta(seconds=wait),
-                    error=_keep_progress("deferred by the group limit", item),
+                    error="deferred by the group limit",
                     attempt=False,
                 )
                 return "deferred"
@@ -298,7 +295,7 @@ class Sender:
             await self.store.reschedule(
                 item.key,
                 not_before=due,
-                error=_keep_progress("handed back before its lease ran out", item),
+                error="handed back before its lease ran out",
                 attempt=False,
             )
         stats.deferred += len(items)
@@ -315,13 +312,14 @@ class Sender:
             semaphore.release()
 
     async def _deliver(self, item: OutboxItem, stats: DrainStats, slot: _Slot) -> None:
-        parts = _parts(item.payload)
-        done = _progress(item, len(parts))
+        outgoing = Outgoing.of_payload(item.payload)
+        total = len(outgoing.parts)
+        done = min(item.parts_sent, total - 1)
         chat_id = item.chat_id
         try:
             try:
                 try:
-                    await self._send(chat_id, item.payload, parts[done], last=done == len(parts) - 1)
+                    await self._send(chat_id, item.payload, outgoing, done)
                 except ChatMigrated as exc:
                     new_id = int(exc.new_chat_id)
                     log.info("chat %s migrated to %s", chat_id, new_id)
@@ -329,7 +327,7 @@ class Sender:
                     stats.migrated += 1
                     self._note("migrated", chat_id, str(new_id))
                     chat_id = new_id
-                    await self._send(chat_id, item.payload, parts[done], last=done == len(parts) - 1)
+                    await self._send(chat_id, item.payload, outgoing, done)
             finally:
                 slot.end()  # Telegram answered: the pacer counts from here, not from the store write
         except RetryAfter as exc:
@@ -340,7 +338,7 @@ class Sender:
             await self.store.reschedule(
                 item.key,
                 not_before=self.clock.now() + timedelta(seconds=delay),
-                error=_with_progress(f"429 retry after {delay:g}s", done, len(parts)),
+                error=f"429 retry after {delay:g}s",
                 attempt=False,  # Telegram's pause, not this message's failure
             )
             return
@@ -352,23 +350,24 @@ class Sender:
             await self._give_up(item, chat_id, f"bad request: {exc.message}", stats, deactivate=gone)
             return
         except (TimedOut, NetworkError) as exc:
-            await self._retry(item, f"{type(exc).__name__}: {exc.message}", stats, done, len(parts))
+            await self._retry(item, f"{type(exc).__name__}: {exc.message}", stats)
             return
         done += 1
-        if done < len(parts):
+        if done < total:
             stats.partial += 1
             await self.store.reschedule(
                 item.key,
                 not_before=self.clock.now() + timedelta(seconds=1.0 / self.limits.per_chat_per_s),
-                error=_with_progress("next part after the chat's interval", done, len(parts)),
+                error=f"part {done} of {total} sent; the next after the chat's interval",
                 attempt=False,
+                parts_sent=done,
             )
             return
         await self.store.mark_sent(item.key, now=self.clock.now())
         stats.sent += 1
         self._note("sent", chat_id, item.key)
 
-    async def _retry(self, item: OutboxItem, error: str, stats: DrainStats, done: int, total: int) -> None:
+    async def _retry(self, item: OutboxItem, error: str, stats: DrainStats) -> None:
         if item.attempts + 1 >= MAX_ATTEMPTS:
             await self._give_up(
                 item, item.chat_id, f"gave up after {MAX_ATTEMPTS} attempts: {error}", stats, deactivate=False
@@ -380,7 +379,7 @@ class Sender:
         await self.store.reschedule(
             item.key,
             not_before=self.clock.now() + timedelta(seconds=delay),
-            error=_with_progress(error, done, total),
+            error=error,
         )
 
     async def _give_up(
@@ -393,31 +392,8 @@ class Sender:
             self._note("deactivated", chat_id, error)
         stats.dead += 1
 
-    async def _send(
-        self, chat_id: int, payload: Mapping[str, Any], part: tuple[str, str], *, last: bool
-    ) -> None:
-        """Send one part: ("photo", "") is the payload's chart with its caption, ("text", html) a message.
-
-        The payload's reply_markup goes with its last part.
-        """
-        kind, text = part
-        markup = payload.get("reply_markup") if last else None
-        if kind == "photo":
-            digest = payload.get("photo_sha") or payload.get("photo_blob") or ""
-            cached = self._photo_ids.get(digest)
-            message = await self.bot.send_photo(
-                chat_id,
-                cached or await self._photo_bytes(payload),
-                caption=payload.get("caption"),
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-            )
-            if digest and not cached and getattr(message, "photo", None):
-                self._photo_ids[digest] = message.photo[-1].file_id
-            return
-        await self.bot.send_message(
-            chat_id, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True, reply_markup=markup
-        )
+    async def _send(self, chat_id: int, payload: Mapping[str, Any], outgoing: Outgoing, index: int) -> None:
+        await send_part(self.bot, chat_id, outgoing, index, photos=self.photos, png=lambda: self._photo_bytes(payload))
 
     async def _photo_bytes(self, payload: Mapping[str, Any]) -> bytes:
         """The chart's bytes: inline (an item enqueued before charts were stored once per broadcast) or
@@ -498,38 +474,6 @@ def _cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _parts(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The messages a payload makes, in order: its chart (if any), then its text in parts that fit."""
-    parts: list[tuple[str, str]] = []
-    if payload.get("photo_b64") or payload.get("photo_blob"):
-        parts.append(("photo", ""))
-    text = str(payload.get("text") or "")
-    if len(text) > MESSAGE_LIMIT:
-        from bot.render.text import split_message  # only for the rare long text: it loads the renderers
-
-        parts += [("text", chunk) for chunk in split_message(text, MESSAGE_LIMIT)]
-    elif text or not parts:
-        parts.append(("text", text))  # an empty text alone: Telegram's 400 says what is wrong
-    return parts
-
-
-def _progress(item: OutboxItem, total: int) -> int:
-    """How many of the item's ``total`` parts Telegram already acknowledged (recorded by _with_progress)."""
-    match = _PROGRESS.search(item.last_error or "")
-    if match is None or int(match.group(2)) != total:
-        return 0
-    return min(int(match.group(1)), total - 1)
-
-
-def _with_progress(error: str, done: int, total: int) -> str:
-    return f"{error} [parts sent: {done}/{total}]" if done else error
-
-
-def _keep_progress(error: str, item: OutboxItem) -> str:
-    match = _PROGRESS.search(item.last_error or "")
-    return error + match.group(0) if match else error
-
-
 def _retry_after(exc: RetryAfter) -> float:
     """RetryAfter's wait in seconds; PTB 22 warns that the attribute will become a timedelta."""
     with warnings.catch_warnings():
@@ -542,14 +486,3 @@ def _seconds(value: object) -> float:
         return value.total_seconds()
     return float(value)  # type: ignore[arg-type]
 
-
-def payload_for(text: str, *, png: bytes | None = None, caption: str | None = None) -> dict[str, Any]:
-    """The JSON payload of an outbox item."""
-    import hashlib
-
-    payload: dict[str, Any] = {"text": text}
-    if png is not None:
-        payload["photo_b64"] = base64.b64encode(png).decode()
-        payload["photo_sha"] = hashlib.sha256(png).hexdigest()
-        payload["caption"] = caption
-    return payload

@@ -1,5 +1,6 @@
 """When a chat's daily digest is due: its local time and zone, NYSE sessions, the session it is about.
-Pure functions of the calendar: jobs/digest.py schedules with them, /digest settings use the defaults."""
+Pure functions of the calendar: jobs/digest.py schedules with them, /digest settings use the defaults.
+And what a digest is as a reply, the same for /digest and for the scheduled one (``digest_reply``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import calendar
+from bot.i18n import N_, tr
+from bot.market import Snapshot
+from bot.seam import Chart, Reply
 from bot.store.base import ChatSettings
 
 DEFAULT_TIME = "08:00"
@@ -62,3 +66,12 @@ def next_digest_at(chat_time: str, zone: str, after: datetime) -> datetime:
                 return slot.astimezone(UTC)
         day += timedelta(days=1)
     raise ValueError(f"no NYSE session within {_LOOKAHEAD_DAYS} days after {after.isoformat()}")
+
+
+async def digest_reply(snapshot: Snapshot, lang: str) -> Reply:
+    """The digest of ``snapshot`` in ``lang``: its text, with its chart under the chart's caption."""
+    from bot.render.digest import build_digest  # the renderers load matplotlib: only when a digest is made
+
+    digest = await build_digest(snapshot, lang)
+    chart = Chart(png=digest.png, caption=digest.caption or tr(N_("capgap daily"), lang)) if digest.png else None
+    return Reply(text=digest.text, chart=chart)

@@ -7,6 +7,8 @@ The same function answers a Telegram update (through ``ptb_callback`` in bot/app
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -64,6 +66,12 @@ class Button:
 class Chart:
     png: bytes
     caption: Safe  # short: title and source line (Telegram captions stop at 1,024 characters)
+
+    @functools.cached_property
+    def key(self) -> str:
+        """The sha256 of the PNG, worked out once per chart (a memoised reply is sent many times): names
+        the chart's Telegram file_id once uploaded, and its blob in the outbox."""
+        return hashlib.sha256(self.png).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,10 @@ from dataclasses import replace
 from functools import lru_cache
 from zoneinfo import available_timezones
 
-from bot.digests import DEFAULT_TIME, DEFAULT_TZ
+from bot.digests import DEFAULT_TIME, DEFAULT_TZ, digest_reply
 from bot.errors import UsageError
 from bot.i18n import N_, tr
-from bot.render.digest import build_digest
-from bot.seam import Chart, Reply, Request, Services
+from bot.seam import Reply, Request, Services
 from bot.store.base import ChatSettings
 
 DIGEST_USAGE = N_("Usage: /digest — the digest now; /digest on [HH:MM] [Area/City] — daily on NYSE trading days (default 08:00, your zone); /digest off")  # noqa: E501 (a msgid is one line)
@@ -59,9 +58,7 @@ def _zone_name(arg: str) -> str:
 async def digest_command(services: Services, request: Request) -> Reply:
     args = request.args
     if not args:
-        digest = await build_digest(request.snapshot(services), request.lang)
-        chart = Chart(png=digest.png, caption=digest.caption or tr(N_("capgap daily"), request.lang)) if digest.png else None
-        return Reply(text=digest.text, chart=chart)
+        return await digest_reply(request.snapshot(services), request.lang)
     action = args[0].lower()
     if action not in ("on", "off") or (action == "off" and len(args) > 1):
         raise UsageError(DIGEST_USAGE)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from telegram.ext import ContextTypes
-
+from bot.app_state import AppContext
 from bot.seam import Services
 
 
-def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    return context.application.bot_data["services"]  # type: ignore[no-any-return]
+def services_of(context: AppContext) -> Services:
+    return context.bot_data.services
 
 
-def is_leader(context: ContextTypes.DEFAULT_TYPE) -> bool:
-    return bool(context.application.bot_data.get("leader", False))
+def is_leader(context: AppContext) -> bool:
+    return bool(context.bot_data.leader)

@@ -20,12 +20,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
-from telegram.ext import Application, ContextTypes
-
-from bot.delivery import payload_for
-from bot.digests import DEFAULT_TIME, chat_zone, due_session, next_digest_at
+from bot.app_state import AppApplication, AppContext
+from bot.digests import DEFAULT_TIME, chat_zone, digest_reply, due_session, next_digest_at
 from bot.seam import Services
 from bot.store.base import OutboxItem
+from bot.telegram_edge import planned
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +36,12 @@ _rendered: OrderedDict[tuple[int, datetime, date, str], dict[str, Any]] = Ordere
 
 
 async def _digest_payload(services: Services, session: date, lang: str) -> dict[str, Any]:
-    """The digest of ``session`` in ``lang``, rendered once per market snapshot (a chart costs ~0.1 s)."""
-    from bot.render.digest import build_digest
-
+    """The digest of ``session`` in ``lang`` as the outbox keeps it (the reply /digest sends), rendered
+    once per market snapshot (a chart costs ~0.1 s)."""
     key = (id(services.market), services.market.snapshot.built_at, session, lang)
     payload = _rendered.get(key)
     if payload is None:
-        digest = await build_digest(services.market.at(session), lang)
-        payload = payload_for(digest.text, png=digest.png, caption=digest.caption)
+        payload = planned(await digest_reply(services.market.at(session), lang))
         _rendered[key] = payload
         while len(_rendered) > _RENDERED_KEPT:
             _rendered.popitem(last=False)
@@ -99,7 +96,7 @@ async def enqueue_due_digests(services: Services, now: datetime) -> int:
     return added
 
 
-async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def digest_job(context: AppContext) -> None:
     from jobs.context import is_leader, services_of
 
     if not is_leader(context):
@@ -111,7 +108,7 @@ async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         log.exception("digest job failed; it runs again in a minute")
 
 
-async def schedule_digests(application: Application) -> None:  # type: ignore[type-arg]
+async def schedule_digests(application: AppApplication) -> None:
     jq = application.job_queue
     assert jq is not None
     jq.run_repeating(digest_job, interval=60, first=15, name="digests")

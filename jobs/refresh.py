@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from telegram.ext import ContextTypes
-
 from bot import calendar
+from bot.app_state import AppContext
 from bot.seam import Services
 from jobs.context import is_leader, services_of
 from jobs.watch import run_rules
@@ -32,13 +31,13 @@ async def refresh_and_watch(services: Services) -> None:
     await run_rules(services)
 
 
-async def refresh_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def refresh_job(context: AppContext) -> None:
     """The scheduled passes after each close, and the catch-up pass at start. Leader only."""
     if is_leader(context):
         await refresh_and_watch(services_of(context))
 
 
-async def data_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def data_job(context: AppContext) -> None:
     """Every few seconds: reload the snapshot when history changed, whoever wrote it (this process, a
     `capgap import`, the leader in another process), so every worker answers from the same data; the
     leader then evaluates the rules on it. One cheap revision read when nothing changed."""
@@ -54,7 +53,7 @@ async def data_job(context: ContextTypes.DEFAULT_TYPE) -> None:
             await run_rules(services)
 
 
-async def intraday_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def intraday_job(context: AppContext) -> None:
     """While NYSE trades, fetch the indices' last prices for the intraday views (no alerts: those wait
     for final closes). Leader only; never raises."""
     if not is_leader(context):

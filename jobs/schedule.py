@@ -24,11 +24,9 @@ import socket
 from datetime import time
 from zoneinfo import ZoneInfo
 
-from telegram.ext import Application, ContextTypes
-
 from bot import health
+from bot.app_state import AppApplication, AppContext, AppState
 from bot.delivery import Limits, Sender
-from bot.seam import Services
 from jobs.digest import schedule_digests
 from jobs.refresh import data_job, intraday_job, refresh_job
 
@@ -50,45 +48,47 @@ RELOAD_S = 5.0
 CATCH_UP_AFTER_S = 1.0
 
 
-async def elect(application: Application) -> bool:  # type: ignore[type-arg]
+async def elect(state: AppState) -> bool:
     """Take or renew the leader lock; remember and return whether this process leads."""
-    services: Services = application.bot_data["services"]
-    owner = application.bot_data["owner"]
+    services, owner = state.services, state.owner
+    assert owner is not None, "schedule_jobs names the process first"
     if services.store is None:
         leader = True
     else:
         try:
             leader = await services.store.acquire_lock(LEADER_LOCK, owner, LEADER_TTL_S)
         except Exception:
-            if application.bot_data.get("leader"):
+            if state.leader:
                 log.warning("leader lock unavailable; standing down until the store answers")
             leader = False
-    if leader != application.bot_data.get("leader"):
+    if leader != state.leader:
         log.info("scheduler leadership %s by %s", "taken" if leader else "lost", owner)
-    application.bot_data["leader"] = leader
+    state.leader = leader
     return leader
 
 
-async def leader_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await elect(context.application)
+async def leader_job(context: AppContext) -> None:
+    await elect(context.bot_data)
 
 
-async def heartbeat_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await asyncio.to_thread(health.beat, context.application.bot_data["heartbeat"])
+async def heartbeat_job(context: AppContext) -> None:
+    assert context.bot_data.heartbeat is not None
+    await asyncio.to_thread(health.beat, context.bot_data.heartbeat)
 
 
-async def schedule_jobs(application: Application, *, send_limits: Limits | None = None) -> None:  # type: ignore[type-arg]
-    services: Services = application.bot_data["services"]
+async def schedule_jobs(application: AppApplication, *, send_limits: Limits | None = None) -> None:
+    state = application.bot_data
+    services = state.services
     # Each process has its own name in the leader lock (a harness running two workers in one process
     # names them itself).
-    application.bot_data.setdefault("owner", f"{socket.gethostname()}:{os.getpid()}")
-    application.bot_data["leader"] = None
-    application.bot_data["heartbeat"] = health.own_heartbeat(services.settings.data_dir)
+    state.owner = state.owner or f"{socket.gethostname()}:{os.getpid()}"
+    state.leader = None
+    state.heartbeat = health.own_heartbeat(services.settings.data_dir)
     # The snapshot is built from stored history before the first update is answered.
     await asyncio.to_thread(services.market.reload)
     log.info("snapshot as of %s with %d series", services.market.snapshot.asof, len(services.market.snapshot.frames))
-    await elect(application)
-    await asyncio.to_thread(health.beat, application.bot_data["heartbeat"])
+    await elect(state)
+    await asyncio.to_thread(health.beat, state.heartbeat)
 
     jq = application.job_queue
     assert jq is not None, "python-telegram-bot[job-queue] is required"
@@ -117,23 +117,22 @@ async def schedule_jobs(application: Application, *, send_limits: Limits | None 
         per_group_per_min=services.settings.rate_limit_per_group_minute,
     )
     if services.store is not None:
-        sender = Sender(services.store, application.bot, services.clock, consumer=application.bot_data["owner"], limits=limits,
-                        max_in_flight=services.settings.send_concurrency)
+        sender = Sender(services.store, application.bot, services.clock, consumer=state.owner, limits=limits,
+                        max_in_flight=services.settings.send_concurrency, photos=state.photos)
         stop = asyncio.Event()
         # A plain task, stopped by stop_sender (post_stop): PTB would not await one created before it runs.
         # An idle sender looks for due items once per rate window (1 s at Telegram's limits).
-        application.bot_data["sender"] = (stop, asyncio.create_task(
-            sender.run(stop, idle_s=limits.window_s, is_leader=lambda: bool(application.bot_data.get("leader"))),
-            name="outbox-sender"))
+        state.sender = (stop, asyncio.create_task(
+            sender.run(stop, idle_s=limits.window_s, is_leader=lambda: bool(state.leader)), name="outbox-sender"))
 
 
 SENDER_STOP_S = 30.0
 
 
-async def stop_sender(application: Application) -> None:  # type: ignore[type-arg]
+async def stop_sender(application: AppApplication) -> None:
     """Let the sender finish the message in flight and hand its unstarted items back (post_stop), so a
     restart neither resends nor waits out the lease of what this process had claimed."""
-    running = application.bot_data.pop("sender", None)
+    running, application.bot_data.sender = application.bot_data.sender, None
     if running is None:
         return
     stop, task = running
@@ -148,21 +147,20 @@ async def stop_sender(application: Application) -> None:  # type: ignore[type-ar
         log.info("outbox sender stopped")
 
 
-async def step_down(application: Application) -> None:  # type: ignore[type-arg]
+async def step_down(application: AppApplication) -> None:
     """On a clean stop (post_stop, after the sender): release leadership at once, so another worker
     takes over within LEADER_RENEW_S instead of waiting out the lease, and remove this process's
     heartbeat."""
-    services: Services = application.bot_data["services"]
-    owner = application.bot_data.get("owner")
-    if application.bot_data.get("leader") and services.store is not None and owner is not None:
+    state = application.bot_data
+    services, owner = state.services, state.owner
+    if state.leader and services.store is not None and owner is not None:
         try:
             await services.store.release_lock(LEADER_LOCK, owner)
         except Exception:
             log.warning("could not release the leader lock; another worker takes over when it expires")
         else:
             log.info("scheduler leadership released by %s", owner)
-        application.bot_data["leader"] = False
-    beat = application.bot_data.get("heartbeat")
-    if beat is not None:
-        beat.unlink(missing_ok=True)
+        state.leader = False
+    if state.heartbeat is not None:
+        state.heartbeat.unlink(missing_ok=True)
 

@@ -1,11 +1,9 @@
 """The per-update shortcuts of bot/app.py, and what keeps them right: the chat-settings cache and its
-invalidation, the per-snapshot reply memo, and how a reply is sent (once worked out, photo uploaded once)."""
+invalidation, the per-snapshot reply memo, and how a reply is sent (bot/telegram_edge.py: photo + caption,
+split texts, buttons on the last part, a chart uploaded once)."""
 
 from __future__ import annotations
 
-import gc
-import hashlib
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import date
@@ -18,17 +16,8 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot import calendar
-from bot.app import (
-    CAPTION_LIMIT,
-    REPLY_MEMO_MAX,
-    ChatCache,
-    Outgoing,
-    OutgoingCache,
-    build_application,
-    caption_length,
-    run_command,
-    send_reply,
-)
+from bot.app import REPLY_MEMO_MAX, build_application, run_command
+from bot.app_state import ChatCache
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.errors import NoDataError, StoreUnavailableError
@@ -38,6 +27,7 @@ from bot.market import Market
 from bot.seam import Button, Chart, Command, Reply, Request, Services
 from bot.store.base import ChatSettings
 from bot.store.factory import make_store
+from bot.telegram_edge import CAPTION_LIMIT, Photos, caption_length, send
 from tests.instant import InstantRequest, callback_for, update_for
 
 ASOF = date(2026, 2, 20)
@@ -337,49 +327,42 @@ async def test_chart_reply_that_fits_a_caption_is_one_photo_with_the_text_as_cap
     buttons = ((Button("More", "r2k:chart:1y"),),)
     text = Safe("<b>Gap</b> +8.27 pp\n<i>Source: x · as of close 2026-02-20</i>")
     reply = Reply(text=text, chart=Chart(PNG, Safe("title")), buttons=buttons)
-    await send_reply(bot, 1, reply)
+    await send(bot, 1, reply, photos=Photos())
     assert [c[0] for c in bot.calls] == ["sendPhoto"]
     sent = bot.calls[0][1]
     assert sent["caption"] == reply.text and sent["photo"] == PNG and sent["parse_mode"] == "HTML"
-    markup = json.loads(sent["api_kwargs"]["reply_markup"])
-    assert markup["inline_keyboard"][0][0]["callback_data"] == "r2k:chart:1y"
+    assert sent["reply_markup"].inline_keyboard[0][0].callback_data == "r2k:chart:1y"
 
 
-async def test_chart_reply_too_long_for_a_caption_is_text_then_photo_under_its_own_caption() -> None:
+async def test_chart_reply_too_long_for_a_caption_is_photo_under_its_own_caption_then_text() -> None:
     bot = RecordingBot()
     text = Safe("\n".join(f"<b>line {i}</b> " + "x" * 60 for i in range(20)))
     assert caption_length(text) > CAPTION_LIMIT
-    await send_reply(bot, 1, Reply(text=text, chart=Chart(PNG, Safe("FOMC odds · 2026-09-17"))))
-    assert [c[0] for c in bot.calls] == ["sendMessage", "sendPhoto"]
-    assert bot.calls[0][1]["text"] == text and bot.calls[1][1]["caption"] == "FOMC odds · 2026-09-17"
+    await send(bot, 1, Reply(text=text, chart=Chart(PNG, Safe("FOMC odds · 2026-09-17")), buttons=((Button("b", "r2k"),),)),
+               photos=Photos())
+    assert [c[0] for c in bot.calls] == ["sendPhoto", "sendMessage"]
+    photo, message = (params for _, params in bot.calls)
+    assert photo["caption"] == "FOMC odds · 2026-09-17" and photo["reply_markup"] is None
+    assert message["text"] == text and message["reply_markup"] is not None  # the buttons under the last part
 
 
 async def test_chart_is_uploaded_once_then_sent_by_file_id() -> None:
-    bot, photo_ids, outgoing = RecordingBot(), {}, OutgoingCache()
+    bot, photos = RecordingBot(), Photos()
     reply = Reply(text=Safe("short"), chart=Chart(PNG, Safe("t")))
     for _ in range(3):
-        await send_reply(bot, 1, reply, photo_ids=photo_ids, outgoing=outgoing)
+        await send(bot, 1, reply, photos=photos)
     sent = [c[1]["photo"] for c in bot.calls]
     assert sent[0] == PNG and sent[1] is sent[2] and sent[1].file_id == "file1"
-
-
-async def test_outgoing_is_worked_out_once_per_reply_and_forgotten_with_it() -> None:
-    outgoing = OutgoingCache()
-    reply = Reply(text=Safe("hello"), buttons=((Button("b", "r2k"),),))
-    first = outgoing.get(reply)
-    assert outgoing.get(reply) is first and first == Outgoing.of(reply)
-    del reply
-    gc.collect()
-    assert len(outgoing) == 0
 
 
 async def test_long_text_is_split_and_the_buttons_go_on_the_last_part() -> None:
     bot = RecordingBot()
     text = Safe("\n".join("y" * 100 for _ in range(60)))
-    await send_reply(bot, 1, Reply(text=text, buttons=((Button("b", "r2k"),),)))
+    await send(bot, 1, Reply(text=text, buttons=((Button("b", "r2k"),),)), photos=Photos())
     assert [c[0] for c in bot.calls] == ["sendMessage", "sendMessage"]
-    first, last = (params["api_kwargs"] for _, params in bot.calls)
-    assert "reply_markup" not in first and "reply_markup" in last
+    first, last = (params["reply_markup"] for _, params in bot.calls)
+    assert first is None and last is not None
+    assert all(params["link_preview_options"].is_disabled for _, params in bot.calls)
     assert "".join(c[1]["text"] for c in bot.calls).replace("\n", "") == text.replace("\n", "")
 
 
@@ -408,38 +391,3 @@ async def test_spread_is_one_photo_whose_caption_has_the_figures_source_and_asof
     assert "photo" not in first  # uploaded: the PNG goes as a multipart file, not a parameter
     assert second["photo"] == "photo1" and second["caption"] == first["caption"]  # re-sent by file_id
     assert "資料來源" in chinese["caption"]
-
-
-class WireRequest(InstantRequest):
-    """Records each call's parameters as PTB encodes them for Telegram (what goes on the wire)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.wire: list[tuple[str, dict[str, str]]] = []
-
-    async def do_request(
-        self, url: str, method: str, request_data: Any = None, **kwargs: Any
-    ) -> tuple[int, bytes]:
-        if request_data is not None:
-            self.wire.append((url.rsplit("/", 1)[-1], request_data.json_parameters))
-        return await super().do_request(url, method, request_data, **kwargs)
-
-
-async def test_pre_encoded_keyboard_and_link_preview_put_the_same_bytes_on_the_wire() -> None:
-    from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, PhotoSize
-
-    request = WireRequest()
-    buttons = ((Button("📈 Chart", "r2k:chart:ytd"), Button("b", "x")),)
-    reply = Reply(text=Safe("<b>R2K</b> −2.02% · 繁體"), buttons=buttons)
-    markup = InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in buttons[0]]])
-    no_preview = LinkPreviewOptions(is_disabled=True)
-    photo = PhotoSize("file-1", "u1", 800, 420)
-    async with Bot("123456:" + "A" * 35, request=request) as bot:
-        await send_reply(bot, 5, reply)
-        await bot.send_message(5, reply.text, parse_mode="HTML", link_preview_options=no_preview, reply_markup=markup)
-        chart_reply = replace(reply, chart=Chart(PNG, Safe("t")))
-        await send_reply(bot, 5, chart_reply, photo_ids={hashlib.sha256(PNG).hexdigest(): photo})
-        await bot.send_photo(5, photo, caption=reply.text, parse_mode="HTML", reply_markup=markup)
-    ours, ptbs = request.wire[-4::2], request.wire[-3::2]
-    assert [m for m, _ in ours] == ["sendMessage", "sendPhoto"]
-    assert ours == ptbs

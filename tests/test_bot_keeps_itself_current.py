@@ -106,7 +106,7 @@ async def test_run_catches_up_at_start_fetches_from_every_vendor_and_alerts_once
         async with capgap_run(settings, ny("2025-09-17", 17, 30), vendors) as app:
             await wait_for(lambda: any(r.getMessage().startswith("watch:") for r in caplog.records), 30,
                            "the startup pass to fetch and evaluate the rules")
-            assert app.bot_data["services"].history.last_date("RUT") == date(2025, 9, 17)
+            assert app.bot_data.services.history.last_date("RUT") == date(2025, 9, 17)
         assert vendors.asked("yahoo.com", "/v8/finance/chart/%5ERUT") or vendors.asked("yahoo.com", "/v8/finance/chart/^RUT")
         assert vendors.asked("fred.stlouisfed.org", "fredgraph.csv")
         assert vendors.asked("cmegroup.com", "/Settlements/")
@@ -145,7 +145,7 @@ async def test_refresh_disabled_import_into_the_running_bot_still_alerts(
         clock = ny("2025-09-17", 18)
         vendors = FakeVendors(shared_data, through=date(2025, 9, 18))
         async with capgap_run(settings, clock, vendors) as app:
-            services = app.bot_data["services"]
+            services = app.bot_data.services
             await wait_for(lambda: services.market.last_report is None and services.market.snapshot.asof == date(2025, 9, 17),
                            5, "the start")
             await asyncio.sleep(2.0)  # the startup pass evaluates the rules on what history holds

@@ -14,16 +14,20 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
 from bot.clock import FixedClock
-from bot.delivery import BACKOFF_BASE_S, DrainStats, Limits, Sender, payload_for
+from bot.delivery import BACKOFF_BASE_S, DrainStats, Limits, Sender
+from bot.i18n import Safe
+from bot.seam import Chart, Reply
 from bot.store.base import ChatSettings, OutboxItem, Store, Subscription
 from bot.store.redis import RedisStore
 from bot.store.sqlite import SqliteStore
+from bot.telegram_edge import planned
 from tests.telegram_peer import Limits as PeerLimits
 from tests.telegram_peer import SentCall, TelegramPeer, grey_png
 
@@ -61,6 +65,14 @@ def make_bot(peer: TelegramPeer, *, read_timeout: float = 5.0) -> Bot:
         base_url=peer.base_url,
         request=HTTPXRequest(connection_pool_size=8, read_timeout=read_timeout),
     )
+
+
+# A digest's text: longer than a photo caption, so the chart goes under its own caption, then the text.
+DIGEST_TEXT = "<b>capgap daily</b> · close of 2025-09-18\n" + "\n".join(f"<b>{n:02d}</b> " + "x" * 60 for n in range(20))
+
+
+def digest(png: bytes, caption: str) -> dict[str, object]:
+    return planned(Reply(Safe(DIGEST_TEXT), Chart(png, Safe(caption))))
 
 
 def alert(
@@ -351,9 +363,7 @@ async def test_sender_photo_and_text_payload_paced_without_duplicate_photo(store
     for chat_id in chats:
         await store.put_chat(ChatSettings(chat_id=chat_id))
     chart = grey_png()
-    payload = payload_for(
-        "<b>capgap daily</b> · close of 2025-09-18", png=chart, caption="Russell 2000, 1 year"
-    )
+    payload = digest(chart, "Russell 2000, 1 year")
     now = T0
     assert (
         await store.enqueue([OutboxItem(f"digest:{c}:2025-09-18", c, payload, now, now) for c in chats]) == 3
@@ -367,7 +377,7 @@ async def test_sender_photo_and_text_payload_paced_without_duplicate_photo(store
         for chat_id in chats:
             photo, text = delivered(peer, chat_id)
             assert (photo.method, photo.text) == ("sendPhoto", "Russell 2000, 1 year")
-            assert (text.method, text.text) == ("sendMessage", "<b>capgap daily</b> · close of 2025-09-18")
+            assert (text.method, text.text) == ("sendMessage", DIGEST_TEXT)
             assert text.time - photo.time >= 1 / scale
         assert len(peer.calls("sendPhoto")) == 3 and peer.stats().too_many_requests == 0
         # The chart is uploaded once; the other chats get Telegram's file_id of it.
@@ -392,7 +402,7 @@ async def test_sender_text_over_4096_characters_split_into_ordered_parts(store: 
 
 async def test_sender_parts_already_sent_not_resent_after_a_retry_or_a_restart(store: Store) -> None:
     await store.put_chat(ChatSettings(chat_id=41))
-    payload = payload_for("<b>capgap daily</b> · close of 2025-09-18", png=grey_png(), caption="chart")
+    payload = digest(grey_png(), "chart")
     assert await store.enqueue([OutboxItem("digest:41:2025-09-18", 41, payload, T0, T0)]) == 1
     clock = FixedClock(T0)
     async with TelegramPeer() as peer, make_bot(peer) as bot:
@@ -493,3 +503,53 @@ async def test_sender_not_leader_claims_nothing(store: Store) -> None:
         assert [c for c in peer.sent if c.method == "sendMessage"] == []
     assert await store.outbox_counts() == {"pending": 2, "sent": 0, "dead": 0}
     assert len(await store.claim("other", now=T0, limit=5, lease_s=60)) == 2  # nothing was leased either
+
+
+class HangingBot:
+    """Records each part it is asked to send; the send of ``hang_on`` never returns (the process dies
+    while Telegram has the request)."""
+
+    def __init__(self, hang_on: str | None = None) -> None:
+        self.hang_on = hang_on
+        self.sent: list[str] = []
+        self.hanging = asyncio.Event()
+
+    async def _send(self, what: str) -> object:
+        self.sent.append(what)
+        if what == self.hang_on:
+            self.hanging.set()
+            await asyncio.Event().wait()
+        return SimpleNamespace(photo=[SimpleNamespace(file_id=f"file-{len(self.sent)}")])
+
+    async def send_message(self, chat_id: int, text: str, **_: object) -> object:
+        return await self._send(text[:6])
+
+    async def send_photo(self, chat_id: int, photo: object, **_: object) -> object:
+        return await self._send("photo")
+
+
+async def test_sender_resumes_after_a_crash_mid_parts_with_the_part_in_flight(store: Store) -> None:
+    """A digest of three parts (chart, two messages): the process dies while the last part is in flight.
+    Once the lease runs out another process sends that part again, and neither the chart nor the first
+    message a second time."""
+    text = "\n".join(f"<b>{n:03d}</b> " + "x" * 90 for n in range(60))  # two messages
+    await store.put_chat(ChatSettings(chat_id=51))
+    payload = planned(Reply(Safe(text), Chart(grey_png(), Safe("chart"))))
+    assert await store.enqueue([OutboxItem("digest:51:2025-09-18", 51, payload, T0, T0)]) == 1
+    clock = FixedClock(T0)
+    crashing = HangingBot(hang_on="<b>040")
+    for _ in range(2):  # the chart, then the first message: each recorded as sent
+        assert (await Sender(store, crashing, clock, limits=scaled_limits()).drain_once()).partial == 1
+        clock.advance(seconds=1)
+    dying = asyncio.create_task(Sender(store, crashing, clock, limits=scaled_limits(), lease_s=30).drain_once())
+    await asyncio.wait_for(crashing.hanging.wait(), 5)
+    dying.cancel()  # kill -9 while Telegram has the last part
+    with pytest.raises(asyncio.CancelledError):
+        await dying
+    assert crashing.sent == ["photo", "<b>000", "<b>040"]
+    restarted = HangingBot()
+    assert (await Sender(store, restarted, clock, limits=scaled_limits()).drain_once()).claimed == 0  # leased
+    clock.advance(seconds=30)
+    stats = await Sender(store, restarted, clock, limits=scaled_limits()).drain_once()
+    assert (stats.claimed, stats.sent) == (1, 1) and restarted.sent == ["<b>040"]
+    assert await store.outbox_counts() == {"pending": 0, "sent": 1, "dead": 0}

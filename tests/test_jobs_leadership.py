@@ -11,27 +11,28 @@ from typing import Any
 import pytest
 
 from bot import health
+from bot.app_state import AppState
 from bot.config import Settings
 from bot.store.sqlite import SqliteStore
 from jobs.schedule import LEADER_LOCK, LEADER_RENEW_S, LEADER_TTL_S, elect, step_down
 
 
 def app(store: SqliteStore, owner: str, data_dir: Path) -> Any:
-    services = SimpleNamespace(store=store, settings=Settings(data_dir=data_dir, _env_file=None))  # type: ignore[call-arg]
-    return SimpleNamespace(bot_data={"services": services, "owner": owner, "leader": None,
-                                     "heartbeat": data_dir / "heartbeats" / owner})
+    state = AppState(owner=owner, heartbeat=data_dir / "heartbeats" / owner)
+    state.services = SimpleNamespace(store=store, settings=Settings(data_dir=data_dir, _env_file=None))  # type: ignore[assignment,call-arg]
+    return SimpleNamespace(bot_data=state)
 
 
 async def test_elect_first_worker_leads_second_waits_then_takes_over_after_clean_stop(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "capgap.sqlite3")
     await store.open()
     first, second = app(store, "a:1", tmp_path), app(store, "b:2", tmp_path)
-    assert await elect(first) is True
-    assert await elect(second) is False
+    assert await elect(first.bot_data) is True
+    assert await elect(second.bot_data) is False
     await step_down(first)
-    assert first.bot_data["leader"] is False
+    assert first.bot_data.leader is False
     # Released, not left to expire: the next renewal of the other worker takes over.
-    assert await elect(second) is True
+    assert await elect(second.bot_data) is True
     await store.close()
 
 
@@ -40,11 +41,11 @@ async def test_elect_after_a_crash_the_lease_runs_out_within_the_takeover_bound(
     store = SqliteStore(tmp_path / "capgap.sqlite3", wall_clock=lambda: now[0])
     await store.open()
     crashed, standby = app(store, "a:1", tmp_path), app(store, "b:2", tmp_path)
-    assert await elect(crashed) is True
+    assert await elect(crashed.bot_data) is True
     now[0] += LEADER_TTL_S - 0.1
-    assert await elect(standby) is False
+    assert await elect(standby.bot_data) is False
     now[0] += 0.2
-    assert await elect(standby) is True
+    assert await elect(standby.bot_data) is True
     # The standby retries every LEADER_RENEW_S: takeover within TTL + one renewal, the goal is 15 s.
     assert LEADER_TTL_S + LEADER_RENEW_S <= 15
     assert await store.acquire_lock(LEADER_LOCK, "a:1", LEADER_TTL_S) is False
@@ -85,9 +86,9 @@ async def test_step_down_removes_the_heartbeat_of_this_process(tmp_path: Path, l
     await store.open()
     worker = app(store, "a:1", tmp_path)
     if leader:
-        await elect(worker)
-    health.beat(worker.bot_data["heartbeat"])
+        await elect(worker.bot_data)
+    health.beat(worker.bot_data.heartbeat)
     await step_down(worker)
-    assert not worker.bot_data["heartbeat"].exists()
-    assert await elect(app(store, "b:2", tmp_path)) is True
+    assert not worker.bot_data.heartbeat.exists()
+    assert await elect(app(store, "b:2", tmp_path).bot_data) is True
     await store.close()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+from bot.app_state import AppState
 from bot.clock import FixedClock
 from jobs.refresh import intraday_job
 
@@ -25,8 +26,9 @@ class CountingMarket:
 
 
 def context(now: datetime, market: CountingMarket, *, leader: bool = True) -> Any:
-    services = SimpleNamespace(clock=FixedClock(now), market=market)
-    return SimpleNamespace(application=SimpleNamespace(bot_data={"services": services, "leader": leader}))
+    state = AppState(leader=leader)
+    state.services = SimpleNamespace(clock=FixedClock(now), market=market)  # type: ignore[assignment]
+    return SimpleNamespace(bot_data=state)
 
 
 WEDNESDAY_11H_NY = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)

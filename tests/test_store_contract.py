@@ -533,6 +533,45 @@ async def test_outbox_reschedule_without_attempt_puts_back_unsent_and_counts_not
     assert (back.attempts, back.last_error, back.not_before) == (0, "deferred by the group limit", T0 + timedelta(seconds=3))
 
 
+async def test_outbox_parts_sent_recorded_kept_through_retries_a_lost_lease_and_a_migration(store: Store) -> None:
+    await store.enqueue([item("multi", 7)])
+    [first] = await store.claim("s", now=T0, limit=1, lease_s=30)
+    assert first.parts_sent == 0  # also what an item stored before the field reads as
+    await store.reschedule("multi", not_before=T0, error="part 1 of 3 sent", attempt=False, parts_sent=1)
+    [second] = await store.claim("s", now=T0, limit=1, lease_s=30)
+    assert (second.parts_sent, second.attempts) == (1, 0)
+    await store.reschedule("multi", not_before=T0, error="TimedOut: timed out")  # a failed part keeps the count
+    await store.migrate_chat(7, 8)
+    [third] = await store.claim("s", now=T0, limit=1, lease_s=30)
+    assert (third.chat_id, third.parts_sent, third.attempts, third.last_error) == (8, 1, 1, "TimedOut: timed out")
+    await store.reschedule("multi", not_before=T0, error="part 2 of 3 sent", attempt=False, parts_sent=2)
+    await store.claim("crashed", now=T0, limit=1, lease_s=30)  # its holder dies: the lease runs out
+    [resumed] = await store.claim("s", now=T0 + timedelta(seconds=30), limit=1, lease_s=30)
+    assert resumed.parts_sent == 2
+
+
+async def test_sqlite_store_file_from_before_parts_sent_gets_the_column_and_keeps_its_items(tmp_path: Path) -> None:
+    path = tmp_path / "capgap.sqlite3"
+    old = SqliteStore(path)
+    await old.open()
+    await old.enqueue([item("pending-before", 7)])
+    await old.close()
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("ALTER TABLE outbox DROP COLUMN parts_sent")  # the layout an older capgap wrote
+    conn.close()
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        assert await store.schema_version() == SCHEMA_VERSION
+        [before] = await store.claim("s", now=T0, limit=1, lease_s=30)
+        assert (before.key, before.parts_sent) == ("pending-before", 0)
+        await store.reschedule("pending-before", not_before=T0, error="part 1 of 2 sent", attempt=False, parts_sent=1)
+        assert [i.parts_sent for i in await store.claim("s", now=T0, limit=1, lease_s=30)] == [1]
+    finally:
+        await store.close()
+
+
 async def test_outbox_reschedule_unleased_item_moves_its_due_time(store: Store) -> None:
     await store.enqueue([item("k")])
     await store.reschedule("k", not_before=T0 + timedelta(seconds=5), error="chat busy")
@@ -631,9 +670,11 @@ def chart(seed: int, size: int = 30_000) -> bytes:
 
 
 def broadcast(tag: str, chats: range, png: bytes, at: datetime) -> list[OutboxItem]:
-    from bot.delivery import payload_for
+    from bot.i18n import Safe
+    from bot.seam import Chart, Reply
+    from bot.telegram_edge import planned
 
-    payload = payload_for(f"<b>{tag}</b>", png=png, caption=tag)  # one payload for every chat, as jobs make
+    payload = planned(Reply(Safe(f"<b>{tag}</b>"), Chart(png, Safe(tag))))  # one payload for every chat, as jobs make
     return [OutboxItem(f"{tag}:{c}", c, payload, at, at) for c in chats]
 
 

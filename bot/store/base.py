@@ -114,11 +114,12 @@ class Subscription:
 class OutboxItem:
     key: str  # idempotency key, e.g. "alert:r2k_high:2025-09-18:12345" or "digest:12345:2025-09-19"
     chat_id: int
-    payload: Mapping[str, Any]  # {"text": html, "photo": optional path/bytes-b64, ...}; JSON-serialisable
+    payload: Mapping[str, Any]  # a planned reply (bot/telegram_edge.py ``planned``); JSON-serialisable
     created_at: datetime
     not_before: datetime  # earliest send time (RetryAfter / backoff move it)
     attempts: int = 0
     last_error: str | None = None
+    parts_sent: int = 0  # of a reply of several messages, those Telegram acknowledged (0 on enqueue)
 
 
 class BlobSplitter:
@@ -155,7 +156,7 @@ class BlobSplitter:
             raw = base64.b64decode(text)
             sha = hashlib.sha256(raw).hexdigest()
             self._sha_of[text], self.data[sha], self.b64[sha] = sha, raw, text
-        # photo_sha (payload_for's name for the same sha256) goes too: photo_blob names the chart now
+        # photo_sha (an older capgap's name for the same sha256) goes too: photo_blob names the chart now
         stored = {name: value for name, value in payload.items() if name not in ("photo_b64", "photo_sha")}
         stored["photo_blob"] = sha
         return stored, sha
@@ -214,9 +215,12 @@ class Store(Protocol):
 
     async def claim(self, consumer: str, *, now: datetime, limit: int, lease_s: float) -> list[OutboxItem]: ...
     async def mark_sent(self, key: str, *, now: datetime) -> None: ...
-    async def reschedule(self, key: str, *, not_before: datetime, error: str, attempt: bool = True) -> None:
+    async def reschedule(
+        self, key: str, *, not_before: datetime, error: str, attempt: bool = True, parts_sent: int | None = None
+    ) -> None:
         """Release the lease, record the error, not claimable before ``not_before``; bump attempts when
-        ``attempt`` (a failed send), not for an item put back unsent (a pause, a limit, a stop)."""
+        ``attempt`` (a failed send), not for an item put back unsent (a pause, a limit, a stop). A
+        ``parts_sent`` is recorded with the item (None keeps the count it has)."""
         ...
 
     async def mark_dead(self, key: str, *, error: str, now: datetime | None = None) -> None:

@@ -12,7 +12,7 @@ Layout, every key under ``prefix`` (default ``capgap:``):
                                           same MULTI/EXEC or script); see subscriptions_version
     alert:rules                  set      rule ids that have stored alert state
     alert:state:{rule_id}        hash     scope -> JSON state
-    outbox:item:{key}            hash     one outbox item, its status and lease
+    outbox:item:{key}            hash     one outbox item, its status, lease and parts sent
     outbox:due                   zset     pending unleased items, score = not_before (µs since epoch)
     outbox:leased                zset     leased items, score = lease expiry (µs since epoch)
     outbox:chat:{chat_id}        set      keys of the chat's pending items (for migrate_chat)
@@ -130,7 +130,7 @@ local function finish(item, blob_prefix)
   end
   -- what dedup and /status need stays: chat_id, created_at, status, sent_at (finished), last_error
   redis.call('HDEL', item, 'payload', 'blob', 'lease_owner', 'lease_until', 'key', 'not_before', 'attempts',
-             'member')
+             'member', 'parts_sent')
 end
 """
 
@@ -154,7 +154,7 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, lim
   redis.call('ZADD', leased, until_, m)
   redis.call('HSET', item, 'lease_owner', consumer, 'lease_until', until_)
   out[#out + 1] = redis.call('HMGET', item, 'key', 'chat_id', 'payload', 'created_at', 'not_before',
-                             'attempts', 'last_error')
+                             'attempts', 'last_error', 'parts_sent')
 end
 return out
 """.replace("{skip}", str(_MEMBER_DIGITS + 2))
@@ -163,7 +163,7 @@ return out
 # (back to the due set, not before a given instant). KEYS: item, due, leased, the set of the state it
 # goes to (outbox:sent or outbox:dead; any key for "pending"), outbox:dead, finished.
 # ARGV: to, key, at (sent_at / finished at, "" = its not_before / the new not_before), error, attempts
-# to add, chat set prefix, blob prefix.
+# to add, chat set prefix, blob prefix, parts sent ("pending" only; "" = unchanged).
 # Returns -1 for an unknown key, 0 when it stays as it is (a sent item; a dead one unless it is sent now:
 # Telegram's ok is the truth), 1 when moved.
 _SETTLE = _FINISH + """
@@ -177,6 +177,7 @@ if to == 'pending' then
   redis.call('ZADD', KEYS[2], at, m)
   redis.call('HSET', item, 'not_before', at, 'last_error', ARGV[4])
   redis.call('HINCRBY', item, 'attempts', tonumber(ARGV[5]))
+  if ARGV[8] ~= '' then redis.call('HSET', item, 'parts_sent', ARGV[8]) end
   redis.call('HDEL', item, 'lease_owner', 'lease_until')
   return 1
 end
@@ -412,7 +413,7 @@ def _sub_from_json(chat_id: int, rule_id: str, text: str) -> Subscription:
 
 
 def _item_from_fields(fields: list[str | None]) -> OutboxItem:
-    key, chat_id, payload, created_at, not_before, attempts, last_error = fields
+    key, chat_id, payload, created_at, not_before, attempts, last_error, parts_sent = fields
     assert key is not None and chat_id is not None and payload is not None and attempts is not None
     created = _from_us(created_at)
     due = _from_us(not_before)
@@ -425,6 +426,7 @@ def _item_from_fields(fields: list[str | None]) -> OutboxItem:
         not_before=due,
         attempts=int(attempts),
         last_error=last_error,
+        parts_sent=int(parts_sent or 0),  # an item enqueued before the field: none sent
     )
 
 
@@ -829,8 +831,11 @@ class RedisStore:
             )
         return [_item_from_fields(row) for row in rows]
 
-    async def _settle(self, to: str, key: str, at: datetime | None, error: str = "", attempts: int = 0) -> None:
-        """Move a pending item to ``to`` (the _SETTLE script); KeyError if the key is unknown."""
+    async def _settle(
+        self, to: str, key: str, at: datetime | None, error: str = "", attempts: int = 0, parts_sent: int | None = None
+    ) -> None:
+        """Move a pending item to ``to`` (the _SETTLE script), recording ``parts_sent`` unless None; KeyError
+        if the key is unknown."""
         keys = [
             self._k("outbox", "item", key),
             self._k("outbox", "due"),
@@ -847,6 +852,7 @@ class RedisStore:
             attempts,
             self._k("outbox", "chat", ""),
             self._k("outbox", "blob", ""),
+            "" if parts_sent is None else parts_sent,
         ]
         with _unavailable_on_connection_fault():
             done = await self._lua.settle(keys=keys, args=args)
@@ -857,13 +863,15 @@ class RedisStore:
         """Record Telegram's ok for ``key`` (KeyError if unknown); the first ``now`` is kept."""
         await self._settle("sent", key, now)
 
-    async def reschedule(self, key: str, *, not_before: datetime, error: str, attempt: bool = True) -> None:
+    async def reschedule(
+        self, key: str, *, not_before: datetime, error: str, attempt: bool = True, parts_sent: int | None = None
+    ) -> None:
         """Release the lease, record the error, not claimable before ``not_before``; bump attempts when
-        ``attempt``.
+        ``attempt``; record ``parts_sent`` unless None.
 
         A sent or dead item stays as it is; an unknown key raises KeyError.
         """
-        await self._settle("pending", key, not_before, error, int(attempt))
+        await self._settle("pending", key, not_before, error, int(attempt), parts_sent)
 
     async def mark_dead(self, key: str, *, error: str, now: datetime | None = None) -> None:
         """Give up on a pending item for good (KeyError if unknown); a sent item stays sent."""

@@ -94,6 +94,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     not_before INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
+    parts_sent INTEGER NOT NULL DEFAULT 0,
     status TEXT NOT NULL CHECK (status IN ({statuses})),
     lease_owner TEXT,
     lease_until INTEGER,
@@ -129,6 +130,7 @@ _VERSION_TRIGGERS = tuple(
 _SUBSCRIPTION_COLUMNS = "chat_id, rule_id, params, created_at, muted_until"
 
 _OUTBOX_COLUMNS = "key, chat_id, payload, created_at, not_before, attempts, last_error"
+_CLAIMED_COLUMNS = f"{_OUTBOX_COLUMNS}, parts_sent"
 
 
 def _chat_from_row(row: sqlite3.Row) -> ChatSettings:
@@ -179,6 +181,7 @@ def _item_from_row(row: sqlite3.Row) -> OutboxItem:
         not_before=not_before,
         attempts=row["attempts"],
         last_error=row["last_error"],
+        parts_sent=row["parts_sent"],
     )
 
 
@@ -216,6 +219,11 @@ class SqliteStore:
         try:
             conn.execute("PRAGMA foreign_keys = ON")
             with _transaction(conn):
+                # Files written before parts_sent was a column: added with 0 (an additive change, so the
+                # schema version stays; an older capgap leaves the column at its default).
+                outbox = {row["name"] for row in conn.execute("PRAGMA table_info(outbox)")}
+                if outbox and "parts_sent" not in outbox:
+                    conn.execute("ALTER TABLE outbox ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0")
                 create(conn, _SCHEMA)
                 for statement in _VERSION_TRIGGERS:
                     conn.execute(statement)
@@ -546,7 +554,7 @@ class SqliteStore:
         def work() -> list[OutboxItem]:
             with _transaction(self._db()) as db:
                 rows = db.execute(
-                    f"SELECT {_OUTBOX_COLUMNS} FROM outbox INDEXED BY outbox_due"
+                    f"SELECT {_CLAIMED_COLUMNS} FROM outbox INDEXED BY outbox_due"
                     " WHERE status = 'pending' AND not_before <= ?"
                     " AND (lease_until IS NULL OR lease_until <= ?)"
                     " ORDER BY not_before, created_at, key LIMIT ?",
@@ -592,9 +600,11 @@ class SqliteStore:
             db.execute("UPDATE outbox_blobs SET refs = refs - 1 WHERE sha = ?", (sha,))
             db.execute("DELETE FROM outbox_blobs WHERE sha = ? AND refs <= 0", (sha,))
 
-    async def reschedule(self, key: str, *, not_before: datetime, error: str, attempt: bool = True) -> None:
+    async def reschedule(
+        self, key: str, *, not_before: datetime, error: str, attempt: bool = True, parts_sent: int | None = None
+    ) -> None:
         """Release the lease, record the error, not claimable before ``not_before``; bump attempts when
-        ``attempt``.
+        ``attempt``; record ``parts_sent`` unless None.
 
         A sent or dead item stays as it is; an unknown key raises KeyError.
         """
@@ -606,8 +616,8 @@ class SqliteStore:
                     return
                 db.execute(
                     "UPDATE outbox SET attempts = attempts + ?, last_error = ?, not_before = ?,"
-                    " lease_owner = NULL, lease_until = NULL WHERE key = ?",
-                    (int(attempt), error, nb_us, key),
+                    " parts_sent = COALESCE(?, parts_sent), lease_owner = NULL, lease_until = NULL WHERE key = ?",
+                    (int(attempt), error, nb_us, parts_sent, key),
                 )
 
         await self._run(work)
