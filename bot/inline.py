@@ -20,8 +20,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from bot.i18n import N_, Safe, tr
-from bot.render.text import MESSAGE_LIMIT, as_terminal_text, split_message
+from bot.render.text import as_terminal_text
 from bot.seam import Command, Reply
+from bot.telegram_edge import MESSAGE_LIMIT, split_html
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def _shorten(text: str, limit: int) -> str:
 def _answer(command: Command, args: tuple[str, ...], reply: Reply, lang: str) -> InlineAnswer:
     key = "\x1f".join((command.name, *args, lang)).encode()
     # A reply longer than one message (none of the three is) would lose its footer: send its first part.
-    text = reply.text if len(reply.text) <= MESSAGE_LIMIT else Safe(split_message(reply.text)[0])
+    text = reply.text if len(reply.text) <= MESSAGE_LIMIT else Safe(split_html(reply.text)[0])
     return InlineAnswer(
         id=f"{command.name}-{hashlib.sha256(key).hexdigest()[:32]}",
         title=_shorten(html.unescape(tr(command.description, lang)), DESCRIPTION_LIMIT),

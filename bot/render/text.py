@@ -10,9 +10,6 @@ from bot.i18n import N_, Safe, tr
 from bot.market import LiveQuote, SeriesStatus
 from bot.render import format as fmt
 
-# Telegram's limit for one message, in UTF-16 code units; we count characters and keep a margin.
-MESSAGE_LIMIT = 4096
-
 
 def join(lines: Iterable[str]) -> Safe:
     return Safe("\n".join(line for line in lines if line is not None))
@@ -176,31 +173,6 @@ class ListedCommand(Protocol):
 
 def _command_line(command: ListedCommand, lang: str) -> Safe:
     return Safe(f"/{command.name} — " + tr(command.description, lang))
-
-
-def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split at line breaks so each part fits one Telegram message; tags never span parts
-    because every renderer closes its tags on the line it opens them."""
-    if len(text) <= limit:
-        return [text]
-    parts: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:  # a single monstrous line: hard cut (no tags in such lines)
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            parts.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        parts.append(current)
-    return parts
 
 
 def as_terminal_text(html_text: str) -> str:
