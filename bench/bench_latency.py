@@ -2,7 +2,8 @@
 
 The Application is capgap's own (bot/app.py build_application), with PTB's HTTP transport replaced by a
 request object that answers every Bot API call at once, so what is measured is capgap's cost per update
-(parse, snapshot, metric, render, reply) against an echo handler registered in the same application.
+(parse, snapshot, metric, render, reply) against an echo handler registered in the same application,
+ahead of the bot's handlers, that answers with a message of the same shape (HTML, one button).
 
 Each command is timed in rounds interleaved with the echo (echo and the commands of a phase take turns,
 in a rotating order), so a change in the load of the machine between two blocks of updates cannot pass
@@ -14,6 +15,7 @@ on the last close of the index files (2026-02-20).
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import statistics
 import tempfile
@@ -24,8 +26,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from telegram import Update
-from telegram.ext import CommandHandler, ContextTypes
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import ApplicationHandlerStop, CommandHandler, ContextTypes
 
 from bench.common import require_shared_data, row
 from bot import calendar
@@ -39,12 +42,14 @@ from bot.sources.cme import parse_cme_settlements
 from bot.sources.csvfile import read_series_csv
 from bot.sources.fred import parse_fredgraph_csv
 from bot.store.factory import make_store
+from bot.telegram_edge import NO_PREVIEW
 from tests.instant import InstantRequest, update_for
 
 UPDATES = 2000
 WARMUP = 20  # rounds whose timings are dropped: the first ones fill the snapshot's caches
 COMMANDS = ("/r2k", "/spread", "/fedodds", "/pe")
 ECHO = "/echo hi"
+ECHO_MARKUP = InlineKeyboardMarkup([[InlineKeyboardButton("chart", callback_data="echo:chart")]])
 # (as-of close, commands timed on its snapshot)
 PHASES = ((date(2026, 2, 20), ("/r2k", "/spread", "/pe")), (date(2026, 9, 17), ("/fedodds",)))
 
@@ -89,9 +94,15 @@ async def measure(tmp: Path) -> dict[str, tuple[list[float], list[float]]]:
 
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_chat is not None and update.effective_message is not None
-        await context.bot.send_message(update.effective_chat.id, update.effective_message.text or "")
+        # A message of the shape of the bot's replies (HTML, no link preview, one button), so the ratio
+        # is capgap's own work per update, not PTB's cost of a richer message than a bare echo's.
+        await context.bot.send_message(update.effective_chat.id, html.escape(update.effective_message.text or ""),
+                                       parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
+                                       reply_markup=ECHO_MARKUP)
+        raise ApplicationHandlerStop  # nothing else answers it: not the bot's "unknown command" reply
 
-    application.add_handler(CommandHandler("echo", echo))
+    # In a group before the bot's handlers, so the echo (not the unknown-message handler) answers /echo.
+    application.add_handler(CommandHandler("echo", echo), group=-1)
     timings: dict[str, tuple[list[float], list[float]]] = {}
     async with application:
         assert application.post_init is not None
