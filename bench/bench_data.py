@@ -57,19 +57,11 @@ from bot.market import Market
 from bot.sources.csvfile import read_series_csv
 from bot.sources.yahoo import YahooSource
 from tests.fake_vendors import chart_response
+from tests.shared_files import SHARED_FILES
 
 # Real files for 8 daily series (SP600/IJR have no public history: their places are taken by the
 # FRED rates the bot also keeps).
-FILES = {
-    "RUT": "indices/RUT_yahoo_alitalbi.csv",
-    "NDX": "indices/NDX_yahoo_hjyssg.csv",
-    "SPX": "indices/SPX_yahoo_hjyssg.csv",
-    "IWM": "indices/IWM_yahoo_alitalbi.csv",
-    "SPY": "indices/SPY_yahoo_alitalbi.csv",
-    "QQQ": "indices/QQQ_yahoo_alitalbi.csv",
-    "DFEDTARU": "fred/DFEDTARU_jonsflow.csv",
-    "DGS10": "fred/DGS10_jonsflow.csv",
-}
+FILES = {name: SHARED_FILES[name] for name in ("RUT", "NDX", "SPX", "IWM", "SPY", "QQQ", "DFEDTARU", "DGS10")}
 TEMPLATE = "fixtures/yahoo/nyf2_chart-QQQ-2020-01-01-to-2020-01-03.json"
 GOAL_RATIO = 0.05
 GOAL_LOAD_S = 0.1
