@@ -354,7 +354,9 @@ class HistoryStore:
             where = SqliteHistory(Path(where) / "capgap.sqlite3")
         self.backend: HistoryBackend = where
         self._cache: dict[str, _Cached] = {}
-        self._strips: tuple[str, dict[date, Strip]] | None = None
+        # the last strips read and the query that read them, and the strips' span: by the strips' revision
+        self._strips: tuple[tuple[str, date | None, date | None, date | None], dict[date, Strip]] | None = None
+        self._strip_span: tuple[str, tuple[date, date] | None] | None = None
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -531,17 +533,27 @@ class HistoryStore:
             ]
         )
 
-    def strips(self, rev: str | None = None) -> dict[date, Strip]:
-        """Every stored strip by trade date (from memory while the strips' revision is ``rev``)."""
-        held = self._strips
+    def strips(
+        self, rev: str | None = None, *, first: date | None = None, last: date | None = None, reaching: date | None = None
+    ) -> dict[date, Strip]:
+        """The stored strips dated ``first`` to ``last`` (both included; None: no bound) by trade date; with
+        ``reaching``, only those that price that contract month or a later one. The last answer is kept
+        in memory while the strips' revision is ``rev``."""
         if rev is None:
             rev = self.revision().get(STRIPS)
         if rev is None:
             return {}
-        if held is not None and held[0] == rev:
+        key = (rev, first, last, reaching)
+        held = self._strips
+        if held is not None and held[0] == key:
             return held[1]
         out = {}
-        for row in self.backend.strips():
+        rows = self.backend.strips(
+            first.isoformat() if first else None,
+            last.isoformat() if last else None,
+            reaching=reaching.isoformat() if reaching else None,
+        )
+        for row in rows:
             day = date.fromisoformat(row.trade_date)
             out[day] = Strip(
                 trade_date=day,
@@ -549,8 +561,24 @@ class HistoryStore:
                 source=row.source,
                 fetched_at=datetime.fromisoformat(row.fetched_at) if row.fetched_at else None,
             )
-        self._strips = (rev, out)
+        self._strips = (key, out)
         return out
+
+    def strip_dates(self, first: date | None = None, last: date | None = None) -> list[date]:
+        """The trade dates of the stored strips dated ``first`` to ``last`` (None: no bound), ascending."""
+        return [date.fromisoformat(d) for d in self.backend.strip_dates(
+            first.isoformat() if first else None, last.isoformat() if last else None)]
+
+    def strip_span(self, rev: str | None = None) -> tuple[date, date] | None:
+        """The first and the last stored trade date (from memory while the strips' revision is ``rev``)."""
+        held = self._strip_span
+        if rev is not None and held is not None and held[0] == rev:
+            return held[1]
+        span = self.backend.strip_span()
+        got = (date.fromisoformat(span[0]), date.fromisoformat(span[1])) if span else None
+        if rev is not None:
+            self._strip_span = (rev, got)
+        return got
 
 
 def truncate(frame: pd.DataFrame, asof: date) -> pd.DataFrame:

@@ -159,18 +159,35 @@ class SqliteHistory:
             blobs = _Txn(conn, name).chunks(y for y, r in revs.items() if have.get(y) != r)
         return SeriesRead(record, revs, blobs)
 
-    def strips(self) -> list[StripRow]:
+    def strips(self, first: str | None = None, last: str | None = None, *, reaching: str | None = None) -> list[StripRow]:
+        bounds: tuple[str, ...] = (first or "", last or "9999-12-31")
+        sql = "SELECT trade_date, month, settle, source, fetched_at FROM history_strips WHERE trade_date BETWEEN ? AND ?"
+        if reaching is not None:
+            sql += " AND trade_date IN (SELECT trade_date FROM history_strips WHERE trade_date BETWEEN ? AND ? AND month >= ?)"
+            bounds += (*bounds, reaching)
         out: dict[str, StripRow] = {}
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT trade_date, month, settle, source, fetched_at FROM history_strips ORDER BY trade_date, month"
-            ).fetchall()
+            rows = self._conn.execute(sql + " ORDER BY trade_date, month", bounds).fetchall()
         for trade_date, month, settle, source, fetched_at in rows:
             strip = out.get(trade_date)
             if strip is None:
                 strip = out[trade_date] = StripRow(trade_date, source, fetched_at, {})
             strip.settles[month] = settle  # type: ignore[index]
         return list(out.values())
+
+    def strip_dates(self, first: str | None = None, last: str | None = None) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT trade_date FROM history_strips WHERE trade_date BETWEEN ? AND ? ORDER BY trade_date",
+                (first or "", last or "9999-12-31"),
+            ).fetchall()
+        return [d for (d,) in rows]
+
+    def strip_span(self) -> tuple[str, str] | None:
+        with self._lock:  # one seek each in the primary key (a query with both MIN and MAX would scan the table)
+            (first,) = self._conn.execute("SELECT MIN(trade_date) FROM history_strips").fetchone()
+            (last,) = self._conn.execute("SELECT MAX(trade_date) FROM history_strips").fetchone()
+        return (str(first), str(last)) if first is not None else None
 
     # writing ---------------------------------------------------------------------------------------
     def update(self, name: str, change: WriteFn) -> str | None:
