@@ -373,9 +373,9 @@ class HistoryStore:
     def series(self, name: str, rev: str | None = None) -> tuple[pd.DataFrame, SeriesMeta] | None:
         """The stored series and its meta (None: not stored). With ``rev`` (from ``revision()``), a
         series held in memory at that revision is returned without a read."""
+        if rev is not None and (held := self.held(name, rev)) is not None:
+            return held
         cached = self._cache.get(name)
-        if rev is not None and cached is not None and cached.record.rev == rev:
-            return cached.frame.copy(deep=False), _meta(cached.record)
         have = {y: r for y, (r, _) in cached.chunks.items()} if cached is not None else {}
         read = self.backend.read(name, have)
         if read is None:
@@ -401,6 +401,13 @@ class HistoryStore:
             self._cache[name] = _Cached(record, chunks, rows, frame)
         return frame.copy(deep=False), _meta(record)
 
+    def held(self, name: str, rev: str) -> tuple[pd.DataFrame, SeriesMeta] | None:
+        """The series and its meta when this store holds it in memory at revision ``rev`` (no read)."""
+        cached = self._cache.get(name)
+        if cached is None or cached.record.rev != rev:
+            return None
+        return cached.frame.copy(deep=False), _meta(cached.record)
+
     def load(self, name: str) -> pd.DataFrame | None:
         got = self.series(name)
         return got[0] if got is not None else None
@@ -415,6 +422,10 @@ class HistoryStore:
                               min(strips), max(strips))
         record = self.backend.record(name)
         return _meta(record) if record is not None else None
+
+    def metas(self, names: Sequence[str]) -> dict[str, SeriesMeta]:
+        """The meta of those of ``names`` that are stored, in one read."""
+        return {name: _meta(record) for name, record in self.backend.records(names).items()}
 
     def last_date(self, name: str) -> date | None:
         meta = self.meta(name)

@@ -8,8 +8,9 @@ upserts it into history, and swaps in a new snapshot; concurrent callers share o
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
@@ -158,6 +159,31 @@ class Snapshot:
         return self.strips[max(eligible)] if eligible else None
 
 
+class LazyFrames(Mapping[str, pd.DataFrame]):
+    """A snapshot's frames by series name: those ``ready``, and the others read on first use by their
+    loader in ``later`` (then kept)."""
+
+    def __init__(self, ready: dict[str, pd.DataFrame], later: Mapping[str, Callable[[], pd.DataFrame]]) -> None:
+        self._ready = ready
+        self._later = dict(later)
+        self._names = sorted(ready.keys() | later.keys())
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        frame = self._ready.get(name)
+        if frame is None:
+            frame = self._ready[name] = self._later[name]()  # KeyError: no such series
+        return frame
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._ready or name in self._later
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 def _session_on_or_before(day: date) -> date:
     return day if calendar.is_session(day) else calendar.previous_session(day)
 
@@ -218,19 +244,32 @@ class Market:
             return self.fixed_asof
         return calendar.last_completed_session(now)
 
-    def reload(self) -> Snapshot:
+    def reload(self, *, eager: bool = True) -> Snapshot:
         """Build a snapshot from what history holds now (no network). Series whose revision is the one
-        already loaded come from memory; only those another writer changed are read again."""
+        already loaded come from memory; only those another writer changed are read again.
+
+        ``eager=False`` (a refresh in a process that has built no snapshot yet, ``capgap refresh``): the
+        freshness of each series comes from its stored record, and a frame not already in memory is read
+        when something first uses it, not before."""
         now = self.clock.now()
         asof = self._asof(now)
         revisions = self.history.revision()
         frames: dict[str, pd.DataFrame] = {}
+        later: dict[str, Callable[[], pd.DataFrame]] = {}
         status: dict[str, SeriesStatus] = {}
-        for name, rev in sorted(revisions.items()):
-            if name == STRIPS:
-                continue
+        names = sorted(n for n in revisions if n != STRIPS)
+        metas = {} if eager else self.history.metas([n for n in names if self.history.held(n, revisions[n]) is None])
+        for name in names:
+            rev = revisions[name]
             try:
-                got = self.history.series(name, rev)
+                got = self.history.series(name, rev) if eager or name not in metas else None
+                if got is None and name in metas:
+                    meta = metas[name]
+                    if meta.last is None or meta.last <= asof:
+                        later[name] = functools.partial(self._frame_of, name, rev, asof)
+                        status[name] = self._status(name, meta.last, meta, asof)
+                        continue
+                    got = self.history.series(name, rev)  # stored past ``asof``: its last date there is in the rows
             except HistoryCorrupt as exc:
                 # One damaged series must not take every command down: that series is unavailable
                 # (and /status says why) until a refresh or import writes it again.
@@ -242,7 +281,7 @@ class Market:
             frame, meta = got
             frame = truncate(frame, asof)
             frames[name] = frame
-            status[name] = self._status(name, frame, meta, asof)
+            status[name] = self._status(name, frame.index[-1].date() if len(frame) else None, meta, asof)
         strip_rev = revisions.get(STRIPS)
         try:
             strips, first_strip = self._recent_strips(asof, strip_rev)
@@ -255,16 +294,28 @@ class Market:
         for name, error in self._errors.items():
             if name not in status:  # a series that has never been fetched successfully
                 status[name] = SeriesStatus(name, "none", None, None, stale=True, last_error=error)
-        snap = Snapshot(asof=asof, built_at=now, frames=frames, status=status, strips=strips,
-                        live=self._current_live(asof, now), read_strips=self._strip_reader(strip_rev))
+        snap = Snapshot(asof=asof, built_at=now, frames=LazyFrames(frames, later) if later else frames, status=status,
+                        strips=strips, live=self._current_live(asof, now), read_strips=self._strip_reader(strip_rev))
         self._snapshot = snap
         self._revisions = revisions
         return snap
 
+    def _frame_of(self, name: str, rev: str, asof: date) -> pd.DataFrame:
+        """The frame of ``name`` for a snapshot that did not read it when it was built (``reload(eager=False)``):
+        the series as stored now, up to ``asof``; empty when it is gone or unreadable (logged)."""
+        try:
+            got = self.history.series(name, rev)
+        except HistoryCorrupt as exc:
+            log.error("%s", exc)
+            got = None
+        if got is None:
+            return pd.DataFrame(index=pd.DatetimeIndex([], name="date"))
+        return truncate(got[0], asof)
+
     def _recent_strips(self, asof: date, rev: str | None) -> tuple[dict[date, Strip], date | None]:
         """The strips of the RECENT_STRIPS days up to the last one on or before ``asof``, and the first
         stored trade date: a few small reads, not every strip of 30 years."""
-        span = self.history.strip_span(rev)
+        span = self.history.strip_span(rev) if rev is not None else None
         if span is None or span[0] > asof:
             return {}, None
         latest = span[1]
@@ -318,11 +369,11 @@ class Market:
             first_date=first if strips else None,
         )
 
-    def _status(self, name: str, frame: pd.DataFrame, meta: SeriesMeta | None, asof: date) -> SeriesStatus:
-        """Freshness of one series for a reply about the close of ``asof`` (live: the last completed
-        session; `--as-of`: the session it names), by the series' policy in bot/series.py."""
+    def _status(self, name: str, last: date | None, meta: SeriesMeta | None, asof: date) -> SeriesStatus:
+        """Freshness of one series whose last date up to ``asof`` is ``last``, for a reply about the close
+        of ``asof`` (live: the last completed session; `--as-of`: the session it names), by the series'
+        policy in bot/series.py."""
         info = SERIES.get(name) or SeriesInfo(name, "scalar", name, (), market=False, staleness="age")
-        last = frame.index[-1].date() if len(frame) else None
         stale, decision = stale_after(info, last, asof)
         return SeriesStatus(
             name=name,
@@ -361,7 +412,8 @@ class Market:
                 progress(STRIPS)
         self.last_report = report
         report.log(log)
-        return await asyncio.to_thread(self.reload)
+        # A process that has built no snapshot (`capgap refresh`, just started) reads no frame it does not use.
+        return await asyncio.to_thread(self.reload, eager=self._snapshot is not None)
 
     async def _refresh_strip(self, now: datetime, report: RefreshReport) -> None:
         """The ZQ strip of the last settled day: CME first, Yahoo's contract closes as the fallback."""

@@ -408,3 +408,12 @@ def test_history_redis_strips_stored_before_the_date_index_are_indexed_once(redi
     assert list(later.strips(first=date(2026, 4, 2))) == [date(2026, 4, 2), date(2026, 4, 6)]
     store.close()
     later.close()
+
+
+def test_history_metas_of_several_series_in_one_read_equal_each_meta(opener: Opener) -> None:
+    store = opener()
+    store.write("RUT", bars("2020-01-02", 5), source="csv", fetched_at=FETCHED)
+    store.write("NDX", bars("2021-03-01", 3), source="yahoo", fetched_at=None)
+    other = opener()
+    assert other.metas(["NDX", "GONE", "RUT"]) == {"NDX": other.meta("NDX"), "RUT": other.meta("RUT")}
+    assert other.metas([]) == {}

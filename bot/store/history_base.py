@@ -91,6 +91,10 @@ class HistoryBackend(Protocol):
 
     def record(self, name: str) -> SeriesRecord | None: ...
 
+    def records(self, names: Sequence[str]) -> dict[str, SeriesRecord]:
+        """The records of those of ``names`` that are stored, in one read."""
+        ...
+
     def read(self, name: str, have: Mapping[int, str]) -> SeriesRead | None:
         """The series (None when not stored), with the blobs of chunks whose revision differs from
         ``have`` (chunk -> revision the caller holds)."""

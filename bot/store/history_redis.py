@@ -97,6 +97,13 @@ class RedisHistory:
     def record(self, name: str) -> SeriesRecord | None:
         return _record(self.client.hgetall(self._series_key(name)))
 
+    def records(self, names: Sequence[str]) -> dict[str, SeriesRecord]:
+        pipe = self.client.pipeline(transaction=False)
+        for name in names:
+            pipe.hgetall(self._series_key(name))
+        raws = pipe.execute() if names else []
+        return {name: record for name, raw in zip(names, raws, strict=True) if (record := _record(raw)) is not None}
+
     def read(self, name: str, have: Mapping[int, str]) -> SeriesRead | None:
         series, chunks, chunkrevs = self._series_key(name), self._chunks_key(name), self._chunkrevs_key(name)
         for _ in range(READ_ATTEMPTS):

@@ -73,10 +73,11 @@ def _record(row: tuple[object, ...] | None) -> SeriesRecord | None:
     )
 
 
-_RECORD_SQL = (
-    "SELECT r.rev, s.source, s.fetched_at, s.rows, s.first, s.last, s.columns"
-    " FROM history_series s JOIN history_revisions r ON r.name = s.name WHERE s.name = ?"
+_RECORD_FROM = (
+    "r.rev, s.source, s.fetched_at, s.rows, s.first, s.last, s.columns"
+    " FROM history_series s JOIN history_revisions r ON r.name = s.name"
 )
+_RECORD_SQL = f"SELECT {_RECORD_FROM} WHERE s.name = ?"
 
 
 class _Txn:
@@ -112,10 +113,13 @@ class SqliteHistory:
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = NORMAL")
-        with self._write() as conn:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+        tables = {"history_revisions", "history_series", "history_chunks", "history_strips"}
+        held = {name for (name,) in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables <= held:  # a new file: create them (a file that has them is opened without a write lock)
+            with self._write() as conn:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -146,6 +150,14 @@ class SqliteHistory:
     def record(self, name: str) -> SeriesRecord | None:
         with self._lock:
             return _record(self._conn.execute(_RECORD_SQL, (name,)).fetchone())
+
+    def records(self, names: Sequence[str]) -> dict[str, SeriesRecord]:
+        if not names:
+            return {}
+        sql = f"SELECT s.name, {_RECORD_FROM} WHERE s.name IN ({','.join('?' * len(names))})"
+        with self._lock:
+            rows = self._conn.execute(sql, tuple(names)).fetchall()
+        return {str(row[0]): record for row in rows if (record := _record(row[1:])) is not None}
 
     def read(self, name: str, have: Mapping[int, str]) -> SeriesRead | None:
         with self._read() as conn:
