@@ -466,12 +466,18 @@ class HistoryStore:
             if not len(new):
                 return None
             parts = _by_year(new)
-            stored = txn.chunks(parts)
+            # The chunks this store holds at the stored revision are what the backend would send back.
+            cached = self._cache.get(name)
+            held = cached.chunks if cached is not None and cached.record.rev == record.rev else {}
+            stored = txn.chunks(y for y in parts if y not in held)
             put: dict[int, bytes] = {}
             added = revised = 0
             for year, part in parts.items():
                 blob = stored.get(year)
-                if blob is None:
+                if year in held:
+                    old = _assemble(name, tuple((held[year][1].dtype.names or ())[1:]), [(year, held[year][1])])
+                    merged, more, changed = _merge(old, part)
+                elif blob is None:
                     merged, more, changed = part, len(part), 0
                 else:
                     merged, more, changed = _merge(decode_chunk(name, year, blob), part)

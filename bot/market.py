@@ -402,8 +402,12 @@ class Market:
         now = self.clock.now()
         report = RefreshReport()
         wanted = [SERIES[n] for n in (names or SERIES) if n in SERIES and SERIES[n].sources]
+        # Where each series ends, in one read. A series another process extends meanwhile is fetched from
+        # a little earlier than it needs: the overlap is merged like any other.
+        stored = self.history.metas([info.name for info in wanted])
         for info in wanted:
-            await self._refresh_one(info, now, report)
+            meta = stored.get(info.name)
+            await self._refresh_one(info, now, report, meta.last if meta else None)
             if callable(progress):
                 progress(info.name)
         if names is None or STRIPS in names:
@@ -451,8 +455,7 @@ class Market:
         log.debug("refresh %s via %s raised", series, source_name, exc_info=exc)
         return f"{source_name}: unexpected {type(exc).__name__}: {exc}"
 
-    async def _refresh_one(self, info: SeriesInfo, now: datetime, report: RefreshReport) -> None:
-        last = self.history.last_date(info.name)
+    async def _refresh_one(self, info: SeriesInfo, now: datetime, report: RefreshReport, last: date | None) -> None:
         start = None
         if last is not None:
             start = last - timedelta(days=OVERLAP_SESSIONS * 7 // 5 + 2)

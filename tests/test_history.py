@@ -417,3 +417,17 @@ def test_history_metas_of_several_series_in_one_read_equal_each_meta(opener: Ope
     other = opener()
     assert other.metas(["NDX", "GONE", "RUT"]) == {"NDX": other.meta("NDX"), "RUT": other.meta("RUT")}
     assert other.metas([]) == {}
+
+
+def test_history_upsert_merges_onto_what_another_writer_stored_after_this_store_read_it(opener: Opener) -> None:
+    """An upsert merges onto the chunk it holds in memory only while that is the stored revision: after
+    another process's write it merges onto what that write left."""
+    mine, theirs = opener(), opener()
+    mine.write("RUT", bars("2020-01-02", 5), source="csv", fetched_at=None)
+    mine.upsert("RUT", bars("2020-01-02", 6).iloc[-1:], source="yahoo", fetched_at=None)  # onto its own write
+    theirs.upsert("RUT", bars("2020-01-02", 7).iloc[-1:].assign(close=777.0), source="yahoo", fetched_at=None)
+    result = mine.upsert("RUT", bars("2020-01-02", 8).iloc[-1:], source="yahoo", fetched_at=None)
+    assert (result.added, result.rows) == (1, 8)
+    stored = opener().load("RUT")
+    assert stored is not None and stored["close"].tolist() == [100.0, 101.0, 102.0, 103.0, 104.0, 105.0, 777.0, 107.0]
+    pd.testing.assert_frame_equal(mine.load("RUT"), stored)  # type: ignore[arg-type]
