@@ -40,6 +40,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,19 +58,11 @@ from bot.market import Market
 from bot.sources.csvfile import read_series_csv
 from bot.sources.yahoo import YahooSource
 from tests.fake_vendors import chart_response
+from tests.shared_files import SHARED_FILES
 
 # Real files for 8 daily series (SP600/IJR have no public history: their places are taken by the
 # FRED rates the bot also keeps).
-FILES = {
-    "RUT": "indices/RUT_yahoo_alitalbi.csv",
-    "NDX": "indices/NDX_yahoo_hjyssg.csv",
-    "SPX": "indices/SPX_yahoo_hjyssg.csv",
-    "IWM": "indices/IWM_yahoo_alitalbi.csv",
-    "SPY": "indices/SPY_yahoo_alitalbi.csv",
-    "QQQ": "indices/QQQ_yahoo_alitalbi.csv",
-    "DFEDTARU": "fred/DFEDTARU_jonsflow.csv",
-    "DGS10": "fred/DGS10_jonsflow.csv",
-}
+FILES = {name: SHARED_FILES[name] for name in ("RUT", "NDX", "SPX", "IWM", "SPY", "QQQ", "DFEDTARU", "DGS10")}
 TEMPLATE = "fixtures/yahoo/nyf2_chart-QQQ-2020-01-01-to-2020-01-03.json"
 GOAL_RATIO = 0.05
 GOAL_LOAD_S = 0.1
@@ -220,12 +213,14 @@ def run() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp, bench_redis() as redis_url:
         rows += run_backend(Places("sqlite", Path(tmp)), data, frames)
+        rows += run_odds(Places("sqlite", Path(tmp)), data)
         if redis_url is None:
             rows.append(row("[redis] not measured: no CAPGAP_REDIS_URL and no redis-server", "-", "runs", False))
         else:
             places = Places("redis", Path(tmp), redis_url)
             try:
                 rows += run_backend(places, data, frames)
+                rows += run_odds(places, data)
             finally:
                 places.cleanup()
     # Linux reports kilobytes.
@@ -398,6 +393,52 @@ def run_backend(places: Places, data: Path, frames: dict[str, pd.DataFrame]) -> 
         rows.append(row(f"{tag}   incremental, {stage} ms (per call)", median_ms(times), "reference"))
     rows.append(row(f"{tag}   incremental, whole refresh while timed ms", median_ms(totals), "reference"))
     return rows
+
+
+ZQ_FILE = "zq/ZQ_contracts_daily_1990_2025_pyfedwatch.csv"
+ODDS_REPEAT = 3
+
+
+def run_odds(places: Places, data: Path) -> list[dict[str, Any]]:
+    """The FedWatch odds history after the shared ZQ file is imported (8,572 strips and the target range):
+    what a strip refresh costs (``put_strip`` and ``record_odds``, as ``Market._refresh_strip`` does them
+    for the strip of one new trade date), and another worker's reload of its snapshot after it."""
+    from bot.market import record_odds
+    from bot.sources.zq_daily import parse_zq_daily
+
+    tag = f"[{places.kind}]"
+    place = places.new()
+    history = places.open(place)
+    parsed = parse_zq_daily((data / ZQ_FILE).read_bytes(), origin="zq.csv")
+    history.put_strips(parsed.strips)
+    history.write("DFEDTARL", read_series_csv(data / SHARED_FILES["DFEDTARL"], "DFEDTARL").frame, source="csv",
+                  fetched_at=None)
+    record_odds(history)
+    last = parsed.strips[-1]
+    clock = FixedClock(datetime(2026, 1, 5, 23, 0, tzinfo=UTC))
+    worker = Market(places.open(place), clock)
+    worker.reload()
+    refresh_s, reload_s = [], []
+    for day in pd.bdate_range(last.trade_date + pd.Timedelta(days=1), periods=ODDS_REPEAT + 1):
+        strip = replace(last, trade_date=day.date())
+        gc.collect()
+        started = time.perf_counter()
+        history.put_strip(strip)
+        record_odds(history, [strip.trade_date])
+        refresh_s.append(time.perf_counter() - started)
+        gc.collect()
+        started = time.perf_counter()
+        worker.reload_if_changed()
+        reload_s.append(time.perf_counter() - started)
+        if max(worker.snapshot.strips) != strip.trade_date:
+            raise RuntimeError("the worker did not see the new strip")
+    worker.history.close()
+    history.close()
+    label = f"after importing {len(parsed.strips):,} ZQ strips"
+    return [
+        row(f"{tag} strip refresh (put_strip + record_odds) {label} ms", median_ms(refresh_s[1:]), "reference"),
+        row(f"{tag} another worker's reload after that strip refresh ms", median_ms(reload_s[1:]), "reference"),
+    ]
 
 
 if __name__ == "__main__":

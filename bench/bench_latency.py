@@ -44,6 +44,7 @@ from bot.sources.fred import parse_fredgraph_csv
 from bot.store.factory import make_store
 from bot.telegram_edge import NO_PREVIEW
 from tests.instant import InstantRequest, update_for
+from tests.shared_files import SHARED_FILES
 
 UPDATES = 2000
 WARMUP = 20  # rounds whose timings are dropped: the first ones fill the snapshot's caches
@@ -55,12 +56,8 @@ PHASES = ((date(2026, 2, 20), ("/r2k", "/spread", "/pe")), (date(2026, 9, 17), (
 
 
 def load_real_history(data: Path, history: HistoryStore) -> None:
-    for name, rel in {
-        "RUT": "indices/RUT_yahoo_alitalbi.csv",
-        "NDX": "indices/NDX_yahoo_hjyssg.csv",
-        "SPX": "indices/SPX_yahoo_hjyssg.csv",
-    }.items():
-        history.write(name, read_series_csv(data / rel, name).frame, source="csv", fetched_at=None)
+    for name in ("RUT", "NDX", "SPX"):
+        history.write(name, read_series_csv(data / SHARED_FILES[name], name).frame, source="csv", fetched_at=None)
     history.put_strip(parse_cme_settlements((data / "fixtures/cme/settlements_ZQ_20260917.json").read_bytes()))
     bundle = json.loads((data / "fixtures/cme/fred_target_range_202609.json").read_text())
     for series_id, body in bundle.items():

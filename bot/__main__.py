@@ -276,7 +276,7 @@ def _import(args: argparse.Namespace) -> int:
             history.put_strip(strip)
             from bot.market import record_odds
 
-            record_odds(history)
+            record_odds(history, [strip.trade_date])
             months = ", ".join(f"{m:%b %y} {p:.4f}" for m, p in sorted(strip.settles.items())[:6])
             print(f"Imported the ZQ strip of {strip.trade_date}: {len(strip.settles)} contract months ({months} ...)")
             return 0
@@ -379,13 +379,13 @@ def _import_zq_daily(path: Path, data: bytes, history) -> int:  # type: ignore[n
     from bot.sources.zq_daily import parse_zq_daily
 
     parsed = parse_zq_daily(data, origin=path.name)
-    stored = history.strips()
-    replaced = sum(1 for s in parsed.strips if s.trade_date in stored and stored[s.trade_date].settles != s.settles)
+    stored = history.strips(first=parsed.first, last=parsed.last)
+    replaced = [s.trade_date for s in parsed.strips if s.trade_date in stored and stored[s.trade_date].settles != s.settles]
     history.put_strips(parsed.strips)
-    record_odds(history)
+    record_odds(history, replaced)  # and the new trade dates: they have no odds yet
     print(f"Imported {len(parsed.strips):,} ZQ strips from {path.name}: trade dates {parsed.first} .. {parsed.last}, "
           f"{parsed.contracts} contract months, {parsed.rows:,} rows"
-          + (f"; {replaced} stored trade dates replaced" if replaced else ""))
+          + (f"; {len(replaced)} stored trade dates replaced" if replaced else ""))
     if parsed.dropped_after_expiry:
         print(f"  note: {parsed.dropped_after_expiry} rows dated after their contract's month were left out")
     return 0

@@ -354,7 +354,9 @@ class HistoryStore:
             where = SqliteHistory(Path(where) / "capgap.sqlite3")
         self.backend: HistoryBackend = where
         self._cache: dict[str, _Cached] = {}
-        self._strips: tuple[str, dict[date, Strip]] | None = None
+        # the last strips read and the query that read them, and the strips' span: by the strips' revision
+        self._strips: tuple[tuple[str, date | None, date | None, date | None], dict[date, Strip]] | None = None
+        self._strip_span: tuple[str, tuple[date, date] | None] | None = None
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -371,9 +373,9 @@ class HistoryStore:
     def series(self, name: str, rev: str | None = None) -> tuple[pd.DataFrame, SeriesMeta] | None:
         """The stored series and its meta (None: not stored). With ``rev`` (from ``revision()``), a
         series held in memory at that revision is returned without a read."""
+        if rev is not None and (held := self.held(name, rev)) is not None:
+            return held
         cached = self._cache.get(name)
-        if rev is not None and cached is not None and cached.record.rev == rev:
-            return cached.frame.copy(deep=False), _meta(cached.record)
         have = {y: r for y, (r, _) in cached.chunks.items()} if cached is not None else {}
         read = self.backend.read(name, have)
         if read is None:
@@ -399,6 +401,13 @@ class HistoryStore:
             self._cache[name] = _Cached(record, chunks, rows, frame)
         return frame.copy(deep=False), _meta(record)
 
+    def held(self, name: str, rev: str) -> tuple[pd.DataFrame, SeriesMeta] | None:
+        """The series and its meta when this store holds it in memory at revision ``rev`` (no read)."""
+        cached = self._cache.get(name)
+        if cached is None or cached.record.rev != rev:
+            return None
+        return cached.frame.copy(deep=False), _meta(cached.record)
+
     def load(self, name: str) -> pd.DataFrame | None:
         got = self.series(name)
         return got[0] if got is not None else None
@@ -413,6 +422,10 @@ class HistoryStore:
                               min(strips), max(strips))
         record = self.backend.record(name)
         return _meta(record) if record is not None else None
+
+    def metas(self, names: Sequence[str]) -> dict[str, SeriesMeta]:
+        """The meta of those of ``names`` that are stored, in one read."""
+        return {name: _meta(record) for name, record in self.backend.records(names).items()}
 
     def last_date(self, name: str) -> date | None:
         meta = self.meta(name)
@@ -453,12 +466,18 @@ class HistoryStore:
             if not len(new):
                 return None
             parts = _by_year(new)
-            stored = txn.chunks(parts)
+            # The chunks this store holds at the stored revision are what the backend would send back.
+            cached = self._cache.get(name)
+            held = cached.chunks if cached is not None and cached.record.rev == record.rev else {}
+            stored = txn.chunks(y for y in parts if y not in held)
             put: dict[int, bytes] = {}
             added = revised = 0
             for year, part in parts.items():
                 blob = stored.get(year)
-                if blob is None:
+                if year in held:
+                    old = _assemble(name, tuple((held[year][1].dtype.names or ())[1:]), [(year, held[year][1])])
+                    merged, more, changed = _merge(old, part)
+                elif blob is None:
                     merged, more, changed = part, len(part), 0
                 else:
                     merged, more, changed = _merge(decode_chunk(name, year, blob), part)
@@ -531,17 +550,27 @@ class HistoryStore:
             ]
         )
 
-    def strips(self, rev: str | None = None) -> dict[date, Strip]:
-        """Every stored strip by trade date (from memory while the strips' revision is ``rev``)."""
-        held = self._strips
+    def strips(
+        self, rev: str | None = None, *, first: date | None = None, last: date | None = None, reaching: date | None = None
+    ) -> dict[date, Strip]:
+        """The stored strips dated ``first`` to ``last`` (both included; None: no bound) by trade date; with
+        ``reaching``, only those that price that contract month or a later one. The last answer is kept
+        in memory while the strips' revision is ``rev``."""
         if rev is None:
             rev = self.revision().get(STRIPS)
         if rev is None:
             return {}
-        if held is not None and held[0] == rev:
+        key = (rev, first, last, reaching)
+        held = self._strips
+        if held is not None and held[0] == key:
             return held[1]
         out = {}
-        for row in self.backend.strips():
+        rows = self.backend.strips(
+            first.isoformat() if first else None,
+            last.isoformat() if last else None,
+            reaching=reaching.isoformat() if reaching else None,
+        )
+        for row in rows:
             day = date.fromisoformat(row.trade_date)
             out[day] = Strip(
                 trade_date=day,
@@ -549,8 +578,24 @@ class HistoryStore:
                 source=row.source,
                 fetched_at=datetime.fromisoformat(row.fetched_at) if row.fetched_at else None,
             )
-        self._strips = (rev, out)
+        self._strips = (key, out)
         return out
+
+    def strip_dates(self, first: date | None = None, last: date | None = None) -> list[date]:
+        """The trade dates of the stored strips dated ``first`` to ``last`` (None: no bound), ascending."""
+        return [date.fromisoformat(d) for d in self.backend.strip_dates(
+            first.isoformat() if first else None, last.isoformat() if last else None)]
+
+    def strip_span(self, rev: str | None = None) -> tuple[date, date] | None:
+        """The first and the last stored trade date (from memory while the strips' revision is ``rev``)."""
+        held = self._strip_span
+        if rev is not None and held is not None and held[0] == rev:
+            return held[1]
+        span = self.backend.strip_span()
+        got = (date.fromisoformat(span[0]), date.fromisoformat(span[1])) if span else None
+        if rev is not None:
+            self._strip_span = (rev, got)
+        return got
 
 
 def truncate(frame: pd.DataFrame, asof: date) -> pd.DataFrame:

@@ -8,11 +8,13 @@ upserts it into history, and swaps in a new snapshot; concurrent callers share o
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
 from bot import calendar
@@ -29,12 +31,19 @@ OVERLAP_SESSIONS = 5
 STRIP_SOURCES = ("cme", "yahoo")
 # The daily history of FedWatch odds for the next meeting (cut probability, a fraction).
 CUT_ODDS_SERIES = "CUTPROB_NEXT"
+# The strips a snapshot holds: the days before its last strip that /fedodds compares with (the previous
+# session, a week and a month earlier, each with bot/metrics/odds.py's slack of a few days), with a margin.
+RECENT_STRIPS = timedelta(days=40)
 # After a vendor answers 429, no request to it for at least this long.
 RATE_LIMIT_PAUSE_S = 600.0
 # Refreshed every few minutes while NYSE trades, for the intraday views (jobs/schedule.py).
 INTRADAY_SERIES = ("RUT", "NDX", "SPX", "SP600")
 # An intraday quote older than this is not shown: the bot says nothing rather than an old "live" price.
 LIVE_MAX_AGE = timedelta(minutes=20)
+
+
+StripReader = Callable[[date | None, date, date | None], Mapping[date, Strip]]
+"""Stored strips dated first (None: from the first) to last that reach a contract month (None: any)."""
 
 
 @dataclass(frozen=True)
@@ -104,11 +113,15 @@ class Snapshot:
     built_at: datetime
     frames: Mapping[str, pd.DataFrame]
     status: Mapping[str, SeriesStatus]
+    # The strips of the RECENT_STRIPS days up to the last one on or before ``asof``: what /fedodds, /status
+    # and the digest read. Older ones stay in history: ``strips_between`` reads them when a reply needs them.
     strips: Mapping[date, Strip] = field(default_factory=dict)
     # Intraday quotes of the session trading after ``asof`` (only fresh ones; empty outside sessions).
     live: Mapping[str, LiveQuote] = field(default_factory=dict)
     # Results computed from this snapshot (replies, metrics): valid as long as the snapshot is.
     memo: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
+    # Reads stored strips (first, last, reaching) at this snapshot's revision; None: ``strips`` is all there is.
+    read_strips: StripReader | None = field(default=None, compare=False, repr=False)
 
     def has(self, name: str) -> bool:
         frame = self.frames.get(name)
@@ -129,9 +142,46 @@ class Snapshot:
     def stale(self, names: Iterable[str]) -> list[SeriesStatus]:
         return [self.status[n] for n in names if n in self.status and self.status[n].stale]
 
+    def strips_between(self, first: date | None, last: date, *, reaching: date | None = None) -> Mapping[date, Strip]:
+        """The stored strips dated ``first`` (None: the first stored) to ``last``, never after ``asof``; with
+        ``reaching`` only those that price that contract month or a later one. Read from history: a
+        reply that needs years of strips (/fedodds YYYY-MM history) reads just those."""
+        last = min(last, self.asof)
+        if self.read_strips is not None:
+            return self.read_strips(first, last, reaching)
+        return {
+            d: s for d, s in self.strips.items()
+            if (first is None or first <= d) and d <= last and (reaching is None or max(s.settles, default=d) >= reaching)
+        }
+
     def latest_strip(self) -> Strip | None:
         eligible = [d for d in self.strips if d <= self.asof]
         return self.strips[max(eligible)] if eligible else None
+
+
+class LazyFrames(Mapping[str, pd.DataFrame]):
+    """A snapshot's frames by series name: those ``ready``, and the others read on first use by their
+    loader in ``later`` (then kept)."""
+
+    def __init__(self, ready: dict[str, pd.DataFrame], later: Mapping[str, Callable[[], pd.DataFrame]]) -> None:
+        self._ready = ready
+        self._later = dict(later)
+        self._names = sorted(ready.keys() | later.keys())
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        frame = self._ready.get(name)
+        if frame is None:
+            frame = self._ready[name] = self._later[name]()  # KeyError: no such series
+        return frame
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._ready or name in self._later
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 def _session_on_or_before(day: date) -> date:
@@ -194,19 +244,32 @@ class Market:
             return self.fixed_asof
         return calendar.last_completed_session(now)
 
-    def reload(self) -> Snapshot:
+    def reload(self, *, eager: bool = True) -> Snapshot:
         """Build a snapshot from what history holds now (no network). Series whose revision is the one
-        already loaded come from memory; only those another writer changed are read again."""
+        already loaded come from memory; only those another writer changed are read again.
+
+        ``eager=False`` (a refresh in a process that has built no snapshot yet, ``capgap refresh``): the
+        freshness of each series comes from its stored record, and a frame not already in memory is read
+        when something first uses it, not before."""
         now = self.clock.now()
         asof = self._asof(now)
         revisions = self.history.revision()
         frames: dict[str, pd.DataFrame] = {}
+        later: dict[str, Callable[[], pd.DataFrame]] = {}
         status: dict[str, SeriesStatus] = {}
-        for name, rev in sorted(revisions.items()):
-            if name == STRIPS:
-                continue
+        names = sorted(n for n in revisions if n != STRIPS)
+        metas = {} if eager else self.history.metas([n for n in names if self.history.held(n, revisions[n]) is None])
+        for name in names:
+            rev = revisions[name]
             try:
-                got = self.history.series(name, rev)
+                got = self.history.series(name, rev) if eager or name not in metas else None
+                if got is None and name in metas:
+                    meta = metas[name]
+                    if meta.last is None or meta.last <= asof:
+                        later[name] = functools.partial(self._frame_of, name, rev, asof)
+                        status[name] = self._status(name, meta.last, meta, asof)
+                        continue
+                    got = self.history.series(name, rev)  # stored past ``asof``: its last date there is in the rows
             except HistoryCorrupt as exc:
                 # One damaged series must not take every command down: that series is unavailable
                 # (and /status says why) until a refresh or import writes it again.
@@ -218,24 +281,58 @@ class Market:
             frame, meta = got
             frame = truncate(frame, asof)
             frames[name] = frame
-            status[name] = self._status(name, frame, meta, asof)
+            status[name] = self._status(name, frame.index[-1].date() if len(frame) else None, meta, asof)
+        strip_rev = revisions.get(STRIPS)
         try:
-            stored_strips = self.history.strips(revisions.get(STRIPS))
+            strips, first_strip = self._recent_strips(asof, strip_rev)
         except (HistoryCorrupt, ValueError, KeyError) as exc:
             log.error("ZQ strips unreadable: %s", exc)
-            stored_strips = {}
+            strips, first_strip = {}, None
             self._errors[STRIPS] = str(exc)
-        strips = {d: s for d, s in stored_strips.items() if d <= asof}
         if strips or STRIPS in self._errors:
-            status[STRIPS] = self._strip_status(strips, asof)
+            status[STRIPS] = self._strip_status(strips, asof, first_strip)
         for name, error in self._errors.items():
             if name not in status:  # a series that has never been fetched successfully
                 status[name] = SeriesStatus(name, "none", None, None, stale=True, last_error=error)
-        snap = Snapshot(asof=asof, built_at=now, frames=frames, status=status, strips=strips,
-                        live=self._current_live(asof, now))
+        snap = Snapshot(asof=asof, built_at=now, frames=LazyFrames(frames, later) if later else frames, status=status,
+                        strips=strips, live=self._current_live(asof, now), read_strips=self._strip_reader(strip_rev))
         self._snapshot = snap
         self._revisions = revisions
         return snap
+
+    def _frame_of(self, name: str, rev: str, asof: date) -> pd.DataFrame:
+        """The frame of ``name`` for a snapshot that did not read it when it was built (``reload(eager=False)``):
+        the series as stored now, up to ``asof``; empty when it is gone or unreadable (logged)."""
+        try:
+            got = self.history.series(name, rev)
+        except HistoryCorrupt as exc:
+            log.error("%s", exc)
+            got = None
+        if got is None:
+            return pd.DataFrame(index=pd.DatetimeIndex([], name="date"))
+        return truncate(got[0], asof)
+
+    def _recent_strips(self, asof: date, rev: str | None) -> tuple[dict[date, Strip], date | None]:
+        """The strips of the RECENT_STRIPS days up to the last one on or before ``asof``, and the first
+        stored trade date: a few small reads, not every strip of 30 years."""
+        span = self.history.strip_span(rev) if rev is not None else None
+        if span is None or span[0] > asof:
+            return {}, None
+        latest = span[1]
+        if latest > asof:  # an earlier close (--as-of): its last strip, looked for near it first
+            near = self.history.strip_dates(first=asof - RECENT_STRIPS, last=asof) or self.history.strip_dates(last=asof)
+            latest = near[-1]
+        return self.history.strips(rev, first=latest - RECENT_STRIPS, last=latest), span[0]
+
+    def _strip_reader(self, rev: str | None) -> StripReader | None:
+        if rev is None:
+            return None
+        history = self.history
+
+        def read(first: date | None, last: date, reaching: date | None) -> Mapping[date, Strip]:
+            return history.strips(rev, first=first, last=last, reaching=reaching)
+
+        return read
 
     def reload_if_changed(self) -> bool:
         """Rebuild the snapshot when history changed since it was built (another process imported or
@@ -258,7 +355,7 @@ class Market:
             if quote.session == session and quote.session > asof and now - quote.fetched_at <= LIVE_MAX_AGE
         }
 
-    def _strip_status(self, strips: Mapping[date, Strip], asof: date) -> SeriesStatus:
+    def _strip_status(self, strips: Mapping[date, Strip], asof: date, first: date | None) -> SeriesStatus:
         last_strip = max(strips) if strips else None
         stale, decision = _strip_stale(last_strip, asof)
         return SeriesStatus(
@@ -269,14 +366,14 @@ class Market:
             stale=stale,
             last_error=self._errors.get(STRIPS),
             stale_decision=decision,
-            first_date=min(strips) if strips else None,
+            first_date=first if strips else None,
         )
 
-    def _status(self, name: str, frame: pd.DataFrame, meta: SeriesMeta | None, asof: date) -> SeriesStatus:
-        """Freshness of one series for a reply about the close of ``asof`` (live: the last completed
-        session; `--as-of`: the session it names), by the series' policy in bot/series.py."""
+    def _status(self, name: str, last: date | None, meta: SeriesMeta | None, asof: date) -> SeriesStatus:
+        """Freshness of one series whose last date up to ``asof`` is ``last``, for a reply about the close
+        of ``asof`` (live: the last completed session; `--as-of`: the session it names), by the series'
+        policy in bot/series.py."""
         info = SERIES.get(name) or SeriesInfo(name, "scalar", name, (), market=False, staleness="age")
-        last = frame.index[-1].date() if len(frame) else None
         stale, decision = stale_after(info, last, asof)
         return SeriesStatus(
             name=name,
@@ -305,8 +402,12 @@ class Market:
         now = self.clock.now()
         report = RefreshReport()
         wanted = [SERIES[n] for n in (names or SERIES) if n in SERIES and SERIES[n].sources]
+        # Where each series ends, in one read. A series another process extends meanwhile is fetched from
+        # a little earlier than it needs: the overlap is merged like any other.
+        stored = self.history.metas([info.name for info in wanted])
         for info in wanted:
-            await self._refresh_one(info, now, report)
+            meta = stored.get(info.name)
+            await self._refresh_one(info, now, report, meta.last if meta else None)
             if callable(progress):
                 progress(info.name)
         if names is None or STRIPS in names:
@@ -315,7 +416,8 @@ class Market:
                 progress(STRIPS)
         self.last_report = report
         report.log(log)
-        return await asyncio.to_thread(self.reload)
+        # A process that has built no snapshot (`capgap refresh`, just started) reads no frame it does not use.
+        return await asyncio.to_thread(self.reload, eager=self._snapshot is not None)
 
     async def _refresh_strip(self, now: datetime, report: RefreshReport) -> None:
         """The ZQ strip of the last settled day: CME first, Yahoo's contract closes as the fallback."""
@@ -333,7 +435,7 @@ class Market:
                 report.fault(source_name, STRIPS, message)
                 continue
             self.history.put_strip(strip)
-            record_odds(self.history)
+            record_odds(self.history, [strip.trade_date])
             self._errors.pop(STRIPS, None)
             self._used[STRIPS] = source_name
             self._fetched[STRIPS] = now
@@ -353,8 +455,7 @@ class Market:
         log.debug("refresh %s via %s raised", series, source_name, exc_info=exc)
         return f"{source_name}: unexpected {type(exc).__name__}: {exc}"
 
-    async def _refresh_one(self, info: SeriesInfo, now: datetime, report: RefreshReport) -> None:
-        last = self.history.last_date(info.name)
+    async def _refresh_one(self, info: SeriesInfo, now: datetime, report: RefreshReport, last: date | None) -> None:
         start = None
         if last is not None:
             start = last - timedelta(days=OVERLAP_SESSIONS * 7 // 5 + 2)
@@ -417,7 +518,10 @@ class Market:
         """A snapshot truncated to ``asof`` (for `--as-of` and backtests)."""
         base = self.snapshot
         frames = {n: truncate(f, asof) for n, f in base.frames.items()}
-        strips = {d: s for d, s in base.strips.items() if d <= asof}
+        strips: Mapping[date, Strip] = {d: s for d, s in base.strips.items() if d <= asof}
+        first_strip = base.status[STRIPS].first_date if STRIPS in base.status else None
+        if asof < base.asof and base.read_strips is not None:  # the strips of that earlier day, as reload reads them
+            strips, first_strip = self._recent_strips(asof, self._revisions.get(STRIPS))
         # Freshness is judged again for the earlier close: a series complete today may not have been then.
         status = dict(base.status)
         for name, frame in frames.items():
@@ -428,22 +532,46 @@ class Market:
                 stale, decision = stale_after(info, last, asof)
                 status[name] = replace(old, last_date=last, stale=stale, stale_decision=decision)
         if STRIPS in status:
-            status[STRIPS] = replace(self._strip_status(strips, asof), last_error=status[STRIPS].last_error)
+            status[STRIPS] = replace(self._strip_status(strips, asof, first_strip), last_error=status[STRIPS].last_error)
         return replace(base, asof=asof, frames=frames, strips=strips, status=status, live={}, memo={})
 
 
-def record_odds(history: HistoryStore) -> int:
-    """Recompute the next meeting's cut probability for every stored strip and store it as a series,
-    so odds changes can be shown and alerted on. Returns the rows stored."""
+def _bounds_on(target: pd.Series, days: pd.DatetimeIndex) -> np.ndarray:
+    """The target's value in effect at the close of each of ``days`` (NaN before its first), as
+    bot/metrics/odds.py lower_bound_on reads it for one day."""
+    at = np.searchsorted(target.index.to_numpy(), days.to_numpy(), side="right") - 1
+    return np.where(at >= 0, target.to_numpy()[np.maximum(at, 0)], np.nan)
+
+
+def record_odds(history: HistoryStore, days: Iterable[date] = ()) -> int:
+    """Keep the next meeting's cut probability per stored strip (CUTPROB_NEXT: ``value`` the cut, ``hold``,
+    ``hike``, and ``target`` the range's lower bound it was priced from) in step with the strips and the
+    target range, so odds changes can be shown and alerted on. Only the trade dates that need it are
+    priced: those in ``days`` (strips just replaced), those after the last row (new strips), and rows
+    priced from a target that has changed since (FRED published a decision after the strip was priced);
+    every strip when no row records its target yet. Returns the rows stored."""
     from bot.metrics.odds import odds_history
 
     lower = history.load("DFEDTARL")
-    strips = history.strips()
-    if lower is None or not strips:
+    if lower is None or lower.empty:
         return 0
-    odds = odds_history(strips, lower["value"], calendar.fomc_meetings())
+    target = lower["value"]
+    stored = history.load(CUT_ODDS_SERIES)
+    if stored is None or stored.empty or "target" not in stored.columns:
+        todo = history.strip_dates()
+    else:
+        revised = stored.index[stored["target"].to_numpy() != _bounds_on(target, stored.index)]
+        newer = history.strip_dates(first=stored.index[-1].date() + timedelta(days=1))
+        todo = sorted({*revised.date, *newer, *days})
+    if not todo:
+        return 0
+    bounds = dict(zip(todo, _bounds_on(target, pd.DatetimeIndex(todo)).tolist(), strict=True))
+    strips = history.strips(first=todo[0], last=todo[-1])
+    wanted = {d: strips[d] for d in todo if d in strips and bounds[d] == bounds[d]}  # x == x: not NaN
+    odds = odds_history(wanted, target, calendar.fomc_meetings())
     if odds.empty:
         return 0
     frame = odds[["cut", "hold", "hike"]].rename(columns={"cut": "value"})
-    history.write(CUT_ODDS_SERIES, frame, source="cme", fetched_at=None)
+    frame["target"] = [bounds[d] for d in frame.index.date]
+    history.upsert(CUT_ODDS_SERIES, frame, source="cme", fetched_at=None)
     return len(frame)

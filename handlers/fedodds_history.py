@@ -6,11 +6,12 @@ over the stored strips up to the as-of -> text and chart."""
 from __future__ import annotations
 
 import asyncio
+from datetime import date, timedelta
 
 from bot import calendar
 from bot.errors import NoDataError, UsageError
 from bot.i18n import N_
-from bot.metrics.odds_history import meeting_odds_history, target_lower_bound
+from bot.metrics.odds_history import RANGE_START, meeting_odds_history, target_lower_bound
 from bot.render import charts
 from bot.render.fedodds_history import fedodds_history_caption, fedodds_history_chart, render_fedodds_history
 from bot.seam import Chart, Reply, Request, Services
@@ -38,9 +39,12 @@ async def fedodds_history_reply(services: Services, request: Request, month: tup
         snap.close("DFEDTARL") if snap.has("DFEDTARL") else None,
         snap.close("DFEDTAR") if snap.has("DFEDTAR") else None,
     )
-    history = await asyncio.to_thread(
-        meeting_odds_history, snap.strips, target, meetings, meeting, asof=snap.asof
-    )
+    # Only the strips that can price the meeting: dated before it (on the same side of 2008-12-16, where
+    # ranges replaced single targets) and reaching its contract month.
+    first = RANGE_START if meeting > RANGE_START else None
+    contract = date(meeting.year, meeting.month, 1)
+    strips = await asyncio.to_thread(snap.strips_between, first, meeting - timedelta(days=1), reaching=contract)
+    history = await asyncio.to_thread(meeting_odds_history, strips, target, meetings, meeting, asof=snap.asof)
     if history is None:
         raise NoDataError(NO_HISTORY, meeting=meeting.isoformat(), asof=snap.asof.isoformat())
     text = render_fedodds_history(history, request.lang)

@@ -18,15 +18,9 @@ from bot.sources.cme import parse_cme_settlements
 from bot.sources.csvfile import read_series_csv
 from bot.sources.fred import parse_fredgraph_csv
 from handlers.registry import COMMANDS
+from tests.shared_files import SHARED_FILES
 
-FILES = {
-    "RUT": "indices/RUT_yahoo_alitalbi.csv",
-    "NDX": "indices/NDX_yahoo_hjyssg.csv",
-    "SPX": "indices/SPX_yahoo_hjyssg.csv",
-    "DFEDTARU": "fred/DFEDTARU_jonsflow.csv",
-    "DFEDTARL": "fred/DFEDTARL_jonsflow.csv",
-    "DFEDTAR": "fred/DFEDTAR_hussamalazzawi.csv",
-}
+FILES = {name: SHARED_FILES[name] for name in ("RUT", "NDX", "SPX", "DFEDTARU", "DFEDTARL", "DFEDTAR")}
 
 
 def import_real_data(shared: Path, directory: Path, *, with_strip: bool = True) -> HistoryStore:

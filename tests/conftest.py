@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("CAPGAP_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -20,6 +24,22 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA} (set CAPGAP_SHARED_DATA to the shared/data folder)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def figures(monkeypatch: pytest.MonkeyPatch) -> list[Figure]:
+    """Every matplotlib figure a chart renders during the test, captured as it is saved to PNG."""
+    from bot.render import charts
+
+    seen: list[Figure] = []
+    real_png = charts._png
+
+    def capture(fig: Figure) -> bytes:
+        seen.append(fig)
+        return real_png(fig)
+
+    monkeypatch.setattr(charts, "_png", capture)
+    return seen
 
 
 _LOOPBACK_PREFIXES = ("127.", "::1", "localhost")

@@ -25,21 +25,13 @@ import numpy as np
 import pandas as pd
 
 from bot.sources.csvfile import read_series_csv
+from tests.shared_files import SHARED_FILES
 
 YAHOO_FILES = {
-    "^RUT": ("RUT", "indices/RUT_yahoo_alitalbi.csv"),
-    "^NDX": ("NDX", "indices/NDX_yahoo_hjyssg.csv"),
-    "^GSPC": ("SPX", "indices/SPX_yahoo_hjyssg.csv"),
-    "IWM": ("IWM", "indices/IWM_yahoo_alitalbi.csv"),
-    "SPY": ("SPY", "indices/SPY_yahoo_alitalbi.csv"),
-    "QQQ": ("QQQ", "indices/QQQ_yahoo_alitalbi.csv"),
+    symbol: (name, SHARED_FILES[name])
+    for symbol, name in (("^RUT", "RUT"), ("^NDX", "NDX"), ("^GSPC", "SPX"), ("IWM", "IWM"), ("SPY", "SPY"), ("QQQ", "QQQ"))
 }
-FRED_FILES = {
-    "DFEDTARU": "fred/DFEDTARU_jonsflow.csv",
-    "DFEDTARL": "fred/DFEDTARL_jonsflow.csv",
-    "EFFR": "fred/EFFR_jonsflow.csv",
-    "DGS10": "fred/DGS10_jonsflow.csv",
-}
+FRED_FILES = {name: SHARED_FILES[name] for name in ("DFEDTARU", "DFEDTARL", "EFFR", "DGS10")}
 CHART_TEMPLATE = "fixtures/yahoo/nyf2_chart-QQQ-2020-01-01-to-2020-01-03.json"
 CME_FIXTURE = ("fixtures/cme/settlements_ZQ_20260917.json", date(2026, 9, 17))
 STOOQ_PAGE = "<html><head><title>Stooq</title></head><body>Get your apikey</body></html>"

@@ -43,19 +43,6 @@ def services(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Ser
     return services_for(import_real_data(shared_data, tmp / "history"), date(2026, 9, 17), tmp)
 
 
-@pytest.fixture
-def figures(monkeypatch: pytest.MonkeyPatch) -> list[Figure]:
-    seen: list[Figure] = []
-    real_png = charts._png
-
-    def capture(fig: Figure) -> bytes:
-        seen.append(fig)
-        return real_png(fig)
-
-    monkeypatch.setattr(charts, "_png", capture)
-    return seen
-
-
 @pytest.mark.parametrize("text", ["/r2k chart ytd", "/r2k chart 5y", "/spread 1y", "/fedodds 3 chart"])
 @pytest.mark.parametrize("lang", ["en", "zh-Hant"])
 async def test_chart_opens_and_has_title_axis_labels_and_source(services: Services, figures: list[Figure], text: str,

@@ -42,19 +42,6 @@ def at(history: HistoryStore, tmp_path: Path):  # type: ignore[no-untyped-def]
     return services
 
 
-@pytest.fixture
-def figures(monkeypatch: pytest.MonkeyPatch) -> list[Figure]:
-    seen: list[Figure] = []
-    real_png = charts._png
-
-    def capture(fig: Figure) -> bytes:
-        seen.append(fig)
-        return real_png(fig)
-
-    monkeypatch.setattr(charts, "_png", capture)
-    return seen
-
-
 # /rates ----------------------------------------------------------------------------------------------
 
 async def test_rates_2025_09_18_shows_the_cut_in_every_rate(at) -> None:  # type: ignore[no-untyped-def]

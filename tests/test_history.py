@@ -384,3 +384,50 @@ def test_history_writer_keeps_what_it_wrote_and_reads_nothing_back(opener: Opene
     pd.testing.assert_frame_equal(got[0], bars("2019-12-02", 33))
     assert (got[1].rows, got[1].source, got[1].fetched_at) == (33, "yahoo", FETCHED)
     pd.testing.assert_frame_equal(opener().load("RUT"), bars("2019-12-02", 33))
+
+
+def test_history_strips_read_by_range_of_dates_and_reaching_a_month(opener: Opener) -> None:
+    store = opener()
+    months = [date(2026, m, 1) for m in range(4, 9)]
+    for day, last in ((date(2026, 4, 1), 2), (date(2026, 4, 2), 5), (date(2026, 4, 6), 3), (date(2026, 4, 7), 1)):
+        store.put_strip(Strip(day, {m: 96.0 for m in months[:last]}, source="cme"))
+    other = opener()
+    assert other.strip_span() == (date(2026, 4, 1), date(2026, 4, 7))
+    assert other.strip_dates(first=date(2026, 4, 2), last=date(2026, 4, 6)) == [date(2026, 4, 2), date(2026, 4, 6)]
+    assert list(other.strips(first=date(2026, 4, 2))) == [date(2026, 4, 2), date(2026, 4, 6), date(2026, 4, 7)]
+    assert list(other.strips(last=date(2026, 4, 5), reaching=date(2026, 6, 1))) == [date(2026, 4, 2)]
+    assert list(other.strips(reaching=date(2026, 6, 1))) == [date(2026, 4, 2), date(2026, 4, 6)]
+
+
+def test_history_redis_strips_stored_before_the_date_index_are_indexed_once(redis_url: str, redis_prefix: str) -> None:
+    store = HistoryStore(RedisHistory(redis_url, prefix=redis_prefix))
+    store.put_strips([Strip(date(2026, 4, d), {date(2026, 5, 1): 96.0}, source="cme") for d in (1, 2, 6)])
+    store.backend.client.delete(f"{redis_prefix}hist:stripdays")  # type: ignore[attr-defined]
+    later = HistoryStore(RedisHistory(redis_url, prefix=redis_prefix))
+    assert later.strip_span() == (date(2026, 4, 1), date(2026, 4, 6))
+    assert list(later.strips(first=date(2026, 4, 2))) == [date(2026, 4, 2), date(2026, 4, 6)]
+    store.close()
+    later.close()
+
+
+def test_history_metas_of_several_series_in_one_read_equal_each_meta(opener: Opener) -> None:
+    store = opener()
+    store.write("RUT", bars("2020-01-02", 5), source="csv", fetched_at=FETCHED)
+    store.write("NDX", bars("2021-03-01", 3), source="yahoo", fetched_at=None)
+    other = opener()
+    assert other.metas(["NDX", "GONE", "RUT"]) == {"NDX": other.meta("NDX"), "RUT": other.meta("RUT")}
+    assert other.metas([]) == {}
+
+
+def test_history_upsert_merges_onto_what_another_writer_stored_after_this_store_read_it(opener: Opener) -> None:
+    """An upsert merges onto the chunk it holds in memory only while that is the stored revision: after
+    another process's write it merges onto what that write left."""
+    mine, theirs = opener(), opener()
+    mine.write("RUT", bars("2020-01-02", 5), source="csv", fetched_at=None)
+    mine.upsert("RUT", bars("2020-01-02", 6).iloc[-1:], source="yahoo", fetched_at=None)  # onto its own write
+    theirs.upsert("RUT", bars("2020-01-02", 7).iloc[-1:].assign(close=777.0), source="yahoo", fetched_at=None)
+    result = mine.upsert("RUT", bars("2020-01-02", 8).iloc[-1:], source="yahoo", fetched_at=None)
+    assert (result.added, result.rows) == (1, 8)
+    stored = opener().load("RUT")
+    assert stored is not None and stored["close"].tolist() == [100.0, 101.0, 102.0, 103.0, 104.0, 105.0, 777.0, 107.0]
+    pd.testing.assert_frame_equal(mine.load("RUT"), stored)  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, closing
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,6 +22,8 @@ from bot.market import Market
 from bot.sources.csvfile import read_series_csv
 from bot.sources.registry import build_sources
 from bot.sources.yahoo import CHART_URL
+from bot.store.history_base import SeriesRead
+from tests.shared_files import SHARED_FILES
 
 QQQ_CHART = "nyf2_chart-QQQ-2020-01-01-to-2020-01-03.json"
 AFTER_CLOSE_2020_01_02 = datetime(2020, 1, 3, 1, 0, tzinfo=UTC)
@@ -66,6 +68,41 @@ async def test_refresh_fetches_only_the_missing_range_and_appends_without_duplic
     assert frame is not None and not frame.index.has_duplicates and frame.index.is_monotonic_increasing
     assert frame.index[-1] == pd.Timestamp("2020-01-02")
     assert snap.status["QQQ"].source == "yahoo" and not snap.status["QQQ"].stale
+
+
+@respx.mock(assert_all_mocked=True)
+async def test_refresh_in_a_process_without_a_snapshot_reads_only_the_frames_it_uses(
+    respx_mock: respx.MockRouter, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`capgap refresh` just after a start: freshness comes from the stored records and no frame is read
+    that nothing uses; a frame used later is read then. A Market that holds a snapshot (a running bot)
+    gets every frame of the new one at once."""
+    writer = HistoryStore(tmp_path)
+    import_qqq_until(shared_data, writer, "2019-12-31")
+    dgs10 = read_series_csv(shared_data / SHARED_FILES["DGS10"], "DGS10").frame.loc[:"2019-12-31"]
+    writer.write("DGS10", dgs10, source="csv", fetched_at=None)
+    history = HistoryStore(tmp_path)  # another process, just started: nothing in memory
+    reads: list[str] = []
+    real_read = history.backend.read
+
+    def counted(name: str, have: Mapping[int, str]) -> SeriesRead | None:
+        reads.append(name)
+        return real_read(name, have)
+
+    monkeypatch.setattr(history.backend, "read", counted)
+    respx_mock.get(url__startswith=CHART_URL.format(symbol="QQQ")).mock(
+        return_value=httpx.Response(200, json=recorded_body(shared_data, QQQ_CHART))
+    )
+    async with httpx.AsyncClient() as client:
+        market = market_with(history, client, AFTER_CLOSE_2020_01_02)
+        snap = await market.refresh(["QQQ"])
+        assert reads == []
+        assert snap.status["QQQ"].last_date == date(2020, 1, 2) and not snap.status["QQQ"].stale
+        assert snap.status["DGS10"].last_date == date(2019, 12, 31) and "DGS10" in snap.frames
+        assert snap.close("QQQ").index[-1] == pd.Timestamp("2020-01-02") and reads == ["QQQ"]
+        pd.testing.assert_frame_equal(snap.frame("DGS10"), dgs10, check_freq=False)
+        again = await market.refresh(["QQQ"])
+    assert isinstance(again.frames, dict) and sorted(again.frames) == ["DGS10", "QQQ"]
 
 
 @respx.mock(assert_all_mocked=True)

@@ -332,3 +332,64 @@ async def test_fedodds_several_meetings_compare_the_most_likely_range_with_each_
     then = " · ".join(f"{day.isoformat()} {march_2022.on(day).get(0.25, 0.0) * 100:.1f}%" for day in THEN_AND_NOW[1:])
     assert f"  0.25–0.50 then: {then}" in text.splitlines()
     assert "<pre>" not in reply.text and len(reply.text) < 4096  # several meetings: lines, one message
+
+
+# what a snapshot holds, and what a reply reads --------------------------------------------------------------
+def test_snapshot_holds_the_recent_strips_and_a_history_reply_reads_just_its_meetings(
+    history_with_zq: HistoryStore, strips: dict[date, Strip], tmp_path: Path
+) -> None:
+    """The snapshot keeps the last RECENT_STRIPS days of strips, not 30 years: /fedodds compares with the
+    same strips as over all of them, and /fedodds YYYY-MM history reads the strips that price its meeting."""
+    from bot.market import RECENT_STRIPS
+    from bot.metrics.odds import odds_view
+    from bot.metrics.odds_history import RANGE_START
+
+    asof = date(2023, 9, 15)
+    snap = services_for(history_with_zq, asof, tmp_path).market.snapshot
+    assert max(snap.strips) == asof and min(snap.strips) >= asof - RECENT_STRIPS and len(snap.strips) < 40
+    assert snap.status["ZQ_STRIPS"].first_date == min(strips)
+    lower = snap.close("DFEDTARL")
+    meetings = calendar.fomc_meetings()
+    everything = {d: s for d, s in strips.items() if d <= asof}
+    assert odds_view(snap.strips, lower, meetings, asof, calendar.previous_session) == odds_view(
+        everything, lower, meetings, asof, calendar.previous_session
+    )
+    month = date(2022, 3, 1)
+    pricing = {d: s for d, s in strips.items() if RANGE_START <= d < MARCH_2022 and max(s.settles) >= month}
+    assert snap.strips_between(RANGE_START, MARCH_2022 - pd.Timedelta(days=1), reaching=month) == pricing
+    # An earlier close (`--as-of`) holds the recent strips of that day.
+    earlier = services_for(history_with_zq, date(2022, 1, 31), tmp_path).market.at(date(2022, 1, 17))
+    assert max(earlier.strips) == date(2022, 1, 14) and min(earlier.strips) >= date(2022, 1, 14) - RECENT_STRIPS
+
+
+def test_record_odds_prices_only_new_strips_and_those_whose_target_changed(
+    shared_data: Path, strips: dict[date, Strip], tmp_path: Path
+) -> None:
+    """A refresh prices the strip it stored, not every stored one; a target FRED revises later re-prices
+    the strips priced from the old one; either way the series is what pricing every strip gives."""
+    from bot.market import CUT_ODDS_SERIES, record_odds
+
+    lower = read_series_csv(shared_data / "fred/DFEDTARL_jonsflow.csv", "DFEDTARL").frame
+    days = [d for d in sorted(strips) if date(2023, 5, 1) <= d <= date(2023, 9, 15)]
+
+    def priced_afresh(name: str, upto: date, target: pd.DataFrame) -> pd.DataFrame | None:
+        fresh = HistoryStore(tmp_path / name)
+        fresh.put_strips([strips[d] for d in days if d <= upto])
+        fresh.write("DFEDTARL", target, source="csv", fetched_at=None)
+        record_odds(fresh)
+        return fresh.load(CUT_ODDS_SERIES)
+
+    history = HistoryStore(tmp_path / "kept")
+    history.put_strips([strips[d] for d in days[:-1]])
+    history.write("DFEDTARL", lower, source="csv", fetched_at=None)
+    assert record_odds(history) == len(days) - 1
+    assert record_odds(history) == 0  # nothing new: nothing priced
+    history.put_strip(strips[days[-1]])
+    assert record_odds(history, [days[-1]]) == 1
+    pd.testing.assert_frame_equal(history.load(CUT_ODDS_SERIES), priced_afresh("a", days[-1], lower))
+    # FRED revises the range from 2023-07-27 (the July hike) as if it had been 25 bp higher.
+    revised = lower.copy()
+    revised.loc[revised.index >= pd.Timestamp("2023-07-27"), "value"] += 0.25
+    history.write("DFEDTARL", revised, source="csv", fetched_at=None)
+    assert record_odds(history) == sum(1 for d in days if d >= date(2023, 7, 27))
+    pd.testing.assert_frame_equal(history.load(CUT_ODDS_SERIES), priced_afresh("b", days[-1], revised))

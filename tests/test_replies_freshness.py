@@ -21,6 +21,7 @@ from bot.seam import Services
 from bot.sources.base import Strip
 from bot.sources.cme import parse_cme_settlements
 from tests.commands_data import ask, import_real_data, services_for, table_rows
+from tests.shared_files import SHARED_FILES
 
 LATER = datetime(2026, 12, 4, 18, 0, tzinfo=UTC)  # a Friday long after the shared data ends
 SEPT_17 = date(2026, 9, 17)
@@ -241,20 +242,6 @@ async def test_pe_with_only_the_sp500_side_names_the_missing_side_and_shows_the_
 
 # --- Done when: every command, at three closes and live, shows no date its data does not have --------
 
-ALL_FILES = {
-    "RUT": "indices/RUT_yahoo_alitalbi.csv",
-    "NDX": "indices/NDX_yahoo_hjyssg.csv",
-    "SPX": "indices/SPX_yahoo_hjyssg.csv",
-    "IWM": "indices/IWM_yahoo_alitalbi.csv",
-    "SPY": "indices/SPY_yahoo_alitalbi.csv",
-    "QQQ": "indices/QQQ_yahoo_alitalbi.csv",
-    "DFEDTARU": "fred/DFEDTARU_jonsflow.csv",
-    "DFEDTARL": "fred/DFEDTARL_jonsflow.csv",
-    "DFEDTAR": "fred/DFEDTAR_hussamalazzawi.csv",
-    "EFFR": "fred/EFFR_jonsflow.csv",
-    "DGS10": "fred/DGS10_jonsflow.csv",
-    "PE_SPX_SHILLER": "pe/shiller_sp500_monthly_datahub.csv",
-}
 COMMANDS = ("/r2k", "/r2k chart ytd", "/spread", "/spread 1y chart", "/pe", "/risk", "/cuts", "/fedodds", "/fedodds 2 chart",
             "/digest", "/backtest r2k_high", "/backtest fed_decision", "/backtest spread_flip")
 DAYS = (date(2025, 9, 18), date(2025, 12, 31), date(2026, 2, 20), None)  # None: live, long after the data ends
@@ -268,7 +255,7 @@ def shared_history(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) 
     from bot.sources.fred import parse_fredgraph_csv
 
     history = HistoryStore(tmp_path_factory.mktemp("shared"))
-    for name, rel in ALL_FILES.items():
+    for name, rel in SHARED_FILES.items():
         history.write(name, read_series_csv(shared_data / rel, name).frame, source="csv:" + Path(rel).name, fetched_at=None)
     history.put_strip(parse_cme_settlements((shared_data / "fixtures/cme/settlements_ZQ_20260917.json").read_bytes()))
     bundle = json.loads((shared_data / "fixtures/cme/fred_target_range_202609.json").read_text())

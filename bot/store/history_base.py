@@ -12,7 +12,8 @@ caching); a backend only stores and reads, atomically:
   chunk also carries the revision that last wrote it, so a reader re-reads only the chunks that
   changed. ``revisions()`` is one cheap read (one query, one HGETALL) that tells any process whether
   anything changed since it last looked.
-- **strips**: ZQ settlement strips as plain rows (SQLite) or JSON (Redis), replaced per trade date.
+- **strips**: ZQ settlement strips as plain rows (SQLite) or JSON (Redis), replaced per trade date, and read
+  by range of trade dates (a reply reads the strips it needs, not the ~8,600 of 30 years).
 
 Dates cross this boundary as ISO strings (``YYYY-MM-DD``); instants as ISO 8601 text.
 """
@@ -90,6 +91,10 @@ class HistoryBackend(Protocol):
 
     def record(self, name: str) -> SeriesRecord | None: ...
 
+    def records(self, names: Sequence[str]) -> dict[str, SeriesRecord]:
+        """The records of those of ``names`` that are stored, in one read."""
+        ...
+
     def read(self, name: str, have: Mapping[int, str]) -> SeriesRead | None:
         """The series (None when not stored), with the blobs of chunks whose revision differs from
         ``have`` (chunk -> revision the caller holds)."""
@@ -108,8 +113,17 @@ class HistoryBackend(Protocol):
         """Replace the strip of each trade date given, in one write; returns the strips' new revision."""
         ...
 
-    def strips(self) -> list[StripRow]:
-        """Every stored strip, by trade date."""
+    def strips(self, first: str | None = None, last: str | None = None, *, reaching: str | None = None) -> list[StripRow]:
+        """The stored strips dated ``first`` to ``last`` (both included; None: no bound), by trade date;
+        with ``reaching`` (a contract month), only those that price that month or a later one."""
+        ...
+
+    def strip_dates(self, first: str | None = None, last: str | None = None) -> list[str]:
+        """The trade dates of the stored strips dated ``first`` to ``last`` (None: no bound), ascending."""
+        ...
+
+    def strip_span(self) -> tuple[str, str] | None:
+        """The first and the last stored trade date (None: no strip)."""
         ...
 
     def close(self) -> None: ...

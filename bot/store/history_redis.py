@@ -7,6 +7,7 @@ Keys under the store's prefix (default ``capgap:``), next to the store's own (se
     hist:chunks:{name}         hash     first year of a decade -> .npy blob of that decade's rows
     hist:chunkrevs:{name}      hash     year -> revision that wrote the chunk
     hist:strips                hash     trade date -> JSON {"source", "fetched_at", "settles": {month: settle}}
+    hist:stripdays             zset     every trade date of hist:strips (score 0: in date order), for range reads
 
 A write of a series WATCHes its ``hist:series:{name}`` hash, reads what it needs, and queues chunks,
 record and revision in one MULTI/EXEC; a concurrent writer of the same series makes EXEC fail and the
@@ -77,6 +78,8 @@ class RedisHistory:
         self.client = client if client is not None else redis.Redis.from_url(url, socket_timeout=10.0)
         self._revs = f"{prefix}hist:revs"
         self._strips = f"{prefix}hist:strips"
+        self._stripdays = f"{prefix}hist:stripdays"
+        self._indexed = False  # hist:stripdays checked against hist:strips (written before it existed?)
 
     def _series_key(self, name: str) -> str:
         return f"{self.prefix}hist:series:{name}"
@@ -93,6 +96,13 @@ class RedisHistory:
 
     def record(self, name: str) -> SeriesRecord | None:
         return _record(self.client.hgetall(self._series_key(name)))
+
+    def records(self, names: Sequence[str]) -> dict[str, SeriesRecord]:
+        pipe = self.client.pipeline(transaction=False)
+        for name in names:
+            pipe.hgetall(self._series_key(name))
+        raws = pipe.execute() if names else []
+        return {name: record for name, raw in zip(names, raws, strict=True) if (record := _record(raw)) is not None}
 
     def read(self, name: str, have: Mapping[int, str]) -> SeriesRead | None:
         series, chunks, chunkrevs = self._series_key(name), self._chunks_key(name), self._chunkrevs_key(name)
@@ -120,12 +130,39 @@ class RedisHistory:
                 return SeriesRead(record, revs, dict(zip(changed, blobs, strict=True)))
         raise RuntimeError(f"history of {name}: still being rewritten after {READ_ATTEMPTS} reads")
 
-    def strips(self) -> list[StripRow]:
+    def strips(self, first: str | None = None, last: str | None = None, *, reaching: str | None = None) -> list[StripRow]:
+        days = self.strip_dates(first, last)
         out = []
-        for day, raw in sorted(self.client.hgetall(self._strips).items()):
+        for day, raw in zip(days, self.client.hmget(self._strips, days) if days else [], strict=True):
+            if raw is None:  # removed between the two reads
+                continue
             data = json.loads(raw)
-            out.append(StripRow(_text(day), data["source"], data.get("fetched_at"), data["settles"]))
+            if reaching is None or max(data["settles"], default="") >= reaching:
+                out.append(StripRow(day, data["source"], data.get("fetched_at"), data["settles"]))
         return out
+
+    def strip_dates(self, first: str | None = None, last: str | None = None) -> list[str]:
+        self._index_strip_days()
+        low, high = f"[{first}" if first else "-", f"[{last}" if last else "+"
+        return [_text(d) for d in self.client.zrangebylex(self._stripdays, low, high)]
+
+    def strip_span(self) -> tuple[str, str] | None:
+        self._index_strip_days()
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zrange(self._stripdays, 0, 0)
+        pipe.zrange(self._stripdays, -1, -1)
+        first, last = pipe.execute()
+        return (_text(first[0]), _text(last[0])) if first and last else None
+
+    def _index_strip_days(self) -> None:
+        """Strips stored before hist:stripdays existed get it once (what put_strips now writes with them)."""
+        if self._indexed:
+            return
+        if not self.client.exists(self._stripdays):
+            days = self.client.hkeys(self._strips)
+            if days:
+                self.client.zadd(self._stripdays, {_text(d): 0 for d in days})
+        self._indexed = True
 
     # writing ---------------------------------------------------------------------------------------
     def update(self, name: str, change: WriteFn) -> str | None:
@@ -185,6 +222,7 @@ class RedisHistory:
         }
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(self._strips, mapping=mapping)
+        pipe.zadd(self._stripdays, dict.fromkeys((s.trade_date for s in strips), 0))
         _write_revision(pipe, self, STRIPS, rev)
         pipe.execute()
         return rev

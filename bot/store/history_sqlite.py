@@ -74,10 +74,11 @@ def _record(row: tuple[object, ...] | None) -> SeriesRecord | None:
     )
 
 
-_RECORD_SQL = (
-    "SELECT r.rev, s.source, s.fetched_at, s.rows, s.first, s.last, s.columns"
-    " FROM history_series s JOIN history_revisions r ON r.name = s.name WHERE s.name = ?"
+_RECORD_FROM = (
+    "r.rev, s.source, s.fetched_at, s.rows, s.first, s.last, s.columns"
+    " FROM history_series s JOIN history_revisions r ON r.name = s.name"
 )
+_RECORD_SQL = f"SELECT {_RECORD_FROM} WHERE s.name = ?"
 
 
 class _Txn:
@@ -108,8 +109,11 @@ class SqliteHistory:
         # One connection used from any thread (Market.reload runs in a worker thread), one call at a time.
         self._conn = connect(self.path, BUSY_TIMEOUT_MS, check_same_thread=False)
         self._lock = threading.Lock()
-        with self._write() as conn:
-            create(conn, _SCHEMA)
+        tables = {"history_revisions", "history_series", "history_chunks", "history_strips"}
+        held = {name for (name,) in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables <= held:  # a new file: create them (a file that has them is opened without a write lock)
+            with self._write() as conn:
+                create(conn, _SCHEMA)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -135,6 +139,14 @@ class SqliteHistory:
         with self._lock:
             return _record(self._conn.execute(_RECORD_SQL, (name,)).fetchone())
 
+    def records(self, names: Sequence[str]) -> dict[str, SeriesRecord]:
+        if not names:
+            return {}
+        sql = f"SELECT s.name, {_RECORD_FROM} WHERE s.name IN ({','.join('?' * len(names))})"
+        with self._lock:
+            rows = self._conn.execute(sql, tuple(names)).fetchall()
+        return {str(row[0]): record for row in rows if (record := _record(row[1:])) is not None}
+
     def read(self, name: str, have: Mapping[int, str]) -> SeriesRead | None:
         with self._read() as conn:
             record = _record(conn.execute(_RECORD_SQL, (name,)).fetchone())
@@ -147,18 +159,35 @@ class SqliteHistory:
             blobs = _Txn(conn, name).chunks(y for y, r in revs.items() if have.get(y) != r)
         return SeriesRead(record, revs, blobs)
 
-    def strips(self) -> list[StripRow]:
+    def strips(self, first: str | None = None, last: str | None = None, *, reaching: str | None = None) -> list[StripRow]:
+        bounds: tuple[str, ...] = (first or "", last or "9999-12-31")
+        sql = "SELECT trade_date, month, settle, source, fetched_at FROM history_strips WHERE trade_date BETWEEN ? AND ?"
+        if reaching is not None:
+            sql += " AND trade_date IN (SELECT trade_date FROM history_strips WHERE trade_date BETWEEN ? AND ? AND month >= ?)"
+            bounds += (*bounds, reaching)
         out: dict[str, StripRow] = {}
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT trade_date, month, settle, source, fetched_at FROM history_strips ORDER BY trade_date, month"
-            ).fetchall()
+            rows = self._conn.execute(sql + " ORDER BY trade_date, month", bounds).fetchall()
         for trade_date, month, settle, source, fetched_at in rows:
             strip = out.get(trade_date)
             if strip is None:
                 strip = out[trade_date] = StripRow(trade_date, source, fetched_at, {})
             strip.settles[month] = settle  # type: ignore[index]
         return list(out.values())
+
+    def strip_dates(self, first: str | None = None, last: str | None = None) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT trade_date FROM history_strips WHERE trade_date BETWEEN ? AND ? ORDER BY trade_date",
+                (first or "", last or "9999-12-31"),
+            ).fetchall()
+        return [d for (d,) in rows]
+
+    def strip_span(self) -> tuple[str, str] | None:
+        with self._lock:  # one seek each in the primary key (a query with both MIN and MAX would scan the table)
+            (first,) = self._conn.execute("SELECT MIN(trade_date) FROM history_strips").fetchone()
+            (last,) = self._conn.execute("SELECT MAX(trade_date) FROM history_strips").fetchone()
+        return (str(first), str(last)) if first is not None else None
 
     # writing ---------------------------------------------------------------------------------------
     def update(self, name: str, change: WriteFn) -> str | None:
