@@ -27,7 +27,8 @@ def free_port() -> int:
 
 
 async def test_status_refuses_users_who_are_not_operators(tmp_path: Path) -> None:
-    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(DAY), admin_ids=(7,)):
+    peer = TelegramPeer()
+    async with running_bot(peer, tmp_path, clock=clock_at_close(DAY), admin_ids=(7,)):
         peer.inject_message(3001, "/status", user_id=3001)
         refused = await peer.wait_for(lambda c: c.chat_id == 3001, timeout=10)
         assert "operators only" in refused.text
@@ -38,7 +39,8 @@ async def test_status_refuses_users_who_are_not_operators(tmp_path: Path) -> Non
 
 async def test_webhook_rejects_updates_without_the_secret_token(tmp_path: Path) -> None:
     secret = "s3cret_token-123"
-    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(DAY), poll=False) as bot:
+    peer = TelegramPeer()
+    async with running_bot(peer, tmp_path, clock=clock_at_close(DAY), poll=False) as bot:
         port = free_port()
         updater = bot.application.updater
         assert updater is not None
