@@ -1,29 +1,22 @@
 """A Telegram Bot API peer for tests and benchmarks: one model of Telegram's behaviour, two transports.
 
-- In process (ordinary handler and app tests): ``peer.request()`` is a PTB ``BaseRequest`` that hands
-  each call straight to the peer, no socket involved::
+- In process, for ordinary handler and app tests: ``TelegramPeer()`` and ``peer.request()``, a PTB
+  ``BaseRequest`` handing each call to the peer (``peer.application_builder()`` wires one in).
+- Over HTTP on 127.0.0.1, where the network edge matters (kill -9, SIGTERM, flood limits against PTB's
+  HTTP client, a bot in another process): ``async with TelegramPeer() as peer`` (or ``await peer.start()`` …
+  ``await peer.aclose()``) serves on the running loop; PTB points at ``peer.base_url``.
 
-      peer = TelegramPeer()
-      app = peer.application_builder().build()      # or Bot(peer.token, request=peer.request())
-
-- Over HTTP on 127.0.0.1 (tests that need a real network edge: kill -9, SIGTERM, flood limits against
-  PTB's HTTP client, a bot in another process): ``async with TelegramPeer() as peer`` serves on the
-  running loop, ``TelegramPeer.start_in_thread()`` … ``peer.stop()`` from a thread of its own; point PTB
-  at ``peer.base_url``.
-
-What it models: Bot API objects with the fields PTB's ``de_json`` needs; HTML parse mode after tdlib's
-``parse_html`` (its tags, error texts and byte offsets), with one deliberate difference, on by default: a
-bare ``&`` is refused (Telegram keeps it), so a test proves interpolated user text was escaped; text 4096
-and caption 1024 limits; flood limits when ``limits=Limits(...)`` (30 messages/s overall, 1/s per chat,
-20/min per group, 429 with ``retry_after``; retrying before the wait is over is counted as a violation);
-scripted faults per chat (blocked, chat not found, migrated, a delay, a one-shot 429, 5xx) and "the next
-N requests fail". Test-side methods are thread-safe.
+It models Bot API objects with the fields PTB's ``de_json`` needs, HTML parse mode after tdlib (its tags,
+error texts and byte offsets; a bare ``&`` is refused, so a test proves user text was escaped), the text
+and caption limits, flood limits (``limits=Limits(...)``: 429 with ``retry_after``, early retries counted)
+and scripted faults per chat or for the next N calls. Test-side methods are thread-safe.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import html
 import itertools
 import json
 import math
@@ -57,10 +50,8 @@ _MESSAGE_LIMIT = 4096
 _CAPTION_LIMIT = 1024
 _SEND_METHODS = frozenset({"sendMessage", "sendPhoto"})
 """Methods that create a message: the ones Telegram's flood limits count."""
-_NOT_MODIFIED = (
-    "message is not modified: specified new message content and reply markup are exactly the same as a current "
-    "content and reply markup of the message"
-)
+_NOT_MODIFIED = ("message is not modified: specified new message content and reply markup are exactly the same as a current "
+                 "content and reply markup of the message")
 
 
 @dataclass(frozen=True)
@@ -79,13 +70,12 @@ class Limits:
 
 @dataclass(frozen=True)
 class Fault:
-    """A scripted failure: HTTP status and Bot API error; ``times=None`` keeps it until cleared;
-    ``raw_body`` replaces the JSON error with a text/html page (nginx's 502)."""
+    """A Bot API error: HTTP status, description, parameters; ``raw_body`` replaces the JSON with a text/html
+    page (nginx's 502)."""
 
     status: int
     description: str
     parameters: Mapping[str, int] | None = None
-    times: int | None = 1
     raw_body: str | None = None
 
 
@@ -172,6 +162,22 @@ def _bad_request(what: str) -> _ApiError:
     return _ApiError(Fault(400, f"Bad Request: {what}"))
 
 
+def _too_many(retry_after: int) -> Fault:
+    return Fault(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
+
+
+def _take(table: dict[int, tuple[Any, int | None]], chat_id: int) -> Any:
+    """A chat's scripted fault or delay for this call, counting down the times it has left."""
+    if chat_id not in table:
+        return None
+    value, times = table[chat_id]
+    if times is not None and times <= 1:
+        del table[chat_id]
+    elif times is not None:
+        table[chat_id] = (value, times - 1)
+    return value
+
+
 # --------------------------------------------------------------------------------------------------
 # HTML parse mode, after tdlib's parse_html (td/telegram/MessageEntity.cpp)
 
@@ -179,12 +185,11 @@ _ENTITY_TYPE_BY_TAG = {
     "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline", "ins": "underline",
     "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough", "tg-spoiler": "spoiler",
     "span": "spoiler", "blockquote": "blockquote", "code": "code", "pre": "pre", "a": "text_link",
-    "tg-emoji": "custom_emoji",
-}  # fmt: skip
-_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_ENTITY = re.compile(r"&(?:#x([0-9a-fA-F]{1,6})|#([0-9]{1,7})|([a-zA-Z]+));?")
-_ATTRIBUTE = re.compile(r"\s*([^\s=>]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9.-]*))")
-_TAG_NAME = re.compile(r"[^\s>]*")
+}
+_ARGUMENT_BY_TAG = {"a": "href", "span": "class"}
+_TOKEN = re.compile(r"(?P<tag><(?P<end>/?)(?P<name>[^\s>]*)(?P<attrs>[^>]*)(?P<close>>?))"
+                    r"|(?P<ref>&(?:#x[0-9a-fA-F]{1,6}|#[0-9]{1,7}|[a-zA-Z]+)?;?)|[^<&]+")
+_ATTRIBUTE = re.compile(r"([^\s=>]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9.-]*))")
 
 
 def utf16_len(text: str) -> int:
@@ -192,23 +197,13 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _decode_entity(text: str, pos: int) -> tuple[str, int] | None:
-    """The character an entity at ``text[pos] == "&"`` stands for and the index after it, or None."""
-    match = _ENTITY.match(text, pos)
-    if match is None:
-        return None
-    hexadecimal, decimal, name = match.groups()
-    if name is not None:
-        char = _NAMED_ENTITIES.get(name)
-        return None if char is None else (char, match.end())
-    code = int(hexadecimal, 16) if hexadecimal else int(decimal)
-    if code == 0 or code >= 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-        return None
-    return chr(code), match.end()
-
-
-def _unescape(value: str) -> str:
-    return _ENTITY.sub(lambda m: (_decode_entity(m.group(), 0) or (m.group(),))[0], value)
+def _reference(ref: str) -> str | None:
+    """The character an HTML reference stands for: &lt; &gt; &amp; &quot; or a number (the ``;`` optional)."""
+    body = ref[1:].removesuffix(";")
+    if not body.startswith("#"):
+        return {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}.get(body)
+    code = int(body[2:], 16) if body.startswith("#x") else int(body[1:] or "0")
+    return chr(code) if 0 < code < 0x10FFFF and not 0xD800 <= code <= 0xDFFF else None
 
 
 def parse_html(text: str, *, strict_ampersand: bool = True) -> tuple[str, list[JSONDict]]:
@@ -218,62 +213,44 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> tuple[str, list[J
     u16 = 0
     stack: list[tuple[str, str, int, int]] = []  # tag, argument, utf16 offset and index in out where it opened
     entities: list[JSONDict] = []
-
-    def at(index: int) -> str:
-        return f"at byte offset {len(text[:index].encode('utf-8'))}"
-
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "&":
-            decoded = _decode_entity(text, i)
-            if decoded is not None:
-                out.append(decoded[0])
-                u16 += utf16_len(decoded[0])
-                i = decoded[1]
-                continue
-            if strict_ampersand:
-                raise HtmlParseError(f'Unescaped "&" {at(i)}; write &amp; (the peer\'s strict mode)')
-        if c != "<":
-            out.append(c)
-            u16 += utf16_len(c)
-            i += 1
-            continue
-        end = text.find(">", i)
-        if text.startswith("</", i):
+    for token in _TOKEN.finditer(text):
+        at = f"at byte offset {len(text[: token.start()].encode('utf-8'))}"
+        piece = token.group()
+        if token["ref"] is not None:
+            char = _reference(piece)
+            if char is None and strict_ampersand:
+                raise HtmlParseError(f'Unescaped "&" {at}; write &amp; (the peer\'s strict mode)')
+            piece = piece if char is None else char
+        elif token["tag"] is not None and token["end"]:
             if not stack:
-                raise HtmlParseError(f"Unexpected end tag {at(i)}")
-            if end < 0 or not re.fullmatch(r"[^\s>]*\s*", text[i + 2 : end]):
-                raise HtmlParseError(f"Unclosed end tag {at(i)}")
-            name = text[i + 2 : end].strip().lower()
+                raise HtmlParseError(f"Unexpected end tag {at}")
+            if not token["close"] or token["attrs"].strip():
+                raise HtmlParseError(f"Unclosed end tag {at}")
             tag, argument, start, opened = stack.pop()
+            name = token["name"].lower()
             if name and name != tag:
-                raise HtmlParseError(f'Unmatched end tag {at(i)}, expected "</{tag}>", found "</{name}>"')
-            i = end + 1
+                raise HtmlParseError(f'Unmatched end tag {at}, expected "</{tag}>", found "</{name}>"')
             if u16 > start:
-                entity: JSONDict = {"type": _ENTITY_TYPE_BY_TAG[tag], "offset": start, "length": u16 - start}
+                entities.append({"type": _ENTITY_TYPE_BY_TAG[tag], "offset": start, "length": u16 - start})
                 if tag == "a":
-                    entity["url"] = argument or "".join(out[opened:])
-                elif tag == "tg-emoji":
-                    entity["custom_emoji_id"] = argument
-                entities.append(entity)
+                    entities[-1]["url"] = argument or "".join(out[opened:])
             continue
-        name_match = _TAG_NAME.match(text, i + 1)
-        assert name_match is not None
-        tag = name_match.group().lower()
-        if name_match.end() >= n:
-            raise HtmlParseError(f"Unclosed start tag {at(i)}")
-        if tag not in _ENTITY_TYPE_BY_TAG:
-            raise HtmlParseError(f'Unsupported start tag "{tag}" {at(i)}')
-        if end < 0:
-            raise HtmlParseError(f"Unclosed start tag {at(i)}")
-        attributes = {m[1]: _unescape(next(v for v in m.groups()[1:] if v is not None))
-                      for m in _ATTRIBUTE.finditer(text, name_match.end(), end)}  # fmt: skip
-        argument = attributes.get({"a": "href", "span": "class", "tg-emoji": "emoji-id"}.get(tag, ""), "")
-        if tag == "span" and argument != "tg-spoiler":
-            raise HtmlParseError(f'Tag "span" must have class "tg-spoiler" {at(i)}')
-        stack.append((tag, argument, u16, len(out)))
-        i = end + 1
+        elif token["tag"] is not None:
+            tag = token["name"].lower()
+            if token.end("name") == len(text):
+                raise HtmlParseError(f"Unclosed start tag {at}")
+            if tag not in _ENTITY_TYPE_BY_TAG:
+                raise HtmlParseError(f'Unsupported start tag "{tag}" {at}')
+            if not token["close"]:
+                raise HtmlParseError(f"Unclosed start tag {at}")
+            attributes = {m[1]: html.unescape(m[2] or m[3] or m[4]) for m in _ATTRIBUTE.finditer(token["attrs"])}
+            argument = attributes.get(_ARGUMENT_BY_TAG.get(tag, ""), "")
+            if tag == "span" and argument != "tg-spoiler":
+                raise HtmlParseError(f'Tag "span" must have class "tg-spoiler" {at}')
+            stack.append((tag, argument, u16, len(out)))
+            continue
+        out.append(piece)
+        u16 += utf16_len(piece)
     if stack:
         raise HtmlParseError(f"Can't find end tag corresponding to start tag {stack[-1][0]}")
     entities.sort(key=lambda e: (e["offset"], -e["length"]))
@@ -327,10 +304,8 @@ class _Limiter:
     def admit(self, chat_id: int, is_group: bool, now: float) -> tuple[int, bool] | None:
         """None if the message may go; else (retry_after in peer seconds, client ignored a ban)."""
         limits, scale = self.limits, self.limits.scale
-        checks: list[tuple[object, int, float]] = [
-            ("global", limits.global_per_second, 1.0 / scale),
-            (("chat", chat_id), limits.per_chat_per_second, 1.0 / scale),
-        ]
+        checks: list[tuple[object, int, float]] = [("global", limits.global_per_second, 1.0 / scale),
+                                                   (("chat", chat_id), limits.per_chat_per_second, 1.0 / scale)]
         if is_group:
             checks.append((("group", chat_id), limits.per_group_per_minute, 60.0 / scale))
         for key, _, _ in checks:
@@ -365,18 +340,11 @@ class TelegramPeer:
             count the call and half before the answer is back.
     """
 
-    def __init__(
-        self,
-        *,
-        token: str | None = None,
-        limits: Limits | None = None,
-        strict_ampersand: bool = True,
-        round_trip_s: float = 0.0,
-    ) -> None:
+    def __init__(self, *, token: str | None = None, limits: Limits | None = None, strict_ampersand: bool = True,
+                 round_trip_s: float = 0.0) -> None:
         self.token = token or DEFAULT_TOKEN
-        self.bot_user: JSONDict = {
-            "id": int(self.token.split(":", 1)[0]), "is_bot": True, "first_name": "capgap test", "username": BOT_USERNAME,
-        }  # fmt: skip
+        self.bot_user = {"id": int(self.token.split(":", 1)[0]), "is_bot": True, "first_name": "capgap test",
+                         "username": BOT_USERNAME}
         self.strict_ampersand = strict_ampersand
         self.round_trip_s = round_trip_s
         self._lock = threading.RLock()
@@ -399,28 +367,27 @@ class TelegramPeer:
         self._next_update_id = 166770000
         self._poll_generation = 0
         self._webhook_url = ""
-        self._chat_faults: dict[int, Fault] = {}
-        self._chat_delays: dict[int, tuple[float, int | None]] = {}
+        self._chat_faults: dict[int, tuple[Fault, int | None]] = {}  # chat: the fault, times left (None: always)
+        self._chat_delays: dict[int, tuple[float, int | None]] = {}  # chat: seconds, times left
         self._global_faults: list[tuple[Fault, frozenset[str] | None]] = []  # each entry is one failed call
         self._closing = False
         self._server: tornado.httpserver.HTTPServer | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self.port = 0
         self._methods: dict[str, Callable[[JSONDict], Any]] = {
             "getMe": lambda p: {**self.bot_user, "can_join_groups": True, "can_read_all_group_messages": False,
                                 "supports_inline_queries": False},
-            "deleteWebhook": self._delete_webhook,
-            "setWebhook": self._set_webhook,
+            "deleteWebhook": self._webhook,
+            "setWebhook": self._webhook,
             "setMyCommands": self._set_my_commands,
-            "sendMessage": self._send_message,
+            "sendMessage": lambda p: self._new_bot_message(p, self._formatted(p, "text", _MESSAGE_LIMIT, "message is too long")),
             "sendPhoto": self._send_photo,
-            "editMessageText": self._edit_message_text,
-            "editMessageReplyMarkup": self._edit_message_reply_markup,
+            "editMessageText": lambda p: self._edit(p, self._formatted(p, "text", _MESSAGE_LIMIT, "MESSAGE_TOO_LONG")),
+            "editMessageReplyMarkup": lambda p: self._edit(  # an empty keyboard takes the buttons off
+                p, {"reply_markup": p["reply_markup"]} if (p.get("reply_markup") or {}).get("inline_keyboard") else {}),
             "answerCallbackQuery": self._answer_callback_query,
             "getChat": self._get_chat,
             "getChatMember": self._get_chat_member,
-        }  # fmt: skip
+        }
         self._method_by_lower = {name.lower(): name for name in [*self._methods, "getUpdates"]}
 
     # ---- transports --------------------------------------------------------------------------------
@@ -458,7 +425,6 @@ class TelegramPeer:
         self.port = sockets[0].getsockname()[1]
         self._server = tornado.httpserver.HTTPServer(app, max_body_size=64 * 1024 * 1024, idle_connection_timeout=60)
         self._server.add_sockets(sockets)
-        self._loop = asyncio.get_running_loop()
 
     async def aclose(self) -> None:
         """Answer pending long polls, stop listening and close every connection."""
@@ -476,41 +442,6 @@ class TelegramPeer:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    @classmethod
-    def start_in_thread(cls, **kwargs: Any) -> Self:
-        """A peer serving HTTP from its own thread and event loop (a bot in a subprocess); end it with ``stop()``."""
-        peer, loop, started = cls(**kwargs), asyncio.new_event_loop(), threading.Event()
-
-        def run() -> None:
-            try:
-                loop.run_until_complete(peer.start())
-            finally:
-                started.set()
-            loop.run_forever()
-
-        peer._thread = threading.Thread(target=run, name="telegram-peer", daemon=True)
-        peer._thread.start()
-        if not started.wait(10) or not peer.serving:
-            raise RuntimeError("the telegram peer did not start")
-        return peer
-
-    def stop(self) -> None:
-        """Stop a peer started with ``start_in_thread`` and join its thread."""
-        loop, thread = self._loop, self._thread
-        if thread is None or loop is None:
-            raise RuntimeError("stop() is for start_in_thread(); a peer started in a loop ends with aclose()")
-        asyncio.run_coroutine_threadsafe(self.aclose(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     # ---- test side: configuration ------------------------------------------------------------------
 
     def set_limits(self, limits: Limits | None) -> None:
@@ -523,18 +454,18 @@ class TelegramPeer:
         with self._lock:
             self._admins[chat_id] = (creator_id, frozenset(user_ids))
 
-    def set_fault(self, chat_id: int, fault: Fault) -> None:
-        """Answer calls for ``chat_id`` with ``fault`` (``fault.times`` times, or always)."""
+    def set_fault(self, chat_id: int, fault: Fault, times: int | None = None) -> None:
+        """Answer the next ``times`` calls for ``chat_id`` (None: every call from now on) with ``fault``."""
         with self._lock:
-            self._chat_faults[chat_id] = fault
+            self._chat_faults[chat_id] = (fault, times)
 
     def block(self, chat_id: int) -> None:
         """The user of this private chat blocked the bot: 403 from now on."""
-        self.set_fault(chat_id, Fault(403, "Forbidden: bot was blocked by the user", times=None))
+        self.set_fault(chat_id, Fault(403, "Forbidden: bot was blocked by the user"))
 
     def chat_not_found(self, chat_id: int) -> None:
         """400 "chat not found" for this chat from now on."""
-        self.set_fault(chat_id, Fault(400, "Bad Request: chat not found", times=None))
+        self.set_fault(chat_id, Fault(400, "Bad Request: chat not found"))
 
     def migrate(self, chat_id: int, new_chat_id: int) -> None:
         """The group became supergroup ``new_chat_id``: the old id answers 400 with migrate_to_chat_id."""
@@ -544,18 +475,16 @@ class TelegramPeer:
             if chat_id in self._admins:
                 self._admins[new_chat_id] = self._admins[chat_id]
         upgraded = "Bad Request: group chat was upgraded to a supergroup chat"
-        self.set_fault(chat_id, Fault(400, upgraded, {"migrate_to_chat_id": new_chat_id}, times=None))
+        self.set_fault(chat_id, Fault(400, upgraded, {"migrate_to_chat_id": new_chat_id}))
 
     def flood_once(self, chat_id: int, retry_after: int) -> None:
         """The next call for this chat gets 429 with ``retry_after`` seconds."""
-        self.set_fault(chat_id, Fault(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}))
+        self.set_fault(chat_id, _too_many(retry_after), times=1)
 
     def server_error(self, chat_id: int, status: int = 500, *, times: int | None = 1) -> None:
         """The next ``times`` calls for this chat get a 5xx (a 502 as nginx's HTML page)."""
-        if status == 502:
-            self.set_fault(chat_id, Fault(502, "Bad Gateway", times=times, raw_body=_NGINX_502))
-        else:
-            self.set_fault(chat_id, Fault(status, "Internal Server Error", times=times))
+        fault = Fault(502, "Bad Gateway", raw_body=_NGINX_502) if status == 502 else Fault(status, "Internal Server Error")
+        self.set_fault(chat_id, fault, times)
 
     def delay(self, chat_id: int, seconds: float, *, times: int | None = None) -> None:
         """Hold calls for this chat ``seconds`` before handling them. The call still takes effect when the
@@ -563,15 +492,8 @@ class TelegramPeer:
         with self._lock:
             self._chat_delays[chat_id] = (seconds, times)
 
-    def fail_next(
-        self,
-        n: int,
-        status: int = 500,
-        description: str = "Internal Server Error",
-        *,
-        parameters: Mapping[str, int] | None = None,
-        methods: Collection[str] | None = None,
-    ) -> None:
+    def fail_next(self, n: int, status: int = 500, description: str = "Internal Server Error", *,
+                  parameters: Mapping[str, int] | None = None, methods: Collection[str] | None = None) -> None:
         """The next ``n`` calls (to ``methods``; default every method but getUpdates) fail so."""
         with self._lock:
             chosen = frozenset(methods) if methods is not None else None
@@ -579,18 +501,9 @@ class TelegramPeer:
 
     # ---- test side: injecting updates --------------------------------------------------------------
 
-    def inject_message(
-        self,
-        chat_id: int,
-        text: str,
-        *,
-        user_id: int | None = None,
-        chat_type: str = "private",
-        language_code: str | None = "en",
-        username: str | None = None,
-        first_name: str | None = None,
-        title: str | None = None,
-    ) -> JSONDict:
+    def inject_message(self, chat_id: int, text: str, *, user_id: int | None = None, chat_type: str = "private",
+                       language_code: str | None = "en", username: str | None = None, first_name: str | None = None,
+                       title: str | None = None) -> JSONDict:
         """Queue a user's text message as an Update and return it. A leading ``/word`` carries a bot_command
         entity. In a private chat the sender is the chat; in a group ``user_id`` defaults to DEFAULT_USER_ID."""
         if chat_type not in ("private", "group", "supergroup"):
@@ -603,22 +516,21 @@ class TelegramPeer:
         with self._lock:
             user = self._users.setdefault(sender, {"id": sender, "is_bot": False, "first_name": f"User {sender}"})
             user.update({k: v for k, v in (("first_name", first_name), ("username", username),
-                                           ("language_code", language_code)) if v})  # fmt: skip
+                                           ("language_code", language_code)) if v})
             chat = self._chats.setdefault(chat_id, {"id": chat_id, "type": chat_type})
             if chat_type == "private":
                 chat.update({k: user[k] for k in ("first_name", "username") if k in user})
             else:
                 chat.update(type=chat_type, title=title or chat.get("title") or f"Group {chat_id}")
             message: JSONDict = {"message_id": self._take_message_id(chat_id), "from": copy.deepcopy(user),
-                                 "chat": copy.deepcopy(chat), "date": int(time.time()), "text": text}  # fmt: skip
+                                 "chat": copy.deepcopy(chat), "date": int(time.time()), "text": text}
             if text.startswith("/") and text.strip():
                 message["entities"] = [{"offset": 0, "length": utf16_len(text.split()[0]), "type": "bot_command"}]
             self._messages[(chat_id, message["message_id"])] = message
             return self._queue_update({"message": message})
 
-    def inject_callback(
-        self, chat_id: int, message_id: int, data: str, *, user_id: int | None = None, language_code: str = "en"
-    ) -> JSONDict:
+    def inject_callback(self, chat_id: int, message_id: int, data: str, *, user_id: int | None = None,
+                        language_code: str = "en") -> JSONDict:
         """Queue a press on an inline button of the bot's message ``message_id``; returns the Update."""
         with self._lock:
             message = self._messages.get((chat_id, message_id))
@@ -627,7 +539,7 @@ class TelegramPeer:
             private = self._chats[chat_id]["type"] == "private"
             sender = user_id if user_id is not None else (chat_id if private else DEFAULT_USER_ID)
             user = {**self._users.get(sender, {"id": sender, "is_bot": False, "first_name": f"User {sender}"}),
-                    "language_code": language_code}  # fmt: skip
+                    "language_code": language_code}
             query_id = str(7866573844579717000 + next(self._counter))
             self._callback_queries.add(query_id)
             query = {"id": query_id, "from": user, "message": message, "chat_instance": str(abs(chat_id)), "data": data}
@@ -683,15 +595,8 @@ class TelegramPeer:
                 raise TimeoutError(f"nothing matched within {timeout} s; sent: {last}")
             await asyncio.sleep(0.005)
 
-    async def wait_for(
-        self,
-        predicate: Callable[[SentCall], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109 -- the peer's callers pass a timeout, as before
-        *,
-        since: int = 0,
-    ) -> SentCall:
+    async def wait_for(self, predicate: Callable[[SentCall], bool], timeout: float = 5.0, *, since: int = 0) -> SentCall:  # noqa: ASYNC109
         """The first recorded call (from index ``since``) matching ``predicate``; waits up to ``timeout``."""
-
         def match() -> SentCall | None:
             return next((call for call in self.sent[since:] if predicate(call)), None)
 
@@ -704,22 +609,17 @@ class TelegramPeer:
 
     async def handle(self, token: str, method: str, form: Mapping[str, Any], files: Mapping[str, bytes]) -> tuple[int, Any]:
         """Answer one Bot API call: (HTTP status, JSON body, or a str for an HTML error page)."""
-        if token != self.token:
-            with self._lock:
-                self._statuses[401] += 1
-            return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
-        name = self._method_by_lower.get(method.lower(), method)
+        name = self._method_by_lower.get(method.lower()) if token == self.token else None
         half = self.round_trip_s / 2 if name != "getUpdates" else 0.0
         await asyncio.sleep(half)
         arrival = time.monotonic()
-        values: JSONDict = {}
+        values: JSONDict = {"files": files}
         chat_id: Any = form.get("chat_id")
         result: Any = None
         try:
-            if name not in self._method_by_lower.values():
-                raise _ApiError(Fault(404, "Not Found"))
-            values = {key: _coerce(key, value) for key, value in form.items()}
-            values["files"] = dict(files)
+            if name is None:
+                raise _ApiError(Fault(401, "Unauthorized") if token != self.token else Fault(404, "Not Found"))
+            values.update((key, _coerce(key, value)) for key, value in form.items())
             chat_id = values.get("chat_id")
             if name == "getUpdates":
                 result = await self._get_updates(values)
@@ -734,10 +634,10 @@ class TelegramPeer:
             if fault.parameters and isinstance(body, dict):
                 body["parameters"] = dict(fault.parameters)
         with self._lock:
-            self._requests[name] += 1
+            self._requests[name or method] += 1
             self._statuses[status] += 1
             self._too_many_requests += status == 429
-            if name != "getUpdates":
+            if name not in (None, "getUpdates"):
                 self._sent.append(_record(name, values, chat_id, arrival, status, body, result))
         await asyncio.sleep(half)
         return status, body
@@ -751,16 +651,8 @@ class TelegramPeer:
             if values.get("chat_id") in (None, ""):
                 return None
             chat_id = self._chat(values)["id"]
-            seconds, times = self._chat_delays.get(chat_id, (0.0, None))
-            if times is not None:
-                self._chat_delays[chat_id] = (seconds, times - 1) if times > 1 else (0.0, None)
-            fault = self._chat_faults.get(chat_id)
-            if fault is not None and fault.times is not None:
-                self._chat_faults.pop(chat_id)
-                if fault.times > 1:
-                    self._chat_faults[chat_id] = Fault(fault.status, fault.description, fault.parameters, fault.times - 1,
-                                                       fault.raw_body)  # fmt: skip
-        await asyncio.sleep(seconds)
+            delay, fault = _take(self._chat_delays, chat_id), _take(self._chat_faults, chat_id)
+        await asyncio.sleep(delay or 0.0)
         if fault is not None:
             raise _ApiError(fault)
         if name in _SEND_METHODS:
@@ -770,7 +662,7 @@ class TelegramPeer:
                 if verdict is not None:
                     retry_after, violated = verdict
                     self._flood_violations += violated
-                    raise _ApiError(Fault(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}))
+                    raise _ApiError(_too_many(retry_after))
         return chat_id
 
     def _chat(self, values: Mapping[str, Any]) -> JSONDict:
@@ -793,7 +685,7 @@ class TelegramPeer:
         with self._lock:
             if self._webhook_url:
                 raise _ApiError(Fault(409, "Conflict: can't use getUpdates method while webhook is active; use "
-                                           "deleteWebhook to delete the webhook first"))  # fmt: skip
+                                           "deleteWebhook to delete the webhook first"))
             if offset is not None:
                 self._updates = self._updates[offset:] if offset < 0 else [u for u in self._updates if u["update_id"] >= offset]
             self._poll_generation += 1
@@ -803,21 +695,16 @@ class TelegramPeer:
             with self._lock:
                 if generation != self._poll_generation:
                     raise _ApiError(Fault(409, "Conflict: terminated by other getUpdates request; make sure that only "
-                                               "one bot instance is running"))  # fmt: skip
+                                               "one bot instance is running"))
                 ready = copy.deepcopy(self._updates[:limit])
             if ready or self._closing or time.monotonic() >= deadline:
                 return ready
             await asyncio.sleep(0.01)
 
-    def _set_webhook(self, p: JSONDict) -> bool:
-        """Recorded, not served: a test posts updates to the bot's webhook itself."""
+    def _webhook(self, p: JSONDict) -> bool:
+        """setWebhook and deleteWebhook (no url): recorded, not served; a test posts to the bot's webhook itself."""
         with self._lock:
             self._webhook_url = str(p.get("url") or "")
-        return True
-
-    def _delete_webhook(self, p: JSONDict) -> bool:
-        with self._lock:
-            self._webhook_url = ""
             if p.get("drop_pending_updates"):
                 self._updates.clear()
         return True
@@ -871,7 +758,7 @@ class TelegramPeer:
         with self._lock:
             chat = self._chat(p)
             message: JSONDict = {"message_id": self._take_message_id(chat["id"]), "from": self.bot_user,
-                                 "chat": chat, "date": int(time.time()), **content}  # fmt: skip
+                                 "chat": chat, "date": int(time.time()), **content}
             reply_to = _int(p, "reply_to_message_id") or (p.get("reply_parameters") or {}).get("message_id")
             if reply_to is not None:
                 replied = self._messages.get((chat["id"], reply_to))
@@ -883,9 +770,6 @@ class TelegramPeer:
             self._messages[(chat["id"], message["message_id"])] = message
             return copy.deepcopy(message)
 
-    def _send_message(self, p: JSONDict) -> JSONDict:
-        return self._new_bot_message(p, self._formatted(p, "text", _MESSAGE_LIMIT, "message is too long"))
-
     def _send_photo(self, p: JSONDict) -> JSONDict:
         upload, reference = _upload(p), p.get("photo")
         if upload is not None:
@@ -895,7 +779,7 @@ class TelegramPeer:
             sides = [side for side in (90, 320, 800) if side < longest] + [min(longest, 1280)]
             sizes = [{"file_id": f"AgACAgIAAxkDAAI{number:06d}{index}", "file_unique_id": f"AQAD{number:06d}{index}",
                       "width": max(1, round(size[0] * side / longest)), "height": max(1, round(size[1] * side / longest))}
-                     for index, side in enumerate(sides)]  # fmt: skip
+                     for index, side in enumerate(sides)]
             sizes[-1]["file_size"] = len(upload)
             with self._lock:
                 self._files.update({s["file_id"]: (upload, sizes) for s in sizes})
@@ -903,12 +787,9 @@ class TelegramPeer:
             with self._lock:
                 sizes = self._files[reference][1]
         else:
-            raise _bad_request(
-                "there is no photo in the request" if not reference else "wrong file identifier/HTTP URL specified"
-            )
-        return self._new_bot_message(
-            p, {"photo": sizes, **self._formatted(p, "caption", _CAPTION_LIMIT, "message caption is too long")}
-        )
+            raise _bad_request("wrong file identifier/HTTP URL specified" if reference else "there is no photo in the request")
+        caption = self._formatted(p, "caption", _CAPTION_LIMIT, "message caption is too long")
+        return self._new_bot_message(p, {"photo": sizes, **caption})
 
     def _editable(self, p: JSONDict) -> JSONDict:
         message = self._messages.get((self._chat(p)["id"], _int(p, "message_id", "message identifier is not specified") or 0))
@@ -931,13 +812,6 @@ class TelegramPeer:
             message.update(kept, **content, edit_date=int(time.time()))
             return copy.deepcopy(message)
 
-    def _edit_message_text(self, p: JSONDict) -> JSONDict:
-        return self._edit(p, self._formatted(p, "text", _MESSAGE_LIMIT, "MESSAGE_TOO_LONG"))
-
-    def _edit_message_reply_markup(self, p: JSONDict) -> JSONDict:
-        markup = p.get("reply_markup")
-        return self._edit(p, {"reply_markup": markup} if isinstance(markup, dict) and markup.get("inline_keyboard") else {})
-
     def _answer_callback_query(self, p: JSONDict) -> bool:
         with self._lock:
             if str(p.get("callback_query_id")) not in self._callback_queries:
@@ -948,9 +822,8 @@ class TelegramPeer:
         return True
 
     def _get_chat(self, p: JSONDict) -> JSONDict:
-        gifts = dict.fromkeys(
-            ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription", "gifts_from_channels"), False
-        )
+        gifts = dict.fromkeys(("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription",
+                               "gifts_from_channels"), False)
         with self._lock:  # ChatFullInfo needs these since Bot API 7.3 (colors) and 9.0 (gifts)
             return {**self._chat(p), "accent_color_id": 0, "max_reaction_count": 11, "accepted_gift_types": gifts}
 
@@ -968,9 +841,9 @@ class TelegramPeer:
             return {"status": "creator", "user": user, "is_anonymous": False}
         if user_id in admins:
             rights = ("can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
-                      "can_change_info", "can_invite_users", "can_pin_messages")  # fmt: skip
+                      "can_change_info", "can_invite_users", "can_pin_messages")
             denied = ("can_be_edited", "is_anonymous", "can_promote_members", "can_post_stories", "can_edit_stories",
-                      "can_delete_stories")  # fmt: skip
+                      "can_delete_stories")
             return {"status": "administrator", "user": user, **dict.fromkeys(rights, True), **dict.fromkeys(denied, False)}
         return {"status": "member", "user": user}
 
@@ -986,19 +859,10 @@ def _upload(p: JSONDict) -> bytes | None:
 def _record(name: str, values: JSONDict, chat_id: Any, arrival: float, status: int, body: Any, result: Any) -> SentCall:
     text = values.get("text", values.get("caption"))
     markup = values.get("reply_markup")
-    return SentCall(
-        method=name,
-        chat_id=chat_id,
-        text=None if text is None else str(text),
-        parse_mode=values.get("parse_mode"),
-        reply_markup=markup if isinstance(markup, dict) else None,
-        photo=_upload(values) if name == "sendPhoto" else None,
-        time=arrival,
-        status=status,
-        description=None if status == 200 else (body.get("description") if isinstance(body, dict) else str(body)),
-        result=copy.deepcopy(result),
-        params={k: v for k, v in values.items() if k != "files"},
-    )
+    description = None if status == 200 else body.get("description") if isinstance(body, dict) else str(body)
+    return SentCall(name, chat_id, None if text is None else str(text), values.get("parse_mode"),
+                    markup if isinstance(markup, dict) else None, _upload(values) if name == "sendPhoto" else None, arrival,
+                    status, description, copy.deepcopy(result), {k: v for k, v in values.items() if k != "files"})
 
 
 class PeerRequest(BaseRequest):
@@ -1018,14 +882,12 @@ class PeerRequest(BaseRequest):
     def read_timeout(self) -> float | None:
         return 5.0
 
-    async def do_request(
-        self, url: str, method: str, request_data: RequestData | None = None, read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        *_: Any, **__: Any,
-    ) -> tuple[int, bytes]:  # fmt: skip
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         read_timeout: Any = BaseRequest.DEFAULT_NONE, *_: Any, **__: Any) -> tuple[int, bytes]:
         token, name = url.rsplit("/", 2)[-2:]
         form = request_data.json_parameters if request_data else {}
         files = {part: content if isinstance(content, bytes) else content.read()
-                 for part, (_, content, *_) in (request_data.multipart_data if request_data else {}).items()}  # fmt: skip
+                 for part, (_, content, *_) in (request_data.multipart_data if request_data else {}).items()}
         task = asyncio.ensure_future(self.peer.handle(token.removeprefix("bot"), name, form, files))
         timeout = read_timeout if read_timeout is None or isinstance(read_timeout, int | float) else self.read_timeout
         try:  # a long poll the client abandons ends with it; any other call goes on at the peer
