@@ -611,7 +611,8 @@ class TelegramPeer:
         """Answer one Bot API call: (HTTP status, JSON body, or a str for an HTML error page)."""
         name = self._method_by_lower.get(method.lower()) if token == self.token else None
         half = self.round_trip_s / 2 if name != "getUpdates" else 0.0
-        await asyncio.sleep(half)
+        if half:
+            await asyncio.sleep(half)
         arrival = time.monotonic()
         values: JSONDict = {"files": files}
         chat_id: Any = form.get("chat_id")
@@ -625,7 +626,8 @@ class TelegramPeer:
                 result = await self._get_updates(values)
             else:
                 chat_id = await self._admit(name, values)
-                result = self._methods[name](values)
+                with self._lock:  # a snapshot: the stored objects change with later calls
+                    result = copy.deepcopy(self._methods[name](values))
             status, body = 200, {"ok": True, "result": result}
         except _ApiError as error:
             fault = error.fault
@@ -639,7 +641,8 @@ class TelegramPeer:
             self._too_many_requests += status == 429
             if name not in (None, "getUpdates"):
                 self._sent.append(_record(name, values, chat_id, arrival, status, body, result))
-        await asyncio.sleep(half)
+        if half:
+            await asyncio.sleep(half)
         return status, body
 
     async def _admit(self, name: str, values: JSONDict) -> int | None:
@@ -652,7 +655,8 @@ class TelegramPeer:
                 return None
             chat_id = self._chat(values)["id"]
             delay, fault = _take(self._chat_delays, chat_id), _take(self._chat_faults, chat_id)
-        await asyncio.sleep(delay or 0.0)
+        if delay:
+            await asyncio.sleep(delay)
         if fault is not None:
             raise _ApiError(fault)
         if name in _SEND_METHODS:
@@ -696,7 +700,7 @@ class TelegramPeer:
                 if generation != self._poll_generation:
                     raise _ApiError(Fault(409, "Conflict: terminated by other getUpdates request; make sure that only "
                                                "one bot instance is running"))
-                ready = copy.deepcopy(self._updates[:limit])
+                ready = copy.deepcopy(self._updates[:limit])  # queued updates never change: copied once here
             if ready or self._closing or time.monotonic() >= deadline:
                 return ready
             await asyncio.sleep(0.01)
@@ -757,18 +761,17 @@ class TelegramPeer:
     def _new_bot_message(self, p: JSONDict, content: JSONDict) -> JSONDict:
         with self._lock:
             chat = self._chat(p)
-            message: JSONDict = {"message_id": self._take_message_id(chat["id"]), "from": self.bot_user,
-                                 "chat": chat, "date": int(time.time()), **content}
+            message: JSONDict = {"message_id": self._take_message_id(chat["id"]), "from": dict(self.bot_user),
+                                 "chat": dict(chat), "date": int(time.time()), **content}
             reply_to = _int(p, "reply_to_message_id") or (p.get("reply_parameters") or {}).get("message_id")
             if reply_to is not None:
                 replied = self._messages.get((chat["id"], reply_to))
                 if replied is None and not p.get("allow_sending_without_reply"):
                     raise _bad_request("message to be replied not found")
                 if replied is not None:
-                    message["reply_to_message"] = replied
-            message = copy.deepcopy(message)
+                    message["reply_to_message"] = copy.deepcopy(replied)
             self._messages[(chat["id"], message["message_id"])] = message
-            return copy.deepcopy(message)
+            return message
 
     def _send_photo(self, p: JSONDict) -> JSONDict:
         upload, reference = _upload(p), p.get("photo")
@@ -810,7 +813,7 @@ class TelegramPeer:
                 raise _bad_request(_NOT_MODIFIED)
             message.clear()
             message.update(kept, **content, edit_date=int(time.time()))
-            return copy.deepcopy(message)
+            return message
 
     def _answer_callback_query(self, p: JSONDict) -> bool:
         with self._lock:
@@ -862,7 +865,7 @@ def _record(name: str, values: JSONDict, chat_id: Any, arrival: float, status: i
     description = None if status == 200 else body.get("description") if isinstance(body, dict) else str(body)
     return SentCall(name, chat_id, None if text is None else str(text), values.get("parse_mode"),
                     markup if isinstance(markup, dict) else None, _upload(values) if name == "sendPhoto" else None, arrival,
-                    status, description, copy.deepcopy(result), {k: v for k, v in values.items() if k != "files"})
+                    status, description, result, {k: v for k, v in values.items() if k != "files"})
 
 
 class PeerRequest(BaseRequest):
