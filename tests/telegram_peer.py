@@ -868,12 +868,8 @@ def _record(name: str, values: JSONDict, chat_id: Any, arrival: float, status: i
                     status, description, result, {k: v for k, v in values.items() if k != "files"})
 
 
-class PeerRequest(BaseRequest):
-    """PTB's request seam answered in process by a TelegramPeer; a call slower than the read timeout raises
-    TimedOut while it goes on at the peer, as on the network."""
-
-    def __init__(self, peer: TelegramPeer) -> None:
-        self.peer = peer
+class OfflineRequest(BaseRequest):
+    """PTB's request seam with no connection to open or close; subclasses answer each call in ``do_request``."""
 
     async def initialize(self) -> None:
         return None
@@ -884,6 +880,14 @@ class PeerRequest(BaseRequest):
     @property
     def read_timeout(self) -> float | None:
         return 5.0
+
+
+class PeerRequest(OfflineRequest):
+    """PTB's request seam answered in process by a TelegramPeer; a call slower than the read timeout raises
+    TimedOut while it goes on at the peer, as on the network."""
+
+    def __init__(self, peer: TelegramPeer) -> None:
+        self.peer = peer
 
     async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
                          read_timeout: Any = BaseRequest.DEFAULT_NONE, *_: Any, **__: Any) -> tuple[int, bytes]:
