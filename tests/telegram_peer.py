@@ -636,7 +636,8 @@ class TelegramPeer:
             if fault.parameters and isinstance(body, dict):
                 body["parameters"] = dict(fault.parameters)
         with self._lock:
-            self._requests[name or method] += 1
+            if token == self.token:  # as before: a wrong token counts as a 401 only
+                self._requests[name or method] += 1
             self._statuses[status] += 1
             self._too_many_requests += status == 429
             if name not in (None, "getUpdates"):
