@@ -1,4 +1,5 @@
-"""Run the real capgap Application against the Telegram peer (shared by end-to-end tests and bench/)."""
+"""Run the real capgap Application against the Telegram peer (shared by end-to-end tests and bench/): over
+HTTP when the peer serves (``async with TelegramPeer()``), else in process through ``peer.request()``."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ async def running_bot(
     market = Market(history, clock, fixed_asof=fixed_asof)
     store = make_store(data_dir=data_dir, redis_url=redis_url)
     services = Services(settings=settings, clock=clock, history=history, market=market, store=store)
-    application = build_application(settings, services)
+    application = build_application(settings, services, request=None if peer.serving else peer.request())
     async with application:
         assert application.post_init is not None
         await application.post_init(application)

@@ -9,28 +9,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from telegram.request import BaseRequest, RequestData
+from telegram.request import RequestData
+
+from tests.telegram_peer import OfflineRequest
 
 BOT_USER = {"id": 999, "is_bot": True, "first_name": "capgap", "username": "capgap_bench_bot"}
 
 
-class InstantRequest(BaseRequest):
+class InstantRequest(OfflineRequest):
     """Answers every Bot API method at once with a well-formed result."""
 
     def __init__(self, *, record: bool = False) -> None:
         self._message_id = 0
         self.record = record
         self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    async def initialize(self) -> None:
-        return None
-
-    async def shutdown(self) -> None:
-        return None
-
-    @property
-    def read_timeout(self) -> float | None:
-        return 5.0
 
     async def do_request(self, url: str, method: str, request_data: RequestData | None = None, **_: Any) -> tuple[int, bytes]:
         endpoint = url.rsplit("/", 1)[-1]

@@ -13,7 +13,8 @@ from tests.test_e2e_commands import FEDWATCH_DAY, load_fedwatch_fixture
 
 async def test_e2e_chart_button_sends_the_chart_once_and_leaves_the_message(tmp_path: Path, shared_data: Path) -> None:
     load_fedwatch_fixture(shared_data, tmp_path)
-    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)):
+    peer = TelegramPeer()
+    async with running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)):
         peer.inject_message(2001, "/fedodds 2")
         text = await peer.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == 2001, timeout=10)
         assert text.message_id is not None and text.reply_markup is not None
@@ -26,7 +27,8 @@ async def test_e2e_chart_button_sends_the_chart_once_and_leaves_the_message(tmp_
 
 
 async def test_e2e_mute_button_edits_the_alert_list_in_place(tmp_path: Path) -> None:
-    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)):
+    peer = TelegramPeer()
+    async with running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)):
         peer.inject_message(2002, "/subscribe cut_odds 75")
         await peer.wait_for(lambda c: c.chat_id == 2002 and "Subscribed" in (c.text or ""), timeout=10)
         peer.inject_message(2002, "/alerts")
@@ -39,7 +41,8 @@ async def test_e2e_mute_button_edits_the_alert_list_in_place(tmp_path: Path) -> 
 
 
 async def test_e2e_group_quiet_on_unknown_commands_and_operator_status_points_to_private(tmp_path: Path) -> None:
-    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY), admin_ids=(77,)):
+    peer = TelegramPeer()
+    async with running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY), admin_ids=(77,)):
         peer.inject_message(-5002, "/foo", user_id=88, chat_type="supergroup")
         peer.inject_message(-5002, "good morning", user_id=88, chat_type="supergroup")
         peer.inject_message(-5002, "/status", user_id=77, chat_type="supergroup")
@@ -53,7 +56,8 @@ async def test_e2e_group_quiet_on_unknown_commands_and_operator_status_points_to
 
 
 async def test_e2e_mute_button_pressed_by_a_non_admin_in_a_group_tells_only_the_presser(tmp_path: Path) -> None:
-    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)) as bot:
+    peer = TelegramPeer()
+    async with running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)) as bot:
         peer.set_admins(-5003, [77])
         peer.inject_message(-5003, "/subscribe cut_odds 75", user_id=77, chat_type="supergroup")
         await peer.wait_for(lambda c: c.chat_id == -5003 and "Subscribed" in (c.text or ""), timeout=10)

@@ -26,14 +26,16 @@ def load_fedwatch_fixture(shared_data: Path, data_dir: Path) -> None:
 
 
 async def test_e2e_start_lists_commands_in_the_users_language(tmp_path: Path) -> None:
-    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)):
+    peer = TelegramPeer()
+    async with running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)):
         peer.inject_message(1001, "/start", language_code="zh-hant")
         call = await peer.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == 1001, timeout=10)
         assert "歡迎使用 capgap" in call.text and "/r2k" in call.text and call.ok
 
 
 async def test_e2e_menu_is_set_in_english_and_chinese(tmp_path: Path) -> None:
-    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)):
+    peer = TelegramPeer()
+    async with running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)):
         en = {c["command"]: c["description"] for c in peer.commands("")}
         zh = {c["command"]: c["description"] for c in peer.commands("zh")}
         assert "r2k" in en and "fedodds" in en
@@ -41,7 +43,8 @@ async def test_e2e_menu_is_set_in_english_and_chinese(tmp_path: Path) -> None:
 
 
 async def test_e2e_lang_is_stored_per_chat_and_used_next_time(tmp_path: Path) -> None:
-    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)) as bot:
+    peer = TelegramPeer()
+    async with running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)) as bot:
         peer.inject_message(1002, "/lang zh-Hant", language_code="en")
         await peer.wait_for(lambda c: c.chat_id == 1002 and "繁體中文" in (c.text or ""), timeout=10)
         peer.inject_message(1002, "/help", language_code="en")
@@ -52,14 +55,16 @@ async def test_e2e_lang_is_stored_per_chat_and_used_next_time(tmp_path: Path) ->
 
 
 async def test_e2e_bad_lang_argument_gets_usage_in_the_users_language(tmp_path: Path) -> None:
-    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)):
+    peer = TelegramPeer()
+    async with running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)):
         peer.inject_message(1003, "/lang xx", language_code="zh-TW")
         call = await peer.wait_for(lambda c: c.chat_id == 1003, timeout=10)
         assert call.text.startswith("用法：/lang")
 
 
 async def test_e2e_lang_in_a_group_needs_a_chat_admin(tmp_path: Path) -> None:
-    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)) as bot:
+    peer = TelegramPeer()
+    async with running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)) as bot:
         peer.set_admins(-5001, [77])
         peer.inject_message(-5001, "/lang zh-Hant", user_id=88, chat_type="group")
         call = await peer.wait_for(lambda c: c.chat_id == -5001 and c.method == "sendMessage", timeout=10)
@@ -73,7 +78,8 @@ async def test_e2e_fedodds_replies_with_worked_example_numbers_and_its_chart_but
     tmp_path: Path, shared_data: Path
 ) -> None:
     load_fedwatch_fixture(shared_data, tmp_path)
-    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)):
+    peer = TelegramPeer()
+    async with running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)):
         peer.inject_message(1004, "/fedodds 2")
         text = await peer.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == 1004, timeout=10)
         assert text.reply_markup is not None
@@ -112,7 +118,8 @@ async def test_e2e_unexpected_error_gets_an_apology_and_a_logged_traceback_witho
         raise RuntimeError("boom")
 
     monkeypatch.setattr(start, "render_help", broken)
-    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)):
+    peer = TelegramPeer()
+    async with running_bot(peer, tmp_path, clock=clock_at_close(FEDWATCH_DAY)):
         peer.inject_message(1005, "/help")
         call = await peer.wait_for(lambda c: c.chat_id == 1005, timeout=10)
         assert call.text.startswith("Sorry, something went wrong")
@@ -126,7 +133,8 @@ async def test_e2e_r2k_replies_with_the_real_close_of_2026_02_20(tmp_path: Path,
     history = HistoryStore(tmp_path)
     history.write("RUT", read_series_csv(shared_data / "indices/RUT_yahoo_alitalbi.csv", "RUT").frame, source="yahoo",
                   fetched_at=None)
-    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(date(2026, 2, 20))):
+    peer = TelegramPeer()
+    async with running_bot(peer, tmp_path, clock=clock_at_close(date(2026, 2, 20))):
         peer.inject_message(1006, "/r2k")
         call = await peer.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == 1006, timeout=10)
         assert call.ok and "2,663.78" in call.text and "2,718.77" in call.text and "−2.02%" in call.text

@@ -27,7 +27,8 @@ def free_port() -> int:
 
 
 async def test_status_refuses_users_who_are_not_operators(tmp_path: Path) -> None:
-    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(DAY), admin_ids=(7,)):
+    peer = TelegramPeer()
+    async with running_bot(peer, tmp_path, clock=clock_at_close(DAY), admin_ids=(7,)):
         peer.inject_message(3001, "/status", user_id=3001)
         refused = await peer.wait_for(lambda c: c.chat_id == 3001, timeout=10)
         assert "operators only" in refused.text
@@ -38,7 +39,8 @@ async def test_status_refuses_users_who_are_not_operators(tmp_path: Path) -> Non
 
 async def test_webhook_rejects_updates_without_the_secret_token(tmp_path: Path) -> None:
     secret = "s3cret_token-123"
-    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(DAY), poll=False) as bot:
+    peer = TelegramPeer()
+    async with running_bot(peer, tmp_path, clock=clock_at_close(DAY), poll=False) as bot:
         port = free_port()
         updater = bot.application.updater
         assert updater is not None
@@ -62,10 +64,21 @@ async def test_webhook_rejects_updates_without_the_secret_token(tmp_path: Path) 
             await updater.stop()
 
 
-def test_token_never_appears_in_logs_of_a_failing_run(tmp_path: Path) -> None:
-    """Run `capgap run` against a peer that fails every call, capture everything it logs, grep the token."""
-    peer = TelegramPeer.start_in_thread()
+def capgap_run_output(env: dict[str, str], cwd: Path) -> str:
+    """Everything `capgap run` prints in 12 s (it keeps retrying a failing Telegram, so it is stopped then)."""
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
+        out, _ = proc.communicate(timeout=12)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    return out
+
+
+async def test_token_never_appears_in_logs_of_a_failing_run(tmp_path: Path) -> None:
+    """Run `capgap run` against a peer that fails every call, capture everything it logs, grep the token."""
+    async with TelegramPeer() as peer:
         peer.fail_next(10_000, 500, "Internal Server Error", methods=None)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CAPGAP_")}
         env.update({
@@ -76,15 +89,7 @@ def test_token_never_appears_in_logs_of_a_failing_run(tmp_path: Path) -> None:
             "CAPGAP_LOG_LEVEL": "DEBUG",
             "PYTHONPATH": str(REPO),
         })
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            out, _ = proc.communicate(timeout=12)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
-            out, _ = proc.communicate(timeout=10)
-    finally:
-        peer.stop()
+        out = await asyncio.to_thread(capgap_run_output, env, tmp_path)  # the peer serves on this loop meanwhile
     assert out.strip(), "the failing run logged nothing: the test would prove nothing"
     assert ("500" in out or "Internal Server Error" in out or "Error" in out), out[-2000:]
     assert peer.token not in out

@@ -187,9 +187,8 @@ class Run:
 async def run(backend: Backend, tmp_path: Path) -> AsyncIterator[Run]:
     store = backend.open_store()
     await store.open()
-    peer = TelegramPeer.start_in_thread(
-        limits=Limits(global_per_second=RATE_PER_S, per_chat_per_second=1, scale=1.0)
-    )
+    peer = TelegramPeer(limits=Limits(global_per_second=RATE_PER_S, per_chat_per_second=1, scale=1.0))
+    await peer.start()  # serving HTTP on the test's loop: the bot is another process
     state = Run(store, peer, tmp_path / "bot.log")
     try:
         await prepare(store)
@@ -198,7 +197,7 @@ async def run(backend: Backend, tmp_path: Path) -> AsyncIterator[Run]:
         if state.proc is not None and state.proc.poll() is None:
             state.proc.kill()
             state.proc.wait(10)
-        peer.stop()
+        await peer.aclose()
         await store.close()
 
 

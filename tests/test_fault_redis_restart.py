@@ -26,7 +26,8 @@ def own_redis(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 async def test_redis_restart_loses_nothing_and_the_bot_keeps_answering(tmp_path: Path, own_redis) -> None:  # type: ignore[no-untyped-def]
-    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(DAY), redis_url=own_redis.url) as bot:
+    peer = TelegramPeer()
+    async with running_bot(peer, tmp_path, clock=clock_at_close(DAY), redis_url=own_redis.url) as bot:
         store = bot.services.store
         assert store is not None
         peer.inject_message(2001, "/lang zh-Hant")
@@ -86,7 +87,8 @@ async def test_sender_redis_outage_logs_one_line_when_it_goes_and_one_when_it_is
     store.claim = counted  # type: ignore[method-assign]
     caplog.set_level(logging.INFO, logger="bot.delivery")
     stop = asyncio.Event()
-    async with TelegramPeer() as peer, Bot(peer.token, base_url=peer.base_url) as bot:
+    peer = TelegramPeer()
+    async with Bot(peer.token, request=peer.request()) as bot:
         task = asyncio.create_task(Sender(store, bot, FixedClock(now)).run(stop, idle_s=0.05))
         await asyncio.sleep(0.2)
         own_redis.stop()

@@ -273,7 +273,8 @@ async def test_e2e_fedodds_history_through_the_bot_in_zh_hant(
             fetched_at=None,
         )
     history.put_strips([s for d, s in sorted(strips.items()) if date(2020, 1, 1) <= d])
-    async with TelegramPeer() as peer, running_bot(peer, tmp_path, clock=clock_at_close(date(2023, 9, 15))):
+    peer = TelegramPeer()
+    async with running_bot(peer, tmp_path, clock=clock_at_close(date(2023, 9, 15))):
         peer.inject_message(1016, "/fedodds 2022-03 history", language_code="zh-hant")
         photo = await peer.wait_for(lambda c: c.method == "sendPhoto" and c.chat_id == 1016, timeout=60)
         assert photo.ok and photo.photo is not None and photo.photo[:4] == b"\x89PNG"
