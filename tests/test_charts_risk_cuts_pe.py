@@ -17,7 +17,6 @@ from bot.history import HistoryStore
 from bot.metrics.pe import MIN_CHART_POINTS, MIN_HISTORY_DAYS
 from bot.seam import Services
 from tests.commands_data import ask, import_real_data, services_for
-from tests.test_charts import figures  # noqa: F401 (a fixture: every figure drawn, before it is closed)
 
 END_2025 = date(2025, 12, 31)
 # No S&P 600 P/E history ships with the shared data (only Shiller's S&P 500 file), so /pe's chart is
@@ -53,7 +52,7 @@ def source_texts(fig: Figure) -> list[str]:
 @pytest.mark.parametrize(("lang", "words"),
                          [("en", ("Drawdown", "Financial crisis 2007–09")), ("zh-Hant", ("回檔", "2022 年熊市"))])
 async def test_risk_chart_draws_r2k_and_sp500_underwater_with_the_three_episodes_shaded(
-    services: Services, figures: list[Figure], lang: str, words: tuple[str, str]  # noqa: F811
+    services: Services, figures: list[Figure], lang: str, words: tuple[str, str]
 ) -> None:
     text, reply = await ask(services, "/risk chart", lang=lang, asof=END_2025)
     assert reply.chart is not None and reply.chart.png[:4] == b"\x89PNG" and "2025-12-31" in reply.chart.caption
@@ -83,7 +82,7 @@ async def test_risk_offers_its_chart_as_a_button_and_a_wrong_argument_gets_usage
 
 @pytest.mark.parametrize("lang", ["en", "zh-Hant"])
 async def test_cuts_chart_draws_r2k_and_sp500_bars_per_cycle_and_the_average(
-    services: Services, figures: list[Figure], lang: str  # noqa: F811
+    services: Services, figures: list[Figure], lang: str
 ) -> None:
     _, reply = await ask(services, "/cuts chart", lang=lang, asof=END_2025)
     assert reply.chart is not None and "2025-12-31" in reply.chart.caption
@@ -100,7 +99,7 @@ async def test_cuts_chart_draws_r2k_and_sp500_bars_per_cycle_and_the_average(
     assert any("2025-12-31" in s for s in source_texts(figures[-1]))
 
 
-async def test_cuts_chart_window_is_chosen_and_a_wrong_one_gets_usage(services: Services, figures: list[Figure]) -> None:  # noqa: F811
+async def test_cuts_chart_window_is_chosen_and_a_wrong_one_gets_usage(services: Services, figures: list[Figure]) -> None:
     _, reply = await ask(services, "/cuts chart 3m", asof=END_2025)
     assert reply.chart is not None and "3 months" in figures[-1].axes[0].get_title()
     _, plain = await ask(services, "/cuts", asof=END_2025)
@@ -113,7 +112,7 @@ async def test_cuts_chart_window_is_chosen_and_a_wrong_one_gets_usage(services: 
 
 @pytest.mark.parametrize("lang", ["en", "zh-Hant"])
 async def test_pe_chart_draws_the_gap_its_mean_and_the_percentile_band(
-    services: Services, figures: list[Figure], lang: str  # noqa: F811
+    services: Services, figures: list[Figure], lang: str
 ) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # matplotlib warns once per glyph no font has (tests/test_charts.py)
