@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import re
 
-from bot import calendar
-from bot.errors import NoDataError, UsageError
+from bot.errors import UsageError
 from bot.i18n import N_, tr
-from bot.metrics.odds import odds_view
 from bot.render import charts
 from bot.render.fedodds import fedodds_chart, render_fedodds, strip_label
 from bot.seam import Button, Chart, Reply, Request, Services
 from handlers.fedodds_history import fedodds_history_reply
-from handlers.fedpath import fedpath_reply
+from handlers.fedpath import fedpath_reply, latest_odds
 
 FEDODDS_USAGE = N_("Usage: /fedodds [N | YYYY-MM] [chart] — the next N meetings (1–12, default 4) or the meeting in a month with its odds then and now, e.g. /fedodds 8 or /fedodds 2026-12; add chart for the picture (a heatmap of the meetings by target range, bars for one meeting); /fedodds YYYY-MM history charts how that meeting's odds moved, e.g. /fedodds 2022-03 history; /fedodds path [chart] shows the market's rate path beside the Fed's SEP median")  # noqa: E501 (a msgid is one line)
 NO_MEETING = N_("No FOMC meeting in {month} among the meetings the futures price now. Try /fedodds 8.")
@@ -74,13 +72,7 @@ async def fedodds_command(services: Services, request: Request) -> Reply:
         args = args[:-1]
     count, month = parse_fedodds_args(args)
     snap = request.snapshot(services)
-    if not snap.strips:
-        raise NoDataError(what=N_("30-day Fed funds futures settlements"))
-    if not snap.has("DFEDTARL"):
-        raise NoDataError(what=N_("the Fed funds target range"))
-    view = odds_view(snap.strips, snap.close("DFEDTARL"), calendar.fomc_meetings(), snap.asof, calendar.previous_session)
-    if view is None or not view.result.meetings:
-        raise NoDataError(what=N_("FOMC odds on this date"))
+    view = latest_odds(snap)
     meetings = list(view.upcoming)  # a meeting decided since the strip's day is never shown as upcoming
     if month is not None:
         meetings = [m for m in meetings if (m.meeting.year, m.meeting.month) == month]

@@ -9,8 +9,9 @@ from __future__ import annotations
 from bot import calendar
 from bot.errors import NoDataError
 from bot.i18n import N_, tr
+from bot.market import Snapshot
 from bot.metrics.fedpath import fed_path
-from bot.metrics.odds import odds_view
+from bot.metrics.odds import OddsView, odds_view
 from bot.render import charts
 from bot.render.fedpath import fedpath_caption, fedpath_chart, render_fedpath
 from bot.seam import Button, Chart, Reply, Request, Services
@@ -18,14 +19,22 @@ from bot.seam import Button, Chart, Reply, Request, Services
 SEP = "FEDTARMD"
 
 
-async def fedpath_reply(services: Services, request: Request, want_chart: bool) -> Reply:
-    snap = request.snapshot(services)
+def latest_odds(snap: Snapshot) -> OddsView:
+    """The odds of the snapshot's latest strip (for /fedodds and its path); NoDataError names what is missing."""
     if not snap.strips:
         raise NoDataError(what=N_("30-day Fed funds futures settlements"))
     if not snap.has("DFEDTARL"):
         raise NoDataError(what=N_("the Fed funds target range"))
     view = odds_view(snap.strips, snap.close("DFEDTARL"), calendar.fomc_meetings(), snap.asof, calendar.previous_session)
-    if view is None or not view.upcoming:
+    if view is None or not view.result.meetings:
+        raise NoDataError(what=N_("FOMC odds on this date"))
+    return view
+
+
+async def fedpath_reply(services: Services, request: Request, want_chart: bool) -> Reply:
+    snap = request.snapshot(services)
+    view = latest_odds(snap)
+    if not view.upcoming:
         raise NoDataError(what=N_("FOMC odds on this date"))
     sep_status = snap.status.get(SEP)
     fresh = snap.has(SEP) and sep_status is not None and not sep_status.stale

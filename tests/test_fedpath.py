@@ -25,7 +25,6 @@ from bot.history import HistoryStore
 from bot.market import Market, SeriesStatus, Snapshot
 from bot.metrics.fedpath import fed_path, path_gap_series, sep_in_use
 from bot.metrics.odds import OddsView, odds_view
-from bot.render import charts
 from bot.render.alerts import render_alerts, render_event
 from bot.render.fedpath import fedpath_chart, render_fedpath
 from bot.render.text import as_terminal_text
@@ -201,18 +200,6 @@ def test_reply_with_a_sep_in_use_gives_each_year_end_and_its_gap(shared_data: Pa
         assert line in text
     assert "CSV FEDTARMD_jonsflow.csv (FEDTARMD)" in text and "2026-09-17" in text
 
-
-@pytest.fixture
-def figures(monkeypatch: pytest.MonkeyPatch) -> list[Figure]:
-    seen: list[Figure] = []
-    real_png = charts._png
-
-    def capture(fig: Figure) -> bytes:
-        seen.append(fig)
-        return real_png(fig)
-
-    monkeypatch.setattr(charts, "_png", capture)
-    return seen
 
 
 @pytest.mark.parametrize(("lang", "title", "gap"), [
