@@ -545,11 +545,12 @@ def _bounds_on(target: pd.Series, days: pd.DatetimeIndex) -> np.ndarray:
 
 def record_odds(history: HistoryStore, days: Iterable[date] = ()) -> int:
     """Keep the next meeting's cut probability per stored strip (CUTPROB_NEXT: ``value`` the cut, ``hold``,
-    ``hike``, and ``target`` the range's lower bound it was priced from) in step with the strips and the
+    ``hike``, the first year end priced ahead and its implied rate ``ye_year``/``ye_rate``, and ``target``
+    the range's lower bound it was priced from) in step with the strips and the
     target range, so odds changes can be shown and alerted on. Only the trade dates that need it are
     priced: those in ``days`` (strips just replaced), those after the last row (new strips), and rows
     priced from a target that has changed since (FRED published a decision after the strip was priced);
-    every strip when no row records its target yet. Returns the rows stored."""
+    every strip when the stored rows lack a column (written by an older capgap). Returns the rows stored."""
     from bot.metrics.odds import odds_history
 
     lower = history.load("DFEDTARL")
@@ -557,7 +558,7 @@ def record_odds(history: HistoryStore, days: Iterable[date] = ()) -> int:
         return 0
     target = lower["value"]
     stored = history.load(CUT_ODDS_SERIES)
-    if stored is None or stored.empty or "target" not in stored.columns:
+    if stored is None or stored.empty or not {"target", "ye_rate"} <= set(stored.columns):
         todo = history.strip_dates()
     else:
         revised = stored.index[stored["target"].to_numpy() != _bounds_on(target, stored.index)]
@@ -571,7 +572,7 @@ def record_odds(history: HistoryStore, days: Iterable[date] = ()) -> int:
     odds = odds_history(wanted, target, calendar.fomc_meetings())
     if odds.empty:
         return 0
-    frame = odds[["cut", "hold", "hike"]].rename(columns={"cut": "value"})
+    frame = odds[["cut", "hold", "hike", "ye_year", "ye_rate"]].rename(columns={"cut": "value"})
     frame["target"] = [bounds[d] for d in frame.index.date]
     history.upsert(CUT_ODDS_SERIES, frame, source="cme", fetched_at=None)
     return len(frame)

@@ -22,9 +22,9 @@ from bot.alerts.series import METRICS
 from bot.alerts.watcher import watch_once
 from bot.errors import SourceError
 from bot.history import HistoryStore
-from bot.market import Market, SeriesStatus, Snapshot
+from bot.market import CUT_ODDS_SERIES, Market, SeriesStatus, Snapshot
 from bot.metrics.fedpath import fed_path, path_gap_series, sep_in_use
-from bot.metrics.odds import OddsView, odds_view
+from bot.metrics.odds import OddsView, odds_history, odds_view
 from bot.render.alerts import render_alerts, render_event
 from bot.render.fedpath import fedpath_chart, render_fedpath
 from bot.render.text import as_terminal_text
@@ -147,11 +147,16 @@ def test_without_a_sep_the_path_is_the_market_alone(shared_data: Path) -> None:
 def test_gap_series_is_the_absolute_gap_at_the_first_year_end_ahead(shared_data: Path) -> None:
     strip = real_strip(shared_data)
     sep = sep_frame(sample_by_year(shared_data), MARCH_SEP)
-    series = path_gap_series({strip.trade_date: strip}, target_lower(shared_data), calendar.fomc_meetings(), sep)
+    # From the odds history record_odds keeps (the strip priced once, its first year end recorded with it).
+    odds = odds_history({strip.trade_date: strip}, target_lower(shared_data), calendar.fomc_meetings())
+    assert odds["ye_year"].tolist() == [2026.0]
+    series = path_gap_series(odds, sep)
     assert list(series.index) == [pd.Timestamp(TRADE_DATE)] and series.iloc[0] == pytest.approx(GAP_2026_BP)
     # Strips before the first SEP stored have nothing to compare with.
     early = sep_frame(sample_by_year(shared_data), MARCH_SEP).set_axis([pd.Timestamp(2026, 9, 18)])
-    assert path_gap_series({strip.trade_date: strip}, target_lower(shared_data), calendar.fomc_meetings(), early).empty
+    assert path_gap_series(odds, early).empty
+    # Odds rows written by an older capgap (no year-end columns) give nothing rather than a wrong gap.
+    assert path_gap_series(odds.drop(columns=["ye_year", "ye_rate"]), sep).empty
 
 
 # The reply and the chart ---------------------------------------------------------------------------------
@@ -304,10 +309,13 @@ def test_alert_message_names_the_gap_in_bp_in_both_languages() -> None:
 
 def snapshot(shared_data: Path, *, stale: bool) -> Snapshot:
     """The real strip, range and sample (filed under March) as of 2026-09-17, the SEP's freshness as given."""
-    frames = {"DFEDTARL": target_lower(shared_data).to_frame(), "FEDTARMD": sep_frame(sample_by_year(shared_data), MARCH_SEP)}
+    strip = real_strip(shared_data)
+    # The odds history record_odds keeps (its year-end market rate is what the alert compares).
+    odds = odds_history({strip.trade_date: strip}, target_lower(shared_data), calendar.fomc_meetings())
+    frames = {"DFEDTARL": target_lower(shared_data).to_frame(), "FEDTARMD": sep_frame(sample_by_year(shared_data), MARCH_SEP),
+              CUT_ODDS_SERIES: odds.rename(columns={"cut": "value"})}
     status = {n: SeriesStatus(n, "csv", f.index[-1].date(), None, stale=stale and n == "FEDTARMD") for n, f in frames.items()}
     status["ZQ_STRIPS"] = SeriesStatus("ZQ_STRIPS", "cme", TRADE_DATE, None, stale=False)
-    strip = real_strip(shared_data)
     return Snapshot(asof=TRADE_DATE, built_at=datetime(2026, 9, 18, tzinfo=UTC), frames=frames, status=status,
                     strips={strip.trade_date: strip})
 

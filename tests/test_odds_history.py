@@ -394,3 +394,24 @@ def test_record_odds_prices_only_new_strips_and_those_whose_target_changed(
     history.write("DFEDTARL", revised, source="csv", fetched_at=None)
     assert record_odds(history) == sum(1 for d in days if d >= date(2023, 7, 27))
     pd.testing.assert_frame_equal(history.load(CUT_ODDS_SERIES), priced_afresh("b", days[-1], revised))
+
+
+def test_record_odds_prices_every_strip_again_once_when_the_stored_rows_lack_a_column(
+    shared_data: Path, strips: dict[date, Strip], tmp_path: Path
+) -> None:
+    """An odds history written by an older capgap (no target, no year-end rate) is priced again whole,
+    once, so the fed_path_gap alert has its market rate on every stored strip after an upgrade."""
+    from bot.market import CUT_ODDS_SERIES, record_odds
+
+    lower = read_series_csv(shared_data / "fred/DFEDTARL_jonsflow.csv", "DFEDTARL").frame
+    days = [d for d in sorted(strips) if date(2023, 6, 1) <= d <= date(2023, 6, 30)]
+    history = HistoryStore(tmp_path / "old")
+    history.put_strips([strips[d] for d in days])
+    history.write("DFEDTARL", lower, source="csv", fetched_at=None)
+    assert record_odds(history) == len(days)
+    full = history.load(CUT_ODDS_SERIES)
+    assert full is not None and full["ye_year"].eq(2023).all() and full["ye_rate"].between(4.5, 6.0).all()
+    history.write(CUT_ODDS_SERIES, full[["value", "hold", "hike"]], source="cme", fetched_at=None)  # the old layout
+    assert record_odds(history) == len(days)
+    assert record_odds(history) == 0
+    pd.testing.assert_frame_equal(history.load(CUT_ODDS_SERIES), full)

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bot import calendar
 from bot.i18n import N_
 from bot.market import CUT_ODDS_SERIES, Snapshot
 from bot.metrics.fedpath import path_gap_series
@@ -58,11 +57,10 @@ def pe_gap_inputs(snap: Snapshot) -> tuple[str, ...]:
 
 def fed_path_gap(snap: Snapshot) -> pd.Series:
     """|market − Fed SEP median| (bp) at the first year end ahead, per stored strip since the first SEP
-    stored (bot/metrics/fedpath.py). FedWatch runs on each of those strips: kept with the snapshot."""
+    stored (bot/metrics/fedpath.py), from the market rates record_odds keeps with the odds history."""
     key = ("metric", "fed_path_gap")
     if key not in snap.memo:
-        snap.memo[key] = path_gap_series(snap.strips, snap.close("DFEDTARL"), calendar.fomc_meetings(),
-                                         snap.frame("FEDTARMD"))
+        snap.memo[key] = path_gap_series(snap.frame(CUT_ODDS_SERIES), snap.frame("FEDTARMD"))
     value = snap.memo[key]
     assert isinstance(value, pd.Series)
     return value

@@ -14,15 +14,14 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
 
 from bot.metrics.fedwatch import FedWatchResult
-from bot.metrics.odds import OddsView, fedwatch_on
-from bot.sources.base import Strip
+from bot.metrics.odds import OddsView
 from bot.sources.fred import sep_median
 
 BP = 100.0  # basis points per percentage point
@@ -87,30 +86,21 @@ def fed_path(view: OddsView, sep: pd.DataFrame | None) -> FedPath:
     )
 
 
-def first_year_end_gap(result: FedWatchResult, sep: pd.DataFrame) -> float | None:
-    """market − SEP (bp) at the first year end the strip prices ahead of its trade date: the current
-    year until its last FOMC decision, the next year from that decision on. None without a SEP
-    released by the trade date or a median for that year."""
-    if not result.year_end_rates:
-        return None
-    year = min(result.year_end_rates)
-    row = sep_in_use(sep, result.trade_date)
-    median = sep_median(row, year) if row is not None else None
-    return None if median is None else (result.year_end_rates[year] - median) * BP
-
-
-def path_gap_series(
-    strips: Mapping[date, Strip], target_lower: pd.Series, meetings: Sequence[date], sep: pd.DataFrame
-) -> pd.Series:
-    """|market − SEP| in bp at the first year end ahead, per stored strip from the first SEP release on:
-    the series the fed_path_gap alert watches (strips before any stored SEP have nothing to compare)."""
+def path_gap_series(odds: pd.DataFrame, sep: pd.DataFrame) -> pd.Series:
+    """|market − SEP| in bp at the first year end each strip prices ahead (the current year until its last
+    FOMC decision, the next year from that decision on), per stored strip from the first SEP release on:
+    the series the fed_path_gap alert watches. ``odds`` is the recorded odds history (CUTPROB_NEXT, whose
+    ``ye_year``/``ye_rate`` record_odds keeps per strip, so no strip is priced again here); each day's
+    SEP is the last released by then. Days without a SEP, or whose SEP has no median for that year, are
+    left out."""
     days: list[pd.Timestamp] = []
     gaps: list[float] = []
-    first = sep.index[0].date() if len(sep) else None
-    for day in sorted(d for d in strips if first is not None and d >= first):
-        result = fedwatch_on(strips[day], target_lower, meetings)
-        gap = first_year_end_gap(result, sep) if result is not None else None
-        if gap is not None:
-            days.append(pd.Timestamp(day))
-            gaps.append(abs(gap))
+    if sep.empty or odds.empty or "ye_rate" not in odds.columns:
+        return pd.Series(gaps, index=pd.DatetimeIndex(days, name="date"), dtype=float)
+    for day, year, rate in zip(odds.index, odds["ye_year"], odds["ye_rate"], strict=True):
+        row = sep_in_use(sep, day.date())
+        median = sep_median(row, int(year)) if row is not None and year == year else None  # year == year: not NaN
+        if median is not None and rate == rate:
+            days.append(day)
+            gaps.append(abs(rate - median) * BP)
     return pd.Series(gaps, index=pd.DatetimeIndex(days, name="date"), dtype=float)

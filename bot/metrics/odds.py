@@ -138,17 +138,24 @@ def _strip_near(strips: Mapping[date, Strip], target: date) -> Strip | None:
     return strips[max(held)] if held else None
 
 
+ODDS_COLUMNS = ["meeting", "cut", "hold", "hike", "ye_year", "ye_rate"]
+
+
 def odds_history(strips: Mapping[date, Strip], target_lower: pd.Series, meetings: Sequence[date]) -> pd.DataFrame:
     """One row per stored trade date: the next meeting's date and its cut / hold / hike probabilities
-    (fractions). This is the series the cut-odds alerts watch."""
+    (fractions), the series the cut-odds alerts watch; and the first year end the strip prices ahead
+    (``ye_year``) with the implied rate then (``ye_rate``, percent; NaN when it prices none), which the
+    fed_path_gap alert compares with the Fed's SEP median."""
     rows = []
     for day in sorted(strips):
         result = fedwatch_on(strips[day], target_lower, meetings)
         if result is None or not result.meetings:
             continue
         nxt = result.meetings[0]
+        year = min(result.year_end_rates, default=None)
         rows.append({"date": pd.Timestamp(day), "meeting": pd.Timestamp(nxt.meeting), "cut": nxt.cut, "hold": nxt.hold,
-                     "hike": nxt.hike})
+                     "hike": nxt.hike, "ye_year": float("nan") if year is None else float(year),
+                     "ye_rate": float("nan") if year is None else result.year_end_rates[year]})
     if not rows:
-        return pd.DataFrame(columns=["meeting", "cut", "hold", "hike"], index=pd.DatetimeIndex([], name="date"))
+        return pd.DataFrame(columns=ODDS_COLUMNS, index=pd.DatetimeIndex([], name="date"))
     return pd.DataFrame(rows).set_index("date")
