@@ -41,7 +41,7 @@ from bot.sources.csvfile import read_series_csv
 from bot.store.base import ChatSettings, Store
 from bot.store.redis import RedisStore
 from bot.store.sqlite import SqliteStore
-from jobs.digest import enqueue_due_digests
+from jobs.digest import DigestRenders, enqueue_due_digests
 
 CHATS = 100_000
 ZONES = (
@@ -73,8 +73,9 @@ async def full_scan_minute(store: Store, now: datetime) -> int:
 async def measure(store: Store, services: Services) -> dict[str, Any]:
     for n in range(1, CHATS + 1):
         await store.put_chat(chat(n))
+    renders = DigestRenders()  # the run's memo, as the bot's job keeps it
     start = time.process_time()
-    await enqueue_due_digests(services, DAY - timedelta(minutes=1))  # every chat is new: first due instants
+    await enqueue_due_digests(services, DAY - timedelta(minutes=1), renders)  # every chat is new: first due instants
     first = time.process_time() - start
     start = time.process_time()
     await full_scan_minute(store, DAY)
@@ -84,7 +85,7 @@ async def measure(store: Store, services: Services) -> dict[str, Any]:
     for minute in range(1440):
         now = DAY + timedelta(minutes=minute, seconds=15)  # the job runs at :15 of each minute
         start = time.process_time()
-        enqueued += await enqueue_due_digests(services, now)
+        enqueued += await enqueue_due_digests(services, now, renders)
         minutes.append(time.process_time() - start)
     return {"first": first, "scan": scan, "minutes": minutes, "enqueued": enqueued}
 

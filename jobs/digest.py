@@ -8,7 +8,8 @@ minute and touches only the chats due then, so its cost follows the digests sent
 
 A chat gets the digest of session S once: the outbox key ``digest:<chat>:<S>`` makes reruns and restarts
 harmless; a bot that was down at the digest time catches up within ``CATCH_UP``. The digest of one
-session and language is rendered once and kept while the market snapshot is the same; its chart is
+session and language is rendered once per run of the bot (``DigestRenders``, kept by the Application)
+while the market snapshot is the same; its chart is
 stored once in the outbox whatever the number of chats (bot/store/base.py, "Retention").
 """
 
@@ -30,30 +31,40 @@ from bot.store.base import OutboxItem
 log = logging.getLogger(__name__)
 
 BATCH = 5_000  # chats read from the schedule per store call
-_RENDERED_KEPT = 8  # rendered digests kept between minutes: a few sessions × languages
 
 
-_rendered: OrderedDict[tuple[int, datetime, date, str], dict[str, Any]] = OrderedDict()
+class DigestRenders:
+    """The digests one run of the bot rendered: one per market snapshot, session and language (a chart
+    costs ~0.1 s, the job's minute 5 ms). A run keeps a few (``KEPT``: sessions × languages); a new
+    snapshot renders again. Held by the Application (``bot_data``), not the module: two bots in one
+    process, or a test's fresh Services, never see each other's digests."""
+
+    KEPT = 8
+
+    def __init__(self) -> None:
+        self._payloads: OrderedDict[tuple[int, datetime, date, str], dict[str, Any]] = OrderedDict()
+
+    async def payload(self, services: Services, session: date, lang: str) -> dict[str, Any]:
+        """The outbox payload of the digest of ``session`` in ``lang``; every chat due gets this one
+        object, so the store encodes it and stores its chart once per batch."""
+        from bot.render.digest import build_digest
+
+        key = (id(services.market), services.market.snapshot.built_at, session, lang)
+        payload = self._payloads.get(key)
+        if payload is None:
+            digest = await build_digest(services.market.at(session), lang)
+            payload = payload_for(digest.text, png=digest.png, caption=digest.caption)
+            self._payloads[key] = payload
+            while len(self._payloads) > self.KEPT:
+                self._payloads.popitem(last=False)
+        return payload
 
 
-async def _digest_payload(services: Services, session: date, lang: str) -> dict[str, Any]:
-    """The digest of ``session`` in ``lang``, rendered once per market snapshot (a chart costs ~0.1 s)."""
-    from bot.render.digest import build_digest
-
-    key = (id(services.market), services.market.snapshot.built_at, session, lang)
-    payload = _rendered.get(key)
-    if payload is None:
-        digest = await build_digest(services.market.at(session), lang)
-        payload = payload_for(digest.text, png=digest.png, caption=digest.caption)
-        _rendered[key] = payload
-        while len(_rendered) > _RENDERED_KEPT:
-            _rendered.popitem(last=False)
-    return payload
-
-
-async def enqueue_due_digests(services: Services, now: datetime) -> int:
+async def enqueue_due_digests(services: Services, now: datetime, renders: DigestRenders | None = None) -> int:
     """Write the digests due at ``now`` to the outbox and move each due chat to its next due instant;
-    returns how many digests were new."""
+    returns how many digests were new. ``renders`` is the run's memo of rendered digests (without
+    one, each digest due is rendered once for this call)."""
+    renders = renders if renders is not None else DigestRenders()
     store = services.store
     assert store is not None
     added = due_count = 0
@@ -80,7 +91,7 @@ async def enqueue_due_digests(services: Services, now: datetime) -> int:
                     OutboxItem(
                         key=f"digest:{chat.chat_id}:{session.isoformat()}",
                         chat_id=chat.chat_id,
-                        payload=await _digest_payload(services, session, chat.lang or "en"),
+                        payload=await renders.payload(services, session, chat.lang or "en"),
                         created_at=now,
                         not_before=now,
                     )
@@ -105,8 +116,9 @@ async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     if not is_leader(context):
         return
     services = services_of(context)
+    renders = context.application.bot_data.setdefault("digest_renders", DigestRenders())
     try:
-        await enqueue_due_digests(services, services.clock.now())
+        await enqueue_due_digests(services, services.clock.now(), renders)
     except Exception:
         log.exception("digest job failed; it runs again in a minute")
 
