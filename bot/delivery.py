@@ -37,14 +37,15 @@ in the middle of a batch hands the unstarted rest back at once.
 
 Pipelining: up to ``max_in_flight`` sends are on the wire at once, so a long round trip to Telegram
 does not cap the rate at one message per round trip (20/s at 50 ms). The pacer counts each send from
-its start until a window after its end (Telegram received it somewhere in between), so whatever the
-round trip and its jitter, no window at Telegram's side holds more than the limit. The price: the
-overall rate tops out at ``limit × window / (window + round trip)``, 0.952 of 30/s at a 50 ms round
-trip (crediting part of the round trip back, tried, drew 429s from the peer as soon as the machine
-was loaded: the split of a round trip between the two directions is not knowable). A crash
-duplicates at most the messages in flight: Telegram may have them, the store does not yet say sent.
-That is the trade of CAPGAP_SEND_CONCURRENCY (default 3: measured at a 50 ms round trip, 3 reach the
-ceiling as 4 do, 2 fall short of it; at most 3 duplicates per crash).
+its start until a window after its end, less half the shortest recent round trip (``_Pacer``): a
+request reaches Telegram somewhere in between, and the way in of one send plus the way back of another
+take at least that, so no window at Telegram's side holds more than the limit. Without that credit the
+rate topped out at ``limit × window / (window + round trip)``: 0.952 of 30/s at 50 ms, 0.94-0.947
+measured once HTTP and a busy machine added 5-15 ms; with it, 0.98 (bench/bench_fanout.py). A crash
+duplicates at most the messages in flight: Telegram may have them, the store does not yet say sent (a
+place in the window is held until the store records the outcome). That is the trade of
+CAPGAP_SEND_CONCURRENCY (default 3: at most 3 duplicates per crash; at a 50 ms round trip 3 sends
+overlap enough for the limit, 1 reaches 20/s).
 
 While the store is unreachable the sender logs one line when it goes and one when it is back (with
 how long it was away), not a traceback per attempt. It also runs the outbox's maintenance: every
@@ -116,16 +117,25 @@ class DrainStats:
 class _Pacer:
     """Spaces sends: overall sliding windows, per-chat intervals, per-group windows, global pauses.
 
-    Times recorded are when a send ended (Telegram answered): a request reaches Telegram between its
-    start and its end, so spacing counted from ends is at least as wide at Telegram's side.
+    A send holds its overall slot from its start until a window after its end (Telegram answered), less
+    a credit of half the shortest round trip among the last ``RTT_KEPT``. A request reaches Telegram
+    between its start and its end; with no credit two sends one window apart at Telegram's side are
+    assumed to be the first arriving at its very end and the second at its very start, each with a
+    one-way trip of zero, which caps the rate at ``limit × window / (window + round trip)`` (0.952 of
+    30/s at a 50 ms round trip, 0.94 once a loaded machine adds 15 ms). The credit assumes only that the
+    way in of one send plus the way back of another take at least half the fastest round trip seen
+    (each direction a quarter of it): true of any real path, where each direction is about half.
     """
+
+    RTT_KEPT = 64
 
     def __init__(self, limits: Limits, monotonic: Callable[[], float]) -> None:
         self.limits = limits
         self.monotonic = monotonic
         self.capacity = max(1, math.floor(limits.overall_per_s * limits.window_s + 1e-9))
         self.window_s = self.capacity / limits.overall_per_s  # exact rate when the product is not whole
-        self._ended: deque[float] = deque()  # ends of the sends inside the current window
+        self._ended: deque[float] = deque()  # ends (less the credit) of the sends inside the current window
+        self._round_trips: deque[float] = deque(maxlen=self.RTT_KEPT)
         self._open = 0  # sends started and not yet answered
         self._next_chat: dict[int, float] = {}
         self._group_sends: dict[int, deque[float]] = {}
@@ -151,28 +161,38 @@ class _Pacer:
                     wait = max(wait, window[0] + 60.0 - now)
         return wait
 
+    def free_in(self) -> float:
+        """Seconds until a send may take an overall slot (0: now)."""
+        now = self.monotonic()
+        wait = self._paused_until - now
+        if wait > 0:
+            return wait
+        expired = now - self.window_s
+        while self._ended and self._ended[0] <= expired:
+            self._ended.popleft()
+        if len(self._ended) + self._open < self.capacity:
+            return 0.0
+        # The oldest slot frees when its window has passed (> 0: it was not popped); every slot taken
+        # by a send still open: poll until one ends.
+        return self._ended[0] - expired if self._ended else self.window_s / self.capacity
+
     async def take_overall(self, deadline: float) -> bool:
         """Take a send slot in the overall window, waiting for it; False if that would pass ``deadline``."""
         while True:
-            now = self.monotonic()
-            wait = self._paused_until - now
+            wait = self.free_in()
             if wait <= 0:
-                while self._ended and self._ended[0] <= now - self.window_s:
-                    self._ended.popleft()
-                if len(self._ended) + self._open < self.capacity:
-                    self._open += 1
-                    return True
-                # Every slot is taken by a send still open: poll until one ends.
-                wait = self._ended[0] + self.window_s - now if self._ended else self.window_s / self.capacity
-            if now + wait >= deadline:
+                self._open += 1
+                return True
+            if self.monotonic() + wait >= deadline:
                 return False
             await asyncio.sleep(wait)
 
-    def ended(self, chat_id: int) -> None:
-        """Record the end of a send taken with ``take_overall``."""
+    def ended(self, chat_id: int, started: float) -> None:
+        """Record the end of a send taken with ``take_overall`` at ``started`` (monotonic)."""
         now = self.monotonic()
         self._open -= 1
-        self._ended.append(now)
+        self._round_trips.append(now - started)
+        self._ended.append(now - min(self._round_trips) / 2)
         self._next_chat[chat_id] = now + 1.0 / self.limits.per_chat_per_s
         if chat_id < 0:
             self._group_sends.setdefault(chat_id, deque()).append(now)
@@ -187,11 +207,12 @@ class _Slot:
         self._pacer = pacer
         self._chat_id = chat_id
         self._open = True
+        self._started = pacer.monotonic()  # after the slot was taken: a round trip is never overstated
 
     def end(self) -> None:
         if self._open:
             self._open = False
-            self._pacer.ended(self._chat_id)
+            self._pacer.ended(self._chat_id, self._started)
 
 
 @dataclass
