@@ -8,10 +8,12 @@ idempotency keys make a rerun send nothing twice.
 
 Several bot processes on one store elect one leader (a lock with expiry, renewed every
 ``LEADER_RENEW_S``): only the leader refreshes, evaluates rules, schedules digests and sends the outbox
-(Telegram's limits are per bot, not per process; the others answer commands). A clean stop
-releases the lock, so another worker takes over within ``LEADER_RENEW_S``; after a crash it takes over
-when the lease runs out, within ``LEADER_TTL_S + LEADER_RENEW_S``. Every process reloads history that
-another one wrote (``data_job``), so all of them answer from the same data.
+(Telegram's limits are per bot, not per process; the others answer commands). A worker that does not
+lead tries the lock every ``LEADER_TRY_S``. A clean stop releases the lock, so another worker takes
+over within ``LEADER_TRY_S`` of the release; after a crash it takes over when the lease runs out,
+within ``LEADER_TTL_S + LEADER_TRY_S`` (bench/bench_leadership.py times both with real processes).
+Every process reloads history that another one wrote (``data_job``), so all of them answer from the
+same data.
 """
 
 from __future__ import annotations
@@ -36,10 +38,12 @@ log = logging.getLogger(__name__)
 
 NEW_YORK = ZoneInfo("America/New_York")
 LEADER_LOCK = "scheduler"
-# The lease: a crashed leader is replaced within LEADER_TTL_S + LEADER_RENEW_S (12 s); a leader that
-# misses four renewals in a row (a store hiccup) keeps its lease.
+# The lease: a crashed leader is replaced within LEADER_TTL_S + LEADER_TRY_S (10.5 s); a leader that
+# misses four renewals in a row (a store hiccup) keeps its lease. A released lock (a clean stop) is
+# taken within LEADER_TRY_S: trying is one SET NX (Redis) or one small write (SQLite) per worker.
 LEADER_TTL_S = 10.0
 LEADER_RENEW_S = 2.0
+LEADER_TRY_S = 0.5
 # After the 16:00 close, vendors need a while to publish final closes; CME publishes ZQ settlements
 # in the late afternoon Chicago time. Several passes catch late publications; each pass only fetches
 # what is missing.
@@ -70,7 +74,14 @@ async def elect(application: Application) -> bool:  # type: ignore[type-arg]
 
 
 async def leader_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await elect(context.application)
+    """Every LEADER_TRY_S: a worker that does not lead tries the lock; the leader renews it every
+    LEADER_RENEW_S."""
+    application = context.application
+    now = asyncio.get_running_loop().time()
+    if application.bot_data.get("leader") and now < application.bot_data.get("renew_at", 0.0):
+        return
+    application.bot_data["renew_at"] = now + LEADER_RENEW_S - LEADER_TRY_S / 2
+    await elect(application)
 
 
 async def heartbeat_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -94,7 +105,7 @@ async def schedule_jobs(application: Application, *, send_limits: Limits | None 
     assert jq is not None, "python-telegram-bot[job-queue] is required"
     # `first` is given explicitly: these jobs already ran once above (PTB's first=0 would wait a whole
     # interval, as APScheduler computes the next fire time after "now").
-    jq.run_repeating(leader_job, interval=LEADER_RENEW_S, first=LEADER_RENEW_S, name="leader")
+    jq.run_repeating(leader_job, interval=LEADER_TRY_S, first=LEADER_TRY_S, name="leader")
     jq.run_repeating(heartbeat_job, interval=health.BEAT_S, first=health.BEAT_S, name="heartbeat")
     jq.run_repeating(data_job, interval=RELOAD_S, first=RELOAD_S, name="history-reload")
     # Catch up at once (a restart after missed passes fetches now, not at the next slot); with
@@ -150,7 +161,7 @@ async def stop_sender(application: Application) -> None:  # type: ignore[type-ar
 
 async def step_down(application: Application) -> None:  # type: ignore[type-arg]
     """On a clean stop (post_stop, after the sender): release leadership at once, so another worker
-    takes over within LEADER_RENEW_S instead of waiting out the lease, and remove this process's
+    takes over within LEADER_TRY_S instead of waiting out the lease, and remove this process's
     heartbeat."""
     services: Services = application.bot_data["services"]
     owner = application.bot_data.get("owner")
