@@ -9,8 +9,8 @@ minute and touches only the chats due then, so its cost follows the digests sent
 A chat gets the digest of session S once: the outbox key ``digest:<chat>:<S>`` makes reruns and restarts
 harmless; a bot that was down at the digest time catches up within ``CATCH_UP``. The digest of one
 session and language is rendered once per run of the bot (``DigestRenders``, kept by the Application)
-while the market snapshot is the same; its chart is
-stored once in the outbox whatever the number of chats (bot/store/base.py, "Retention").
+while the market snapshot is the same; its chart is stored once in the outbox whatever the number of
+chats (bot/store/base.py, "Retention").
 """
 
 from __future__ import annotations
@@ -42,14 +42,14 @@ class DigestRenders:
     KEPT = 8
 
     def __init__(self) -> None:
-        self._payloads: OrderedDict[tuple[int, datetime, date, str], dict[str, Any]] = OrderedDict()
+        self._payloads: OrderedDict[tuple[datetime, date, str], dict[str, Any]] = OrderedDict()
 
     async def payload(self, services: Services, session: date, lang: str) -> dict[str, Any]:
         """The outbox payload of the digest of ``session`` in ``lang``; every chat due gets this one
         object, so the store encodes it and stores its chart once per batch."""
         from bot.render.digest import build_digest
 
-        key = (id(services.market), services.market.snapshot.built_at, session, lang)
+        key = (services.market.snapshot.built_at, session, lang)
         payload = self._payloads.get(key)
         if payload is None:
             digest = await build_digest(services.market.at(session), lang)
