@@ -17,6 +17,7 @@ BENCHMARKS = (
     "bench.bench_data",
     "bench.bench_fedwatch",
     "bench.bench_memory",
+    "bench.bench_leadership",
 )
 
 

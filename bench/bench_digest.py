@@ -33,7 +33,7 @@ from typing import Any
 from bench.common import require_shared_data, row
 from bot.clock import FixedClock
 from bot.config import Settings
-from bot.digests import chat_zone, due_session
+from bot.digests import DigestRenders, chat_zone, due_session
 from bot.history import HistoryStore
 from bot.market import Market
 from bot.seam import Services
@@ -70,22 +70,37 @@ async def full_scan_minute(store: Store, now: datetime) -> int:
     return sum(len(m) for (at, zone), m in groups.items() if due_session(at, zone, now) is not None)
 
 
-async def measure(store: Store, services: Services) -> dict[str, Any]:
-    for n in range(1, CHATS + 1):
+async def seed(store: Store, chats: int = CHATS) -> None:
+    """``chats`` chats with a digest (ids 1..chats), their times over every minute of the day."""
+    for n in range(1, chats + 1):
         await store.put_chat(chat(n))
+
+
+async def scheduler_minutes(
+    services: Services, renders: DigestRenders, day: datetime, minutes: int = 1440
+) -> tuple[list[float], int]:
+    """The digest job at :15 of each of the first ``minutes`` minutes of ``day``, as the bot runs it: the
+    process CPU time of each minute (the store's worker thread included), and the digests enqueued."""
+    times: list[float] = []
+    enqueued = 0
+    for minute in range(minutes):
+        now = day + timedelta(minutes=minute, seconds=15)
+        start = time.process_time()
+        enqueued += await enqueue_due_digests(services, now, renders)
+        times.append(time.process_time() - start)
+    return times, enqueued
+
+
+async def measure(store: Store, services: Services) -> dict[str, Any]:
+    await seed(store)
+    renders = DigestRenders()  # the run's memo, as the bot's job keeps it
     start = time.process_time()
-    await enqueue_due_digests(services, DAY - timedelta(minutes=1))  # every chat is new: first due instants
+    await enqueue_due_digests(services, DAY - timedelta(minutes=1), renders)  # every chat is new: first due instants
     first = time.process_time() - start
     start = time.process_time()
     await full_scan_minute(store, DAY)
     scan = time.process_time() - start
-    minutes: list[float] = []
-    enqueued = 0
-    for minute in range(1440):
-        now = DAY + timedelta(minutes=minute, seconds=15)  # the job runs at :15 of each minute
-        start = time.process_time()
-        enqueued += await enqueue_due_digests(services, now)
-        minutes.append(time.process_time() - start)
+    minutes, enqueued = await scheduler_minutes(services, renders, DAY)
     return {"first": first, "scan": scan, "minutes": minutes, "enqueued": enqueued}
 
 

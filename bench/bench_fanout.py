@@ -13,8 +13,9 @@ Two runs:
 
 The store is the embedded SQLite file; the sender runs in a process of its own (as the bot does), the
 peer in the benchmark's process. The pacer holds each send's slot from its start until a window after
-Telegram's answer (bot/delivery.py), so at a round trip r the steady rate tops out at 30 / (1 + r):
-0.952 of the limit at 50 ms, less when the machine is loaded (a loaded machine's round trip is longer).
+Telegram's answer, less half the shortest recent round trip (bot/delivery.py ``_Pacer``), so at a round
+trip r the steady rate tops out near 30 / (1 + r / 2) (without the credit 30 / (1 + r): 0.952 of the
+limit at 50 ms, 0.947 measured).
 
 Reported: achieved / limit over the whole run (the sender may send a whole window's 30 messages at
 once, so over N messages the ratio can reach 1 + 30/N), the steady rate (from the 31st message on, at

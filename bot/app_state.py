@@ -18,6 +18,7 @@ from typing import Any
 
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, JobQueue
 
+from bot.digests import DigestRenders
 from bot.errors import StoreUnavailableError
 from bot.seam import Services
 from bot.store.base import ChatSettings
@@ -99,6 +100,8 @@ class AppState:
     leader: bool | None = None  # None until the first election
     heartbeat: Path | None = None
     sender: tuple[asyncio.Event, asyncio.Task[None]] | None = None  # the outbox sender's stop flag and task
+    renew_at: float = 0.0  # loop time from which the leader renews its lease again (jobs/schedule.py)
+    digests: DigestRenders = field(default_factory=DigestRenders)  # the digests this run rendered
 
     def first_press(self, key: tuple[int, int, str]) -> bool:
         """Remember a chart button press; False when it was pressed before."""

@@ -38,14 +38,15 @@ in the middle of a batch hands the unstarted rest back at once.
 
 Pipelining: up to ``max_in_flight`` sends are on the wire at once, so a long round trip to Telegram
 does not cap the rate at one message per round trip (20/s at 50 ms). The pacer counts each send from
-its start until a window after its end (Telegram received it somewhere in between), so whatever the
-round trip and its jitter, no window at Telegram's side holds more than the limit. The price: the
-overall rate tops out at ``limit × window / (window + round trip)``, 0.952 of 30/s at a 50 ms round
-trip (crediting part of the round trip back, tried, drew 429s from the peer as soon as the machine
-was loaded: the split of a round trip between the two directions is not knowable). A crash
-duplicates at most the messages in flight: Telegram may have them, the store does not yet say sent.
-That is the trade of CAPGAP_SEND_CONCURRENCY (default 3: measured at a 50 ms round trip, 3 reach the
-ceiling as 4 do, 2 fall short of it; at most 3 duplicates per crash).
+its start until a window after its end, less half the steady part of recent round trips (``_Pacer``):
+a request reaches Telegram somewhere in between, and the way in of one send plus the way back of
+another take at least that, so no window at Telegram's side holds more than the limit. Without that credit the
+rate topped out at ``limit × window / (window + round trip)``: 0.952 of 30/s at 50 ms, 0.94-0.947
+measured once HTTP and a busy machine added 5-15 ms; with it, 0.98 (bench/bench_fanout.py). A crash
+duplicates at most the messages in flight: Telegram may have them, the store does not yet say sent (a
+place in the window is held until the store records the outcome). That is the trade of
+CAPGAP_SEND_CONCURRENCY (default 3: at most 3 duplicates per crash; at a 50 ms round trip 3 sends
+overlap enough for the limit, 1 reaches 20/s).
 
 While the store is unreachable the sender logs one line when it goes and one when it is back (with
 how long it was away), not a traceback per attempt. It also runs the outbox's maintenance: every
@@ -113,16 +114,27 @@ class DrainStats:
 class _Pacer:
     """Spaces sends: overall sliding windows, per-chat intervals, per-group windows, global pauses.
 
-    Times recorded are when a send ended (Telegram answered): a request reaches Telegram between its
-    start and its end, so spacing counted from ends is at least as wide at Telegram's side.
+    A send holds its overall slot from its start until a window after its end (Telegram answered), less
+    a credit (``_credit``): half the shortest of the last ``RTT_KEPT`` round trips, less their spread. A
+    request reaches Telegram between its start and its end; with no credit two sends one window apart
+    at Telegram's side are assumed to be the first arriving at its very end and the second at its very
+    start, each with a one-way trip of zero, which caps the rate at ``limit × window / (window + round
+    trip)`` (0.952 of 30/s at a 50 ms round trip, 0.94 once a loaded machine adds 15 ms). The credit
+    assumes that the way in of one send plus the way back of another take at least half the steady
+    part of a round trip (its distance, each direction about half of it on a real path); the part that
+    varies (a busy event loop, retransmits) is credited nothing, so on loopback, all variance, the
+    credit is 0.
     """
+
+    RTT_KEPT = 64
 
     def __init__(self, limits: Limits, monotonic: Callable[[], float]) -> None:
         self.limits = limits
         self.monotonic = monotonic
         self.capacity = max(1, math.floor(limits.overall_per_s * limits.window_s + 1e-9))
         self.window_s = self.capacity / limits.overall_per_s  # exact rate when the product is not whole
-        self._ended: deque[float] = deque()  # ends of the sends inside the current window
+        self._ended: deque[float] = deque()  # ends (less the credit) of the sends inside the current window
+        self._round_trips: deque[float] = deque(maxlen=self.RTT_KEPT)
         self._open = 0  # sends started and not yet answered
         self._next_chat: dict[int, float] = {}
         self._group_sends: dict[int, deque[float]] = {}
@@ -148,28 +160,46 @@ class _Pacer:
                     wait = max(wait, window[0] + 60.0 - now)
         return wait
 
+    def free_in(self) -> float:
+        """Seconds until a send may take an overall slot (0: now)."""
+        now = self.monotonic()
+        wait = self._paused_until - now
+        if wait > 0:
+            return wait
+        expired = now - self.window_s
+        while self._ended and self._ended[0] <= expired:
+            self._ended.popleft()
+        if len(self._ended) + self._open < self.capacity:
+            return 0.0
+        # The oldest slot frees when its window has passed (> 0: it was not popped); every slot taken
+        # by a send still open: poll until one ends.
+        return self._ended[0] - expired if self._ended else self.window_s / self.capacity
+
     async def take_overall(self, deadline: float) -> bool:
         """Take a send slot in the overall window, waiting for it; False if that would pass ``deadline``."""
         while True:
-            now = self.monotonic()
-            wait = self._paused_until - now
+            wait = self.free_in()
             if wait <= 0:
-                while self._ended and self._ended[0] <= now - self.window_s:
-                    self._ended.popleft()
-                if len(self._ended) + self._open < self.capacity:
-                    self._open += 1
-                    return True
-                # Every slot is taken by a send still open: poll until one ends.
-                wait = self._ended[0] + self.window_s - now if self._ended else self.window_s / self.capacity
-            if now + wait >= deadline:
+                self._open += 1
+                return True
+            if self.monotonic() + wait >= deadline:
                 return False
             await asyncio.sleep(wait)
 
-    def ended(self, chat_id: int) -> None:
-        """Record the end of a send taken with ``take_overall``."""
+    def _credit(self) -> float:
+        """Seconds of a round trip surely spent on the way (see the class): half the fastest of the last
+        RTT_KEPT, less their spread (median - fastest), which is local scheduling rather than distance;
+        0 on loopback, where the spread is the whole round trip."""
+        trips = sorted(self._round_trips)
+        fastest, typical = trips[0], trips[len(trips) // 2]
+        return max(0.0, fastest / 2 - (typical - fastest))
+
+    def ended(self, chat_id: int, started: float) -> None:
+        """Record the end of a send taken with ``take_overall`` at ``started`` (monotonic)."""
         now = self.monotonic()
         self._open -= 1
-        self._ended.append(now)
+        self._round_trips.append(now - started)
+        self._ended.append(now - self._credit())
         self._next_chat[chat_id] = now + 1.0 / self.limits.per_chat_per_s
         if chat_id < 0:
             self._group_sends.setdefault(chat_id, deque()).append(now)
@@ -184,11 +214,12 @@ class _Slot:
         self._pacer = pacer
         self._chat_id = chat_id
         self._open = True
+        self._started = pacer.monotonic()  # after the slot was taken: a round trip is never overstated
 
     def end(self) -> None:
         if self._open:
             self._open = False
-            self._pacer.ended(self._chat_id)
+            self._pacer.ended(self._chat_id, self._started)
 
 
 @dataclass
@@ -220,49 +251,72 @@ class Sender:
     async def drain_once(
         self, stop: asyncio.Event | None = None, is_leader: Callable[[], bool] | None = None
     ) -> DrainStats:
-        """Claim one batch of due items and settle every one of them (sent, rescheduled or dead).
+        """Claim a batch of due items and settle every one of them (sent, rescheduled or dead).
+
+        When a full batch has started, the next is claimed while its last sends are still on the wire
+        (their lease keeps them out of the claim), so the pipeline does not run dry at every batch
+        boundary (at 30/s and 50 ms, a round trip and a claim lost per 100 messages: 2% of the rate);
+        one call goes on so for up to ``lease_s``. The in-flight window spans the batches.
 
         Once ``stop`` is set, or ``is_leader`` answers False, the items not yet started are handed back,
         due at once, so a restarted bot (or the new leader) sends them without waiting for this lease
         to run out."""
         stats = DrainStats()
-        items = await self.store.claim(
-            self.consumer, now=self.clock.now(), limit=self.batch, lease_s=self.lease_s
-        )
-        stats.claimed = len(items)
-        last_start = self.monotonic() + self.lease_s * (1.0 - LEASE_RESERVE)
         semaphore = asyncio.Semaphore(self.max_in_flight)
         tasks: list[asyncio.Task[None]] = []
+        until = self.monotonic() + self.lease_s
         try:
-            for index, item in enumerate(items):
-                if (stop is not None and stop.is_set()) or (is_leader is not None and not is_leader()):
-                    await self._hand_back(items[index:], stats)
+            while True:
+                items = await self.store.claim(
+                    self.consumer, now=self.clock.now(), limit=self.batch, lease_s=self.lease_s
+                )
+                stats.claimed += len(items)
+                if not await self._start_all(items, stats, semaphore, tasks, stop, is_leader):
                     break
-                # The slot first, the pacing after: a 429 answered to the send before this one must
-                # be known (as a pause) before this one starts.
-                await semaphore.acquire()
-                try:
-                    verdict = await self._turn(item, last_start, stats)
-                except BaseException:
-                    semaphore.release()
-                    raise
-                if verdict == "deferred":
-                    semaphore.release()
-                    continue
-                if verdict == "hand_back":
-                    semaphore.release()
-                    await self._hand_back(items[index:], stats)
+                if len(items) < self.batch or self.monotonic() >= until:
                     break
-                self._inflight.add(item.chat_id)
-                tasks.append(asyncio.create_task(self._settle(item, stats, semaphore)))
         finally:
-            # Every send started is settled (marked or rescheduled) before the batch ends, even when
+            # Every send started is settled (marked or rescheduled) before the call ends, even when
             # the loop above failed; the first failure is raised after that.
             results = await asyncio.gather(*tasks, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
         return stats
+
+    async def _start_all(
+        self,
+        items: list[OutboxItem],
+        stats: DrainStats,
+        semaphore: asyncio.Semaphore,
+        tasks: list[asyncio.Task[None]],
+        stop: asyncio.Event | None,
+        is_leader: Callable[[], bool] | None,
+    ) -> bool:
+        """Start sending each of a claimed batch in its turn; False when the rest was handed back."""
+        last_start = self.monotonic() + self.lease_s * (1.0 - LEASE_RESERVE)
+        for index, item in enumerate(items):
+            if (stop is not None and stop.is_set()) or (is_leader is not None and not is_leader()):
+                await self._hand_back(items[index:], stats)
+                return False
+            # The slot first, the pacing after: a 429 answered to the send before this one must
+            # be known (as a pause) before this one starts.
+            await semaphore.acquire()
+            try:
+                verdict = await self._turn(item, last_start, stats)
+            except BaseException:
+                semaphore.release()
+                raise
+            if verdict == "deferred":
+                semaphore.release()
+                continue
+            if verdict == "hand_back":
+                semaphore.release()
+                await self._hand_back(items[index:], stats)
+                return False
+            self._inflight.add(item.chat_id)
+            tasks.append(asyncio.create_task(self._settle(item, stats, semaphore)))
+        return True
 
     async def _turn(self, item: OutboxItem, last_start: float, stats: DrainStats) -> str:
         """Wait for this item's turn: "send" (an overall slot is taken), "deferred" or "hand_back"."""

@@ -4,13 +4,15 @@ And what a digest is as a reply, the same for /digest and for the scheduled one 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import calendar
 from bot.i18n import N_, tr
 from bot.market import Snapshot
-from bot.seam import Chart, Reply
+from bot.seam import Chart, Reply, Services
 from bot.store.base import ChatSettings
 
 DEFAULT_TIME = "08:00"
@@ -75,3 +77,30 @@ async def digest_reply(snapshot: Snapshot, lang: str) -> Reply:
     digest = await build_digest(snapshot, lang)
     chart = Chart(png=digest.png, caption=digest.caption or tr(N_("capgap daily"), lang)) if digest.png else None
     return Reply(text=digest.text, chart=chart)
+
+
+class DigestRenders:
+    """The digests one run of the bot rendered, as the outbox keeps them (the reply /digest sends): one
+    per market snapshot, session and language (a chart costs ~0.1 s, the job's minute a few ms). A run
+    keeps a few (``KEPT``: sessions × languages); a new snapshot renders again. Held by the running bot's
+    state (bot/app_state.py), not the module: two bots in one process, or a test's fresh Services, never
+    see each other's digests."""
+
+    KEPT = 8
+
+    def __init__(self) -> None:
+        self._payloads: OrderedDict[tuple[datetime, date, str], dict[str, Any]] = OrderedDict()
+
+    async def payload(self, services: Services, session: date, lang: str) -> dict[str, Any]:
+        """The outbox payload of the digest of ``session`` in ``lang``; every chat due gets this one
+        object, so the store encodes it and stores its chart once per batch."""
+        from bot.telegram_edge import planned
+
+        key = (services.market.snapshot.built_at, session, lang)
+        payload = self._payloads.get(key)
+        if payload is None:
+            payload = planned(await digest_reply(services.market.at(session), lang))
+            self._payloads[key] = payload
+            while len(self._payloads) > self.KEPT:
+                self._payloads.popitem(last=False)
+        return payload

@@ -8,49 +8,32 @@ minute and touches only the chats due then, so its cost follows the digests sent
 
 A chat gets the digest of session S once: the outbox key ``digest:<chat>:<S>`` makes reruns and restarts
 harmless; a bot that was down at the digest time catches up within ``CATCH_UP``. The digest of one
-session and language is rendered once and kept while the market snapshot is the same; its chart is
-stored once in the outbox whatever the number of chats (bot/store/base.py, "Retention").
+session and language is rendered once per run of the bot (``DigestRenders``, in the Application's state)
+while the market snapshot is the same; its chart is stored once in the outbox whatever the number of
+chats (bot/store/base.py, "Retention").
 """
 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
 from bot.app_state import AppApplication, AppContext
-from bot.digests import DEFAULT_TIME, chat_zone, digest_reply, due_session, next_digest_at
+from bot.digests import DEFAULT_TIME, DigestRenders, chat_zone, due_session, next_digest_at
 from bot.seam import Services
 from bot.store.base import OutboxItem
-from bot.telegram_edge import planned
 
 log = logging.getLogger(__name__)
 
 BATCH = 5_000  # chats read from the schedule per store call
-_RENDERED_KEPT = 8  # rendered digests kept between minutes: a few sessions × languages
 
 
-_rendered: OrderedDict[tuple[int, datetime, date, str], dict[str, Any]] = OrderedDict()
-
-
-async def _digest_payload(services: Services, session: date, lang: str) -> dict[str, Any]:
-    """The digest of ``session`` in ``lang`` as the outbox keeps it (the reply /digest sends), rendered
-    once per market snapshot (a chart costs ~0.1 s)."""
-    key = (id(services.market), services.market.snapshot.built_at, session, lang)
-    payload = _rendered.get(key)
-    if payload is None:
-        payload = planned(await digest_reply(services.market.at(session), lang))
-        _rendered[key] = payload
-        while len(_rendered) > _RENDERED_KEPT:
-            _rendered.popitem(last=False)
-    return payload
-
-
-async def enqueue_due_digests(services: Services, now: datetime) -> int:
+async def enqueue_due_digests(services: Services, now: datetime, renders: DigestRenders | None = None) -> int:
     """Write the digests due at ``now`` to the outbox and move each due chat to its next due instant;
-    returns how many digests were new."""
+    returns how many digests were new. ``renders`` is the run's memo of rendered digests (without
+    one, each digest due is rendered once for this call)."""
+    renders = renders if renders is not None else DigestRenders()
     store = services.store
     assert store is not None
     added = due_count = 0
@@ -77,7 +60,7 @@ async def enqueue_due_digests(services: Services, now: datetime) -> int:
                     OutboxItem(
                         key=f"digest:{chat.chat_id}:{session.isoformat()}",
                         chat_id=chat.chat_id,
-                        payload=await _digest_payload(services, session, chat.lang or "en"),
+                        payload=await renders.payload(services, session, chat.lang or "en"),
                         created_at=now,
                         not_before=now,
                     )
@@ -103,7 +86,7 @@ async def digest_job(context: AppContext) -> None:
         return
     services = services_of(context)
     try:
-        await enqueue_due_digests(services, services.clock.now())
+        await enqueue_due_digests(services, services.clock.now(), context.bot_data.digests)
     except Exception:
         log.exception("digest job failed; it runs again in a minute")
 

@@ -8,10 +8,12 @@ idempotency keys make a rerun send nothing twice.
 
 Several bot processes on one store elect one leader (a lock with expiry, renewed every
 ``LEADER_RENEW_S``): only the leader refreshes, evaluates rules, schedules digests and sends the outbox
-(Telegram's limits are per bot, not per process; the others answer commands). A clean stop
-releases the lock, so another worker takes over within ``LEADER_RENEW_S``; after a crash it takes over
-when the lease runs out, within ``LEADER_TTL_S + LEADER_RENEW_S``. Every process reloads history that
-another one wrote (``data_job``), so all of them answer from the same data.
+(Telegram's limits are per bot, not per process; the others answer commands). A worker that does not
+lead tries the lock every ``LEADER_TRY_S``. A clean stop releases the lock, so another worker takes
+over within ``LEADER_TRY_S`` of the release; after a crash it takes over when the lease runs out,
+within ``LEADER_TTL_S + LEADER_TRY_S`` (bench/bench_leadership.py times both with real processes).
+Every process reloads history that another one wrote (``data_job``), so all of them answer from the
+same data.
 """
 
 from __future__ import annotations
@@ -34,10 +36,12 @@ log = logging.getLogger(__name__)
 
 NEW_YORK = ZoneInfo("America/New_York")
 LEADER_LOCK = "scheduler"
-# The lease: a crashed leader is replaced within LEADER_TTL_S + LEADER_RENEW_S (12 s); a leader that
-# misses four renewals in a row (a store hiccup) keeps its lease.
+# The lease: a crashed leader is replaced within LEADER_TTL_S + LEADER_TRY_S (10.5 s); a leader that
+# misses four renewals in a row (a store hiccup) keeps its lease. A released lock (a clean stop) is
+# taken within LEADER_TRY_S: trying is one SET NX (Redis) or one small write (SQLite) per worker.
 LEADER_TTL_S = 10.0
 LEADER_RENEW_S = 2.0
+LEADER_TRY_S = 0.5
 # After the 16:00 close, vendors need a while to publish final closes; CME publishes ZQ settlements
 # in the late afternoon Chicago time. Several passes catch late publications; each pass only fetches
 # what is missing.
@@ -68,7 +72,14 @@ async def elect(state: AppState) -> bool:
 
 
 async def leader_job(context: AppContext) -> None:
-    await elect(context.bot_data)
+    """Every LEADER_TRY_S: a worker that does not lead tries the lock; the leader renews it every
+    LEADER_RENEW_S."""
+    state = context.bot_data
+    now = asyncio.get_running_loop().time()
+    if state.leader and now < state.renew_at:
+        return
+    state.renew_at = now + LEADER_RENEW_S - LEADER_TRY_S / 2
+    await elect(state)
 
 
 async def heartbeat_job(context: AppContext) -> None:
@@ -94,7 +105,7 @@ async def schedule_jobs(application: AppApplication, *, send_limits: Limits | No
     assert jq is not None, "python-telegram-bot[job-queue] is required"
     # `first` is given explicitly: these jobs already ran once above (PTB's first=0 would wait a whole
     # interval, as APScheduler computes the next fire time after "now").
-    jq.run_repeating(leader_job, interval=LEADER_RENEW_S, first=LEADER_RENEW_S, name="leader")
+    jq.run_repeating(leader_job, interval=LEADER_TRY_S, first=LEADER_TRY_S, name="leader")
     jq.run_repeating(heartbeat_job, interval=health.BEAT_S, first=health.BEAT_S, name="heartbeat")
     jq.run_repeating(data_job, interval=RELOAD_S, first=RELOAD_S, name="history-reload")
     # Catch up at once (a restart after missed passes fetches now, not at the next slot); with
@@ -149,7 +160,7 @@ async def stop_sender(application: AppApplication) -> None:
 
 async def step_down(application: AppApplication) -> None:
     """On a clean stop (post_stop, after the sender): release leadership at once, so another worker
-    takes over within LEADER_RENEW_S instead of waiting out the lease, and remove this process's
+    takes over within LEADER_TRY_S instead of waiting out the lease, and remove this process's
     heartbeat."""
     state = application.bot_data
     services, owner = state.services, state.owner

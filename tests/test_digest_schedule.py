@@ -10,7 +10,7 @@ import pytest
 
 from bot.clock import FixedClock
 from bot.config import Settings
-from bot.digests import due_session, next_digest_at
+from bot.digests import DigestRenders, due_session, next_digest_at
 from bot.history import HistoryStore
 from bot.market import Market
 from bot.seam import Services
@@ -148,4 +148,40 @@ async def test_digest_job_touches_only_the_chats_due_each_minute(tmp_path: Path,
     # digest at once, and Tuesday's at Wednesday 07:30 Taipei
     assert [event for event in sent if event[0] == start] == [(start, 1)]
     assert (datetime(2026, 2, 17, 23, 30, 30, tzinfo=UTC), 1) in later
+    await store.close()
+
+
+async def test_a_run_renders_each_digest_once_and_another_run_renders_its_own(
+    tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The render memo belongs to a run (DigestRenders), not the module: chats due in later minutes of a
+    run get the digest rendered once; another run renders its own."""
+    import bot.render.digest
+
+    rendered: list[str] = []
+    build = bot.render.digest.build_digest
+
+    async def counted(snapshot: object, lang: str) -> object:
+        rendered.append(lang)
+        return await build(snapshot, lang)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bot.render.digest, "build_digest", counted)
+    history = HistoryStore(tmp_path / "history")
+    history.write("RUT", read_series_csv(shared_data / "indices/RUT_yahoo_alitalbi.csv", "RUT").frame, source="yahoo",
+                  fetched_at=None)
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    await store.open()
+    for chat_id, at in ((1, "07:30"), (2, "07:31"), (3, "07:32")):
+        await store.put_chat(ChatSettings(chat_id=chat_id, lang="en", tz="Asia/Taipei", digest_time=at))
+    clock = FixedClock(taipei(2026, 2, 17, 7, 29))
+    market = Market(history, clock)
+    services = Services(Settings(data_dir=tmp_path, _env_file=None), clock, history, market, store)  # type: ignore[call-arg]
+    run = DigestRenders()
+    await enqueue_due_digests(services, clock.now(), run)  # first due instants
+    assert await enqueue_due_digests(services, taipei(2026, 2, 17, 7, 30), run) == 1
+    assert await enqueue_due_digests(services, taipei(2026, 2, 17, 7, 31), run) == 1
+    assert rendered == ["en"]  # the second minute's chat got the run's digest
+    # Another run (a restarted bot) keeps nothing of this one's: it renders its own.
+    assert await enqueue_due_digests(services, taipei(2026, 2, 17, 7, 32), DigestRenders()) == 1
+    assert rendered == ["en", "en"]
     await store.close()

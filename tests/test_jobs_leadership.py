@@ -14,7 +14,7 @@ from bot import health
 from bot.app_state import AppState
 from bot.config import Settings
 from bot.store.sqlite import SqliteStore
-from jobs.schedule import LEADER_LOCK, LEADER_RENEW_S, LEADER_TTL_S, elect, step_down
+from jobs.schedule import LEADER_LOCK, LEADER_RENEW_S, LEADER_TRY_S, LEADER_TTL_S, elect, leader_job, step_down
 
 
 def app(store: SqliteStore, owner: str, data_dir: Path) -> Any:
@@ -46,9 +46,34 @@ async def test_elect_after_a_crash_the_lease_runs_out_within_the_takeover_bound(
     assert await elect(standby.bot_data) is False
     now[0] += 0.2
     assert await elect(standby.bot_data) is True
-    # The standby retries every LEADER_RENEW_S: takeover within TTL + one renewal, the goal is 15 s.
-    assert LEADER_TTL_S + LEADER_RENEW_S <= 15
+    # The standby retries every LEADER_TRY_S: takeover within TTL + one try, the goal is 15 s; a
+    # released lock within one try (goal 2 s), the leader renewing well inside its lease.
+    assert LEADER_TTL_S + LEADER_TRY_S <= 15 and LEADER_TRY_S <= 1.0 and LEADER_RENEW_S * 4 <= LEADER_TTL_S
     assert await store.acquire_lock(LEADER_LOCK, "a:1", LEADER_TTL_S) is False
+    await store.close()
+
+
+async def test_leader_job_a_follower_tries_at_every_run_the_leader_renews_only_when_due(tmp_path: Path) -> None:
+    """leader_job runs every LEADER_TRY_S: the worker that does not lead tries the lock each time (a
+    released lock is taken within one try), the leader goes to the store only every LEADER_RENEW_S."""
+    store = SqliteStore(tmp_path / "capgap.sqlite3")
+    await store.open()
+    tries: list[str] = []
+    acquire = store.acquire_lock
+
+    async def counted(name: str, owner: str, ttl_s: float) -> bool:
+        tries.append(owner)
+        return await acquire(name, owner, ttl_s)
+
+    store.acquire_lock = counted  # type: ignore[method-assign]
+    leader, follower = app(store, "a:1", tmp_path), app(store, "b:2", tmp_path)
+    for worker in (leader, follower, leader, follower):
+        await leader_job(SimpleNamespace(bot_data=worker.bot_data))  # type: ignore[arg-type]
+    assert tries == ["a:1", "b:2", "b:2"]  # the leader's second run was within LEADER_RENEW_S
+    assert leader.bot_data.leader is True and follower.bot_data.leader is False
+    await step_down(leader)
+    await leader_job(SimpleNamespace(bot_data=follower.bot_data))  # type: ignore[arg-type]
+    assert follower.bot_data.leader is True
     await store.close()
 
 

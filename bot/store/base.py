@@ -127,12 +127,12 @@ class BlobSplitter:
 
     ``split(payload)`` returns the payload to store, encoded by ``dumps``, with ``photo_blob`` (the
     sha256 of the chart's bytes) in place of ``photo_b64``, and that sha (None for a payload without a
-    chart); ``data[sha]`` and ``b64[sha]`` hold the chart. A broadcast's items share one base64 text,
-    decoded and hashed once.
+    chart); ``b64[sha]`` holds the chart's base64 text and ``raw(sha)`` its bytes (decoded when a store
+    asks: a chart already stored is not decoded again). A broadcast's items share one base64 text, hashed
+    once; a sha an older capgap wrote with it (``photo_sha``) is taken as it is.
     """
 
     def __init__(self, dumps: Callable[[Mapping[str, Any]], str]) -> None:
-        self.data: dict[str, bytes] = {}
         self.b64: dict[str, str] = {}
         self._sha_of: dict[str, str] = {}
         self._dumps = dumps
@@ -147,15 +147,18 @@ class BlobSplitter:
             done = self._done[id(payload)] = (payload, self._dumps(stored), sha)  # keeps payload alive
         return done[1], done[2]
 
+    def raw(self, sha: str) -> bytes:
+        """The bytes of the chart named ``sha`` in this batch."""
+        return base64.b64decode(self.b64[sha])
+
     def _split(self, payload: Mapping[str, Any]) -> tuple[Mapping[str, Any], str | None]:
         text = payload.get("photo_b64")
         if not text:
             return payload, None
         sha = self._sha_of.get(text)
         if sha is None:
-            raw = base64.b64decode(text)
-            sha = hashlib.sha256(raw).hexdigest()
-            self._sha_of[text], self.data[sha], self.b64[sha] = sha, raw, text
+            sha = str(payload.get("photo_sha") or hashlib.sha256(base64.b64decode(text)).hexdigest())
+            self._sha_of[text], self.b64[sha] = sha, text
         # photo_sha (an older capgap's name for the same sha256) goes too: photo_blob names the chart now
         stored = {name: value for name, value in payload.items() if name not in ("photo_b64", "photo_sha")}
         stored["photo_blob"] = sha

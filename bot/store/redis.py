@@ -62,7 +62,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.typing import EncodableT, FieldT, KeyT
+from redis.typing import EncodableT, FieldT
 
 from bot.errors import ConfigError, StoreUnavailableError
 from bot.store.base import (
@@ -87,23 +87,35 @@ _MEMBER_DIGITS = 20  # width of the created_at prefix of a zset member; the key 
 
 # Lua -----------------------------------------------------------------------------------------------
 
-# KEYS: item, due, chat's pending set, the chart's blob (any key when none). ARGV: key, chat_id, payload,
-# created_at, not_before, attempts, has_error ("1"/"0"), error, member, blob sha ("" = none).
-# Returns 1 if added, 0 if the key was seen within the retention window, -1 (nothing added) if its chart
-# is not stored yet: the caller stores the chart and enqueues the item again.
+# A batch of items in one call (a digest minute's or an alert's chats: one script, not one per item).
+# KEYS: due. ARGV: item key prefix, chat's pending set prefix, blob key prefix, then 10 per item: key,
+# chat_id, payload, created_at, not_before, attempts, has_error ("1"/"0"), error, member, blob sha
+# ("" = none). Returns per item 1 if added, 0 if the key was seen within the retention window, -1
+# (nothing added) if its chart is not stored yet: the caller stores the chart and enqueues it again.
 _ENQUEUE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-if ARGV[10] ~= '' and redis.call('HEXISTS', KEYS[4], 'data') == 0 then return -1 end
-redis.call('HSET', KEYS[1], 'key', ARGV[1], 'chat_id', ARGV[2], 'payload', ARGV[3], 'created_at', ARGV[4],
-           'not_before', ARGV[5], 'attempts', ARGV[6], 'status', 'pending', 'member', ARGV[9])
-if ARGV[7] == '1' then redis.call('HSET', KEYS[1], 'last_error', ARGV[8]) end
-if ARGV[10] ~= '' then
-  redis.call('HSET', KEYS[1], 'blob', ARGV[10])
-  redis.call('HINCRBY', KEYS[4], 'refs', 1)
+local out = {}
+for i = 4, #ARGV, 10 do
+  local item, sha = ARGV[1] .. ARGV[i], ARGV[i + 9]
+  local blob = ARGV[3] .. sha
+  if redis.call('EXISTS', item) == 1 then
+    out[#out + 1] = 0
+  elseif sha ~= '' and redis.call('HEXISTS', blob, 'data') == 0 then
+    out[#out + 1] = -1
+  else
+    redis.call('HSET', item, 'key', ARGV[i], 'chat_id', ARGV[i + 1], 'payload', ARGV[i + 2],
+               'created_at', ARGV[i + 3], 'not_before', ARGV[i + 4], 'attempts', ARGV[i + 5],
+               'status', 'pending', 'member', ARGV[i + 8])
+    if ARGV[i + 6] == '1' then redis.call('HSET', item, 'last_error', ARGV[i + 7]) end
+    if sha ~= '' then
+      redis.call('HSET', item, 'blob', sha)
+      redis.call('HINCRBY', blob, 'refs', 1)
+    end
+    redis.call('ZADD', KEYS[1], ARGV[i + 4], ARGV[i + 8])
+    redis.call('SADD', ARGV[2] .. ARGV[i + 1], ARGV[i])
+    out[#out + 1] = 1
+  end
 end
-redis.call('ZADD', KEYS[2], ARGV[5], ARGV[9])
-redis.call('SADD', KEYS[3], ARGV[1])
-return 1
+return out
 """
 
 # KEYS: blob. ARGV: base64 data. Before a batch's items: the chart, if not stored yet.
@@ -768,30 +780,34 @@ class RedisStore:
         if not items:
             return 0
         blobs = BlobSplitter(_dumps)
-        calls: list[tuple[list[KeyT], list[EncodableT]]] = []
+        rows: list[list[EncodableT]] = []
         for item in items:
             created_us = _to_us(item.created_at)
-            not_before_us = _to_us(item.not_before)
             payload, sha = blobs.split(item.payload)
-            keys: list[KeyT] = [
-                self._k("outbox", "item", item.key),
-                self._k("outbox", "due"),
-                self._k("outbox", "chat", item.chat_id),
-                self._k("outbox", "blob", sha or ""),
+            rows.append(
+                [
+                    item.key,
+                    item.chat_id,
+                    payload,
+                    created_us,
+                    _to_us(item.not_before),
+                    item.attempts,
+                    "0" if item.last_error is None else "1",
+                    item.last_error or "",
+                    _member(created_us, item.key),
+                    sha or "",
+                ]
+            )
+        prefixes: list[EncodableT] = [self._k("outbox", "item", ""), self._k("outbox", "chat", ""), self._k("outbox", "blob", "")]
+
+        def calls(batch: list[list[EncodableT]], pipe: Any) -> list[Any]:
+            """The enqueue script over ``batch`` in chunks (a few MB of arguments at most per call)."""
+            due = self._k("outbox", "due")
+            return [
+                self._lua.enqueue(keys=[due], args=prefixes + [a for r in batch[i : i + 500] for a in r], client=pipe)
+                for i in range(0, len(batch), 500)
             ]
-            args: list[EncodableT] = [
-                item.key,
-                item.chat_id,
-                payload,
-                created_us,
-                not_before_us,
-                item.attempts,
-                "0" if item.last_error is None else "1",
-                item.last_error or "",
-                _member(created_us, item.key),
-                sha or "",
-            ]
-            calls.append((keys, args))
+
         with _unavailable_on_connection_fault():
             # One MULTI/EXEC with the items alone: a chart already stored (a digest's, enqueued minute
             # after minute) is not sent again. Items whose chart is missing come back as -1 and go in a
@@ -799,21 +815,21 @@ class RedisStore:
             # its end. Each script stays idempotent per key, so a batch cut between the two is
             # completed by the job's rerun.
             async with self._r.pipeline(transaction=True) as pipe:
-                for keys, args in calls:
-                    await self._lua.enqueue(keys=keys, args=args, client=pipe)
-                results = [int(n) for n in await pipe.execute()]
-            retry = [call for call, n in zip(calls, results, strict=True) if n == -1]
+                for call in calls(rows, pipe):
+                    await call
+                results = [int(n) for chunk in await pipe.execute() for n in chunk]
+            retry = [r for r, n in zip(rows, results, strict=True) if n == -1]
             if retry:
-                needed = {str(args[-1]) for _, args in retry}
+                needed = {str(r[-1]) for r in retry}
                 async with self._r.pipeline(transaction=True) as pipe:
                     for sha in needed:
                         await self._lua.blob_put(keys=[self._k("outbox", "blob", sha)], args=[blobs.b64[sha]], client=pipe)
-                    for keys, args in retry:
-                        await self._lua.enqueue(keys=keys, args=args, client=pipe)
+                    for call in calls(retry, pipe):
+                        await call
                     for sha in needed:
                         await self._lua.blob_gc(keys=[self._k("outbox", "blob", sha)], client=pipe)
                     again = await pipe.execute()
-                results += [int(n) for n in again[len(needed) : len(needed) + len(retry)]]
+                results += [int(n) for chunk in again[len(needed) : len(again) - len(needed)] for n in chunk]
         return sum(n for n in results if n > 0)
 
     async def claim(self, consumer: str, *, now: datetime, limit: int, lease_s: float) -> list[OutboxItem]:

@@ -532,11 +532,10 @@ class SqliteStore:
                         added += 1
                         if sha is not None:
                             refs[sha] = refs.get(sha, 0) + 1
-                db.executemany(
-                    "INSERT INTO outbox_blobs (sha, data, refs) VALUES (?, ?, ?)"
-                    " ON CONFLICT (sha) DO UPDATE SET refs = refs + excluded.refs",
-                    [(sha, blobs.data[sha], n) for sha, n in refs.items()],
-                )
+                for sha, n in refs.items():
+                    # A chart already stored (a digest's, minute after minute) is counted, not decoded again.
+                    if db.execute("UPDATE outbox_blobs SET refs = refs + ? WHERE sha = ?", (n, sha)).rowcount == 0:
+                        db.execute("INSERT INTO outbox_blobs (sha, data, refs) VALUES (?, ?, ?)", (sha, blobs.raw(sha), n))
             return added
 
         return await self._run(work)
