@@ -127,6 +127,7 @@ class _Pacer:
     """
 
     RTT_KEPT = 64
+    RTT_KNOWN = 16
 
     def __init__(self, limits: Limits, monotonic: Callable[[], float]) -> None:
         self.limits = limits
@@ -189,7 +190,10 @@ class _Pacer:
     def _credit(self) -> float:
         """Seconds of a round trip surely spent on the way (see the class): half the fastest of the last
         RTT_KEPT, less their spread (median - fastest), which is local scheduling rather than distance;
-        0 on loopback, where the spread is the whole round trip."""
+        0 on loopback, where the spread is the whole round trip, and 0 until RTT_KNOWN round trips show
+        the spread (a first few alike say nothing of it: a soak's first pass drew 429s)."""
+        if len(self._round_trips) < self.RTT_KNOWN:
+            return 0.0
         trips = sorted(self._round_trips)
         fastest, typical = trips[0], trips[len(trips) // 2]
         return max(0.0, fastest / 2 - (typical - fastest))

@@ -611,3 +611,13 @@ async def test_pacer_over_a_round_trip_reaches_the_goal_and_no_second_holds_more
     assert busiest <= 30
     if goal is not None:
         assert steady >= goal
+
+
+def test_pacer_gives_no_credit_before_it_knows_the_spread_of_round_trips() -> None:
+    """A run's first round trips alike say nothing of their spread: no credit until RTT_KNOWN are known."""
+    pacer = _Pacer(Limits(), lambda: 0.0)
+    for _ in range(_Pacer.RTT_KNOWN - 1):
+        pacer._round_trips.append(0.05)
+    assert pacer._credit() == 0.0
+    pacer._round_trips.append(0.05)
+    assert pacer._credit() == pytest.approx(0.025)
