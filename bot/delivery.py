@@ -392,6 +392,7 @@ class Sender:
             delay = _retry_after(exc)
             self._pacer.pause(delay)
             stats.rate_limited += 1
+            log.warning("Telegram's flood control (429 on chat %s): every send waits %gs", chat_id, delay)
             self._note("retry_after", chat_id, str(delay))
             await self.store.reschedule(
                 item.key,

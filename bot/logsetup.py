@@ -51,3 +51,6 @@ def setup_logging(level: str, secrets: Iterable[str]) -> None:
         handler.addFilter(redactor)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # With max_retries=0 (bot/app.py) PTB's rate limiter logs only a RetryAfter's traceback, once per 429,
+    # which its caller handles and reports in one line: the sender (bot/delivery.py) or the error handler.
+    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)

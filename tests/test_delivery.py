@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import heapq
+import logging
 import math
 import random
 import time
@@ -164,7 +165,10 @@ async def test_sender_200_chats_each_get_exactly_one_message_and_rerun_sends_not
 # RetryAfter ------------------------------------------------------------------------------------------
 
 
-async def test_sender_retry_after_pauses_every_chat_then_resends_the_item(store: Store) -> None:
+async def test_sender_retry_after_pauses_every_chat_then_resends_the_item(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.delivery")
     chats = list(range(1, 31))
     flooded = 5
     await enqueue_alerts(store, chats)
@@ -193,6 +197,9 @@ async def test_sender_retry_after_pauses_every_chat_then_resends_the_item(store:
         for chat_id in chats:
             assert len(delivered(peer, chat_id)) == 1
         assert peer.stats().too_many_requests == 1 and peer.stats().flood_violations == 0
+        # One line for the operator, no traceback.
+        [line] = [r for r in caplog.records if "429" in r.getMessage()]
+        assert line.levelno == logging.WARNING and line.exc_info is None and f"chat {flooded}" in line.getMessage()
 
 
 async def test_sender_retry_after_longer_than_lease_hands_the_batch_back(store: Store) -> None:
