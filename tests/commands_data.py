@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from bot.seam import Reply, Request, Services, split_args
 from bot.sources.cme import parse_cme_settlements
 from bot.sources.csvfile import read_series_csv
 from bot.sources.fred import parse_fredgraph_csv
+from bot.store.factory import make_store
 from handlers.registry import COMMANDS
 from tests.shared_files import SHARED_FILES
 
@@ -40,6 +43,18 @@ def services_for(history: HistoryStore, asof: date, tmp: Path) -> Services:
     clock = FixedClock(calendar.session_close(asof if calendar.is_session(asof) else calendar.previous_session(asof)))
     settings = Settings(data_dir=tmp, _env_file=None)  # type: ignore[call-arg]
     return Services(settings=settings, clock=clock, history=history, market=Market(history, clock, fixed_asof=asof), store=None)
+
+
+@asynccontextmanager
+async def with_embedded_store(services: Services) -> AsyncIterator[Services]:
+    """``services`` with the embedded store of its data dir opened (what the running bot has; `capgap ask`
+    has none), whatever CAPGAP_REDIS_URL the environment sets."""
+    services.store = make_store(data_dir=services.settings.data_dir, redis_url=None)
+    await services.store.open()
+    try:
+        yield services
+    finally:
+        await services.store.close()
 
 
 async def ask(services: Services, text: str, *, lang: str = "en", asof: date | None = None) -> tuple[str, Reply]:

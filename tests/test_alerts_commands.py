@@ -14,20 +14,16 @@ from bot.app import run_command
 from bot.history import HistoryStore
 from bot.render.text import as_terminal_text
 from bot.seam import Request, Services, split_args
-from bot.store.factory import make_store
 from handlers.registry import COMMANDS
-from tests.commands_data import services_for
+from tests.commands_data import services_for, with_embedded_store
 
 ASOF = date(2026, 2, 20)
 
 
 @pytest.fixture
 async def services(tmp_path: Path) -> AsyncIterator[Services]:
-    services = services_for(HistoryStore(tmp_path / "history"), ASOF, tmp_path)
-    services.store = make_store(data_dir=tmp_path, redis_url=None)
-    await services.store.open()
-    yield services
-    await services.store.close()
+    async with with_embedded_store(services_for(HistoryStore(tmp_path / "history"), ASOF, tmp_path)) as services:
+        yield services
 
 
 async def say(services: Services, text: str, lang: str = "en") -> str:
