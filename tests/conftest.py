@@ -32,13 +32,13 @@ def figures(monkeypatch: pytest.MonkeyPatch) -> list[Figure]:
     from bot.render import charts
 
     seen: list[Figure] = []
-    real_png = charts._png
+    real_png = charts.png
 
     def capture(fig: Figure) -> bytes:
         seen.append(fig)
         return real_png(fig)
 
-    monkeypatch.setattr(charts, "_png", capture)
+    monkeypatch.setattr(charts, "png", capture)
     return seen
 
 

@@ -106,7 +106,7 @@ def test_heatmap_of_twelve_meetings_keeps_every_number_inside_its_cell() -> None
     columns = [f"{lo / 4:.2f}–{lo / 4 + 0.25:.2f}" for lo in range(10, 24)]  # 14 ranges
     rows = [f"2027-{month:02d}-15" for month in range(1, 13)]
     values = [[100.0 if (i + j) % 3 else 5.0 for j in range(len(columns))] for i in range(len(rows))]
-    with plt.rc_context(charts._style("en")):
+    with charts.styled("en"):
         fig = charts.heatmap_figure(rows, columns, values, cells=[[f"{v:.1f}" for v in row] for row in values],
                                     title="t", xlabel="x", ylabel="y", colorbar="%", source="s")
     ax = fig.axes[0]
@@ -182,6 +182,6 @@ def test_zh_hant_chart_glyph_check_catches_a_character_no_font_has(figures: list
     # The same check on a title with a glyph neither font has: the warning the test above relies on.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        charts.line_chart({}, title="羅素 龘", xlabel="日", ylabel="%", source="來源", lang="zh-Hant")
+        charts.draw("zh-Hant", charts.line_figure, {}, title="羅素 龘", xlabel="日", ylabel="%", source="來源")
     missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
     assert missing and all("CJK UNIFIED IDEOGRAPH-9F98" in m for m in missing), missing

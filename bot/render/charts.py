@@ -5,6 +5,9 @@ zh-Hant labels are drawn with the CJK font shipped in bot/fonts/: a subset of No
 matplotlib from the package on first use, so every machine (a fresh clone, CI, the image) draws the same
 Chinese labels without a system font. DejaVu Sans (bundled with matplotlib) follows it in the family list
 for the few symbols the subset lacks. Every chart has a title, axis labels and a source line.
+
+A renderer builds a Figure (``line_figure`` and the others here, or its own) and gets its PNG with
+``draw(lang, figure, ...)``, or makes it inside ``styled(lang)`` and ends with ``png(fig)``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import asyncio
 import io
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -57,7 +61,21 @@ def _style(lang: str) -> Any:  # rc parameters; matplotlib types their keys as l
     return {"font.family": family, "axes.unicode_minus": False, "figure.dpi": 110}
 
 
-def _png(fig: Figure) -> bytes:
+@contextmanager
+def styled(lang: str) -> Iterator[None]:
+    """Figures made inside use the chart style of ``lang`` (its fonts: the CJK subset for zh-Hant)."""
+    with plt.rc_context(_style(lang)):
+        yield
+
+
+def draw(lang: str, figure: Callable[..., Figure], /, *args: Any, **kwargs: Any) -> bytes:
+    """``figure(*args, **kwargs)`` drawn in the chart style of ``lang``, as PNG bytes."""
+    with styled(lang):
+        return png(figure(*args, **kwargs))
+
+
+def png(fig: Figure) -> bytes:
+    """The figure as PNG bytes; the figure is closed."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     plt.close(fig)
@@ -84,25 +102,10 @@ def _decorate(fig: Figure, ax: Any, *, title: str, xlabel: str, ylabel: str, sou
     return fig.text(0.01, y, source, fontsize=7, color="#555555", ha="left", va="top")
 
 
-def line_chart(
-    series: Mapping[str, pd.Series],
-    *,
-    title: str,
-    xlabel: str,
-    ylabel: str,
-    source: str,
-    lang: str,
-    zero_line: bool = False,
-) -> bytes:
-    """One line per labelled series over a date index."""
-    with plt.rc_context(_style(lang)):
-        return _png(line_figure(series, title=title, xlabel=xlabel, ylabel=ylabel, source=source, zero_line=zero_line))
-
-
 def line_figure(
     series: Mapping[str, pd.Series], *, title: str, xlabel: str, ylabel: str, source: str, zero_line: bool = False
 ) -> Figure:
-    """The figure line_chart draws (under the caller's rc_context)."""
+    """One line per labelled series over a date index (draw it with ``draw``)."""
     fig, ax = plt.subplots(figsize=(8, 4.2))
     for label, values in series.items():
         ax.plot(values.index, values.to_numpy(), label=label, linewidth=1.4)
@@ -115,28 +118,12 @@ def line_figure(
     return fig
 
 
-def grouped_bar_chart(
-    groups: Sequence[tuple[str, Mapping[str, float]]],
-    *,
-    title: str,
-    xlabel: str,
-    ylabel: str,
-    source: str,
-    lang: str,
-    value_format: str | None = None,
-) -> bytes:
-    """Bars per category inside each group (e.g. probability by target range for each meeting); with
-    ``value_format`` (e.g. "{:.1f}%") each bar carries its value."""
-    with plt.rc_context(_style(lang)):
-        return _png(grouped_bar_figure(groups, title=title, xlabel=xlabel, ylabel=ylabel, source=source,
-                                       value_format=value_format))
-
-
 def grouped_bar_figure(
     groups: Sequence[tuple[str, Mapping[str, float]]], *, title: str, xlabel: str, ylabel: str, source: str,
     value_format: str | None = None,
 ) -> Figure:
-    """The figure grouped_bar_chart draws (under the caller's rc_context)."""
+    """Bars per category inside each group (e.g. probability by target range for each meeting); with
+    ``value_format`` (e.g. "{:.1f}%") each bar carries its value."""
     categories: list[str] = []
     for _, values in groups:
         for key in values:
@@ -158,27 +145,6 @@ def grouped_bar_figure(
     return fig
 
 
-def heatmap_chart(
-    rows: Sequence[str],
-    columns: Sequence[str],
-    values: Sequence[Sequence[float | None]],
-    *,
-    cells: Sequence[Sequence[str]],
-    title: str,
-    xlabel: str,
-    ylabel: str,
-    colorbar: str,
-    source: str,
-    lang: str,
-    limits: tuple[float, float] = (0.0, 100.0),
-) -> bytes:
-    """A table in colour: one row per ``rows`` label, one column per ``columns`` label, each cell shaded
-    by its value (None: left blank) and carrying its text from ``cells``; a colour scale beside it."""
-    with plt.rc_context(_style(lang)):
-        return _png(heatmap_figure(rows, columns, values, cells=cells, title=title, xlabel=xlabel, ylabel=ylabel,
-                                   colorbar=colorbar, source=source, limits=limits))
-
-
 def heatmap_figure(
     rows: Sequence[str],
     columns: Sequence[str],
@@ -192,8 +158,9 @@ def heatmap_figure(
     source: str,
     limits: tuple[float, float] = (0.0, 100.0),
 ) -> Figure:
-    """The figure heatmap_chart draws (under the caller's rc_context): sized by the table, so a dozen
-    rows and columns keep their numbers readable."""
+    """A table in colour: one row per ``rows`` label, one column per ``columns`` label, each cell shaded
+    by its value (None: left blank) and carrying its text from ``cells``; a colour scale beside it. Sized
+    by the table, so a dozen rows and columns keep their numbers readable."""
     grid = np.ma.masked_invalid(np.array([[np.nan if v is None else v for v in row] for row in values], dtype=float))
     fig, ax = plt.subplots(figsize=(min(14.0, max(8.0, 2.5 + 0.75 * len(columns))), max(3.2, 1.8 + 0.42 * len(rows))))
     low, high = limits

@@ -74,12 +74,13 @@ def render_compare(c: Comparison, statuses: Sequence[SeriesStatus], lang: str) -
 
 def compare_chart(c: Comparison, statuses: Sequence[SeriesStatus], lang: str) -> bytes:
     clang = charts.chart_lang(lang)
-    return charts.line_chart(
+    return charts.draw(
+        clang,
+        charts.line_figure,
         {tr(INDEX_NAMES[name], clang): c.rebased[name] for name in c.rebased.columns},
         title=tr(N_("Russell 2000 vs S&P 500 vs Nasdaq-100, {first} → {last}"), clang,
                  first=c.first_date.isoformat(), last=c.last_date.isoformat()),
         xlabel=tr(N_("Date"), clang),
         ylabel=tr(N_("Price, rebased to 100 at {first}"), clang, first=c.first_date.isoformat()),
         source=charts_source(statuses, c.last_date, clang),
-        lang=clang,
     )

@@ -83,11 +83,12 @@ def cuts_chart(study: CutsStudy, months: int, statuses: Sequence[SeriesStatus], 
         rut[label], spx[label] = avg_rut * 100, avg_spx * 100
     title = tr(N_("Price return {months} months after the first Fed cut, to {asof}"), clang, months=months,
                asof=fmt.day(study.asof, clang))
-    return charts.grouped_bar_chart(
+    return charts.draw(
+        clang,
+        charts.grouped_bar_figure,
         [(html.unescape(tr(N_("Russell 2000"), clang)), rut), (str(tr(N_("S&P 500"), clang)), spx)],
         title=html.unescape(title),
         xlabel=html.unescape(tr(N_("First cut of the cycle (announcement)"), clang)),
         ylabel=html.unescape(tr(N_("Price return (%)"), clang)),
         source=as_terminal_text(sources_line(statuses, study.asof, clang)),
-        lang=clang,
     )

@@ -216,8 +216,8 @@ def fedodds_chart(view: OddsView, meetings: Sequence[MeetingOdds], lang: str) ->
     """One meeting: bars per target range; several: the heatmap of meetings by target range."""
     clang = charts.chart_lang(lang)
     if len(meetings) == 1:
-        return charts.grouped_bar_chart(**fedodds_bars_spec(view, meetings[0], clang), lang=clang)
-    return charts.heatmap_chart(**fedodds_heatmap_spec(view, meetings, clang), lang=clang)
+        return charts.draw(clang, charts.grouped_bar_figure, **fedodds_bars_spec(view, meetings[0], clang))
+    return charts.draw(clang, charts.heatmap_figure, **fedodds_heatmap_spec(view, meetings, clang))
 
 
 __all__ = ["render_fedodds", "fedodds_chart", "sources_line"]

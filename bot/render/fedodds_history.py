@@ -130,7 +130,7 @@ def fedodds_history_chart(history: OddsHistory, lang: str) -> bytes:
         if history.single_target
         else N_("FOMC {meeting}: odds of each target range over time")
     )
-    with plt.rc_context(charts._style(clang)):
+    with charts.styled(clang):
         fig, ax = plt.subplots(figsize=(8, 4.2))
         ax.stackplot(
             frame.index, *layers, labels=[html.unescape(lbl) for lbl in labels], colors=colours, linewidth=0
@@ -154,4 +154,4 @@ def fedodds_history_chart(history: OddsHistory, lang: str) -> bytes:
                 )
             ),
         )
-        return charts._png(fig)
+        return charts.png(fig)

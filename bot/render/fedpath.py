@@ -92,7 +92,7 @@ def fedpath_chart(path: FedPath, strip_source: str, lang: str) -> bytes:
     meetings = _num([meeting for meeting, _ in path.path])
     rates = [rate for _, rate in path.path]
     ends = [(end, end.sep, end.gap_bp) for end in path.year_ends if end.sep is not None and end.gap_bp is not None]
-    with plt.rc_context(charts._style(clang)):
+    with charts.styled(clang):
         fig, ax = plt.subplots(figsize=(8, 4.2))
         if meetings and path.start_rate is not None:
             # From the strip's day at the rate before the first meeting, each step at a meeting, the last
@@ -124,4 +124,4 @@ def fedpath_chart(path: FedPath, strip_source: str, lang: str) -> bytes:
                                     else N_("Source: ZQ settlements {trade_date} ({source}), capgap FedWatch method"), clang,
                                     trade_date=fmt.day(path.trade_date, clang), source=strip_label(strip_source, clang))),
         )
-        return charts._png(fig)
+        return charts.png(fig)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -75,7 +74,7 @@ def pe_chart(history: pd.Series, gap: PEGap, statuses: Sequence[SeriesStatus], l
         small_kind=tr(KINDS[gap.small.kind], clang))
     title = tr(N_("P/E gap, S&amp;P 500 − S&amp;P 600 ({kind}), to {asof}"), clang, kind=kinds, asof=fmt.day(gap.asof, clang))
     closes = {r.name: r.date for r in (gap.large, gap.small)}
-    with plt.rc_context(charts._style(clang)):
+    with charts.styled(clang):
         fig = charts.line_figure(
             {html.unescape(tr(N_("Gap"), clang)): history},
             title=html.unescape(title),
@@ -89,7 +88,7 @@ def pe_chart(history: pd.Series, gap: PEGap, statuses: Sequence[SeriesStatus], l
         ax.axhspan(low, high, color="#1f77b4", alpha=0.12, linewidth=0,
                    label=html.unescape(tr(N_("10th–90th percentile"), clang)))
         ax.legend(loc="best", fontsize=8)
-        return charts._png(fig)
+        return charts.png(fig)
 
 
 def render_pe_one_side(

@@ -106,11 +106,12 @@ def r2k_chart(rut: pd.Series, ndx: pd.Series | None, asof: date, period: str, st
         if base.empty:
             continue
         lines[label] = window.loc[base.index[-1] :] / base.iloc[-1] * 100.0
-    return charts.line_chart(
+    return charts.draw(
+        clang,
+        charts.line_figure,
         lines,
         title=tr(N_("Russell 2000 vs Nasdaq-100, {period}"), clang, period=tr(CHART_PERIODS[period], clang)),
         xlabel=tr(N_("Date"), clang),
         ylabel=tr(N_("Rebased to 100"), clang),
         source=charts_source(statuses, asof, clang),
-        lang=clang,
     )

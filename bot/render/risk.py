@@ -6,7 +6,6 @@ import html
 from collections.abc import Mapping, Sequence
 from datetime import date
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from bot.i18n import N_, Safe, tr, tr_text
@@ -81,7 +80,7 @@ def risk_chart(closes: Mapping[str, pd.Series], risks: Sequence[IndexRisk], stat
     lines = {html.unescape(tr_text(NAMES[n], clang)): -drawdown_series(s).loc[start:] for n, s in held.items()}
     by_name = {r.name: r for r in risks if r.name in held}
     title = tr(N_("Drawdown from the record close, Russell 2000 vs S&amp;P 500, to {asof}"), clang, asof=fmt.day(asof, clang))
-    with plt.rc_context(charts._style(clang)):
+    with charts.styled(clang):
         fig = charts.line_figure(
             lines,
             title=html.unescape(title),
@@ -112,4 +111,4 @@ def risk_chart(closes: Mapping[str, pd.Series], risks: Sequence[IndexRisk], stat
                     transform=ax.get_xaxis_transform(), fontsize=7, ha="right" if near_end else "left", va="top",
                     color="#8b0000")
             shaded += 1
-        return charts._png(fig)
+        return charts.png(fig)

@@ -60,13 +60,14 @@ def trend_line(s: Spread, lang: str) -> Safe:
 
 def spread_chart(s: Spread, statuses: Sequence[SeriesStatus], lang: str) -> bytes:
     clang = charts.chart_lang(lang)
-    return charts.line_chart(
+    return charts.draw(
+        clang,
+        charts.line_figure,
         {tr(N_("R2K − NDX return gap"), clang): s.gap_series},
         title=tr(N_("Russell 2000 minus Nasdaq-100, {period}"), clang, period=tr(PERIOD_NAMES[s.period], clang)),
         xlabel=tr(N_("Date"), clang),
         ylabel=tr(N_("Return gap (pp)"), clang),
         source=charts_source(statuses, s.asof, clang),
-        lang=clang,
         zero_line=True,
     )
 
