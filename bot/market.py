@@ -188,18 +188,6 @@ def _session_on_or_before(day: date) -> date:
     return day if calendar.is_session(day) else calendar.previous_session(day)
 
 
-def _expected_last(info: SeriesInfo, now: datetime) -> date | None:
-    """The last date a current copy of this series must have; None when we cannot say (non-market)."""
-    if info.market:
-        return calendar.last_completed_session(now)
-    return None
-
-
-def _is_stale(info: SeriesInfo, last: date | None, now: datetime) -> bool:
-    """Live: judged against the last completed session, by the series' own policy (bot/series.py)."""
-    return stale_after(info, last, calendar.last_completed_session(now))[0]
-
-
 def _strip_stale(last_strip: date | None, asof: date) -> tuple[bool, date | None]:
     """A strip must be of the session the reply describes; one older than an FOMC decision announced
     since is stale for that reason too (its odds include a meeting already decided)."""
@@ -510,9 +498,6 @@ class Market:
     async def refresh_intraday(self) -> Snapshot:
         """The last prices of the index series while NYSE trades (the incremental fetch is a few bars)."""
         return await self.refresh(INTRADAY_SERIES)
-
-    def record_error(self, name: str, error: str) -> None:
-        self._errors[name] = error
 
     def at(self, asof: date) -> Snapshot:
         """A snapshot truncated to ``asof`` (for `--as-of` and backtests)."""

@@ -67,13 +67,6 @@ class OddsView:
             return self.result.meetings
         return tuple(m for m in self.result.meetings if m.meeting > self.asof)
 
-    @property
-    def decided_since(self) -> tuple[date, ...]:
-        """Meetings the strip priced that were decided by ``asof`` (the strip predates them)."""
-        if self.asof is None:
-            return ()
-        return tuple(m.meeting for m in self.result.meetings if m.meeting <= self.asof)
-
 
 def lower_bound_on(target_lower: pd.Series, day: date) -> float | None:
     """The target range's lower bound in effect at the close of ``day`` (FRED dates by effective day)."""

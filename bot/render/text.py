@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Protocol
 
 from bot.i18n import N_, Safe, tr
@@ -181,7 +181,3 @@ def as_terminal_text(html_text: str) -> str:
     import re
 
     return html.unescape(re.sub(r"</?(b|i|u|s|code|pre|a)(\s[^>]*)?>", "", html_text))
-
-
-def fetched_note(ts: datetime | None, lang: str) -> str:
-    return fmt.instant(ts, lang) if ts else "—"
