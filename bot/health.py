@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 # The bot beats every BEAT_S seconds (jobs/schedule.py); three missed beats make it unhealthy.
 BEAT_S = 30.0
 MAX_AGE_S = 3 * BEAT_S
+# A heartbeat file this old belongs to a worker that is gone, whatever host it ran on.
+FORGOTTEN_AFTER_S = 24 * 3600.0
 
 
 def heartbeat_dir(data_dir: Path) -> Path:
@@ -29,6 +32,29 @@ def own_heartbeat(data_dir: Path) -> Path:
 def beat(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch()
+
+
+def sweep(data_dir: Path, now_s: float | None = None) -> int:
+    """Remove the heartbeat files of workers that are gone: this host's whose process no longer runs
+    (killed before it could clean up; its pid could be another program's by now) and any silent for
+    FORGOTTEN_AFTER_S (another host's, which this one cannot ask). Run when a bot starts, so the folder
+    holds the live workers, not every worker a volume has seen. ``now_s``: the wall clock by default
+    (file times are its). Returns how many went."""
+    now_s = time.time() if now_s is None else now_s
+    host, gone = socket.gethostname(), 0
+    folder = heartbeat_dir(data_dir)
+    if not folder.is_dir():
+        return 0
+    for path in folder.iterdir():
+        name, _, pid = path.name.rpartition(".")
+        try:
+            dead = name == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid))
+            if dead or now_s - path.stat().st_mtime > FORGOTTEN_AFTER_S:
+                path.unlink()
+                gone += 1
+        except FileNotFoundError:
+            continue  # another worker swept it first
+    return gone
 
 
 def _alive(pid: int) -> bool:

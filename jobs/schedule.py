@@ -95,6 +95,7 @@ async def schedule_jobs(application: AppApplication, *, send_limits: Limits | No
     state.owner = state.owner or f"{socket.gethostname()}:{os.getpid()}"
     state.leader = None
     state.heartbeat = health.own_heartbeat(services.settings.data_dir)
+    health.sweep(services.settings.data_dir)  # file times are the wall clock's, not the injected one
     # The snapshot is built from stored history before the first update is answered.
     await asyncio.to_thread(services.market.reload)
     log.info("snapshot as of %s with %d series", services.market.snapshot.asof, len(services.market.snapshot.frames))

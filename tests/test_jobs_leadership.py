@@ -105,6 +105,24 @@ def test_health_check_ignores_dead_processes_and_other_hosts(tmp_path: Path) -> 
     assert not result.healthy and "no heartbeat" in result.message
 
 
+def test_sweep_removes_heartbeats_of_gone_workers_and_keeps_the_live_ones(tmp_path: Path) -> None:
+    """A volume that has seen months of restarts holds the live workers' heartbeats, not every one's."""
+    folder = health.heartbeat_dir(tmp_path)
+    folder.mkdir(parents=True)
+    dead = os.fork()
+    if dead == 0:
+        os._exit(0)
+    os.waitpid(dead, 0)
+    host = health.socket.gethostname()
+    now = time.time()
+    for name in (f"{host}.{dead}", f"{host}.{os.getpid()}", "other-host.7", "old-host.9"):
+        health.beat(folder / name)
+    os.utime(folder / "old-host.9", (now - health.FORGOTTEN_AFTER_S - 1,) * 2)
+    assert health.sweep(tmp_path, now) == 2
+    assert sorted(p.name for p in folder.iterdir()) == sorted([f"{host}.{os.getpid()}", "other-host.7"])
+    assert health.check(tmp_path, now).healthy
+
+
 @pytest.mark.parametrize("leader", [True, False])
 async def test_step_down_removes_the_heartbeat_of_this_process(tmp_path: Path, leader: bool) -> None:
     store = SqliteStore(tmp_path / "capgap.sqlite3")
